@@ -1,0 +1,3 @@
+from regctl.main import main
+
+main()

@@ -1,0 +1,135 @@
+"""The one write path: a per-model file lock and atomic file replacement.
+
+Readers never see a half-written file: every file is written completely to a
+temporary file beside its directory, flushed and fsynced, then renamed over
+its target. Temporary files start with ``.regctl-tmp-`` and are never placed
+inside ``tags/`` or ``aliases/`` (MLflow reads every file there as data).
+"""
+
+import contextlib
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from regctl.errors import StoreError
+from regctl.layout import TEMP_PREFIX
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for a model's lock (``REGCTL_LOCK_TIMEOUT``, default 60)."""
+    raw = os.environ.get("REGCTL_LOCK_TIMEOUT", "")
+    try:
+        return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path, what: str):
+    """Hold an exclusive advisory lock on ``lock_path`` for the duration of the block.
+
+    The lock is an flock(2) on an open file: the kernel releases it when the
+    holder exits, even on SIGKILL, so a crashed writer never blocks others.
+    """
+    import filelock
+
+    timeout = lock_timeout()
+    lock = filelock.FileLock(str(lock_path), timeout=timeout, mode=0o666)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise StoreError(
+            f"could not lock {what} within {timeout:g}s (lock file {lock_path}); "
+            "another writer holds it"
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"cannot lock {what}: {describe_os_error(exc, lock_path)}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def temp_name() -> str:
+    return TEMP_PREFIX + secrets.token_hex(8)
+
+
+def write_bytes(target: Path, data: bytes, temp_dir: "Path | None" = None) -> None:
+    """Replace ``target`` with ``data`` atomically (temp file, fsync, rename)."""
+    temp_dir = temp_dir or target.parent
+    temp = temp_dir / temp_name()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise StoreError(f"cannot write {target}: {describe_os_error(exc, target)}") from None
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_file(target: Path) -> bool:
+    """Remove ``target`` and now-empty parent directories up to its tags/aliases root."""
+    try:
+        os.unlink(target)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot remove {target}: {describe_os_error(exc, target)}") from None
+    fsync_dir(target.parent)
+    return True
+
+
+def make_dir_exclusive(path: Path) -> None:
+    """Create ``path``; FileExistsError if it exists (the caller turns it into a conflict)."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {describe_os_error(exc, path)}") from None
+    fsync_dir(path.parent)
+
+
+def rename_dir(source: Path, target: Path) -> bool:
+    """Rename a directory; False when ``target`` exists and is not empty."""
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise StoreError(f"cannot rename {source} to {target}: {describe_os_error(exc, target)}") from None
+    fsync_dir(target.parent)
+    return True
+
+
+def describe_os_error(exc: OSError, path: Path) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"permission denied ({reason})"
+    return reason

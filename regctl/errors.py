@@ -1,0 +1,49 @@
+"""Typed errors. Each carries its one-line message and its exit code.
+
+The CLI turns any of these into ``regctl: <message>`` on stderr and exits with
+``exit_code``; nothing else in the package prints or exits.
+"""
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_INVALID = 2
+EXIT_CONFLICT = 3
+EXIT_STORE = 4
+
+
+class RegctlError(Exception):
+    """Base of every error regctl reports to its user."""
+
+    exit_code = EXIT_STORE
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(RegctlError):
+    """A model, version, alias, run, logged model or source does not exist."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class InvalidInput(RegctlError):
+    """A name, alias, tag, version, stage or URI is not acceptable."""
+
+    exit_code = EXIT_INVALID
+
+
+class Conflict(RegctlError):
+    """The target already exists, or an expected value did not match."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class StoreError(RegctlError):
+    """The store cannot be used: unreadable or damaged files, permissions, locks."""
+
+    exit_code = EXIT_STORE
+
+
+class IntegrityError(StoreError):
+    """Artifacts on disk do not match the digest recorded at registration."""

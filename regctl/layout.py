@@ -1,0 +1,90 @@
+"""Where each thing lives in an ``mlruns/`` tree: pure functions from ids to paths.
+
+Names reaching these functions have been validated (see ``names``), so a name
+is always exactly one path component under ``models/``.
+"""
+
+import hashlib
+from pathlib import Path
+
+MODELS_DIR = "models"
+TRASH_DIR = ".trash"
+META = "meta.yaml"
+TAGS_DIR = "tags"
+ALIASES_DIR = "aliases"
+VERSION_PREFIX = "version-"
+# regctl's own files. '%' can never appear in a model name, so none of these
+# can collide with a registered model's directory; MLflow ignores plain files
+# in models/ and in model and version directories.
+TEMP_PREFIX = ".regctl-tmp-"
+LOCK_PREFIX = ".regctl%lock%"
+JOURNAL_FILE = ".regctl%journal.jsonl"
+
+
+def models_dir(root: Path) -> Path:
+    return root / MODELS_DIR
+
+
+def model_dir(root: Path, name: str) -> Path:
+    return root / MODELS_DIR / name
+
+
+def model_meta(root: Path, name: str) -> Path:
+    return model_dir(root, name) / META
+
+
+def model_lock(root: Path, name: str) -> Path:
+    """The lock file guarding every write to one registered model."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return root / MODELS_DIR / f"{LOCK_PREFIX}{digest}"
+
+
+def journal_path(root: Path) -> Path:
+    return root / MODELS_DIR / JOURNAL_FILE
+
+
+def model_tags_dir(root: Path, name: str) -> Path:
+    return model_dir(root, name) / TAGS_DIR
+
+
+def aliases_dir(root: Path, name: str) -> Path:
+    return model_dir(root, name) / ALIASES_DIR
+
+
+def alias_file(root: Path, name: str, alias: str) -> Path:
+    return aliases_dir(root, name) / alias
+
+
+def version_dir(root: Path, name: str, version: int) -> Path:
+    return model_dir(root, name) / f"{VERSION_PREFIX}{version}"
+
+
+def version_meta(root: Path, name: str, version: int) -> Path:
+    return version_dir(root, name, version) / META
+
+
+def version_tags_dir(root: Path, name: str, version: int) -> Path:
+    return version_dir(root, name, version) / TAGS_DIR
+
+
+def version_number_of(dir_name: str):
+    """The version number of a ``version-<N>`` directory name, or None."""
+    if not dir_name.startswith(VERSION_PREFIX):
+        return None
+    digits = dir_name[len(VERSION_PREFIX):]
+    if digits.isascii() and digits.isdigit():
+        return int(digits)
+    return None
+
+
+def is_experiment_dir_name(dir_name: str) -> bool:
+    """Experiment directories sit beside ``models/``; regctl and MLflow never use dot-names."""
+    return dir_name != MODELS_DIR and not dir_name.startswith(".")
+
+
+def run_dir(root: Path, experiment_id: str, run_id: str) -> Path:
+    return root / experiment_id / run_id
+
+
+def logged_model_dir(root: Path, experiment_id: str, model_id: str) -> Path:
+    return root / experiment_id / MODELS_DIR / model_id

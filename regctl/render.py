@@ -1,0 +1,151 @@
+"""Tables, JSON and plain text. The only module that imports Rich.
+
+Rich tables on a terminal; no colour when ``NO_COLOR`` is set or stdout is not
+a terminal (Rich's own detection), and then a width that does not cut lines.
+"""
+
+import json
+import os
+import sys
+import time
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+def info(message: str) -> None:
+    """A human confirmation: stderr, so stdout stays clean for pipelines."""
+    sys.stderr.write(message + "\n")
+
+
+def timestamp(ms) -> str:
+    if not isinstance(ms, int):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + "Z"
+
+
+def first_line(text) -> str:
+    if not text:
+        return ""
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def tags_text(tags: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
+def _console():
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=int(os.environ.get("COLUMNS", "0") or 0) or 200, no_color=True, highlight=False)
+
+
+def table(columns, rows, title=None) -> None:
+    from rich.table import Table
+
+    grid = Table(title=title, show_edge=False, box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*[_plain(cell) for cell in row])
+    _console().print(grid)
+
+
+def _plain(cell) -> str:
+    from rich.markup import escape
+
+    return escape("" if cell is None else str(cell))
+
+
+def models(views) -> None:
+    table(
+        ["NAME", "LATEST", "ALIASES", "TAGS", "UPDATED", "DESCRIPTION"],
+        [
+            [v["name"], v["latest_version"], ", ".join(f"{a}->{n}" for a, n in v["aliases"].items()),
+             tags_text(v["tags"]), timestamp(v["last_updated_timestamp"]), first_line(v["description"])]
+            for v in views
+        ],
+    )
+
+
+def versions(views) -> None:
+    table(
+        ["VERSION", "STAGE", "ALIASES", "CREATED", "RUN ID", "SOURCE", "STATUS", "TAGS"],
+        [
+            [v["version"], v["current_stage"], ", ".join(v["aliases"]), timestamp(v["creation_timestamp"]),
+             v["run_id"] or "", v["source"], v["status"], tags_text(v["tags"])]
+            for v in views
+        ],
+    )
+
+
+def aliases(mapping: dict) -> None:
+    table(["ALIAS", "VERSION"], [[a, v] for a, v in mapping.items()])
+
+
+def details(pairs, description=None) -> None:
+    """A two-column key/value listing, then the description rendered as Markdown."""
+    table(["FIELD", "VALUE"], pairs)
+    if description:
+        from rich.markdown import Markdown
+
+        console = _console()
+        console.print()
+        console.print(Markdown(description))
+
+
+def model_details(view: dict) -> None:
+    pairs = [
+        ("name", view["name"]),
+        ("created", timestamp(view["creation_timestamp"])),
+        ("updated", timestamp(view["last_updated_timestamp"])),
+        ("versions", view["version_count"]),
+        ("latest version", view["latest_version"]),
+        ("aliases", ", ".join(f"{a} -> {n}" for a, n in view["aliases"].items())),
+    ]
+    pairs += [(f"tag {k}", v) for k, v in sorted(view["tags"].items())]
+    pairs += [(f"latest {v['current_stage']}", v["version"]) for v in view["latest_versions"]]
+    details(pairs, view["description"])
+
+
+def version_details(view: dict) -> None:
+    lineage = view["lineage"]
+    pairs = [
+        ("name", view["name"]),
+        ("version", view["version"]),
+        ("stage", view["current_stage"]),
+        ("status", view["status"]),
+        ("aliases", ", ".join(view["aliases"])),
+        ("created", timestamp(view["creation_timestamp"])),
+        ("updated", timestamp(view["last_updated_timestamp"])),
+        ("source", view["source"]),
+        ("storage location", view["storage_location"]),
+        ("run", f"{lineage['run_id'] or ''} {('(' + lineage['run_name'] + ')') if lineage['run_name'] else ''}".strip()),
+        ("experiment", lineage["experiment_id"]),
+        ("logged model", lineage["model_id"]),
+        ("artifact path", lineage["artifact_path"] or "(missing)"),
+    ]
+    pairs += [(f"tag {k}", v) for k, v in sorted(view["tags"].items())]
+    details(pairs, view["description"])
+
+
+def history(records) -> None:
+    table(
+        ["TIME", "USER", "OPERATION", "MODEL", "TARGET", "OLD", "NEW"],
+        [
+            [timestamp(r.get("time")), r.get("user"), r.get("operation"), r.get("model"),
+             r.get("target"), _short(r.get("old")), _short(r.get("new"))]
+            for r in records
+        ],
+    )
+
+
+def _short(value) -> str:
+    text = "" if value is None else first_line(value) if "\n" in str(value) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

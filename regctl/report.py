@@ -1,0 +1,30 @@
+"""The one place where errors become a line on stderr and an exit code."""
+
+import os
+import sys
+
+from regctl.errors import EXIT_STORE, RegctlError
+
+
+def wants_traceback(argv) -> bool:
+    return "--traceback" in argv or os.environ.get("REGCTL_TRACEBACK", "") not in ("", "0")
+
+
+def report(exc: BaseException, argv) -> int:
+    """Print ``regctl: <message>`` for ``exc`` and return its exit code.
+
+    Unexpected exceptions are re-raised with ``--traceback``/``REGCTL_TRACEBACK=1``.
+    """
+    if isinstance(exc, RegctlError):
+        message, code = exc.message, exc.exit_code
+    elif isinstance(exc, OSError):
+        message, code = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_STORE
+    else:
+        if wants_traceback(argv):
+            raise exc
+        message = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
+        code = EXIT_STORE
+    if wants_traceback(argv) and not isinstance(exc, RegctlError):
+        raise exc
+    sys.stderr.write("regctl: " + " ".join(message.splitlines()) + "\n")
+    return code

@@ -1,0 +1,137 @@
+"""From a URI to the local directory holding the model's artifacts.
+
+A point lookup reads a constant number of files: an alias file and one
+version meta.yaml for ``@alias``, one meta.yaml for ``/<version>``. Only
+``latest`` and stage lookups walk versions, newest first, and stop at the
+first match. Imports nothing beyond the standard library and PyYAML.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from regctl import tracking, uris
+from regctl.errors import NotFound, StoreError
+from regctl.locations import location_to_path, rebase
+from regctl.names import DELETED_STAGE, canonical_stage, show, validate_alias, validate_lookup_name
+from regctl.store import Store
+
+MAX_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a URI points: the stored location, the local path and what it came from."""
+
+    uri: str
+    location: str
+    path: Path
+    name: Optional[str] = None
+    version: Optional[int] = None
+    model_id: Optional[str] = None
+    run_id: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {
+            "uri": self.uri,
+            "name": self.name,
+            "version": self.version,
+            "location": self.location,
+            "path": str(self.path),
+            "model_id": self.model_id,
+            "run_id": self.run_id,
+        }
+
+
+def find_version(store: Store, ref) -> "tuple[int, dict]":
+    """The (version, meta) a ``models:/<name>...`` reference designates; NotFound otherwise."""
+    name = validate_lookup_name(ref.name)
+    if isinstance(ref, uris.VersionRef):
+        return ref.version, store.read_live_version_meta(name, ref.version)
+    if isinstance(ref, uris.AliasRef):
+        validate_alias(ref.alias, allow_reserved=True)
+        text = store.read_alias(name, ref.alias)
+        if text is None:
+            store.read_model_meta(name)  # NotFound for a missing model first
+            raise NotFound(f"alias {show(ref.alias)} of model {show(name)} not found")
+        try:
+            version = int(text.strip())
+        except ValueError:
+            raise StoreError(f"damaged alias {show(ref.alias)} of model {show(name)}: {show(text)} is not a version") from None
+        return version, store.read_live_version_meta(name, version)
+    stage = None if isinstance(ref, uris.LatestRef) else canonical_stage(ref.stage)
+    for version in store.version_numbers(name):
+        meta = store.read_version_meta(name, version)
+        current = meta.get("current_stage")
+        if current != DELETED_STAGE and (stage is None or current == stage):
+            return version, meta
+    in_stage = f" in stage {stage}" if stage else ""
+    raise NotFound(f"no versions of model {show(name)}{in_stage} found")
+
+
+def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
+    """Resolve ``uri`` to an existing local artifact directory (NotFound if it is missing)."""
+    ref = uris.parse_uri(uri)
+    if isinstance(ref, uris.PathRef):
+        return _existing(Resolution(uri, uri, rebase(location_to_path(uri), store.root)))
+    if isinstance(ref, uris.RunRef):
+        return _existing(resolve_run(store, ref, uri))
+    if isinstance(ref, uris.LoggedModelRef):
+        model = tracking.find_logged_model(store, ref.model_id)
+        location = model.get("artifact_location") or ""
+        path = rebase(location_to_path(location), store.root)
+        return _existing(Resolution(uri, location, path, model_id=ref.model_id, run_id=model.get("source_run_id")))
+    store.require()
+    version, meta = find_version(store, ref)
+    location = meta.get("storage_location") or meta.get("source") or ""
+    if not location:
+        raise StoreError(f"version {version} of model {show(ref.name)} has no source or storage location")
+    if uris.scheme_of(location) in ("runs", "models"):
+        if _depth >= MAX_DEPTH:
+            raise StoreError(f"{show(uri)}: locations refer to each other more than {MAX_DEPTH} times")
+        inner = resolve(store, location, _depth + 1)
+        path = inner.path
+    else:
+        path = rebase(location_to_path(location), store.root)
+    return _existing(Resolution(uri, location, path, ref.name, version, meta.get("model_id"), meta.get("run_id")))
+
+
+def resolve_run(store: Store, ref: uris.RunRef, uri: str) -> Resolution:
+    """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its logged model of that name."""
+    run = tracking.find_run(store, ref.run_id)
+    from regctl.names import validate_artifact_path
+
+    path = validate_artifact_path(ref.path)
+    artifact_uri = (run.get("artifact_uri") or "").rstrip("/")
+    location = f"{artifact_uri}/{path}" if path else artifact_uri
+    local = rebase(location_to_path(location), store.root)
+    if local.exists() or not path:
+        return Resolution(uri, location, local, run_id=ref.run_id)
+    model = logged_model_named(store, run, path.split("/")[0], newest_first=True)
+    if model is None:
+        return Resolution(uri, location, local, run_id=ref.run_id)
+    rest = path.split("/", 1)[1] if "/" in path else ""
+    model_location = model.get("artifact_location", "").rstrip("/")
+    location = f"{model_location}/{rest}" if rest else model_location
+    return Resolution(
+        uri, location, rebase(location_to_path(location), store.root),
+        model_id=model.get("model_id"), run_id=ref.run_id,
+    )
+
+
+def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool):
+    """The run's logged model called ``name``: the newest (download rule) or the highest step (registration rule)."""
+    candidates = [m for m in tracking.logged_models_of_run(store, run) if m.get("name") == name]
+    if not candidates:
+        return None
+    if newest_first:
+        candidates.sort(key=lambda m: (-(m.get("creation_timestamp") or 0), m.get("model_id") or ""))
+    else:
+        candidates.sort(key=lambda m: (-m["_step"], -(m.get("creation_timestamp") or 0)))
+    return candidates[0]
+
+
+def _existing(resolution: Resolution) -> Resolution:
+    if not resolution.path.exists():
+        raise NotFound(f"artifacts of {show(resolution.uri)} not found at {resolution.path}")
+    return resolution

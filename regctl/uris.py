@@ -1,0 +1,151 @@
+"""Pure parsing of ``models:/`` and ``runs:/`` URIs into small frozen objects.
+
+Follows MLflow's grammar: the scheme is case-insensitive, ``?`` starts a query
+(rejected), no percent-decoding, the path must start with '/', and an empty
+authority (``models:///x/1``) is accepted while a non-empty one is refused.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from regctl.errors import InvalidInput
+from regctl.names import show
+
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """``models:/<name>/<version>``"""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class AliasRef:
+    """``models:/<name>@<alias>``"""
+
+    name: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class LatestRef:
+    """``models:/<name>/latest`` (also ``@latest``)"""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StageRef:
+    """``models:/<name>/<stage>`` (stage not yet validated)"""
+
+    name: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class LoggedModelRef:
+    """``models:/m-<id>`` (MLflow 3 logged model)"""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """``runs:/<run_id>/<artifact path>``"""
+
+    run_id: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PathRef:
+    """A ``file:`` URI or a plain local path, kept as written."""
+
+    location: str
+
+
+ModelRef = Union[VersionRef, AliasRef, LatestRef, StageRef, LoggedModelRef]
+Ref = Union[VersionRef, AliasRef, LatestRef, StageRef, LoggedModelRef, RunRef, PathRef]
+
+
+def scheme_of(uri: str) -> Optional[str]:
+    """Return the lower-cased URI scheme, or None for a plain path."""
+    head, sep, _ = uri.partition(":")
+    if not sep or not head or "/" in head or len(head) == 1:
+        # One letter before ':' is a Windows drive, not a scheme.
+        return None
+    if not (head[0].isascii() and head[0].isalpha()):
+        return None
+    if not all(c.isascii() and (c.isalnum() or c in "+-.") for c in head):
+        return None
+    return head.lower()
+
+
+def _path_after_scheme(uri: str, scheme: str) -> str:
+    rest = uri[len(scheme) + 1:]
+    if "?" in rest:
+        raise InvalidInput(f"invalid URI {show(uri)}: '?' is not allowed")
+    if rest.startswith("//"):
+        authority, slash, path = rest[2:].partition("/")
+        if authority:
+            raise InvalidInput(f"invalid URI {show(uri)}: a host or profile ('{authority}') is not supported")
+        rest = slash + path
+    if not rest.startswith("/"):
+        raise InvalidInput(f"invalid URI {show(uri)}: expected {scheme}:/...")
+    return rest[1:]
+
+
+def parse_models_uri(uri: str) -> ModelRef:
+    """Parse a ``models:/`` URI; raise InvalidInput for malformed ones."""
+    path = _path_after_scheme(uri, "models")
+    parts = path.split("/")
+    if not path or not parts[0].strip():
+        raise InvalidInput(f"invalid URI {show(uri)}: missing model name")
+    if len(parts) > 2:
+        raise InvalidInput(f"invalid URI {show(uri)}: expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>")
+    if len(parts) == 2:
+        name, suffix = parts
+        if not suffix.strip():
+            raise InvalidInput(f"invalid URI {show(uri)}: empty version, stage or 'latest'")
+        if set(suffix) <= _ASCII_DIGITS:
+            return VersionRef(name, int(suffix))
+        if suffix.lower() == "latest":
+            return LatestRef(name)
+        return StageRef(name, suffix)
+    (single,) = parts
+    if "@" in single:
+        name, _, alias = single.rpartition("@")
+        if not name.strip():
+            raise InvalidInput(f"invalid URI {show(uri)}: missing model name")
+        if not alias:
+            raise InvalidInput(f"invalid URI {show(uri)}: empty alias")
+        if alias.lower() == "latest":
+            return LatestRef(name)
+        return AliasRef(name, alias)
+    return LoggedModelRef(single)
+
+
+def parse_runs_uri(uri: str) -> RunRef:
+    """Parse a ``runs:/<run_id>/<path>`` URI."""
+    path = _path_after_scheme(uri, "runs")
+    run_id, _, artifact_path = path.partition("/")
+    if not run_id:
+        raise InvalidInput(f"invalid URI {show(uri)}: missing run id")
+    return RunRef(run_id, artifact_path.strip("/"))
+
+
+def parse_uri(uri: str) -> Ref:
+    """Parse any URI regctl accepts: ``models:/``, ``runs:/``, ``file:`` or a plain path."""
+    if not uri:
+        raise InvalidInput("invalid URI '': must not be empty")
+    scheme = scheme_of(uri)
+    if scheme == "models":
+        return parse_models_uri(uri)
+    if scheme == "runs":
+        return parse_runs_uri(uri)
+    if scheme is None or scheme == "file":
+        return PathRef(uri)
+    raise InvalidInput(f"unsupported URI scheme {show(scheme)} in {show(uri)}: only models:, runs:, file: and local paths")
