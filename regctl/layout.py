@@ -4,7 +4,6 @@ Names reaching these functions have been validated (see ``names``), so a name
 is always exactly one path component under ``models/``.
 """
 
-import hashlib
 from pathlib import Path
 
 MODELS_DIR = "models"
@@ -35,6 +34,8 @@ def model_meta(root: Path, name: str) -> Path:
 
 def model_lock(root: Path, name: str) -> Path:
     """The lock file guarding every write to one registered model."""
+    import hashlib
+
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return root / MODELS_DIR / f"{LOCK_PREFIX}{digest}"
 

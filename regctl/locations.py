@@ -7,7 +7,6 @@ location relative to the store root does, that one is used.
 
 import os
 from pathlib import Path
-from urllib.parse import unquote
 
 from regctl.errors import InvalidInput
 from regctl.names import show
@@ -22,7 +21,11 @@ def location_to_path(location: str) -> Path:
             if host and host != "localhost":
                 raise InvalidInput(f"location {show(location)} is on another host")
             rest = slash + path
-        return Path(os.path.abspath(unquote(rest)))
+        if "%" in rest:
+            from urllib.parse import unquote
+
+            rest = unquote(rest)
+        return Path(os.path.abspath(rest))
     return Path(os.path.abspath(location))
 
 

@@ -5,9 +5,7 @@ it changes under the lock, writes through ``Store`` and appends one journal
 record per change. Results are plain dicts with MLflow's field names.
 """
 
-import getpass
 import os
-import socket
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -510,6 +508,8 @@ def delete_version(store: Store, name: str, version) -> dict:
 
 def actor() -> str:
     """Who is writing: the local user, plus the CI identity when one is present."""
+    import getpass
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -528,6 +528,8 @@ def actor() -> str:
 
 
 def _journal(store: Store, operation: str, model: str, target, old, new) -> None:
+    import socket
+
     store.append_journal({
         "time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": operation,
         "model": model, "target": target, "old": old, "new": new,

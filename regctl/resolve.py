@@ -6,30 +6,30 @@ version meta.yaml for ``@alias``, one meta.yaml for ``/<version>``. Only
 first match. Imports nothing beyond the standard library and PyYAML.
 """
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional
-
 from regctl import tracking, uris
 from regctl.errors import NotFound, StoreError
 from regctl.locations import location_to_path, rebase
-from regctl.names import DELETED_STAGE, canonical_stage, show, validate_alias, validate_lookup_name
+from regctl.names import (
+    DELETED_STAGE,
+    canonical_stage,
+    show,
+    validate_alias,
+    validate_artifact_path,
+    validate_lookup_name,
+)
 from regctl.store import Store
 
 MAX_DEPTH = 5
 
 
-@dataclass(frozen=True)
 class Resolution:
     """Where a URI points: the stored location, the local path and what it came from."""
 
-    uri: str
-    location: str
-    path: Path
-    name: Optional[str] = None
-    version: Optional[int] = None
-    model_id: Optional[str] = None
-    run_id: Optional[str] = None
+    __slots__ = ("uri", "location", "path", "name", "version", "model_id", "run_id")
+
+    def __init__(self, uri, location, path, name=None, version=None, model_id=None, run_id=None):
+        self.uri, self.location, self.path = uri, location, path
+        self.name, self.version, self.model_id, self.run_id = name, version, model_id, run_id
 
     def to_json(self) -> dict:
         return {
@@ -99,8 +99,6 @@ def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
 def resolve_run(store: Store, ref: uris.RunRef, uri: str) -> Resolution:
     """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its logged model of that name."""
     run = tracking.find_run(store, ref.run_id)
-    from regctl.names import validate_artifact_path
-
     path = validate_artifact_path(ref.path)
     artifact_uri = (run.get("artifact_uri") or "").rstrip("/")
     location = f"{artifact_uri}/{path}" if path else artifact_uri

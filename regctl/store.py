@@ -7,7 +7,6 @@ model concerned. Entities are plain dicts keyed by MLflow's own field names.
 
 import contextlib
 import errno
-import json
 import os
 import re
 import time
@@ -282,6 +281,8 @@ class Store:
 
     def append_journal(self, record: dict) -> None:
         """Append one JSON line to the store's append-only journal (caller holds a lock)."""
+        import json
+
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         path = layout.journal_path(self.root)
         try:
@@ -303,6 +304,8 @@ class Store:
             return []
         except OSError as exc:
             raise StoreError(f"cannot read the journal {path}: {_reason(exc)}") from None
+        import json
+
         records = []
         for line in raw.splitlines():
             try:

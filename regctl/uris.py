@@ -5,73 +5,81 @@ Follows MLflow's grammar: the scheme is case-insensitive, ``?`` starts a query
 authority (``models:///x/1``) is accepted while a non-empty one is refused.
 """
 
-from dataclasses import dataclass
-from typing import Optional, Union
-
 from regctl.errors import InvalidInput
 from regctl.names import show
 
 _ASCII_DIGITS = frozenset("0123456789")
 
 
-@dataclass(frozen=True)
-class VersionRef:
+class _Ref:
+    """A small immutable value object (plain class: ``dataclasses`` costs start-up time)."""
+
+    __slots__ = ()
+
+    def __init__(self, *values):
+        for field, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, field, value)
+
+    def __setattr__(self, field, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _values(self):
+        return tuple(getattr(self, field) for field in self.__slots__)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __hash__(self):
+        return hash((type(self).__name__,) + self._values())
+
+    def __repr__(self):
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{type(self).__name__}({inner})"
+
+
+class VersionRef(_Ref):
     """``models:/<name>/<version>``"""
 
-    name: str
-    version: int
+    __slots__ = ("name", "version")
 
 
-@dataclass(frozen=True)
-class AliasRef:
+class AliasRef(_Ref):
     """``models:/<name>@<alias>``"""
 
-    name: str
-    alias: str
+    __slots__ = ("name", "alias")
 
 
-@dataclass(frozen=True)
-class LatestRef:
+class LatestRef(_Ref):
     """``models:/<name>/latest`` (also ``@latest``)"""
 
-    name: str
+    __slots__ = ("name",)
 
 
-@dataclass(frozen=True)
-class StageRef:
+class StageRef(_Ref):
     """``models:/<name>/<stage>`` (stage not yet validated)"""
 
-    name: str
-    stage: str
+    __slots__ = ("name", "stage")
 
 
-@dataclass(frozen=True)
-class LoggedModelRef:
+class LoggedModelRef(_Ref):
     """``models:/m-<id>`` (MLflow 3 logged model)"""
 
-    model_id: str
+    __slots__ = ("model_id",)
 
 
-@dataclass(frozen=True)
-class RunRef:
+class RunRef(_Ref):
     """``runs:/<run_id>/<artifact path>``"""
 
-    run_id: str
-    path: str
+    __slots__ = ("run_id", "path")
 
 
-@dataclass(frozen=True)
-class PathRef:
+class PathRef(_Ref):
     """A ``file:`` URI or a plain local path, kept as written."""
 
-    location: str
+    __slots__ = ("location",)
 
 
-ModelRef = Union[VersionRef, AliasRef, LatestRef, StageRef, LoggedModelRef]
-Ref = Union[VersionRef, AliasRef, LatestRef, StageRef, LoggedModelRef, RunRef, PathRef]
-
-
-def scheme_of(uri: str) -> Optional[str]:
+def scheme_of(uri: str) -> "str | None":
     """Return the lower-cased URI scheme, or None for a plain path."""
     head, sep, _ = uri.partition(":")
     if not sep or not head or "/" in head or len(head) == 1:
@@ -98,7 +106,7 @@ def _path_after_scheme(uri: str, scheme: str) -> str:
     return rest[1:]
 
 
-def parse_models_uri(uri: str) -> ModelRef:
+def parse_models_uri(uri: str):
     """Parse a ``models:/`` URI; raise InvalidInput for malformed ones."""
     path = _path_after_scheme(uri, "models")
     parts = path.split("/")
@@ -137,7 +145,7 @@ def parse_runs_uri(uri: str) -> RunRef:
     return RunRef(run_id, artifact_path.strip("/"))
 
 
-def parse_uri(uri: str) -> Ref:
+def parse_uri(uri: str):
     """Parse any URI regctl accepts: ``models:/``, ``runs:/``, ``file:`` or a plain path."""
     if not uri:
         raise InvalidInput("invalid URI '': must not be empty")
