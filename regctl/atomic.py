@@ -46,7 +46,7 @@ def locked(lock_path: Path, what: str):
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise StoreError(f"cannot lock {what}: {describe_os_error(exc, lock_path)}") from None
+        raise StoreError(f"cannot lock {what}: {describe_os_error(exc, lock_path)} (lock file {lock_path})") from None
     try:
         _flock_with_timeout(fcntl, fd, timeout, lock_path, what)
         yield
@@ -171,6 +171,8 @@ def rename_dir(source: Path, target: Path) -> bool:
 
 def describe_os_error(exc: OSError, path: Path) -> str:
     reason = exc.strerror or str(exc)
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"permission denied ({reason})"
+    if exc.errno == errno.EROFS:
+        return "permission denied (read-only file system)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
     return reason

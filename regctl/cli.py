@@ -13,7 +13,7 @@ import typer
 from typing_extensions import Annotated
 
 from regctl import __version__, registry, render
-from regctl.errors import InvalidInput
+from regctl.errors import InvalidInput, StoreError
 from regctl.locations import store_root
 from regctl.names import parse_tag_assignment
 from regctl.report import report
@@ -81,8 +81,11 @@ def register(
 @app.command()
 def models(json: JsonOption = False) -> None:
     """List registered models with latest version, aliases, tags and last update."""
-    views = registry.list_models(open_store())
+    damaged = []
+    views = registry.list_models(open_store(), damaged=damaged)
     render.print_json(views) if json else render.models(views)
+    if damaged:  # what could be read was listed; the damage is still an error
+        raise registry.damage_report(damaged)
 
 
 @app.command()
@@ -93,8 +96,11 @@ def versions(
     json: JsonOption = False,
 ) -> None:
     """List the versions of NAME, newest first."""
-    views = registry.list_versions(open_store(), name, include_deleted=all, limit=limit)
+    damaged = []
+    views = registry.list_versions(open_store(), name, include_deleted=all, limit=limit, damaged=damaged)
     render.print_json(views) if json else render.versions(views)
+    if damaged:  # what could be read was listed; the damage is still an error
+        raise registry.damage_report(damaged)
 
 
 @alias_app.command("set")
@@ -207,10 +213,16 @@ def resolve(
     uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, models:/N/latest, models:/N/<stage>, "
                                              "models:/m-<id>, runs:/<run_id>/<path>, file://... or a path.")],
     json: JsonOption = False,
+    verify: Annotated[bool, typer.Option("--verify", help="First check the artifacts against the digest recorded "
+                                                          "at registration (exit 4 if they differ).")] = False,
 ) -> None:
     """Print the absolute local path of the artifacts URI points at, and nothing else."""
     from regctl.resolve import resolve as resolve_uri
 
+    if verify:
+        from regctl.digest import verify as verify_uri
+
+        verify_uri(open_store(), uri)
     resolution = resolve_uri(open_store(), uri)
     render.print_json(resolution.to_json()) if json else print(resolution.path)
 
@@ -266,6 +278,31 @@ def history(
     """Show the journal of changes regctl made, newest first."""
     records = registry.history(open_store(), name, alias)
     render.print_json(records) if json else render.history(records)
+
+
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what is safe to repair: leftover temp files, dangling "
+                                                    "aliases, wrong name fields, stale alias snapshots.")] = False,
+    json: JsonOption = False,
+) -> None:
+    """Check the whole store for damage (exit 4 when a problem remains)."""
+    from regctl import doctor as checks
+
+    result = checks.fix(open_store()) if fix else checks.check(open_store())
+    render.print_json(result) if json else print("\n".join(checks.text_lines(result)))
+    if result["problems"]:
+        raise StoreError(f"{len(result['problems'])} problem(s) found in the store {result['store']}")
+
+
+@app.command()
+def verify(uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ... of a registered version.")]) -> None:
+    """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ)."""
+    from regctl.digest import verify as verify_uri
+
+    result = verify_uri(open_store(), uri)
+    print(f"{result['digest']}  {result['path']}")
+    render.info(f"{result['uri']}: {result['files']} file(s) match the registered digest")
 
 
 def run(argv) -> int:

@@ -50,7 +50,8 @@ def run(argv):
     if as_json:
         import json
 
-        sys.stdout.write(json.dumps(resolution.to_json(), ensure_ascii=False) + "\n")
+        # Same bytes as render.print_json, which the full CLI uses for the same command.
+        sys.stdout.write(json.dumps(resolution.to_json(), ensure_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write(f"{resolution.path}\n")
     return 0

@@ -9,6 +9,7 @@ import posixpath
 import re
 
 from regctl.errors import InvalidInput
+from regctl.layout import TEMP_PREFIX
 
 MAX_FILE_NAME_BYTES = 255
 MAX_ALIAS_LENGTH = 255
@@ -49,6 +50,8 @@ def validate_model_name(name: str) -> str:
         problem = "must not contain control characters"
     elif name in (".", "..") or name.startswith(".."):
         problem = "must not be '.' or start with '..'"
+    elif name.startswith(TEMP_PREFIX):
+        problem = f"names starting with {TEMP_PREFIX!r} are regctl's temporary files"
     elif name != name.strip():
         problem = "must not start or end with whitespace"
     elif not _fits_file_name(name):
@@ -83,10 +86,12 @@ def validate_tag_key(key: str) -> str:
         problem = "may contain only letters, digits, '_', '-', '.', ' ', ':' and '/'"
     elif len(key) > MAX_TAG_KEY_LENGTH:
         problem = f"must be at most {MAX_TAG_KEY_LENGTH} characters"
-    elif key.startswith("/") or key.startswith("..") or posixpath.normpath(key) != key:
+    elif key == "." or key.startswith("/") or key.startswith("..") or posixpath.normpath(key) != key:
         problem = "must be a normalised relative path (no '//', '.', '..' parts or leading '/')"
     elif not all(_fits_file_name(part) for part in key.split("/")):
         problem = f"each '/'-separated part must be at most {MAX_FILE_NAME_BYTES} bytes"
+    elif any(part.startswith(TEMP_PREFIX) for part in key.split("/")):
+        problem = f"parts starting with {TEMP_PREFIX!r} are regctl's temporary files"
     if problem:
         raise InvalidInput(f"invalid tag key {show(key)}: {problem}")
     return key

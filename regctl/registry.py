@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl import layout, tracking, uris
+from regctl import digest, layout, tracking, uris
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
 from regctl.locations import location_to_path, path_to_location, rebase
 from regctl.names import (
@@ -74,18 +74,31 @@ def latest_version_number(store: Store, name: str) -> Optional[int]:
 
 # ------------------------------------------------------------------ reads
 
-def list_models(store: Store, *, include_prompts: bool = False) -> list:
-    """Every registered model (MLflow prompts hidden unless asked for)."""
+def list_models(store: Store, *, include_prompts: bool = False, damaged: Optional[list] = None) -> list:
+    """Every registered model (MLflow prompts hidden unless asked for).
+
+    With a ``damaged`` list, unreadable models are skipped and their errors appended to it.
+    """
     models = []
     for name in store.model_names():
-        view = model_view(store, name, store.read_model_meta(name))
+        try:
+            view = model_view(store, name, store.read_model_meta(name))
+        except StoreError as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+            continue
         if include_prompts or view["tags"].get(PROMPT_TAG, "").lower() != "true":
             models.append(view)
     return models
 
 
-def list_versions(store: Store, name: str, *, include_deleted: bool = False, limit: Optional[int] = None) -> list:
-    """Versions newest first; soft-deleted ones only with ``include_deleted``."""
+def list_versions(store: Store, name: str, *, include_deleted: bool = False, limit: Optional[int] = None,
+                  damaged: Optional[list] = None) -> list:
+    """Versions newest first; soft-deleted ones only with ``include_deleted``.
+
+    With a ``damaged`` list, unreadable versions are skipped and their errors appended to it.
+    """
     validate_lookup_name(name)
     store.read_model_meta(name)
     aliases = store.read_aliases(name)
@@ -93,10 +106,21 @@ def list_versions(store: Store, name: str, *, include_deleted: bool = False, lim
     for number in store.version_numbers(name):
         if limit is not None and len(versions) >= limit:
             break
-        meta = store.read_version_meta(name, number)
-        if include_deleted or meta.get("current_stage") != DELETED_STAGE:
-            versions.append(version_view(store, name, meta, aliases))
+        try:
+            meta = store.read_version_meta(name, number)
+            if include_deleted or meta.get("current_stage") != DELETED_STAGE:
+                versions.append(version_view(store, name, meta, aliases))
+        except StoreError as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
     return versions
+
+
+def damage_report(damaged: list) -> StoreError:
+    """One error summarising what a listing skipped."""
+    more = f" ({len(damaged) - 1} more damaged entries skipped)" if len(damaged) > 1 else ""
+    return StoreError(f"{damaged[0].message}{more}")
 
 
 def list_aliases(store: Store, name: str) -> dict:
@@ -223,9 +247,11 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
         validate_tag_key(key)
         validate_tag_value(key, value)
     aliases = [validate_alias(a) for a in aliases]
-    store.ensure()
-    origin = registration_source(store, source)
-    with store.lock(name):
+    origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
+    # Hash the artifacts before locking: it reads every file, and nobody needs to wait for that.
+    content_tags, content_files = digest.registration_record(store, origin["storage_location"] or origin["source"])
+    _check_tag_paths({**origin["tags"], **tags, **content_tags})
+    with store.lock(name):  # creates the store's models/ directory when needed
         now = now_ms()
         model_meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
         if model_meta is None:
@@ -236,7 +262,7 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
             _journal(store, "model.create", name, None, None, name)
         meta = new_version_meta(name, origin, description, now)
         number = store.create_version_dir(name, store.highest_version_number(name) + 1, meta,
-                                          {**origin["tags"], **tags})
+                                          {**origin["tags"], **tags, **content_tags}, content_files)
         _journal(store, "version.create", name, number, None, origin["source"])
         for alias in aliases:
             old = store.read_alias(name, alias)
@@ -362,6 +388,7 @@ def set_tags(store: Store, name: str, tags: dict, version=None) -> dict:
         model_meta = store.read_model_meta(name)
         owner, number = _owner(store, name, version)
         current = store.read_files(owner / layout.TAGS_DIR)
+        _check_tag_paths(tags, current)
         for key, value in tags.items():
             store.set_tag(owner, key, value)
             _journal(store, "tag.set", name, _tag_target(key, number), current.get(key), value)
@@ -389,6 +416,16 @@ def delete_tags(store: Store, name: str, keys: list, version=None) -> dict:
         model_meta["last_updated_timestamp"] = now_ms()
         store.write_model_meta(name, model_meta)
     return {"name": name, "version": number, "deleted": list(keys)}
+
+
+def _check_tag_paths(keys: Iterable[str], existing: Iterable[str] = ()) -> None:
+    """Refuse before writing anything when a key would be both a tag file and a directory of tags."""
+    every = set(existing) | set(keys)
+    for key in keys:
+        for other in every:
+            if other.startswith(key + "/") or key.startswith(other + "/"):
+                raise Conflict(f"tag {show(key)} cannot be set: it clashes with tag {show(other)} "
+                               "(a key cannot also be a directory of keys)")
 
 
 def _tag_target(key: str, version: Optional[int]) -> str:

@@ -42,7 +42,8 @@ def _console():
     from rich.console import Console
 
     if sys.stdout.isatty():
-        return Console()
+        # Rich's own NO_COLOR support drops colours but still emits bold/dim escapes.
+        return Console(color_system=None, highlight=False) if os.environ.get("NO_COLOR") else Console()
     return Console(width=int(os.environ.get("COLUMNS", "0") or 0) or 200, no_color=True, highlight=False)
 
 

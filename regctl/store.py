@@ -17,6 +17,13 @@ from regctl.errors import Conflict, NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
 
 _VERSION_LINE = re.compile(rb"^version: *([0-9]+) *$", re.MULTILINE)
+_TEXT, _INT = (str, type(None)), (int, type(None))
+# Types of the meta fields regctl uses; anything else is reported as damage, never crashes a reader.
+MODEL_FIELD_TYPES = {"name": _TEXT, "description": _TEXT, "creation_timestamp": _INT,
+                     "last_updated_timestamp": _INT, "aliases": (dict, type(None))}
+VERSION_FIELD_TYPES = {"name": _TEXT, "version": int, "current_stage": _TEXT, "description": _TEXT,
+                       "source": _TEXT, "storage_location": _TEXT, "run_id": _TEXT, "model_id": _TEXT,
+                       "status": _TEXT, "creation_timestamp": _INT, "last_updated_timestamp": _INT}
 
 
 def now_ms() -> int:
@@ -48,7 +55,16 @@ class Store:
         """Hold the write lock of registered model ``name``."""
         self.ensure()
         with atomic.locked(layout.model_lock(self.root, name), f"model {show(name)}"):
+            self.inside(layout.model_dir(self.root, name))
             yield
+
+    def inside(self, path: Path) -> Path:
+        """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
+        real, root = os.path.realpath(path), os.path.realpath(self.root)
+        if real != root and not real.startswith(root + os.sep):
+            raise StoreError(f"damaged store: {path} is a symbolic link leading outside the store "
+                             f"(to {real}); refusing to use it")
+        return path
 
     # ----------------------------------------------------------- raw reading
 
@@ -84,14 +100,14 @@ class Store:
     def read_files(self, directory: Path) -> dict:
         """Every file under ``directory`` (recursively) as ``{relative/key: content}``."""
         found = {}
-        if not directory.is_dir():
+        if not self.inside(directory).is_dir():
             return found
         for parent, dirs, files in os.walk(directory):
             dirs.sort()
             base = os.path.relpath(parent, directory)
             for file_name in sorted(files):
                 key = file_name if base == "." else f"{base}/{file_name}".replace(os.sep, "/")
-                found[key] = self.read_text(Path(parent) / file_name)
+                found[key] = self.read_text(self.inside(Path(parent) / file_name))
         return found
 
     # ------------------------------------------------------- registry reads
@@ -106,7 +122,8 @@ class Store:
             return []
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {_reason(exc)}") from None
-        return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith(layout.TEMP_PREFIX))
+        # symbolic links are listed too, so that reading them reports the damage instead of hiding the model
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith(layout.TEMP_PREFIX))
 
     def model_exists(self, name: str) -> bool:
         return layout.model_dir(self.root, name).is_dir()
@@ -114,12 +131,13 @@ class Store:
     def read_model_meta(self, name: str) -> dict:
         """The model's meta.yaml; NotFound when the model does not exist."""
         self.require()
-        meta = self.read_yaml(layout.model_meta(self.root, name), missing_ok=True)
+        path = self.inside(layout.model_meta(self.root, name))
+        meta = self.read_yaml(path, missing_ok=True)
         if meta is None:
             if self.model_exists(name):
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
             raise NotFound(f"registered model {show(name)} not found")
-        return meta
+        return _check_fields(path, meta, MODEL_FIELD_TYPES)
 
     def read_model_tags(self, name: str) -> dict:
         return self.read_files(layout.model_tags_dir(self.root, name))
@@ -131,7 +149,7 @@ class Store:
     def read_alias(self, name: str, alias: str):
         """The version text an alias file holds, or None."""
         try:
-            return layout.alias_file(self.root, name, alias).read_bytes().decode("utf-8")
+            return self.inside(layout.alias_file(self.root, name, alias)).read_bytes().decode("utf-8")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -139,7 +157,7 @@ class Store:
 
     def version_numbers(self, name: str) -> list:
         """Version numbers from ``version-<N>`` directory names, highest first."""
-        directory = layout.model_dir(self.root, name)
+        directory = self.inside(layout.model_dir(self.root, name))
         try:
             names = os.listdir(directory)
         except FileNotFoundError:
@@ -151,11 +169,11 @@ class Store:
 
     def read_version_meta(self, name: str, version: int):
         """The version's meta.yaml, or None when there is no such version directory."""
-        path = layout.version_meta(self.root, name, version)
+        path = self.inside(layout.version_meta(self.root, name, version))
         meta = self.read_yaml(path, missing_ok=True)
         if meta is None and path.parent.is_dir():
             raise StoreError(f"damaged store: {path} is missing")
-        return meta
+        return meta if meta is None else _check_fields(path, meta, VERSION_FIELD_TYPES)
 
     def read_live_version_meta(self, name: str, version: int) -> dict:
         """The meta of a version that exists and is not deleted, else NotFound."""
@@ -206,11 +224,12 @@ class Store:
         path = layout.version_meta(self.root, name, version)
         atomic.write_bytes(path, yamlfile.dumps(meta).encode("utf-8"))
 
-    def create_version_dir(self, name: str, version: int, meta: dict, tags: dict) -> int:
+    def create_version_dir(self, name: str, version: int, meta: dict, tags: dict, files: "dict | None" = None) -> int:
         """Stage a complete version directory and rename it into place.
 
         A concurrent MLflow writer may take ``version`` first; then the next free
         number is used. Returns the number the version was stored under.
+        ``files`` maps extra plain file names (regctl's own) to their bytes.
         """
         model = layout.model_dir(self.root, name)
         staging = model / atomic.temp_name()
@@ -219,6 +238,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create a version of {show(name)}: {atomic.describe_os_error(exc, model)}") from None
         try:
+            for file_name, data in (files or {}).items():
+                atomic.write_bytes(staging / file_name, data)
             while True:
                 meta = dict(meta, version=version)
                 atomic.write_bytes(staging / layout.META, yamlfile.dumps(meta).encode("utf-8"))
@@ -286,8 +307,11 @@ class Store:
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         path = layout.journal_path(self.root)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # never glue a record onto a line cut short by a crash
                 os.write(fd, line)
                 os.fsync(fd)
             finally:
@@ -343,6 +367,15 @@ class Store:
                 break
             parent = parent.parent
         return removed
+
+
+def _check_fields(path: Path, meta: dict, types: dict) -> dict:
+    for field, expected in types.items():
+        value = meta.get(field)
+        if field in meta and (not isinstance(value, expected) or isinstance(value, bool)):
+            raise StoreError(f"damaged file {path}: {field} is {repr(value)[:60]}, not "
+                             + ("an integer" if int in expected else "a mapping" if dict in expected else "text"))
+    return meta
 
 
 def _remove_tree(path: Path) -> None:

@@ -16,7 +16,8 @@ REPO = Path(__file__).parent.parent
 def copy_fixture_store(kind: str, dest: Path) -> Path:
     """Copy ``tests/fixtures/<kind>/mlruns`` into ``dest`` with its empty directories recreated."""
     source = FIXTURES / kind
-    shutil.copytree(source / "mlruns", dest / "mlruns")
+    # copy the bytes only: a checkout may carry read-only modes the test must not inherit
+    shutil.copytree(source / "mlruns", dest / "mlruns", copy_function=shutil.copyfile)
     expected = json.loads((source / "expected.json").read_text())
     for directory in expected["empty_dirs"]:
         (dest / directory).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,405 @@
+"""``regctl doctor``: check a whole store for damage and repair what is safe to repair.
+
+Checks every registered model: meta files that are missing, unparsable, of the
+wrong shape or inconsistent with their directory (name, version number),
+version directories without ``meta.yaml``, aliases that name missing, deleted
+or impossible versions, a stale ``aliases`` snapshot in the model's meta,
+tag or alias files MLflow would refuse, symbolic links, versions whose
+artifacts are gone, leftover ``.regctl-tmp-*`` files and directories (also in
+logged models, where regctl records model versions) and damaged journal lines.
+
+Lock files are not checked: they are flock(2) locks, which the kernel releases
+when their holder exits (even on SIGKILL), so a lock file left behind is never
+stale and never a problem.
+
+``fix`` repairs only what cannot lose information: it removes leftover temp
+files and directories, removes alias files that point at missing or deleted
+versions, rewrites ``name`` fields that differ from the directory name and
+refreshes a stale ``aliases`` snapshot. Each model is repaired under its lock
+after re-checking it there, and each repair is journaled.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from regctl import layout, tracking
+from regctl.errors import RegctlError, StoreError
+from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
+from regctl.store import Store
+
+LOCK_NOTE = ("lock files (.regctl%lock%*) are flock(2) locks released by the kernel when their holder "
+             "exits, even on SIGKILL: a leftover lock file is never stale and is not a problem")
+
+# kinds that ``fix`` repairs
+TEMP = "temp-leftover"
+DANGLING_ALIAS = "dangling-alias"
+NAME_MISMATCH = "name-mismatch"
+STALE_SNAPSHOT = "stale-alias-snapshot"
+FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT)
+
+
+def _problem(store: Store, kind: str, path: Path, message: str, model=None, **extra) -> dict:
+    found = {"kind": kind, "model": model, "path": _relative(store, path), "message": message,
+             "fixable": kind in FIXABLE}
+    found.update(extra)
+    return found
+
+
+def _relative(store: Store, path: Path) -> str:
+    try:
+        return Path(path).relative_to(store.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# ------------------------------------------------------------------ checks
+
+def check(store: Store) -> dict:
+    """Every problem found in the store, as ``{store, ok, problems, fixed, notes}``."""
+    store.require()
+    problems = []
+    models = layout.models_dir(store.root)
+    try:
+        entries = sorted(os.scandir(models), key=lambda e: e.name) if models.is_dir() else []
+    except OSError as exc:
+        raise StoreError(f"cannot read {models}: {exc.strerror or exc}") from None
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith(layout.TEMP_PREFIX):
+            problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write"))
+        elif entry.name.startswith(layout.LOCK_PREFIX) or entry.name == layout.JOURNAL_FILE:
+            continue
+        elif entry.is_symlink():
+            problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=entry.name))
+        elif entry.is_dir():
+            problems.extend(check_model(store, entry.name))
+    problems.extend(_check_journal(store))
+    problems.extend(_check_logged_models(store))
+    return {"store": str(store.root), "ok": not problems, "problems": problems, "fixed": [], "notes": [LOCK_NOTE]}
+
+
+def check_model(store: Store, name: str) -> list:
+    """Problems of one registered model directory."""
+    model = layout.model_dir(store.root, name)
+    problems = []
+    meta = _read_meta(store, layout.model_meta(store.root, name), name, problems)
+    entries = _scan(model)
+    if meta is None and not any(p["kind"] == "unreadable-meta" for p in problems):
+        contents = [e for e in entries if not e.name.startswith(layout.TEMP_PREFIX)]
+        problems.append(_problem(store, "missing-meta", model / layout.META,
+                                 "model directory has no meta.yaml; MLflow's model search fails for the whole store"
+                                 + (" (the directory is otherwise empty: remove it)" if not contents else ""),
+                                 model=name))
+    if meta is not None:
+        problems.extend(_check_model_fields(store, name, meta))
+    live = {}
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith(layout.TEMP_PREFIX):
+            problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write", model=name))
+        elif entry.is_symlink():
+            problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
+        elif entry.name in (layout.TAGS_DIR, layout.ALIASES_DIR):
+            problems.extend(_check_data_dir(store, name, path, entry.name))
+        elif layout.version_number_of(entry.name) is not None:
+            number = layout.version_number_of(entry.name)
+            found, stage = check_version(store, name, number)
+            problems.extend(found)
+            live[number] = stage
+    problems.extend(_check_aliases(store, name, meta, live))
+    return problems
+
+
+def check_version(store: Store, name: str, number: int) -> "tuple[list, object]":
+    """Problems of one version directory, and its stage (None when unreadable)."""
+    directory = layout.version_dir(store.root, name, number)
+    problems = []
+    if not directory.is_dir():
+        return [_problem(store, "not-a-directory", directory, "a version entry that is not a directory", model=name)], None
+    meta = _read_meta(store, directory / layout.META, name, problems)
+    if meta is None:
+        if not problems:
+            problems.append(_problem(store, "missing-meta", directory / layout.META,
+                                     "version directory has no meta.yaml; MLflow cannot read this model", model=name))
+        stage = None
+    else:
+        stage = meta.get("current_stage")
+        version = meta.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version != number:
+            problems.append(_problem(store, "version-mismatch", directory / layout.META,
+                                     f"version field is {version!r}, the directory says {number}", model=name))
+        if meta.get("name") != name:
+            problems.append(_problem(store, NAME_MISMATCH, directory / layout.META,
+                                     f"name field is {meta.get('name')!r}, the model directory is {name!r}", model=name))
+        if stage not in STAGES + (DELETED_STAGE,):
+            problems.append(_problem(store, "bad-field", directory / layout.META,
+                                     f"current_stage is {stage!r}, not one of {', '.join(STAGES)}", model=name))
+        problems.extend(_check_types(store, directory / layout.META, meta, name,
+                                     ("creation_timestamp", "last_updated_timestamp"), ("source", "storage_location",
+                                                                                        "description", "run_id")))
+        if stage != DELETED_STAGE:
+            problems.extend(_check_location(store, name, number, meta))
+    for entry in _scan(directory):
+        path = Path(entry.path)
+        if entry.name.startswith(layout.TEMP_PREFIX):
+            problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write", model=name))
+        elif entry.is_symlink():
+            problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
+        elif entry.name == layout.TAGS_DIR:
+            problems.extend(_check_data_dir(store, name, path, entry.name))
+    return problems, stage
+
+
+def _check_model_fields(store: Store, name: str, meta: dict) -> list:
+    path = layout.model_meta(store.root, name)
+    problems = []
+    if meta.get("name") != name:
+        problems.append(_problem(store, NAME_MISMATCH, path,
+                                 f"name field is {meta.get('name')!r}, the directory is {name!r}", model=name))
+    problems.extend(_check_types(store, path, meta, name, ("creation_timestamp", "last_updated_timestamp"),
+                                 ("description",)))
+    if meta.get("aliases") is not None and not isinstance(meta.get("aliases"), dict):
+        problems.append(_problem(store, "bad-field", path, f"aliases is {type(meta['aliases']).__name__}, "
+                                                           "expected a mapping", model=name))
+    return problems
+
+
+def _check_types(store: Store, path: Path, meta: dict, name: str, integers, texts) -> list:
+    problems = []
+    for field in integers:
+        value = meta.get(field)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            problems.append(_problem(store, "bad-field", path, f"{field} is {value!r}, expected an integer", model=name))
+    for field in texts:
+        value = meta.get(field)
+        if value is not None and not isinstance(value, str):
+            problems.append(_problem(store, "bad-field", path, f"{field} is {value!r}, expected text", model=name))
+    return problems
+
+
+def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
+    from regctl.digest import artifact_path
+
+    meta_path = layout.version_meta(store.root, name, number)
+    location = meta.get("storage_location") or meta.get("source")
+    if not isinstance(location, str) or not location:
+        return [_problem(store, "missing-artifacts", meta_path, "version has no source or storage location", model=name)]
+    try:
+        path = artifact_path(store, location)
+    except RegctlError as exc:
+        return [_problem(store, "missing-artifacts", meta_path, f"location {location} cannot be used: {exc.message}",
+                         model=name)]
+    if not path.exists():
+        return [_problem(store, "missing-artifacts", meta_path,
+                         f"artifacts of version {number} no longer exist at {path}", model=name)]
+    return []
+
+
+def _check_data_dir(store: Store, name: str, directory: Path, kind: str) -> list:
+    """Files under tags/ or aliases/: each one is data to MLflow."""
+    problems = []
+    for parent, dirs, files in os.walk(directory):
+        for entry in sorted(dirs + files):
+            path = Path(parent) / entry
+            key = path.relative_to(directory).as_posix()
+            if entry.startswith(layout.TEMP_PREFIX):  # regctl never writes one there: not removed, as it may be data
+                problems.append(_problem(store, "temp-in-data-dir", path,
+                                         f"a file named like a regctl temporary file inside {kind}/, "
+                                         "which MLflow reads as data", model=name))
+            elif path.is_symlink():
+                problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
+            elif entry in files and kind == layout.TAGS_DIR:
+                try:
+                    validate_tag_key(key)
+                except RegctlError as exc:
+                    problems.append(_problem(store, "invalid-key", path,
+                                             f"{exc.message}; MLflow refuses to read this model", model=name))
+    return problems
+
+
+def _check_aliases(store: Store, name: str, meta, live: dict) -> list:
+    problems = []
+    try:
+        aliases = store.read_aliases(name)
+    except RegctlError as exc:
+        return [_problem(store, "unreadable-alias", layout.aliases_dir(store.root, name), exc.message, model=name)]
+    for alias, text in sorted(aliases.items()):
+        path = layout.alias_file(store.root, name, alias)
+        if alias.startswith(layout.TEMP_PREFIX) or path.is_symlink():
+            continue  # reported by _check_data_dir
+        number = _version_number(text)
+        if number is None:
+            problems.append(_problem(store, "invalid-alias", path,
+                                     f"alias {show(alias)} holds {show(text)}, not a version number", model=name))
+        elif number not in live:
+            problems.append(_problem(store, DANGLING_ALIAS, path,
+                                     f"alias {show(alias)} points at version {number}, which does not exist",
+                                     model=name, alias=alias, version=number))
+        elif live[number] == DELETED_STAGE:
+            problems.append(_problem(store, DANGLING_ALIAS, path,
+                                     f"alias {show(alias)} points at version {number}, which is deleted",
+                                     model=name, alias=alias, version=number))
+    if isinstance(meta, dict) and isinstance(meta.get("aliases", {}), (dict, type(None))):
+        snapshot = {str(k): str(v) for k, v in (meta.get("aliases") or {}).items()}
+        if snapshot != {k: v for k, v in aliases.items() if not k.startswith(layout.TEMP_PREFIX)}:
+            problems.append(_problem(store, STALE_SNAPSHOT, layout.model_meta(store.root, name),
+                                     "the aliases mapping in meta.yaml differs from the alias files "
+                                     "(MLflow reads the files; the mapping is a snapshot)", model=name))
+    return problems
+
+
+def _check_journal(store: Store) -> list:
+    path = layout.journal_path(store.root)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        return [_problem(store, "unreadable-journal", path, f"cannot read the journal: {exc.strerror or exc}")]
+    import json
+
+    bad = 0
+    for line in raw.splitlines():
+        try:
+            if not isinstance(json.loads(line), dict):
+                bad += 1
+        except ValueError:
+            bad += 1
+    if bad:
+        return [_problem(store, "damaged-journal", path, f"{bad} journal line(s) cannot be read; they are skipped")]
+    return []
+
+
+def _check_logged_models(store: Store) -> list:
+    """Leftover temp files in logged model directories (regctl writes their mlflow.modelVersions tag)."""
+    problems = []
+    for experiment in tracking._experiment_dirs(store):
+        for model in _scan(experiment / layout.MODELS_DIR):
+            for entry in _scan(Path(model.path)):
+                if entry.name.startswith(layout.TEMP_PREFIX):
+                    problems.append(_problem(store, TEMP, Path(entry.path),
+                                             "leftover temporary entry of an interrupted write",
+                                             logged_model=model.name))
+    return problems
+
+
+def _read_meta(store: Store, path: Path, name: str, problems: list):
+    if path.is_symlink():
+        problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
+        return None
+    try:
+        return store.read_yaml(path, missing_ok=True)
+    except RegctlError as exc:
+        problems.append(_problem(store, "unreadable-meta", path, exc.message, model=name))
+        return None
+
+
+def _scan(directory: Path) -> list:
+    try:
+        return sorted(os.scandir(directory), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise StoreError(f"cannot read {directory}: {exc.strerror or exc}") from None
+
+
+def _symlink_message(store: Store, path: Path) -> str:
+    target = os.path.realpath(path)
+    root = os.path.realpath(store.root)
+    where = "inside" if target == root or target.startswith(root + os.sep) else "outside"
+    return f"symbolic link to {target} ({where} the store); regctl refuses to follow it"
+
+
+def _version_number(text: str):
+    if text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0")):
+        return int(text)
+    return None
+
+
+# -------------------------------------------------------------------- fix
+
+def fix(store: Store) -> dict:
+    """Repair the safe problems (see the module docstring), then check again."""
+    before = check(store)
+    fixed = []
+    models = sorted({p["model"] for p in before["problems"] if p["fixable"] and p.get("model")})
+    for name in models:
+        with store.lock(name):
+            for problem in check_model(store, name):  # re-checked under the lock
+                if problem["fixable"]:
+                    _repair(store, name, problem)
+                    fixed.append(problem)
+                    store.append_journal(_record(name, problem))
+            if any(p["kind"] in (DANGLING_ALIAS, STALE_SNAPSHOT) for p in fixed if p["model"] == name):
+                meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
+                if isinstance(meta, dict):
+                    store.write_model_meta(name, meta)  # refreshes the aliases snapshot
+    for problem in before["problems"]:
+        if problem["kind"] == TEMP and not problem.get("model"):
+            owner = problem.get("logged_model")
+            if owner:
+                with store.lock(f"logged-model:{owner}"):  # the lock regctl takes to write there
+                    _remove(store.root / problem["path"])
+                    store.append_journal(_record(None, problem))
+            else:  # directly in models/, where no regctl writer puts temp files
+                _remove(store.root / problem["path"])
+                store.append_journal(_record(None, problem))
+            fixed.append(problem)
+    after = check(store)
+    after["fixed"] = fixed
+    return after
+
+
+def _record(model, problem) -> dict:
+    """A journal line for one repair (same keys as every other journal line)."""
+    import socket
+
+    from regctl import registry
+    from regctl.store import now_ms
+
+    return {"time": now_ms(), "user": registry.actor(), "host": socket.gethostname(), "operation": "doctor.fix",
+            "model": model, "target": problem["path"], "old": problem["kind"], "new": "repaired"}
+
+
+def _repair(store: Store, name: str, problem: dict) -> None:
+    path = store.root / problem["path"]
+    kind = problem["kind"]
+    if kind == TEMP:
+        _remove(path)
+    elif kind == DANGLING_ALIAS:
+        store.delete_alias_file(name, problem["alias"])
+    elif kind == NAME_MISMATCH:
+        meta = store.read_yaml(path)
+        meta["name"] = name
+        if path == layout.model_meta(store.root, name):
+            store.write_model_meta(name, meta)
+        else:
+            number = layout.version_number_of(path.parent.name)
+            store.write_version_meta(name, number, meta)
+    # STALE_SNAPSHOT: the model meta is rewritten once per model by ``fix``
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot remove {path}: {exc.strerror or exc}") from None
+
+
+# ------------------------------------------------------------------ text
+
+def text_lines(result: dict) -> list:
+    """The report as lines of text: repairs, then remaining problems, then a summary."""
+    lines = [f"fixed: {p['path']}: {p['message']}" for p in result["fixed"]]
+    for p in result["problems"]:
+        hint = " (doctor --fix repairs this)" if p["fixable"] else ""
+        lines.append(f"{p['kind']}: {p['path']}: {p['message']}{hint}")
+    count = len(result["problems"])
+    lines.append(f"{result['store']}: " + ("no problems found" if not count else f"{count} problem(s) found"))
+    return lines
