@@ -42,14 +42,22 @@ def rebase(path: Path, root: Path) -> Path:
     ``root/123/abc/...`` and so on; the first that exists wins. Costs one stat
     per path component, whatever the size of the store.
     """
-    if path.exists():
+    if exists(path):
         return path
     parts = path.parts[1:]
     for start in range(1, len(parts) - 1):  # keep at least two components
         candidate = root.joinpath(*parts[start:])
-        if candidate.exists():
+        if exists(candidate):
             return candidate
     return path
+
+
+def exists(path: Path) -> bool:
+    """``path.exists()``, False (not an exception) for names the OS cannot hold (too long, NUL bytes)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def store_root(option: "str | None", environ=os.environ, cwd: "str | None" = None) -> Path:

@@ -8,7 +8,7 @@ first match. Imports nothing beyond the standard library and PyYAML.
 
 from regctl import tracking, uris
 from regctl.errors import NotFound, StoreError
-from regctl.locations import location_to_path, rebase
+from regctl.locations import exists, location_to_path, rebase
 from regctl.names import (
     DELETED_STAGE,
     canonical_stage,
@@ -130,6 +130,6 @@ def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool
 
 
 def _existing(resolution: Resolution) -> Resolution:
-    if not resolution.path.exists():
+    if not exists(resolution.path):
         raise NotFound(f"artifacts of {show(resolution.uri)} not found at {resolution.path}")
     return resolution

@@ -35,6 +35,7 @@ class Store:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._real_root = None
 
     # ----------------------------------------------------------------- basics
 
@@ -60,7 +61,9 @@ class Store:
 
     def inside(self, path: Path) -> Path:
         """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
-        real, root = os.path.realpath(path), os.path.realpath(self.root)
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        real, root = os.path.realpath(path), self._real_root
         if real != root and not real.startswith(root + os.sep):
             raise StoreError(f"damaged store: {path} is a symbolic link leading outside the store "
                              f"(to {real}); refusing to use it")

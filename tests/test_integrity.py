@@ -1,0 +1,243 @@
+"""Content digests (register, verify, resolve --verify) and ``regctl doctor [--fix]``.
+
+Everything runs the real CLI on real stores in temporary directories.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import copy_fixture_store, regctl, snapshot
+
+DIGEST_TAG = "regctl.content_digest"
+
+
+def make_source(path: Path, files: dict) -> Path:
+    for relative, data in files.items():
+        target = path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return path
+
+
+def independent_digest(root: Path) -> str:
+    """The documented digest format, computed without regctl's code."""
+    lines = []
+    for parent, _, files in os.walk(root):
+        for name in files:
+            path = Path(parent) / name
+            lines.append((path.relative_to(root).as_posix().encode(), hashlib.sha256(path.read_bytes()).hexdigest()))
+    digest = hashlib.sha256()
+    for relative, file_hash in sorted(lines):
+        digest.update(relative + b"\0" + file_hash.encode() + b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def one_line_error(result, code: int) -> str:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.startswith("regctl: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.fixture
+def registered(tmp_path):
+    """A store with version 1 of 'm' registered from a small local directory."""
+    source = make_source(tmp_path / "model", {"MLmodel": b"flavors: {}\n", "model.pkl": b"\x00\x01weights",
+                                              "sub/extra.txt": b"abc"})
+    store = tmp_path / "mlruns"
+    result = regctl("register", source, "--name", "m", store=store)
+    assert result.returncode == 0, result.stderr
+    return store, source
+
+
+def test_register_records_the_documented_digest(registered):
+    store, source = registered
+    versions = json.loads(regctl("versions", "m", "--json", store=store).stdout)
+    assert versions[0]["tags"][DIGEST_TAG] == independent_digest(source)
+    manifest = json.loads((store / "models/m/version-1/.regctl%manifest.json").read_text())
+    assert manifest["digest"] == versions[0]["tags"][DIGEST_TAG]
+    assert sorted(manifest["files"]) == ["MLmodel", "model.pkl", "sub/extra.txt"]
+
+
+def test_verify_untouched_artifacts(registered):
+    store, source = registered
+    result = regctl("verify", "models:/m/1", store=store)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{independent_digest(source)}  {source}\n"
+    resolved = regctl("resolve", "--verify", "models:/m/1", store=store)
+    assert (resolved.returncode, resolved.stdout) == (0, f"{source}\n")
+
+
+@pytest.mark.parametrize("tamper, named", [
+    (lambda s: (s / "model.pkl").write_bytes(b"\x00\x01weightz"), "changed 'model.pkl'"),
+    (lambda s: (s / "sub/extra.txt").unlink(), "removed 'sub/extra.txt'"),
+    (lambda s: (s / "sub/new.bin").write_bytes(b""), "added 'sub/new.bin'"),
+    (lambda s: (s / "MLmodel").rename(s / "MLmodel.bak"), "added 'MLmodel.bak'; removed 'MLmodel'"),
+])
+def test_tampered_artifacts_fail_verify_naming_the_file(registered, tamper, named):
+    store, source = registered
+    regctl("alias", "set", "m", "prod", "1", store=store)
+    before = snapshot(store)
+    tamper(source)
+    for command in (["verify", "models:/m/1"], ["verify", "models:/m@prod"], ["resolve", "models:/m/1", "--verify"],
+                    ["resolve", "--verify", "--json", "models:/m@prod"]):
+        message = one_line_error(regctl(*command, store=store), 4)
+        assert "differ from what was registered" in message and named in message, message
+    assert snapshot(store) == before
+    # without --verify, resolve still answers
+    assert regctl("resolve", "models:/m/1", store=store).stdout == f"{source}\n"
+
+
+def test_tampered_manifest_still_fails_without_naming_files(registered):
+    store, source = registered
+    manifest = store / "models/m/version-1/.regctl%manifest.json"
+    data = json.loads(manifest.read_text())
+    data["files"]["model.pkl"] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    assert regctl("verify", "models:/m/1", store=store).returncode == 0  # the tag decides, not the list
+    (source / "model.pkl").write_bytes(b"other")
+    message = one_line_error(regctl("verify", "models:/m/1", store=store), 4)
+    assert "no intact file list" in message
+
+
+def test_verify_without_a_recorded_digest(store3):
+    one_line_error(regctl("verify", "models:/iris-classifier/1", store=store3), 1)
+    one_line_error(regctl("verify", "models:/iris-classifier/9", store=store3), 1)
+    run_id = json.loads(regctl("resolve", "--json", "models:/iris-classifier/1", store=store3).stdout)["run_id"]
+    one_line_error(regctl("verify", f"runs:/{run_id}/model", store=store3), 2)
+
+
+def test_registering_a_copy_records_a_fresh_digest(registered):
+    store, source = registered
+    assert regctl("register", "models:/m/1", "--name", "copy", store=store).returncode == 0
+    tags = json.loads(regctl("versions", "copy", "--json", store=store).stdout)[0]["tags"]
+    assert tags[DIGEST_TAG] == independent_digest(source)
+    assert regctl("verify", "models:/copy/1", store=store).returncode == 0
+
+
+# ------------------------------------------------------------------ doctor
+
+@pytest.mark.parametrize("kind", ["mlflow3-store", "mlflow2-store"])
+def test_doctor_finds_nothing_in_mlflow_made_stores(tmp_path, kind):
+    store = copy_fixture_store(kind, tmp_path)
+    before = snapshot(store)
+    result = regctl("doctor", store=store)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.endswith("no problems found\n")
+    fixed = regctl("doctor", "--fix", "--json", store=store)
+    assert fixed.returncode == 0 and json.loads(fixed.stdout)["problems"] == []
+    assert snapshot(store) == before
+
+
+def damage(store: Path, tmp_path: Path) -> None:
+    """One instance of every kind of damage doctor knows, on a copy of the MLflow 3 fixture."""
+    model = store / "models/iris-classifier"
+    (model / ".regctl-tmp-0123456789abcdef").write_text("half")                       # temp file
+    (model / "version-1/.regctl-tmp-00aa").mkdir()                                     # temp dir
+    (model / "aliases/ghost").write_text("9")                                          # alias to nothing
+    (model / "aliases/old").write_text("3")                                            # alias to a deleted version
+    (model / "aliases/garbage").write_text("two")                                      # not a number
+    meta = yaml.safe_load((model / "version-2/meta.yaml").read_text())
+    meta["name"] = "someone-else"
+    (model / "version-2/meta.yaml").write_text(yaml.safe_dump(meta))                   # wrong name field
+    other = store / "models/iris.baseline model"
+    meta = yaml.safe_load((other / "version-1/meta.yaml").read_text())
+    meta["version"] = 7
+    (other / "version-1/meta.yaml").write_text(yaml.safe_dump(meta))                   # wrong version field
+    (other / "version-5").mkdir()                                                      # version without meta
+    (store / "models/broken").mkdir()                                                  # model without meta
+    (store / "models/.regctl%journal.jsonl").write_text('{"operation": "x"}\n{"cut')   # damaged journal
+
+
+EXPECTED = {
+    ("temp-leftover", "models/iris-classifier/.regctl-tmp-0123456789abcdef"),
+    ("temp-leftover", "models/iris-classifier/version-1/.regctl-tmp-00aa"),
+    ("dangling-alias", "models/iris-classifier/aliases/ghost"),
+    ("dangling-alias", "models/iris-classifier/aliases/old"),
+    ("invalid-alias", "models/iris-classifier/aliases/garbage"),
+    ("stale-alias-snapshot", "models/iris-classifier/meta.yaml"),
+    ("name-mismatch", "models/iris-classifier/version-2/meta.yaml"),
+    ("version-mismatch", "models/iris.baseline model/version-1/meta.yaml"),
+    ("missing-meta", "models/iris.baseline model/version-5/meta.yaml"),
+    ("missing-meta", "models/broken/meta.yaml"),
+    ("damaged-journal", "models/.regctl%journal.jsonl"),
+}
+FIXABLE = {"temp-leftover", "dangling-alias", "name-mismatch", "stale-alias-snapshot"}
+
+
+def test_doctor_reports_every_problem_and_fixes_only_the_safe_ones(tmp_path):
+    store = copy_fixture_store("mlflow3-store", tmp_path)
+    damage(store, tmp_path)
+    before = snapshot(store)
+    checked = regctl("doctor", "--json", store=store)
+    assert checked.returncode == 4
+    assert checked.stderr.startswith("regctl: 11 problem(s) found") and checked.stderr.count("\n") == 1
+    report = json.loads(checked.stdout)
+    assert {(p["kind"], p["path"]) for p in report["problems"]} == EXPECTED
+    assert all(p["fixable"] == (p["kind"] in FIXABLE) for p in report["problems"])
+    assert any("flock" in note for note in report["notes"])
+    assert snapshot(store) == before  # checking changes nothing
+
+    text = regctl("doctor", store=store)
+    assert text.returncode == 4 and "dangling-alias: models/iris-classifier/aliases/ghost" in text.stdout
+
+    fixed = regctl("doctor", "--fix", "--json", store=store)
+    assert fixed.returncode == 4
+    result = json.loads(fixed.stdout)
+    assert {(p["kind"], p["path"]) for p in result["fixed"]} == {e for e in EXPECTED if e[0] in FIXABLE}
+    assert {(p["kind"], p["path"]) for p in result["problems"]} == {e for e in EXPECTED if e[0] not in FIXABLE}
+    after = snapshot(store)
+    changed = {k for k in set(before) | set(after) if before.get(k, "gone") != after.get(k, "gone")}
+    assert changed == {
+        "models/iris-classifier/.regctl-tmp-0123456789abcdef", "models/iris-classifier/version-1/.regctl-tmp-00aa/",
+        "models/iris-classifier/aliases/ghost", "models/iris-classifier/aliases/old",
+        "models/iris-classifier/meta.yaml", "models/iris-classifier/version-2/meta.yaml",
+        "models/.regctl%journal.jsonl",
+    } | {k for k in after if "%lock%" in k}
+    model_meta = yaml.safe_load(after["models/iris-classifier/meta.yaml"])
+    assert model_meta["aliases"] == {"challenger": "1", "champion": "2", "garbage": "two"}
+    assert yaml.safe_load(after["models/iris-classifier/version-2/meta.yaml"])["name"] == "iris-classifier"
+    journal = [json.loads(line) for line in after["models/.regctl%journal.jsonl"].splitlines()[2:]]  # a new line after the cut one
+    assert sorted((r["operation"], r["target"]) for r in journal) == sorted(
+        ("doctor.fix", path) for kind, path in EXPECTED if kind in FIXABLE)
+
+    # the rest needs a human; once it is dealt with, the store is clean
+    (store / "models/iris-classifier/aliases/garbage").unlink()
+    (store / "models/iris.baseline model/version-5").rmdir()
+    (store / "models/broken").rmdir()
+    other = store / "models/iris.baseline model/version-1/meta.yaml"
+    other.write_text(other.read_text().replace("version: 7", "version: 1"))
+    (store / "models/.regctl%journal.jsonl").write_text("")
+    assert regctl("doctor", "--fix", store=store).returncode == 0
+    assert regctl("doctor", store=store).returncode == 0
+
+
+def test_doctor_reports_missing_artifacts_and_symlinks(tmp_path):
+    source = make_source(tmp_path / "model", {"MLmodel": b"x"})
+    store = tmp_path / "mlruns"
+    assert regctl("register", source, "--name", "m", store=store).returncode == 0
+    (source / "MLmodel").unlink()
+    source.rmdir()
+    outside = tmp_path / "outside"
+    outside.write_text("secret")
+    (store / "models/m/tags").mkdir()
+    (store / "models/m/tags/leak").symlink_to(outside)
+    report = json.loads(regctl("doctor", "--json", store=store).stdout)
+    kinds = {(p["kind"], p["path"]) for p in report["problems"]}
+    assert kinds == {("missing-artifacts", "models/m/version-1/meta.yaml"), ("symlink", "models/m/tags/leak")}
+    assert "outside the store" in [p for p in report["problems"] if p["kind"] == "symlink"][0]["message"]
+    before = snapshot(store)
+    assert regctl("doctor", "--fix", store=store).returncode == 4  # nothing here is safe to repair
+    assert snapshot(store) == before
+    assert outside.read_text() == "secret"
+
+
+def test_doctor_on_a_missing_store_fails_cleanly(tmp_path):
+    one_line_error(regctl("doctor", store=tmp_path / "nothing"), 4)
+    assert not (tmp_path / "nothing").exists()

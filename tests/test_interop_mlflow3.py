@@ -1,0 +1,356 @@
+"""Interoperability with real MLflow 3, in both directions.
+
+* MLflow writes, regctl reads: MLflow builds a registry (runs:/ and models:/m-
+  registrations, tags with nested keys and multi-line values, descriptions,
+  stages, aliases, a soft delete) and regctl's ``--json`` output must agree
+  with ``MlflowClient`` field by field.
+* regctl writes, MLflow reads: MLflow logs the models, the real regctl CLI does
+  every registry write, and MLflow must see exactly that registry, load the
+  champion model and keep registering versions after it.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import regctl, snapshot
+from mlflow_oracle import (
+    FEATURES,
+    WRITTEN_DESCRIPTION,
+    WRITTEN_MODEL,
+    WRITTEN_MODEL_TAGS,
+    WRITTEN_NEW_NAME,
+    WRITTEN_OLD_NAME,
+    WRITTEN_VERSION2_DESCRIPTION,
+    client_of,
+    file_store_allowed,  # noqa: F401 (module fixture)
+    import_mlflow,
+    location_path,
+    log_model_run,
+    model_as_regctl,
+    regctl_json,
+    regctl_ok,
+    user_tags,
+    using_store,
+    version_as_regctl,
+    without,
+    write_registry_with_regctl,
+)
+
+import_mlflow()  # skips this module where MLflow is not installed
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("file_store_allowed")
+
+MODEL = "interop-model"
+SECOND = "second.model x"  # a dot and a space
+EMPTY = "no-versions"
+MODEL_TAGS = {"task": "regression", "owner/team": "ml-platform", "notes": "line one\nline two"}
+MODEL_DESCRIPTION = "# Interop model\n\nWritten by **MLflow**, read by regctl.\n"
+VERSION2_DESCRIPTION = "Second fit.\nNo intercept."
+
+
+def same_files(a: Path, b: Path) -> bool:
+    """Two model directories hold the same ``MLmodel`` (it names the model id and run)."""
+    return (a / "MLmodel").read_bytes() == (b / "MLmodel").read_bytes()
+
+
+def assert_one_line_error(result):
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.startswith("regctl: ") and result.stderr.count("\n") == 1, result.stderr
+
+
+# ====================================================== MLflow writes, regctl reads
+
+@pytest.fixture(scope="module")
+def mlflow_made(tmp_path_factory, file_store_allowed):
+    """A registry built entirely by MLflow 3."""
+    root = tmp_path_factory.mktemp("mlflow-writes") / "mlruns"
+    client = client_of(root)
+    with using_store(root) as fluent:
+        fluent.set_experiment("interop")
+        runs = [log_model_run(fluent, True, [2.0, -1.0], "first"),
+                log_model_run(fluent, False, [-1.0, 3.0], "second")]
+        client.create_registered_model(MODEL, tags=MODEL_TAGS, description=MODEL_DESCRIPTION)
+        # v1 from the run (MLflow 3 falls back to the run's logged model), v2 from models:/m-...
+        versions = [
+            fluent.register_model(f"runs:/{runs[0]['run_id']}/model", MODEL),
+            fluent.register_model(runs[1]["model_uri"], MODEL),
+            fluent.register_model(f"runs:/{runs[1]['run_id']}/model", MODEL),
+        ]
+        assert [int(v.version) for v in versions] == [1, 2, 3]
+        fluent.register_model(f"runs:/{runs[0]['run_id']}/model", SECOND)
+        client.set_model_version_tag(MODEL, "1", "checks/data", "passed")  # nested key a/b
+        client.set_model_version_tag(MODEL, "2", "review", "looks good\nship it")  # multi-line value
+        client.update_model_version(MODEL, "2", description=VERSION2_DESCRIPTION)
+        client.transition_model_version_stage(MODEL, "1", "staging")  # lower case on purpose
+        client.transition_model_version_stage(MODEL, "2", "Production")
+        client.set_registered_model_alias(MODEL, "champion", "2")
+        client.set_registered_model_alias(MODEL, "challenger", "1")
+        client.set_registered_model_alias(MODEL, "doomed", "3")
+        client.delete_model_version(MODEL, "3")  # soft delete; MLflow removes "doomed"
+        client.set_registered_model_tag(SECOND, "origin", "second model")
+        client.set_registered_model_alias(SECOND, "prod", "1")
+        client.create_registered_model(EMPTY)
+    return {"root": root, "client": client, "runs": runs}
+
+
+@pytest.fixture
+def made(mlflow_made):
+    """The MLflow-made store, with MLflow's global URIs on it for the test's duration.
+
+    MLflow's file registry looks logged models up through the *global* tracking
+    URI (``MlflowClient()``), so explicit client URIs alone are not enough.
+    """
+    with using_store(mlflow_made["root"]):
+        yield mlflow_made
+
+
+def test_models_agree_with_search_registered_models(made):
+    root, client = made["root"], made["client"]
+    views = regctl_json(root, "models")
+    registered = client.search_registered_models()
+    assert [v["name"] for v in views] == [rm.name for rm in registered] == sorted([MODEL, SECOND, EMPTY])
+    for view, rm in zip(views, registered):
+        assert without(view, "latest_version") == model_as_regctl(client.get_registered_model(rm.name))
+        visible = [int(mv.version) for mv in client.search_model_versions(f"name = '{rm.name}'")]
+        assert view["latest_version"] == (max(visible) if visible else None)
+    model = next(v for v in views if v["name"] == MODEL)
+    assert model["tags"] == MODEL_TAGS and model["description"] == MODEL_DESCRIPTION
+    assert model["aliases"] == {"challenger": 1, "champion": 2}
+
+
+def test_versions_agree_with_search_model_versions(made):
+    root, client = made["root"], made["client"]
+    for name in (MODEL, SECOND, EMPTY):
+        mlflow_versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda mv: -int(mv.version))
+        views = regctl_json(root, "versions", name)
+        assert [without(v, "storage_location") for v in views] == [version_as_regctl(mv) for mv in mlflow_versions]
+        for view in views:
+            assert view["storage_location"] == client.get_model_version_download_uri(name, str(view["version"]))
+    views = {v["version"]: v for v in regctl_json(root, "versions", MODEL, "--all")}
+    assert sorted(views) == [1, 2, 3]
+    assert views[3]["current_stage"] == "Deleted_Internal" and views[3]["aliases"] == []
+    with pytest.raises(MlflowException):
+        client.get_model_version(MODEL, "3")
+
+
+def test_version_details_agree(made):
+    root, client, runs = made["root"], made["client"], made["runs"]
+    expected = {
+        1: {"current_stage": "Staging", "tags": {"checks/data": "passed"}, "aliases": ["challenger"],
+            "source": f"models:/{runs[0]['model_id']}", "model_id": runs[0]["model_id"], "run_id": runs[0]["run_id"]},
+        2: {"current_stage": "Production", "tags": {"review": "looks good\nship it"}, "aliases": ["champion"],
+            "description": VERSION2_DESCRIPTION, "source": runs[1]["model_uri"], "model_id": runs[1]["model_id"],
+            "run_id": runs[1]["run_id"]},
+    }
+    for number, want in expected.items():
+        view = regctl_json(root, "describe", MODEL, "--version", number)
+        mv = client.get_model_version(MODEL, str(number))
+        assert without(view, "storage_location", "lineage") == version_as_regctl(mv)
+        assert {k: view[k] for k in want} == want
+        download = client.get_model_version_download_uri(MODEL, str(number))
+        assert view["lineage"]["artifact_path"] == str(location_path(download))
+        assert view["lineage"]["model_id"] == mv.model_id
+        assert view["lineage"]["run_name"] == client.get_run(mv.run_id).info.run_name
+    for alias in ("champion", "challenger"):
+        view = regctl_json(root, "describe", MODEL, "--alias", alias)
+        assert view["version"] == int(client.get_model_version_by_alias(MODEL, alias).version)
+    assert_one_line_error(regctl("describe", MODEL, "--version", "3", "--json", store=root))
+
+
+def test_describe_model_agrees_with_latest_versions(made):
+    root, client = made["root"], made["client"]
+    for name in (MODEL, SECOND, EMPTY):
+        view = regctl_json(root, "describe", name)
+        rm = client.get_registered_model(name)
+        assert without(view, "latest_version", "latest_versions", "version_count") == model_as_regctl(rm)
+        latest = sorted(rm.latest_versions, key=lambda mv: mv.current_stage)
+        assert sorted(view["latest_versions"], key=lambda v: v["current_stage"]) == [
+            dict(version_as_regctl(mv), storage_location=client.get_model_version_download_uri(name, mv.version))
+            for mv in latest
+        ]
+        assert view["version_count"] == len(client.search_model_versions(f"name = '{name}'"))
+
+
+def test_alias_list_agrees_with_get_model_version_by_alias(made):
+    root, client = made["root"], made["client"]
+    for name in (MODEL, SECOND, EMPTY):
+        aliases = regctl_json(root, "alias", "list", name)
+        assert aliases == {a: int(v) for a, v in client.get_registered_model(name).aliases.items()}
+        for alias, number in aliases.items():
+            assert int(client.get_model_version_by_alias(name, alias).version) == number
+    assert "doomed" not in regctl_json(root, "alias", "list", MODEL)
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias(MODEL, "doomed")
+
+
+def test_resolve_agrees_with_mlflow_download(made, tmp_path):
+    """regctl's path holds what MLflow downloads for the same URI (MLmodel names the model id)."""
+    root, client, runs = made["root"], made["client"], made["runs"]
+    by_version = {n: location_path(client.get_model_version_download_uri(MODEL, str(n))) for n in (1, 2)}
+    cases = {
+        f"models:/{MODEL}/1": by_version[1],
+        f"models:/{MODEL}/2": by_version[2],
+        f"models:/{MODEL}@champion": by_version[2],
+        f"models:/{MODEL}@challenger": by_version[1],
+        f"models:/{MODEL}@latest": by_version[2],
+        f"models:/{MODEL}/latest": by_version[2],
+        f"models:/{MODEL}/Staging": by_version[1],
+        f"models:/{MODEL}/production": by_version[2],
+        f"models:/{SECOND}@prod": location_path(client.get_model_version_download_uri(SECOND, "1")),
+        f"models:/{runs[0]['model_id']}": location_path(client.get_logged_model(runs[0]["model_id"]).artifact_location),
+        f"runs:/{runs[1]['run_id']}/model": location_path(client.get_logged_model(runs[1]["model_id"]).artifact_location),
+    }
+    with using_store(root) as fluent:
+        for index, (uri, where) in enumerate(cases.items()):
+            result = regctl("resolve", uri, store=root)
+            assert result.returncode == 0, (uri, result.stderr)
+            path = Path(result.stdout.rstrip("\n"))
+            assert path == where, uri
+            downloaded = Path(fluent.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path / str(index))))
+            assert same_files(path, downloaded), uri
+        for uri in (f"models:/{MODEL}/3", f"models:/{MODEL}/4", f"models:/{MODEL}@doomed",
+                    f"models:/{MODEL}/Archived", f"models:/{EMPTY}/latest", "models:/no-such-model/1"):
+            with pytest.raises(MlflowException):
+                fluent.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path / "error"))
+            before = snapshot(root)
+            assert_one_line_error(regctl("resolve", uri, store=root))
+            assert snapshot(root) == before
+
+
+# ====================================================== regctl writes, MLflow reads
+
+X = WRITTEN_MODEL
+OLD_NAME = WRITTEN_OLD_NAME
+NEW_NAME = WRITTEN_NEW_NAME
+
+
+@pytest.fixture(scope="module")
+def regctl_made(tmp_path_factory, file_store_allowed):
+    """MLflow 3 logs two runs with a model each; every registry write is done by the regctl CLI."""
+    root = tmp_path_factory.mktemp("regctl-writes") / "mlruns"
+    with using_store(root) as fluent:
+        fluent.set_experiment("interop")
+        runs = [log_model_run(fluent, True, [2.0, -1.0], "first"),
+                log_model_run(fluent, False, [-1.0, 3.0], "second")]
+    r1, r2 = runs
+    # v1 from runs:/ (no run artifact: regctl falls back to the logged model as MLflow 3 does),
+    # v2 from models:/m-..., v3 from runs:/ again.
+    write_registry_with_regctl(root, f"runs:/{r1['run_id']}/model", f"models:/{r2['model_id']}",
+                               f"runs:/{r2['run_id']}/model")
+    return {"root": root, "client": client_of(root), "runs": runs}
+
+
+@pytest.fixture
+def written(regctl_made):
+    """The regctl-written store, with MLflow's global URIs on it for the test's duration."""
+    with using_store(regctl_made["root"]):
+        yield regctl_made
+
+
+def test_mlflow_reads_regctl_registered_model(written):
+    root, client = written["root"], written["client"]
+    rm = client.get_registered_model(X)
+    assert rm.description == WRITTEN_DESCRIPTION
+    assert dict(rm.tags) == WRITTEN_MODEL_TAGS
+    assert {a: int(v) for a, v in rm.aliases.items()} == {"champion": 1, "challenger": 2}
+    assert {mv.current_stage: int(mv.version) for mv in rm.latest_versions} == {"Production": 1, "Staging": 2}
+    view = regctl_json(root, "describe", X)
+    assert without(view, "latest_version", "latest_versions", "version_count") == model_as_regctl(rm)
+
+
+def test_mlflow_reads_regctl_versions(written):
+    root, client, (r1, r2) = written["root"], written["client"], written["runs"]
+    mlflow_versions = sorted(client.search_model_versions(f"name = '{X}'"), key=lambda mv: -int(mv.version))
+    views = regctl_json(root, "versions", X)
+    assert [without(v, "storage_location") for v in views] == [version_as_regctl(mv) for mv in mlflow_versions]
+    v2, v1 = (version_as_regctl(mv) for mv in mlflow_versions)
+    # What MLflow's own register_model would have stored for the same sources.
+    assert (v1["source"], v1["model_id"], v1["run_id"]) == (f"models:/{r1['model_id']}", r1["model_id"], r1["run_id"])
+    assert (v2["source"], v2["model_id"], v2["run_id"]) == (f"models:/{r2['model_id']}", r2["model_id"], r2["run_id"])
+    assert (v1["current_stage"], v2["current_stage"]) == ("Production", "Staging")
+    assert user_tags(v1["tags"]) == {"validation_status": "approved"}
+    assert user_tags(v2["tags"]) == {"checks/data": "passed"}
+    assert v1["description"] is None and v2["description"] == WRITTEN_VERSION2_DESCRIPTION
+    assert (v1["aliases"], v2["aliases"]) == (["champion"], ["challenger"])
+    assert v1["status"] == v2["status"] == "READY"
+    for view in views:
+        download = client.get_model_version_download_uri(X, str(view["version"]))
+        assert download == view["storage_location"]
+        assert download == client.get_logged_model(view["model_id"]).artifact_location
+    # The soft-deleted version (and its alias) are gone for MLflow too.
+    with pytest.raises(MlflowException):
+        client.get_model_version(X, "3")
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias(X, "doomed")
+    assert int(client.get_model_version_by_alias(X, "champion").version) == 1
+
+
+def test_mlflow_reads_logged_model_version_tag(written):
+    """regctl records registrations on the logged model like MLflow's register_model does."""
+    client, (r1, r2) = written["client"], written["runs"]
+    tag = json.loads(client.get_logged_model(r2["model_id"]).tags["mlflow.modelVersions"])
+    assert tag == [{"name": X, "version": 2}, {"name": X, "version": 3}]
+    tag = json.loads(client.get_logged_model(r1["model_id"]).tags["mlflow.modelVersions"])
+    assert {"name": X, "version": 1} in tag
+
+
+def test_mlflow_loads_the_champion(written):
+    root, (r1, r2) = written["root"], written["runs"]
+    with using_store(root) as fluent:
+        champion = fluent.pyfunc.load_model(f"models:/{X}@champion").predict(FEATURES).tolist()
+        staging = fluent.pyfunc.load_model(f"models:/{X}/Staging").predict(FEATURES).tolist()
+    assert champion == pytest.approx(r1["predictions"])
+    assert staging == pytest.approx(r2["predictions"])
+    assert champion != pytest.approx(staging)
+    resolved = Path(regctl_ok(root, "resolve", f"models:/{X}@champion").rstrip("\n"))
+    assert resolved == location_path(written["client"].get_model_version_download_uri(X, "1"))
+
+
+def test_mlflow_searches_whole_store_with_regctl_files_present(written):
+    root, client = written["root"], written["client"]
+    models_dir = root / "models"
+    own_files = sorted(p.name for p in models_dir.iterdir() if p.is_file())
+    assert ".regctl%journal.jsonl" in own_files
+    assert any(name.startswith(".regctl%lock%") for name in own_files)
+    assert not [p for p in root.rglob(".regctl-tmp-*")], "temporary files left behind"
+
+    assert [rm.name for rm in client.search_registered_models()] == sorted([X, NEW_NAME])
+    assert sorted((mv.name, int(mv.version)) for mv in client.search_model_versions()) == sorted([
+        (NEW_NAME, 1), (X, 1), (X, 2)])
+    assert [rm.name for rm in client.search_registered_models(filter_string="name LIKE 'renamed%'")] == [NEW_NAME]
+    assert {e.name for e in client.search_experiments()} == {"Default", "interop"}
+    experiment = client.get_experiment_by_name("interop")
+    assert len(client.search_runs([experiment.experiment_id])) == 2
+    assert [v["name"] for v in regctl_json(root, "models")] == sorted([X, NEW_NAME])
+
+
+def test_mlflow_reads_renamed_model(written):
+    client = written["client"]
+    with pytest.raises(MlflowException):
+        client.get_registered_model(OLD_NAME)
+    rm = client.get_registered_model(NEW_NAME)
+    assert dict(rm.tags) == {"origin": "regctl"}
+    assert {a: int(v) for a, v in rm.aliases.items()} == {"prod": 1}
+    mv = client.get_model_version(NEW_NAME, "1")
+    assert mv.name == NEW_NAME and user_tags(dict(mv.tags)) == {"k": "v"} and mv.aliases == ["prod"]
+    assert int(client.get_model_version_by_alias(NEW_NAME, "prod").version) == 1
+
+
+def test_mlflow_registers_after_regctl(written, tmp_path):
+    """MLflow's own next registration continues regctl's numbering (deleted v3 included)."""
+    root = tmp_path / "mlruns"
+    shutil.copytree(written["root"], root)
+    r1 = written["runs"][0]
+    with using_store(root) as fluent:
+        mv = fluent.register_model(f"runs:/{r1['run_id']}/model", X)
+    highest = max(v["version"] for v in regctl_json(root, "versions", X, "--all") if v["version"] != int(mv.version))
+    assert int(mv.version) == highest + 1 == 4
+    views = regctl_json(root, "versions", X)
+    assert [v["version"] for v in views] == [4, 2, 1]
+    assert without(views[0], "storage_location") == version_as_regctl(client_of(root).get_model_version(X, "4"))
+    assert regctl_ok(root, "register", f"runs:/{r1['run_id']}/model", "--name", X) == "5\n"
