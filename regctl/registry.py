@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl import digest, layout, tracking, uris
+from regctl import layout, tracking, uris
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
-from regctl.locations import location_to_path, path_to_location, rebase
+from regctl.locations import location_to_path, rebase
 from regctl.names import (
     ACTIVE_STAGES,
     DELETED_STAGE,
@@ -249,6 +249,8 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
     aliases = [validate_alias(a) for a in aliases]
     origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
     # Hash the artifacts before locking: it reads every file, and nobody needs to wait for that.
+    from regctl import digest
+
     content_tags, content_files = digest.registration_record(store, origin["storage_location"] or origin["source"])
     _check_tag_paths({**origin["tags"], **tags, **content_tags})
     with store.lock(name):  # creates the store's models/ directory when needed

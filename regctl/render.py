@@ -1,7 +1,9 @@
 """Tables, JSON and plain text. The only module that imports Rich.
 
-Rich tables on a terminal; no colour when ``NO_COLOR`` is set or stdout is not
-a terminal (Rich's own detection), and then a width that does not cut lines.
+Rich tables and Markdown on a terminal (no colour or styles when ``NO_COLOR``
+is set). When stdout is not a terminal, plain aligned columns that are never
+cut or wrapped, and Rich is not imported at all: it costs tens of
+milliseconds to import and seconds to lay out ten thousand rows.
 """
 
 import json
@@ -41,27 +43,33 @@ def tags_text(tags: dict) -> str:
 def _console():
     from rich.console import Console
 
-    if sys.stdout.isatty():
-        # Rich's own NO_COLOR support drops colours but still emits bold/dim escapes.
-        return Console(color_system=None, highlight=False) if os.environ.get("NO_COLOR") else Console()
-    return Console(width=int(os.environ.get("COLUMNS", "0") or 0) or 200, no_color=True, highlight=False)
+    # Rich's own NO_COLOR support drops colours but still emits bold/dim escapes.
+    return Console(color_system=None, highlight=False) if os.environ.get("NO_COLOR") else Console()
 
 
-def table(columns, rows, title=None) -> None:
+def table(columns, rows) -> None:
+    """A Rich table on a terminal, aligned plain columns otherwise."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    if not sys.stdout.isatty():
+        widths = [len(column) for column in columns]
+        for row in cells:
+            widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
+        lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [list(columns)] + cells)
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        return
+    from rich.markup import escape
     from rich.table import Table
 
-    grid = Table(title=title, show_edge=False, box=None, header_style="bold", pad_edge=False)
+    grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*[_plain(cell) for cell in row])
+    for row in cells:
+        grid.add_row(*[escape(cell) for cell in row])
     _console().print(grid)
 
 
-def _plain(cell) -> str:
-    from rich.markup import escape
-
-    return escape("" if cell is None else str(cell))
+def _cell(value) -> str:
+    return "" if value is None else str(value).replace("\n", "\\n")
 
 
 def models(views) -> None:
@@ -93,12 +101,16 @@ def aliases(mapping: dict) -> None:
 def details(pairs, description=None) -> None:
     """A two-column key/value listing, then the description rendered as Markdown."""
     table(["FIELD", "VALUE"], pairs)
-    if description:
-        from rich.markdown import Markdown
+    if not description:
+        return
+    if not sys.stdout.isatty():
+        sys.stdout.write("\n" + description.rstrip("\n") + "\n")
+        return
+    from rich.markdown import Markdown
 
-        console = _console()
-        console.print()
-        console.print(Markdown(description))
+    console = _console()
+    console.print()
+    console.print(Markdown(description))
 
 
 def model_details(view: dict) -> None:

@@ -87,9 +87,8 @@ class Store:
             time.sleep(delay)  # an MLflow writer truncates before it writes; wait for it
         try:
             data = yamlfile.loads(text)
-        except yamlfile.YAMLError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-            raise StoreError(f"damaged file {path}: {first}") from None
+        except yamlfile.YamlSyntaxError as exc:
+            raise StoreError(f"damaged file {path}: {exc}") from None
         if not isinstance(data, dict):
             raise StoreError(f"damaged file {path}: expected a YAML mapping")
         return data
@@ -191,20 +190,25 @@ class Store:
         return self.read_files(layout.version_tags_dir(self.root, name, version))
 
     def highest_version_number(self, name: str) -> int:
-        """Highest version ever used (soft-deleted included): directory names and ``version:`` keys."""
-        highest = 0
-        for number in self.version_numbers(name):
-            highest = max(highest, number)
-            try:
-                text = layout.version_meta(self.root, name, number).read_bytes()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise StoreError(f"cannot read version {number} of {show(name)}: {_reason(exc)}") from None
-            match = _VERSION_LINE.search(text)
-            if match:
-                highest = max(highest, int(match.group(1)))
-        return highest
+        """Highest version number ever used, soft-deleted versions included.
+
+        MLflow takes it from the ``version`` field of every version file. Both
+        MLflow and regctl name each directory ``version-<that field>``, so the
+        directory names give the same answer without reading ten thousand files
+        on a deep model; the highest directory's own field is read as a check.
+        ``doctor`` reports a store where a field and its directory disagree.
+        """
+        numbers = self.version_numbers(name)
+        if not numbers:
+            return 0
+        path = layout.version_meta(self.root, name, numbers[0])
+        try:
+            match = _VERSION_LINE.search(path.read_bytes())
+        except FileNotFoundError:
+            return numbers[0]
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {_reason(exc)}") from None
+        return max(numbers[0], int(match.group(1))) if match else numbers[0]
 
     # ------------------------------------------------------- registry writes
 

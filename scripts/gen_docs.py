@@ -226,7 +226,7 @@ def man_page(tree: List[Command]) -> str:
     out = [f'.\\" {GENERATED}',
            f'.TH REGCTL 1 "" "regctl {__version__}" "User Commands"', ".nh",
            ".SH NAME", f"regctl \\- {roff(SUMMARY)}",
-           ".SH SYNOPSIS", f"\\fBregctl\\fR [\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]..."]
+           ".SH SYNOPSIS", "\\fBregctl\\fR [\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]..."]
     for cmd in leaves:
         out += [".br", f"\\fB{roff(cmd.name)}\\fR {roff(cmd.usage[len(cmd.name):].strip())}"]
     out += [".SH DESCRIPTION", roff(root.help)]

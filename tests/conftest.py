@@ -52,6 +52,7 @@ def regctl(*args, store=None, env=None, input=None, cwd=None) -> subprocess.Comp
     if store is not None:
         command += ["--store", str(store)]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: compiled once, not on every call
     full_env.update(env or {})
     return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True,
                           env=full_env, input=input, cwd=cwd)

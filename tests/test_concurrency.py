@@ -18,9 +18,8 @@ from pathlib import Path
 from conftest import regctl
 
 ENV = {"REGCTL_LOCK_TIMEOUT": "120"}
-# 32 x 10 = 320 processes took 40 s on 2 idle cores and 80 s on 2 busy ones; the default keeps
-# 32 concurrent processes but 6 calls each. REGCTL_STRESS_CALLS=10 runs the full 320.
-WORKERS, CALLS = 32, int(os.environ.get("REGCTL_STRESS_CALLS", "6"))
+# 32 processes x 10 calls; REGCTL_STRESS_CALLS changes the calls per process.
+WORKERS, CALLS = 32, int(os.environ.get("REGCTL_STRESS_CALLS", "10"))
 
 
 def make_sources(root: Path, count: int) -> list:

@@ -1,7 +1,6 @@
 """Damaged stores: reads report the damage in one line (exit 4), listings go on with what is
 readable, writes refuse, and nothing is lost or written outside the store."""
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
