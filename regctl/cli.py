@@ -12,7 +12,7 @@ import click
 import typer
 from typing_extensions import Annotated
 
-from regctl import __version__, registry, render
+from regctl import __version__, queries, registry, render
 from regctl.errors import InvalidInput, StoreError
 from regctl.locations import store_root
 from regctl.names import parse_tag_assignment
@@ -82,10 +82,10 @@ def register(
 def models(json: JsonOption = False) -> None:
     """List registered models with latest version, aliases, tags and last update."""
     damaged = []
-    views = registry.list_models(open_store(), damaged=damaged)
+    views = queries.list_models(open_store(), damaged=damaged)
     render.print_json(views) if json else render.models(views)
     if damaged:  # what could be read was listed; the damage is still an error
-        raise registry.damage_report(damaged)
+        raise queries.damage_report(damaged)
 
 
 @app.command()
@@ -97,10 +97,10 @@ def versions(
 ) -> None:
     """List the versions of NAME, newest first."""
     damaged = []
-    views = registry.list_versions(open_store(), name, include_deleted=all, limit=limit, damaged=damaged)
+    views = queries.list_versions(open_store(), name, include_deleted=all, limit=limit, damaged=damaged)
     render.print_json(views) if json else render.versions(views)
     if damaged:  # what could be read was listed; the damage is still an error
-        raise registry.damage_report(damaged)
+        raise queries.damage_report(damaged)
 
 
 @alias_app.command("set")
@@ -133,7 +133,7 @@ def alias_delete(
 @alias_app.command("list")
 def alias_list(name: Annotated[str, typer.Argument(help="Registered model name.")], json: JsonOption = False) -> None:
     """List the aliases of NAME."""
-    mapping = registry.list_aliases(open_store(), name)
+    mapping = queries.list_aliases(open_store(), name)
     render.print_json(mapping) if json else render.aliases(mapping)
 
 
@@ -183,15 +183,15 @@ def describe(
     if set_text is not None or set_file is not None:
         text = _description_text(set_text, set_file)
         if alias is not None:
-            version = registry.describe_version(store, name, alias=alias)["version"]
+            version = queries.describe_version(store, name, alias=alias)["version"]
         registry.set_description(store, name, text, version=version)
         render.info("description updated")
         return
     if version is None and alias is None:
-        view = registry.describe_model(store, name)
+        view = queries.describe_model(store, name)
         render.print_json(view) if json else render.model_details(view)
     else:
-        view = registry.describe_version(store, name, version=version, alias=alias)
+        view = queries.describe_version(store, name, version=version, alias=alias)
         render.print_json(view) if json else render.version_details(view)
 
 
@@ -276,7 +276,7 @@ def history(
     json: JsonOption = False,
 ) -> None:
     """Show the journal of changes regctl made, newest first."""
-    records = registry.history(open_store(), name, alias)
+    records = queries.history(open_store(), name, alias)
     render.print_json(records) if json else render.history(records)
 
 

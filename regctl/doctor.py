@@ -355,10 +355,10 @@ def _record(model, problem) -> dict:
     """A journal line for one repair (same keys as every other journal line)."""
     import socket
 
-    from regctl import registry
+    from regctl.journal import actor
     from regctl.store import now_ms
 
-    return {"time": now_ms(), "user": registry.actor(), "host": socket.gethostname(), "operation": "doctor.fix",
+    return {"time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": "doctor.fix",
             "model": model, "target": problem["path"], "old": problem["kind"], "new": "repaired"}
 
 

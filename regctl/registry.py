@@ -1,16 +1,15 @@
-"""The use cases: register, list, alias, tag, describe, stage, rename, delete.
+"""The writing use cases: register, aliases, tags, descriptions, stages, rename, delete.
 
 Every write validates its input first, takes the model's lock, re-reads what
 it changes under the lock, writes through ``Store`` and appends one journal
 record per change. Results are plain dicts with MLflow's field names.
 """
 
-import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl import layout, tracking, uris
-from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
+from regctl import journal, layout, tracking, uris
+from regctl.errors import Conflict, InvalidInput, NotFound
 from regctl.locations import location_to_path, rebase
 from regctl.names import (
     ACTIVE_STAGES,
@@ -25,168 +24,11 @@ from regctl.names import (
     validate_tag_key,
     validate_tag_value,
 )
+from regctl.queries import history, int_or_none, version_view
 from regctl.resolve import find_version, logged_model_named, resolve
 from regctl.store import Store, now_ms
 
-VERSION_FIELDS = (
-    "name", "version", "creation_timestamp", "last_updated_timestamp", "current_stage",
-    "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
-    "storage_location", "model_id",
-)
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
-PROMPT_TAG = "mlflow.prompt.is_prompt"
-
-
-# ------------------------------------------------------------------ views
-
-def version_view(store: Store, name: str, meta: dict, aliases: dict) -> dict:
-    """A version as MLflow's client returns it, plus ``tags`` and ``aliases``."""
-    version = _int_or_none(meta.get("version"))
-    view = {field: meta.get(field) for field in VERSION_FIELDS}
-    view["version"] = version
-    view["tags"] = store.read_version_tags(name, version) if version else {}
-    view["aliases"] = sorted(a for a, v in aliases.items() if v == str(version))
-    return view
-
-
-def model_view(store: Store, name: str, meta: dict) -> dict:
-    """A registered model with its tags, aliases and latest version number."""
-    aliases = store.read_aliases(name)
-    return {
-        "name": meta.get("name", name),
-        "creation_timestamp": meta.get("creation_timestamp"),
-        "last_updated_timestamp": meta.get("last_updated_timestamp"),
-        "description": meta.get("description"),
-        "tags": store.read_model_tags(name),
-        "aliases": {alias: _int_or_none(text.strip()) for alias, text in sorted(aliases.items())},
-        "latest_version": latest_version_number(store, name),
-    }
-
-
-def latest_version_number(store: Store, name: str) -> Optional[int]:
-    """Highest version number that is not soft-deleted, or None."""
-    for number in store.version_numbers(name):
-        meta = store.read_version_meta(name, number)
-        if meta.get("current_stage") != DELETED_STAGE:
-            return number
-    return None
-
-
-# ------------------------------------------------------------------ reads
-
-def list_models(store: Store, *, include_prompts: bool = False, damaged: Optional[list] = None) -> list:
-    """Every registered model (MLflow prompts hidden unless asked for).
-
-    With a ``damaged`` list, unreadable models are skipped and their errors appended to it.
-    """
-    models = []
-    for name in store.model_names():
-        try:
-            view = model_view(store, name, store.read_model_meta(name))
-        except StoreError as exc:
-            if damaged is None:
-                raise
-            damaged.append(exc)
-            continue
-        if include_prompts or view["tags"].get(PROMPT_TAG, "").lower() != "true":
-            models.append(view)
-    return models
-
-
-def list_versions(store: Store, name: str, *, include_deleted: bool = False, limit: Optional[int] = None,
-                  damaged: Optional[list] = None) -> list:
-    """Versions newest first; soft-deleted ones only with ``include_deleted``.
-
-    With a ``damaged`` list, unreadable versions are skipped and their errors appended to it.
-    """
-    validate_lookup_name(name)
-    store.read_model_meta(name)
-    aliases = store.read_aliases(name)
-    versions = []
-    for number in store.version_numbers(name):
-        if limit is not None and len(versions) >= limit:
-            break
-        try:
-            meta = store.read_version_meta(name, number)
-            if include_deleted or meta.get("current_stage") != DELETED_STAGE:
-                versions.append(version_view(store, name, meta, aliases))
-        except StoreError as exc:
-            if damaged is None:
-                raise
-            damaged.append(exc)
-    return versions
-
-
-def damage_report(damaged: list) -> StoreError:
-    """One error summarising what a listing skipped."""
-    more = f" ({len(damaged) - 1} more damaged entries skipped)" if len(damaged) > 1 else ""
-    return StoreError(f"{damaged[0].message}{more}")
-
-
-def list_aliases(store: Store, name: str) -> dict:
-    """``{alias: version}`` of a model, from its alias files."""
-    validate_lookup_name(name)
-    store.read_model_meta(name)
-    return {a: _int_or_none(t.strip()) for a, t in sorted(store.read_aliases(name).items())}
-
-
-def describe_model(store: Store, name: str) -> dict:
-    """Everything about a model: its view plus the latest version of each stage."""
-    validate_lookup_name(name)
-    view = model_view(store, name, store.read_model_meta(name))
-    latest_by_stage = {}
-    aliases = store.read_aliases(name)
-    live = 0
-    for number in store.version_numbers(name):
-        meta = store.read_version_meta(name, number)
-        stage = meta.get("current_stage")
-        if stage == DELETED_STAGE:
-            continue
-        live += 1
-        if stage not in latest_by_stage:
-            latest_by_stage[stage] = version_view(store, name, meta, aliases)
-    view["latest_versions"] = list(latest_by_stage.values())
-    view["version_count"] = live
-    return view
-
-
-def describe_version(store: Store, name: str, version=None, alias=None) -> dict:
-    """Everything about one version, with its lineage (run, experiment, logged model, path)."""
-    validate_lookup_name(name)
-    ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, parse_version(version))
-    number, meta = find_version(store, ref)
-    view = version_view(store, name, meta, store.read_aliases(name))
-    view["lineage"] = lineage(store, name, number, meta)
-    return view
-
-
-def lineage(store: Store, name: str, version: int, meta: dict) -> dict:
-    """Where a version came from and where its files are, as far as the store knows."""
-    info = {"run_id": meta.get("run_id"), "experiment_id": None, "run_name": None,
-            "model_id": meta.get("model_id"), "artifact_path": None}
-    if meta.get("run_id"):
-        try:
-            run = tracking.find_run(store, meta["run_id"])
-            info["experiment_id"] = run.get("experiment_id")
-            info["run_name"] = run.get("run_name")
-        except (NotFound, InvalidInput):
-            pass
-    try:
-        info["artifact_path"] = str(resolve(store, f"models:/{name}/{version}").path)
-    except NotFound:
-        pass
-    return info
-
-
-def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None) -> list:
-    """Journal records, newest first, optionally for one model (and one alias)."""
-    store.require()
-    records = store.read_journal()
-    if name is not None:
-        records = [r for r in records if r.get("model") == name]
-    if alias is not None:
-        records = [r for r in records if r.get("operation") in ("alias.set", "alias.delete") and r.get("target") == alias]
-    return list(reversed(records))
 
 
 # ------------------------------------------------------------- register
@@ -261,15 +103,15 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
                 store.create_model_dir(name)
             model_meta = new_model_meta(name, now)
             store.write_model_meta(name, model_meta)
-            _journal(store, "model.create", name, None, None, name)
+            journal.record(store, "model.create", name, None, None, name)
         meta = new_version_meta(name, origin, description, now)
         number = store.create_version_dir(name, store.highest_version_number(name) + 1, meta,
                                           {**origin["tags"], **tags, **content_tags}, content_files)
-        _journal(store, "version.create", name, number, None, origin["source"])
+        journal.record(store, "version.create", name, number, None, origin["source"])
         for alias in aliases:
             old = store.read_alias(name, alias)
             store.set_alias_file(name, alias, number)
-            _journal(store, "alias.set", name, alias, old, str(number))
+            journal.record(store, "alias.set", name, alias, old, str(number))
         model_meta["last_updated_timestamp"] = now
         store.write_model_meta(name, model_meta)
     if origin.get("logged_model_dir"):
@@ -319,7 +161,7 @@ def set_alias(store: Store, name: str, alias: str, version, *, expect: Optional[
         model_meta = store.read_model_meta(name)
         store.read_live_version_meta(name, number)
         old = store.read_alias(name, alias)
-        if expect is not None and _int_or_none(old) != expected:
+        if expect is not None and int_or_none(old) != expected:
             raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
                            f"expected {expect}; not changed")
         if old == str(number):
@@ -327,8 +169,8 @@ def set_alias(store: Store, name: str, alias: str, version, *, expect: Optional[
         store.set_alias_file(name, alias, number)
         model_meta["last_updated_timestamp"] = now_ms()
         store.write_model_meta(name, model_meta)
-        _journal(store, "alias.set", name, alias, old, str(number))
-    return {"name": name, "alias": alias, "old": _int_or_none(old), "new": number, "changed": True}
+        journal.record(store, "alias.set", name, alias, old, str(number))
+    return {"name": name, "alias": alias, "old": int_or_none(old), "new": number, "changed": True}
 
 
 def _parse_expect(expect: Optional[str]) -> Optional[int]:
@@ -349,8 +191,8 @@ def delete_alias(store: Store, name: str, alias: str) -> dict:
         store.delete_alias_file(name, alias)
         model_meta["last_updated_timestamp"] = now_ms()
         store.write_model_meta(name, model_meta)
-        _journal(store, "alias.delete", name, alias, old, None)
-    return {"name": name, "alias": alias, "old": _int_or_none(old), "new": None, "changed": True}
+        journal.record(store, "alias.delete", name, alias, old, None)
+    return {"name": name, "alias": alias, "old": int_or_none(old), "new": None, "changed": True}
 
 
 def rollback_alias(store: Store, name: str, alias: str) -> dict:
@@ -393,7 +235,7 @@ def set_tags(store: Store, name: str, tags: dict, version=None) -> dict:
         _check_tag_paths(tags, current)
         for key, value in tags.items():
             store.set_tag(owner, key, value)
-            _journal(store, "tag.set", name, _tag_target(key, number), current.get(key), value)
+            journal.record(store, "tag.set", name, _tag_target(key, number), current.get(key), value)
         model_meta["last_updated_timestamp"] = now_ms()
         store.write_model_meta(name, model_meta)
     return {"name": name, "version": number, "set": tags}
@@ -414,7 +256,7 @@ def delete_tags(store: Store, name: str, keys: list, version=None) -> dict:
             raise NotFound(f"tag {show(missing[0])} of {where}model {show(name)} not found")
         for key in keys:
             store.delete_tag(owner, key)
-            _journal(store, "tag.delete", name, _tag_target(key, number), current[key], None)
+            journal.record(store, "tag.delete", name, _tag_target(key, number), current[key], None)
         model_meta["last_updated_timestamp"] = now_ms()
         store.write_model_meta(name, model_meta)
     return {"name": name, "version": number, "deleted": list(keys)}
@@ -446,14 +288,14 @@ def set_description(store: Store, name: str, text: str, version=None) -> dict:
             old = meta.get("description")
             meta.update(description=text, last_updated_timestamp=now)
             store.write_model_meta(name, meta)
-            _journal(store, "model.describe", name, None, old, text)
+            journal.record(store, "model.describe", name, None, old, text)
             return {"name": name, "version": None, "description": text}
         number = parse_version(version)
         meta = store.read_live_version_meta(name, number)
         old = meta.get("description")
         meta.update(description=text, last_updated_timestamp=now)
         store.write_version_meta(name, number, meta)
-        _journal(store, "version.describe", name, f"version-{number}", old, text)
+        journal.record(store, "version.describe", name, f"version-{number}", old, text)
     return {"name": name, "version": number, "description": text}
 
 
@@ -476,11 +318,11 @@ def transition_stage(store: Store, name: str, version, stage: str, *, archive_ex
                 if other != number and other_meta.get("current_stage") == stage:
                     other_meta.update(current_stage="Archived", last_updated_timestamp=now)
                     store.write_version_meta(name, other, other_meta)
-                    _journal(store, "version.stage", name, f"version-{other}", stage, "Archived")
+                    journal.record(store, "version.stage", name, f"version-{other}", stage, "Archived")
                     archived.append(other)
         meta.update(current_stage=stage, last_updated_timestamp=now)
         store.write_version_meta(name, number, meta)
-        _journal(store, "version.stage", name, f"version-{number}", old, stage)
+        journal.record(store, "version.stage", name, f"version-{number}", old, stage)
         model_meta["last_updated_timestamp"] = now
         store.write_model_meta(name, model_meta)
     return {"name": name, "version": number, "old_stage": old, "current_stage": stage, "archived": archived}
@@ -505,7 +347,7 @@ def rename_model(store: Store, old: str, new: str) -> dict:
             store.write_version_meta(new, number, version_meta)
         meta.update(name=new, last_updated_timestamp=now)
         store.write_model_meta(new, meta)
-        _journal(store, "model.rename", new, None, old, new)
+        journal.record(store, "model.rename", new, None, old, new)
     return {"old": old, "new": new}
 
 
@@ -516,7 +358,7 @@ def delete_model(store: Store, name: str) -> dict:
         store.read_model_meta(name)
         versions = store.version_numbers(name)
         store.delete_model_dir(name)
-        _journal(store, "model.delete", name, None, f"{len(versions)} versions", None)
+        journal.record(store, "model.delete", name, None, f"{len(versions)} versions", None)
     return {"name": name, "version": None, "deleted": True}
 
 
@@ -531,54 +373,13 @@ def delete_version(store: Store, name: str, version) -> dict:
         old_stage = meta.get("current_stage")
         meta.update(current_stage=DELETED_STAGE, last_updated_timestamp=now)
         store.write_version_meta(name, number, meta)
-        _journal(store, "version.delete", name, f"version-{number}", old_stage, DELETED_STAGE)
+        journal.record(store, "version.delete", name, f"version-{number}", old_stage, DELETED_STAGE)
         removed = []
         for alias, text in store.read_aliases(name).items():
-            if _int_or_none(text.strip()) == number:
+            if int_or_none(text.strip()) == number:
                 store.delete_alias_file(name, alias)
-                _journal(store, "alias.delete", name, alias, text, None)
+                journal.record(store, "alias.delete", name, alias, text, None)
                 removed.append(alias)
         model_meta["last_updated_timestamp"] = now
         store.write_model_meta(name, model_meta)
     return {"name": name, "version": number, "deleted": True, "aliases_removed": removed}
-
-
-# ---------------------------------------------------------------- helpers
-
-def actor() -> str:
-    """Who is writing: the local user, plus the CI identity when one is present."""
-    import getpass
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    ci = os.environ.get("GITHUB_ACTOR")
-    if ci:
-        run = ""
-        if os.environ.get("GITHUB_RUN_ID"):
-            server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-            run = f" {server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
-        return f"{user} (github:{ci}{run})"
-    for variable in ("CI_JOB_URL", "BUILD_URL", "CIRCLE_BUILD_URL"):
-        if os.environ.get(variable):
-            return f"{user} ({os.environ[variable]})"
-    return user
-
-
-def _journal(store: Store, operation: str, model: str, target, old, new) -> None:
-    import socket
-
-    store.append_journal({
-        "time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": operation,
-        "model": model, "target": target, "old": old, "new": new,
-    })
-
-
-def _int_or_none(value) -> Optional[int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None

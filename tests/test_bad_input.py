@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import regctl, snapshot
-from regctl import registry
+from regctl import queries, registry
 from regctl.errors import InvalidInput, NotFound, RegctlError
 from regctl.resolve import resolve
 from regctl.store import Store
@@ -94,8 +94,8 @@ def test_model_names(name):
             assert mlflow_valid_name(name)
             assert (box.store.root / "models" / name).parent == box.store.root / "models"
             assert os.listdir(box.store.root / "models").count(name) == 1
-            assert registry.list_versions(box.store, name)[0]["name"] == name
-            assert name in [m["name"] for m in registry.list_models(box.store)]
+            assert queries.list_versions(box.store, name)[0]["name"] == name
+            assert name in [m["name"] for m in queries.list_models(box.store)]
             assert str(resolve(box.store, f"models:/{name}/1").path) == str(box.source) or "@" in name
 
 
@@ -108,7 +108,7 @@ def test_aliases(alias):
         change = box.attempt(lambda: registry.set_alias(box.store, "m", alias, 1))
         box.outside_unchanged(before)
         if change is not None:
-            assert registry.list_aliases(box.store, "m") == {alias: 1}
+            assert queries.list_aliases(box.store, "m") == {alias: 1}
             assert (box.store.root / "models/m/aliases" / alias).read_text() == "1"
             assert resolve(box.store, f"models:/m@{alias}").version == 1
 
@@ -123,8 +123,8 @@ def test_tags(key, value):
             done = box.attempt(lambda: registry.set_tags(box.store, "m", {key: value}, version=version))
             box.outside_unchanged(before)
             if done is not None:
-                tags = (registry.describe_model(box.store, "m")["tags"] if version is None
-                        else registry.describe_version(box.store, "m", version=1)["tags"])
+                tags = (queries.describe_model(box.store, "m")["tags"] if version is None
+                        else queries.describe_version(box.store, "m", version=1)["tags"])
                 assert tags[key] == value
                 assert (box.store.root / "models/m" / ("version-1" if version else "") / "tags" / key).is_file()
 
@@ -144,7 +144,7 @@ def test_versions(version):
         box.outside_unchanged(before)
         if change is not None:
             assert version.strip().isascii() and int(version.strip()) == change["new"] == 1
-            assert registry.list_aliases(box.store, "m") == {"a": 1}
+            assert queries.list_aliases(box.store, "m") == {"a": 1}
 
 
 def without_locks(state: dict) -> dict:

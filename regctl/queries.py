@@ -1,0 +1,181 @@
+"""The read-only use cases: list models and versions, describe, aliases, history.
+
+Results are plain dicts with MLflow's field names, ready for ``--json``.
+"""
+
+from typing import Optional
+
+from regctl import tracking, uris
+from regctl.errors import InvalidInput, NotFound, StoreError
+from regctl.names import DELETED_STAGE, parse_version, validate_lookup_name
+from regctl.resolve import find_version, resolve
+from regctl.store import Store
+
+VERSION_FIELDS = (
+    "name", "version", "creation_timestamp", "last_updated_timestamp", "current_stage",
+    "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
+    "storage_location", "model_id",
+)
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+# ------------------------------------------------------------------ views
+
+def version_view(store: Store, name: str, meta: dict, aliases: dict) -> dict:
+    """A version as MLflow's client returns it, plus ``tags`` and ``aliases``."""
+    version = int_or_none(meta.get("version"))
+    view = {field: meta.get(field) for field in VERSION_FIELDS}
+    view["version"] = version
+    view["tags"] = store.read_version_tags(name, version) if version else {}
+    view["aliases"] = sorted(a for a, v in aliases.items() if v == str(version))
+    return view
+
+
+def model_view(store: Store, name: str, meta: dict) -> dict:
+    """A registered model with its tags, aliases and latest version number."""
+    aliases = store.read_aliases(name)
+    return {
+        "name": meta.get("name", name),
+        "creation_timestamp": meta.get("creation_timestamp"),
+        "last_updated_timestamp": meta.get("last_updated_timestamp"),
+        "description": meta.get("description"),
+        "tags": store.read_model_tags(name),
+        "aliases": {alias: int_or_none(text.strip()) for alias, text in sorted(aliases.items())},
+        "latest_version": latest_version_number(store, name),
+    }
+
+
+def latest_version_number(store: Store, name: str) -> Optional[int]:
+    """Highest version number that is not soft-deleted, or None."""
+    for number in store.version_numbers(name):
+        meta = store.read_version_meta(name, number)
+        if meta.get("current_stage") != DELETED_STAGE:
+            return number
+    return None
+
+
+# ------------------------------------------------------------------ reads
+
+def list_models(store: Store, *, include_prompts: bool = False, damaged: Optional[list] = None) -> list:
+    """Every registered model (MLflow prompts hidden unless asked for).
+
+    With a ``damaged`` list, unreadable models are skipped and their errors appended to it.
+    """
+    models = []
+    for name in store.model_names():
+        try:
+            view = model_view(store, name, store.read_model_meta(name))
+        except StoreError as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+            continue
+        if include_prompts or view["tags"].get(PROMPT_TAG, "").lower() != "true":
+            models.append(view)
+    return models
+
+
+def list_versions(store: Store, name: str, *, include_deleted: bool = False, limit: Optional[int] = None,
+                  damaged: Optional[list] = None) -> list:
+    """Versions newest first; soft-deleted ones only with ``include_deleted``.
+
+    With a ``damaged`` list, unreadable versions are skipped and their errors appended to it.
+    """
+    validate_lookup_name(name)
+    store.read_model_meta(name)
+    aliases = store.read_aliases(name)
+    versions = []
+    for number in store.version_numbers(name):
+        if limit is not None and len(versions) >= limit:
+            break
+        try:
+            meta = store.read_version_meta(name, number)
+            if include_deleted or meta.get("current_stage") != DELETED_STAGE:
+                versions.append(version_view(store, name, meta, aliases))
+        except StoreError as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+    return versions
+
+
+def damage_report(damaged: list) -> StoreError:
+    """One error summarising what a listing skipped."""
+    more = f" ({len(damaged) - 1} more damaged entries skipped)" if len(damaged) > 1 else ""
+    return StoreError(f"{damaged[0].message}{more}")
+
+
+def list_aliases(store: Store, name: str) -> dict:
+    """``{alias: version}`` of a model, from its alias files."""
+    validate_lookup_name(name)
+    store.read_model_meta(name)
+    return {a: int_or_none(t.strip()) for a, t in sorted(store.read_aliases(name).items())}
+
+
+def describe_model(store: Store, name: str) -> dict:
+    """Everything about a model: its view plus the latest version of each stage."""
+    validate_lookup_name(name)
+    view = model_view(store, name, store.read_model_meta(name))
+    latest_by_stage = {}
+    aliases = store.read_aliases(name)
+    live = 0
+    for number in store.version_numbers(name):
+        meta = store.read_version_meta(name, number)
+        stage = meta.get("current_stage")
+        if stage == DELETED_STAGE:
+            continue
+        live += 1
+        if stage not in latest_by_stage:
+            latest_by_stage[stage] = version_view(store, name, meta, aliases)
+    view["latest_versions"] = list(latest_by_stage.values())
+    view["version_count"] = live
+    return view
+
+
+def describe_version(store: Store, name: str, version=None, alias=None) -> dict:
+    """Everything about one version, with its lineage (run, experiment, logged model, path)."""
+    validate_lookup_name(name)
+    ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, parse_version(version))
+    number, meta = find_version(store, ref)
+    view = version_view(store, name, meta, store.read_aliases(name))
+    view["lineage"] = lineage(store, name, number, meta)
+    return view
+
+
+def lineage(store: Store, name: str, version: int, meta: dict) -> dict:
+    """Where a version came from and where its files are, as far as the store knows."""
+    info = {"run_id": meta.get("run_id"), "experiment_id": None, "run_name": None,
+            "model_id": meta.get("model_id"), "artifact_path": None}
+    if meta.get("run_id"):
+        try:
+            run = tracking.find_run(store, meta["run_id"])
+            info["experiment_id"] = run.get("experiment_id")
+            info["run_name"] = run.get("run_name")
+        except (NotFound, InvalidInput):
+            pass
+    try:
+        info["artifact_path"] = str(resolve(store, f"models:/{name}/{version}").path)
+    except NotFound:
+        pass
+    return info
+
+
+def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None) -> list:
+    """Journal records, newest first, optionally for one model (and one alias)."""
+    store.require()
+    records = store.read_journal()
+    if name is not None:
+        records = [r for r in records if r.get("model") == name]
+    if alias is not None:
+        records = [r for r in records if r.get("operation") in ("alias.set", "alias.delete") and r.get("target") == alias]
+    return list(reversed(records))
+
+
+def int_or_none(value) -> Optional[int]:
+    """A version number from an int or its text, None when it is neither."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
