@@ -20,10 +20,9 @@ after re-checking it there, and each repair is journaled.
 """
 
 import os
-import shutil
 from pathlib import Path
 
-from regctl import layout, tracking
+from regctl import journal, layout, tracking
 from regctl.errors import RegctlError, StoreError
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
 from regctl.store import Store
@@ -330,7 +329,7 @@ def fix(store: Store) -> dict:
                 if problem["fixable"]:
                     _repair(store, name, problem)
                     fixed.append(problem)
-                    store.append_journal(_record(name, problem))
+                    _journal_repair(store, name, problem)
             if any(p["kind"] in (DANGLING_ALIAS, STALE_SNAPSHOT) for p in fixed if p["model"] == name):
                 meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
                 if isinstance(meta, dict):
@@ -340,33 +339,26 @@ def fix(store: Store) -> dict:
             owner = problem.get("logged_model")
             if owner:
                 with store.lock(f"logged-model:{owner}"):  # the lock regctl takes to write there
-                    _remove(store.root / problem["path"])
-                    store.append_journal(_record(None, problem))
+                    store.remove_leftover(store.root / problem["path"])
+                    _journal_repair(store, None, problem)
             else:  # directly in models/, where no regctl writer puts temp files
-                _remove(store.root / problem["path"])
-                store.append_journal(_record(None, problem))
+                store.remove_leftover(store.root / problem["path"])
+                _journal_repair(store, None, problem)
             fixed.append(problem)
     after = check(store)
     after["fixed"] = fixed
     return after
 
 
-def _record(model, problem) -> dict:
-    """A journal line for one repair (same keys as every other journal line)."""
-    import socket
-
-    from regctl.journal import actor
-    from regctl.store import now_ms
-
-    return {"time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": "doctor.fix",
-            "model": model, "target": problem["path"], "old": problem["kind"], "new": "repaired"}
+def _journal_repair(store: Store, model, problem: dict) -> None:
+    journal.record(store, "doctor.fix", model, problem["path"], problem["kind"], "repaired")
 
 
 def _repair(store: Store, name: str, problem: dict) -> None:
     path = store.root / problem["path"]
     kind = problem["kind"]
     if kind == TEMP:
-        _remove(path)
+        store.remove_leftover(path)
     elif kind == DANGLING_ALIAS:
         store.delete_alias_file(name, problem["alias"])
     elif kind == NAME_MISMATCH:
@@ -378,18 +370,6 @@ def _repair(store: Store, name: str, problem: dict) -> None:
             number = layout.version_number_of(path.parent.name)
             store.write_version_meta(name, number, meta)
     # STALE_SNAPSHOT: the model meta is rewritten once per model by ``fix``
-
-
-def _remove(path: Path) -> None:
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise StoreError(f"cannot remove {path}: {exc.strerror or exc}") from None
 
 
 # ------------------------------------------------------------------ text

@@ -307,6 +307,13 @@ class Store:
             raise StoreError(f"cannot remove {model}: {_reason(exc)}") from None
         atomic.fsync_dir(model.parent)
 
+    def remove_leftover(self, path: Path) -> None:
+        """Remove a leftover temporary file or directory (gone already is fine)."""
+        if path.is_dir() and not path.is_symlink():
+            _remove_tree(path)
+        else:
+            atomic.remove_file(path)
+
     def append_journal(self, record: dict) -> None:
         """Append one JSON line to the store's append-only journal (caller holds a lock)."""
         import json
