@@ -14,21 +14,21 @@ _regctl_options() {
     case "$1" in
         '') reply=('--store:The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local, else ./mlruns.' '--traceback:Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).' '--version:Print the version and exit.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'register') reply=('--name:Registered model name (created if missing).' '--description:Description of the new version.' '--tag:Version tag; repeatable.' '--alias:Point this alias at the new version; repeatable.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'models') reply=('--json:Print JSON (MLflow field names) instead of a table.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'versions') reply=('--all:Include soft-deleted versions.' '--limit:Show only the newest N versions.' '--json:Print JSON (MLflow field names) instead of a table.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'models') reply=('--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'versions') reply=('--all:Include soft-deleted versions.' '--limit:Show only the newest N versions.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'tag') reply=('--delete:Tag to remove; repeatable.' '--version:Tag version N instead of the model.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'describe') reply=('--version:Describe version N.' '--alias:Describe the version ALIAS points at.' '--set:Replace the description.' '--set-file:Replace the description with a file'\''s text ('\''-'\'': stdin).' '--json:Print JSON (MLflow field names) instead of a table.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'resolve') reply=('--json:Print JSON (MLflow field names) instead of a table.' '--verify:First check the artifacts against the digest recorded at registration (exit 4 if they differ).' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'describe') reply=('--version:Describe version N.' '--alias:Describe the version ALIAS points at.' '--set:Replace the description.' '--set-file:Replace the description with a file'\''s text ('\''-'\'': stdin).' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'resolve') reply=('--json:Print JSON, with MLflow'\''s field names.' '--verify:First check the artifacts against the digest recorded at registration (exit 4 if they differ).' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'stage') reply=('--archive-existing:Archive other versions in the target stage.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'rename') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'delete') reply=('--version:Soft-delete only version N (its aliases are removed).' '--yes:Confirm the deletion.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'history') reply=('--alias:Only changes of this alias.' '--json:Print JSON (MLflow field names) instead of a table.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'doctor') reply=('--fix:Repair what is safe to repair: leftover temp files, dangling aliases, wrong name fields, stale alias snapshots.' '--json:Print JSON (MLflow field names) instead of a table.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'history') reply=('--alias:Only changes of this alias.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'doctor') reply=('--fix:Repair what is safe to repair: leftover temp files, dangling aliases, wrong name fields, stale alias snapshots.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'verify') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias set') reply=('--expect:Only move the alias if it currently points at this version ('\''none'\'': must not exist).' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias delete') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
-        'alias list') reply=('--json:Print JSON (MLflow field names) instead of a table.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'alias list') reply=('--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias rollback') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         *) reply=() ;;
     esac

@@ -31,7 +31,7 @@ app = typer.Typer(
 alias_app = typer.Typer(help="Set, delete, list and roll back aliases.", no_args_is_help=True)
 app.add_typer(alias_app, name="alias")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (MLflow field names) instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names.")]
 
 
 class State:
@@ -152,7 +152,7 @@ def tag(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     assignments: Annotated[Optional[List[str]], typer.Argument(metavar="[KEY=VALUE]...", help="Tags to set.")] = None,
     delete: Annotated[Optional[List[str]], typer.Option("--delete", metavar="KEY", help="Tag to remove; repeatable.")] = None,
-    version: Annotated[Optional[str], typer.Option("--version", help="Tag version N instead of the model.")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Tag version N instead of the model.")] = None,
 ) -> None:
     """Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version."""
     if bool(assignments) == bool(delete):
@@ -170,7 +170,7 @@ def tag(
 @app.command()
 def describe(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    version: Annotated[Optional[str], typer.Option("--version", help="Describe version N.")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Describe version N.")] = None,
     alias: Annotated[Optional[str], typer.Option("--alias", help="Describe the version ALIAS points at.")] = None,
     set_text: Annotated[Optional[str], typer.Option("--set", metavar="TEXT", help="Replace the description.")] = None,
     set_file: Annotated[Optional[str], typer.Option("--set-file", metavar="PATH", help="Replace the description with a file's text ('-': stdin).")] = None,
@@ -253,7 +253,7 @@ def rename(
 @app.command()
 def delete(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    version: Annotated[Optional[str], typer.Option("--version", help="Soft-delete only version N (its aliases are removed).")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Soft-delete only version N (its aliases are removed).")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
 ) -> None:
     """Delete a registered model, or soft-delete one version."""

@@ -149,7 +149,8 @@ def validate_run_id(run_id: str) -> str:
 def validate_logged_model_id(model_id: str) -> str:
     """Return ``model_id`` if it has the form of a MLflow logged model id (``m-...``)."""
     if not model_id.startswith("m-") or not _RUN_ID.fullmatch(model_id):
-        raise InvalidInput(f"invalid logged model id {show(model_id)}")
+        raise InvalidInput(f"invalid logged model id {show(model_id)}: expected m-<id> "
+                           "(a registered model is models:/<name>/<version> or models:/<name>@<alias>)")
     return model_id
 
 
