@@ -146,17 +146,6 @@ def remove_file(target: Path) -> bool:
     return True
 
 
-def make_dir_exclusive(path: Path) -> None:
-    """Create ``path``; FileExistsError if it exists (the caller turns it into a conflict)."""
-    try:
-        path.mkdir()
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise StoreError(f"cannot create {path}: {describe_os_error(exc, path)}") from None
-    fsync_dir(path.parent)
-
-
 def rename_dir(source: Path, target: Path) -> bool:
     """Rename a directory; False when ``target`` exists and is not empty."""
     try:

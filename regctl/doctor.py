@@ -73,6 +73,7 @@ def check(store: Store) -> dict:
             problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=entry.name))
         elif entry.is_dir():
             problems.extend(check_model(store, entry.name))
+    problems.extend(_check_new_model_leftovers(store))
     problems.extend(_check_journal(store))
     problems.extend(_check_logged_models(store))
     return {"store": str(store.root), "ok": not problems, "problems": problems, "fixed": [], "notes": [LOCK_NOTE]}
@@ -248,6 +249,17 @@ def _check_aliases(store: Store, name: str, meta, live: dict) -> list:
     return problems
 
 
+def _check_new_model_leftovers(store: Store) -> list:
+    """Staging directories of new models (at the store root) left by a killed ``register``."""
+    problems = []
+    for entry in _scan(store.root):
+        key = layout.staging_key(entry.name)
+        if key and entry.is_dir(follow_symlinks=False):
+            problems.append(_problem(store, TEMP, Path(entry.path),
+                                     "leftover staging directory of an interrupted model creation", model_key=key))
+    return problems
+
+
 def _check_journal(store: Store) -> list:
     path = layout.journal_path(store.root)
     try:
@@ -337,7 +349,13 @@ def fix(store: Store) -> dict:
     for problem in before["problems"]:
         if problem["kind"] == TEMP and not problem.get("model"):
             owner = problem.get("logged_model")
-            if owner:
+            if problem.get("model_key"):
+                with store.lock_key(problem["model_key"]):  # the lock its writer held
+                    if not (store.root / problem["path"]).exists():
+                        continue  # it was a live writer's, and that writer has finished
+                    store.remove_leftover(store.root / problem["path"])
+                    _journal_repair(store, None, problem)
+            elif owner:
                 with store.lock(f"logged-model:{owner}"):  # the lock regctl takes to write there
                     store.remove_leftover(store.root / problem["path"])
                     _journal_repair(store, None, problem)

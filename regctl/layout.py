@@ -32,12 +32,37 @@ def model_meta(root: Path, name: str) -> Path:
     return model_dir(root, name) / META
 
 
-def model_lock(root: Path, name: str) -> Path:
-    """The lock file guarding every write to one registered model."""
+def model_key(name: str) -> str:
+    """A fixed-length key for a model name, used in the names of its lock and staging files."""
     import hashlib
 
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return root / MODELS_DIR / f"{LOCK_PREFIX}{digest}"
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def model_lock(root: Path, name: str) -> Path:
+    """The lock file guarding every write to one registered model."""
+    return lock_of_key(root, model_key(name))
+
+
+def lock_of_key(root: Path, key: str) -> Path:
+    return root / MODELS_DIR / f"{LOCK_PREFIX}{key}"
+
+
+def new_model_staging(root: Path, name: str, suffix: str) -> Path:
+    """Where a new model is built before it is renamed into ``models/``.
+
+    At the store root, not in ``models/`` (where every directory is a model to
+    MLflow); the name carries the model's key, so ``doctor`` can take the right
+    lock before it removes one left by a killed writer.
+    """
+    return root / f"{TEMP_PREFIX}{model_key(name)}-{suffix}"
+
+
+def staging_key(dir_name: str):
+    """The model key in the name of a new model's staging directory, or None."""
+    rest = dir_name[len(TEMP_PREFIX):] if dir_name.startswith(TEMP_PREFIX) else ""
+    key, sep, _ = rest.partition("-")
+    return key if sep and len(key) == 32 else None
 
 
 def journal_path(root: Path) -> Path:

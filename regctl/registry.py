@@ -99,10 +99,11 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
         now = now_ms()
         model_meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
         if model_meta is None:
-            if not store.model_exists(name):
-                store.create_model_dir(name)
             model_meta = new_model_meta(name, now)
-            store.write_model_meta(name, model_meta)
+            if store.model_exists(name):  # a directory without meta.yaml, left by another tool
+                store.write_model_meta(name, model_meta)
+            else:
+                store.create_model(name, model_meta)
             journal.record(store, "model.create", name, None, None, name)
         meta = new_version_meta(name, origin, description, now)
         number = store.create_version_dir(name, store.highest_version_number(name) + 1, meta,

@@ -212,13 +212,31 @@ class Store:
 
     # ------------------------------------------------------- registry writes
 
-    def create_model_dir(self, name: str) -> None:
-        """Create ``models/<name>/`` exclusively; Conflict if it exists."""
+    def create_model(self, name: str, meta: dict) -> None:
+        """Create ``models/<name>/`` with its meta.yaml in one rename; Conflict if the name exists.
+
+        MLflow treats every directory in ``models/`` as a model and fails on one
+        without meta.yaml, so the model is built beside ``models/`` first.
+        """
         self.ensure()
+        staging = layout.new_model_staging(self.root, name, os.urandom(8).hex())
         try:
-            atomic.make_dir_exclusive(layout.model_dir(self.root, name))
-        except FileExistsError:
-            raise Conflict(f"registered model {show(name)} already exists") from None
+            staging.mkdir()
+        except OSError as exc:
+            raise StoreError(f"cannot create model {show(name)}: {atomic.describe_os_error(exc, self.root)}") from None
+        try:
+            atomic.write_bytes(staging / layout.META, yamlfile.dumps(dict(meta, aliases={})).encode("utf-8"))
+            if not atomic.rename_dir(staging, layout.model_dir(self.root, name)):
+                raise Conflict(f"registered model {show(name)} already exists")
+        finally:
+            if staging.exists():
+                _remove_tree(staging)
+
+    @contextlib.contextmanager
+    def lock_key(self, key: str):
+        """Hold the write lock of the model whose key (``layout.model_key``) is ``key``."""
+        with atomic.locked(layout.lock_of_key(self.root, key), f"model key {key}"):
+            yield
 
     def write_model_meta(self, name: str, meta: dict) -> None:
         """Write the model's meta.yaml, refreshing its ``aliases`` snapshot from the alias files."""
