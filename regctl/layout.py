@@ -18,6 +18,7 @@ VERSION_PREFIX = "version-"
 TEMP_PREFIX = ".regctl-tmp-"
 LOCK_PREFIX = ".regctl%lock%"
 JOURNAL_FILE = ".regctl%journal.jsonl"
+STAGING_PREFIX = "regctltmp-"
 
 
 def models_dir(root: Path) -> Path:
@@ -49,18 +50,20 @@ def lock_of_key(root: Path, key: str) -> Path:
 
 
 def new_model_staging(root: Path, name: str, suffix: str) -> Path:
-    """Where a new model is built before it is renamed into ``models/``.
+    """Where a new model is built (in its ``model`` sub-directory) before it moves to ``models/``.
 
-    At the store root, not in ``models/`` (where every directory is a model to
-    MLflow); the name carries the model's key, so ``doctor`` can take the right
-    lock before it removes one left by a killed writer.
+    Not in ``models/``, where MLflow takes every directory for a model and fails
+    on one without meta.yaml. At the store root, MLflow takes it for an
+    experiment: its name is a valid experiment id and it holds no meta.yaml, so
+    MLflow skips it with a warning. The name carries the model's key, so
+    ``doctor`` can take the right lock before removing one left by a killed writer.
     """
-    return root / f"{TEMP_PREFIX}{model_key(name)}-{suffix}"
+    return root / f"{STAGING_PREFIX}{model_key(name)}-{suffix}"
 
 
 def staging_key(dir_name: str):
     """The model key in the name of a new model's staging directory, or None."""
-    rest = dir_name[len(TEMP_PREFIX):] if dir_name.startswith(TEMP_PREFIX) else ""
+    rest = dir_name[len(STAGING_PREFIX):] if dir_name.startswith(STAGING_PREFIX) else ""
     key, sep, _ = rest.partition("-")
     return key if sep and len(key) == 32 else None
 
@@ -105,7 +108,7 @@ def version_number_of(dir_name: str):
 
 def is_experiment_dir_name(dir_name: str) -> bool:
     """Experiment directories sit beside ``models/``; regctl and MLflow never use dot-names."""
-    return dir_name != MODELS_DIR and not dir_name.startswith(".")
+    return dir_name != MODELS_DIR and not dir_name.startswith((".", STAGING_PREFIX))
 
 
 def run_dir(root: Path, experiment_id: str, run_id: str) -> Path:

@@ -216,21 +216,22 @@ class Store:
         """Create ``models/<name>/`` with its meta.yaml in one rename; Conflict if the name exists.
 
         MLflow treats every directory in ``models/`` as a model and fails on one
-        without meta.yaml, so the model is built beside ``models/`` first.
+        without meta.yaml, so the model is built elsewhere first (see
+        ``layout.new_model_staging``).
         """
         self.ensure()
-        staging = layout.new_model_staging(self.root, name, os.urandom(8).hex())
+        staging = layout.new_model_staging(self.root, name, os.urandom(4).hex())
+        model = staging / "model"
         try:
-            staging.mkdir()
+            model.mkdir(parents=True)
         except OSError as exc:
             raise StoreError(f"cannot create model {show(name)}: {atomic.describe_os_error(exc, self.root)}") from None
         try:
-            atomic.write_bytes(staging / layout.META, yamlfile.dumps(dict(meta, aliases={})).encode("utf-8"))
-            if not atomic.rename_dir(staging, layout.model_dir(self.root, name)):
+            atomic.write_bytes(model / layout.META, yamlfile.dumps(dict(meta, aliases={})).encode("utf-8"))
+            if not atomic.rename_dir(model, layout.model_dir(self.root, name)):
                 raise Conflict(f"registered model {show(name)} already exists")
         finally:
-            if staging.exists():
-                _remove_tree(staging)
+            _remove_tree(staging)
 
     @contextlib.contextmanager
     def lock_key(self, key: str):

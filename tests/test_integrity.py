@@ -153,11 +153,11 @@ def damage(store: Path, tmp_path: Path) -> None:
     (other / "version-5").mkdir()                                                      # version without meta
     (store / "models/broken").mkdir()                                                  # model without meta
     (store / "models/.regctl%journal.jsonl").write_text('{"operation": "x"}\n{"cut')   # damaged journal
-    (store / STAGING).mkdir()                                                          # killed model creation
-    (store / STAGING / "meta.yaml").write_text("name: new\n")
+    (store / STAGING / "model").mkdir(parents=True)                                    # killed model creation
+    (store / STAGING / "model/meta.yaml").write_text("name: new\n")
 
 
-STAGING = ".regctl-tmp-" + hashlib.sha256(b"new").hexdigest()[:32] + "-0011223344556677"
+STAGING = "regctltmp-" + hashlib.sha256(b"new").hexdigest()[:32] + "-00112233"
 EXPECTED = {
     ("temp-leftover", STAGING),
     ("temp-leftover", "models/iris-classifier/.regctl-tmp-0123456789abcdef"),
@@ -202,7 +202,7 @@ def test_doctor_reports_every_problem_and_fixes_only_the_safe_ones(tmp_path):
         "models/iris-classifier/.regctl-tmp-0123456789abcdef", "models/iris-classifier/version-1/.regctl-tmp-00aa/",
         "models/iris-classifier/aliases/ghost", "models/iris-classifier/aliases/old",
         "models/iris-classifier/meta.yaml", "models/iris-classifier/version-2/meta.yaml",
-        "models/.regctl%journal.jsonl", f"{STAGING}/", f"{STAGING}/meta.yaml",
+        "models/.regctl%journal.jsonl", f"{STAGING}/", f"{STAGING}/model/", f"{STAGING}/model/meta.yaml",
     } | {k for k in after if "%lock%" in k}
     model_meta = yaml.safe_load(after["models/iris-classifier/meta.yaml"])
     assert model_meta["aliases"] == {"challenger": "1", "champion": "2", "garbage": "two"}
