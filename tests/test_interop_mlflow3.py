@@ -329,6 +329,21 @@ def test_mlflow_searches_whole_store_with_regctl_files_present(written):
     assert [v["name"] for v in regctl_json(root, "models")] == sorted([X, NEW_NAME])
 
 
+def test_a_leftover_new_model_staging_directory_leaves_mlflow_searches_working(written, tmp_path):
+    """What a ``register`` killed while creating a model can leave at the store root."""
+    root = tmp_path / "mlruns"
+    shutil.copytree(written["root"], root)
+    staging = root / "regctltmp-0123456789abcdef0123456789abcdef-00112233" / "model"
+    staging.mkdir(parents=True)
+    (staging / "meta.yaml").write_text("name: half\n")
+    with using_store(root) as fluent:
+        client = fluent.MlflowClient()
+        assert [rm.name for rm in client.search_registered_models()] == sorted([X, NEW_NAME])
+        assert {e.name for e in client.search_experiments()} == {"Default", "interop"}
+    assert "staging directory" in regctl("doctor", store=root).stdout
+    assert regctl("doctor", "--fix", store=root).returncode == 0 and not staging.parent.exists()
+
+
 def test_mlflow_reads_renamed_model(written):
     client = written["client"]
     with pytest.raises(MlflowException):
