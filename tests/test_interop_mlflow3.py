@@ -329,6 +329,35 @@ def test_mlflow_searches_whole_store_with_regctl_files_present(written):
     assert [v["name"] for v in regctl_json(root, "models")] == sorted([X, NEW_NAME])
 
 
+def test_mlflow_reads_regctl_deletes_archiving_and_guarded_moves(written, tmp_path):
+    """The remaining writes: tag --delete, alias delete, --expect, stage --archive-existing,
+    describe --set-file, delete of a whole model."""
+    root = tmp_path / "mlruns"
+    shutil.copytree(written["root"], root)
+    regctl_ok(root, "tag", X, "--delete", "notes")
+    regctl_ok(root, "alias", "delete", X, "challenger")
+    regctl_ok(root, "alias", "set", X, "champion", "2", "--expect", "1")
+    assert regctl("alias", "set", X, "champion", "1", "--expect", "1", store=root).returncode == 3
+    regctl_ok(root, "stage", X, "2", "production", "--archive-existing")
+    description = tmp_path / "description.md"
+    description.write_text("# Version 1\n\nSuperseded.\n")
+    regctl_ok(root, "describe", X, "--version", "1", "--set-file", str(description))
+    regctl_ok(root, "delete", NEW_NAME, "--yes")
+    with using_store(root) as fluent:
+        client = fluent.MlflowClient()
+        model = client.get_registered_model(X)
+        assert "notes" not in model.tags and model.tags["owner/team"] == "ml-platform"
+        assert {a: int(v) for a, v in model.aliases.items()} == {"champion": 2}
+        with pytest.raises(MlflowException):
+            client.get_model_version_by_alias(X, "challenger")
+        stages = {int(v.version): v.current_stage for v in client.search_model_versions(f"name='{X}'")}
+        assert stages == {1: "Archived", 2: "Production"}
+        assert client.get_model_version(X, "1").description == "# Version 1\n\nSuperseded.\n"
+        assert [rm.name for rm in client.search_registered_models()] == [X]
+        with pytest.raises(MlflowException):
+            client.get_registered_model(NEW_NAME)
+
+
 def test_a_leftover_new_model_staging_directory_leaves_mlflow_searches_working(written, tmp_path):
     """What a ``register`` killed while creating a model can leave at the store root."""
     root = tmp_path / "mlruns"
