@@ -31,6 +31,7 @@ app = typer.Typer(
 alias_app = typer.Typer(help="Set, delete, list and roll back aliases.", no_args_is_help=True)
 app.add_typer(alias_app, name="alias")
 
+ModelName = Annotated[str, typer.Argument(help="Registered model name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names.")]
 
 
@@ -90,7 +91,7 @@ def models(json: JsonOption = False) -> None:
 
 @app.command()
 def versions(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     all: Annotated[bool, typer.Option("--all", help="Include soft-deleted versions.")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show only the newest N versions.")] = None,
     json: JsonOption = False,
@@ -105,7 +106,7 @@ def versions(
 
 @alias_app.command("set")
 def alias_set(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name (letters, digits, '_', '-').")],
     version: Annotated[str, typer.Argument(help="Version number.")],
     expect: Annotated[Optional[str], typer.Option(
@@ -113,25 +114,20 @@ def alias_set(
         help="Only move the alias if it currently points at this version ('none': must not exist).")] = None,
 ) -> None:
     """Point ALIAS of NAME at VERSION."""
-    change = registry.set_alias(open_store(), name, alias, version, expect=expect)
-    if change["changed"]:
-        render.info(f"{alias}: {change['old'] if change['old'] is not None else '(none)'} -> {change['new']}")
-    else:
-        render.info(f"{alias}: already {change['new']}, nothing changed")
+    _show_alias_change(registry.set_alias(open_store(), name, alias, version, expect=expect))
 
 
 @alias_app.command("delete")
 def alias_delete(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
 ) -> None:
     """Delete ALIAS of NAME."""
-    change = registry.delete_alias(open_store(), name, alias)
-    render.info(f"{alias}: {change['old']} -> (deleted)")
+    _show_alias_change(registry.delete_alias(open_store(), name, alias))
 
 
 @alias_app.command("list")
-def alias_list(name: Annotated[str, typer.Argument(help="Registered model name.")], json: JsonOption = False) -> None:
+def alias_list(name: ModelName, json: JsonOption = False) -> None:
     """List the aliases of NAME."""
     mapping = queries.list_aliases(open_store(), name)
     render.print_json(mapping) if json else render.aliases(mapping)
@@ -139,17 +135,25 @@ def alias_list(name: Annotated[str, typer.Argument(help="Registered model name."
 
 @alias_app.command("rollback")
 def alias_rollback(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
 ) -> None:
     """Move ALIAS back to where it pointed before its last change."""
-    change = registry.rollback_alias(open_store(), name, alias)
-    render.info(f"{alias}: {change['old']} -> {change['new'] if change['new'] is not None else '(deleted)'}")
+    _show_alias_change(registry.rollback_alias(open_store(), name, alias))
+
+
+def _show_alias_change(change: dict) -> None:
+    old = "(none)" if change["old"] is None else change["old"]
+    new = "(deleted)" if change["new"] is None else change["new"]
+    if change["changed"]:
+        render.info(f"{change['alias']}: {old} -> {new}")
+    else:
+        render.info(f"{change['alias']}: already {new}, nothing changed")
 
 
 @app.command()
 def tag(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     assignments: Annotated[Optional[List[str]], typer.Argument(metavar="[KEY=VALUE]...", help="Tags to set.")] = None,
     delete: Annotated[Optional[List[str]], typer.Option("--delete", metavar="KEY", help="Tag to remove; repeatable.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Tag version N instead of the model.")] = None,
@@ -169,7 +173,7 @@ def tag(
 
 @app.command()
 def describe(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Describe version N.")] = None,
     alias: Annotated[Optional[str], typer.Option("--alias", help="Describe the version ALIAS points at.")] = None,
     set_text: Annotated[Optional[str], typer.Option("--set", metavar="TEXT", help="Replace the description.")] = None,
@@ -229,7 +233,7 @@ def resolve(
 
 @app.command()
 def stage(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     version: Annotated[str, typer.Argument(help="Version number.")],
     stage: Annotated[str, typer.Argument(help="None, Staging, Production or Archived (any case).")],
     archive_existing: Annotated[bool, typer.Option("--archive-existing", help="Archive other versions in the target stage.")] = False,
@@ -252,7 +256,7 @@ def rename(
 
 @app.command()
 def delete(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    name: ModelName,
     version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Soft-delete only version N (its aliases are removed).")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
 ) -> None:
