@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from regctl import layout, uris
+from regctl import layout
 from regctl.errors import IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import show
 
@@ -96,20 +96,11 @@ def tree_digest(root: Path) -> str:
     return digest_of(manifest(root))
 
 
-def artifact_path(store, location: str) -> Path:
-    """The local path a stored location designates (following ``runs:``/``models:`` locations)."""
-    from regctl.locations import location_to_path, rebase
-
-    if uris.scheme_of(location) in ("runs", "models"):
-        from regctl.resolve import resolve
-
-        return resolve(store, location).path
-    return rebase(location_to_path(location), store.root)
-
-
 def registration_record(store, location: str) -> "tuple[dict, dict]":
     """``(tags, files)`` to store with a new version whose artifacts are at ``location``."""
-    entries = manifest(artifact_path(store, location))
+    from regctl.resolve import location_path
+
+    entries = manifest(location_path(store, location))
     digest = digest_of(entries)
     data = {"algorithm": ALGORITHM, "digest": digest, "files": dict(sorted(entries.items()))}
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"

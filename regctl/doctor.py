@@ -179,14 +179,14 @@ def _check_types(store: Store, path: Path, meta: dict, name: str, integers, text
 
 
 def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
-    from regctl.digest import artifact_path
+    from regctl.resolve import location_path
 
     meta_path = layout.version_meta(store.root, name, number)
     location = meta.get("storage_location") or meta.get("source")
     if not isinstance(location, str) or not location:
         return [_problem(store, "missing-artifacts", meta_path, "version has no source or storage location", model=name)]
     try:
-        path = artifact_path(store, location)
+        path = location_path(store, location)
     except RegctlError as exc:
         return [_problem(store, "missing-artifacts", meta_path, f"location {location} cannot be used: {exc.message}",
                          model=name)]

@@ -10,7 +10,7 @@ from typing import Iterable, Optional
 
 from regctl import journal, layout, tracking, uris
 from regctl.errors import Conflict, InvalidInput, NotFound
-from regctl.locations import location_to_path, rebase
+from regctl.locations import location_to_path
 from regctl.names import (
     ACTIVE_STAGES,
     DELETED_STAGE,
@@ -25,7 +25,7 @@ from regctl.names import (
     validate_tag_value,
 )
 from regctl.queries import history, int_or_none, version_view
-from regctl.resolve import find_version, logged_model_named, resolve
+from regctl.resolve import find_version, location_path, logged_model_named, resolve, run_location
 from regctl.store import Store, now_ms
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
@@ -61,9 +61,8 @@ def registration_source(store: Store, source: str) -> dict:
 def _source_from_run(store: Store, ref: uris.RunRef) -> dict:
     run = tracking.find_run(store, ref.run_id)
     path = validate_artifact_path(ref.path)
-    artifact_uri = (run.get("artifact_uri") or "").rstrip("/")
-    location = f"{artifact_uri}/{path}" if path else artifact_uri
-    if (rebase(location_to_path(location), store.root) / "MLmodel").is_file():
+    location = run_location(run, path)
+    if (location_path(store, location) / "MLmodel").is_file():
         return {"source": location, "storage_location": location, "run_id": ref.run_id, "model_id": None, "tags": {}}
     model = logged_model_named(store, run, path, newest_first=False) if path else None
     if model is None:
@@ -76,7 +75,7 @@ def _source_from_run(store: Store, ref: uris.RunRef) -> dict:
 
 
 def _require_dir(store: Store, location: str, source: str) -> None:
-    if not location or not rebase(location_to_path(location), store.root).is_dir():
+    if not location or not location_path(store, location).is_dir():
         raise NotFound(f"source {show(source)} not found: no artifacts at {location or '(no location)'}")
 
 

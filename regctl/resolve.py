@@ -73,36 +73,44 @@ def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
     """Resolve ``uri`` to an existing local artifact directory (NotFound if it is missing)."""
     ref = uris.parse_uri(uri)
     if isinstance(ref, uris.PathRef):
-        return _existing(Resolution(uri, uri, rebase(location_to_path(uri), store.root)))
+        return _existing(Resolution(uri, uri, location_path(store, uri)))
     if isinstance(ref, uris.RunRef):
         return _existing(resolve_run(store, ref, uri))
     if isinstance(ref, uris.LoggedModelRef):
         model = tracking.find_logged_model(store, ref.model_id)
         location = model.get("artifact_location") or ""
-        path = rebase(location_to_path(location), store.root)
-        return _existing(Resolution(uri, location, path, model_id=ref.model_id, run_id=model.get("source_run_id")))
+        return _existing(Resolution(uri, location, location_path(store, location),
+                                    model_id=ref.model_id, run_id=model.get("source_run_id")))
     store.require()
     version, meta = find_version(store, ref)
     location = meta.get("storage_location") or meta.get("source") or ""
     if not location:
         raise StoreError(f"version {version} of model {show(ref.name)} has no source or storage location")
+    path = location_path(store, location, _depth)
+    return _existing(Resolution(uri, location, path, ref.name, version, meta.get("model_id"), meta.get("run_id")))
+
+
+def location_path(store: Store, location: str, _depth: int = 0):
+    """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
     if uris.scheme_of(location) in ("runs", "models"):
         if _depth >= MAX_DEPTH:
-            raise StoreError(f"{show(uri)}: locations refer to each other more than {MAX_DEPTH} times")
-        inner = resolve(store, location, _depth + 1)
-        path = inner.path
-    else:
-        path = rebase(location_to_path(location), store.root)
-    return _existing(Resolution(uri, location, path, ref.name, version, meta.get("model_id"), meta.get("run_id")))
+            raise StoreError(f"{show(location)}: locations refer to each other more than {MAX_DEPTH} times")
+        return resolve(store, location, _depth + 1).path
+    return rebase(location_to_path(location), store.root)
+
+
+def run_location(run: dict, path: str) -> str:
+    """The location of ``path`` (a validated artifact path, '' for all) among a run's artifacts."""
+    artifact_uri = (run.get("artifact_uri") or "").rstrip("/")
+    return f"{artifact_uri}/{path}" if path else artifact_uri
 
 
 def resolve_run(store: Store, ref: uris.RunRef, uri: str) -> Resolution:
     """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its logged model of that name."""
     run = tracking.find_run(store, ref.run_id)
     path = validate_artifact_path(ref.path)
-    artifact_uri = (run.get("artifact_uri") or "").rstrip("/")
-    location = f"{artifact_uri}/{path}" if path else artifact_uri
-    local = rebase(location_to_path(location), store.root)
+    location = run_location(run, path)
+    local = location_path(store, location)
     if local.exists() or not path:
         return Resolution(uri, location, local, run_id=ref.run_id)
     model = logged_model_named(store, run, path.split("/")[0], newest_first=True)
@@ -111,10 +119,7 @@ def resolve_run(store: Store, ref: uris.RunRef, uri: str) -> Resolution:
     rest = path.split("/", 1)[1] if "/" in path else ""
     model_location = model.get("artifact_location", "").rstrip("/")
     location = f"{model_location}/{rest}" if rest else model_location
-    return Resolution(
-        uri, location, rebase(location_to_path(location), store.root),
-        model_id=model.get("model_id"), run_id=ref.run_id,
-    )
+    return Resolution(uri, location, location_path(store, location), model_id=model.get("model_id"), run_id=ref.run_id)
 
 
 def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool):
