@@ -25,7 +25,7 @@ from pathlib import Path
 from regctl import journal, layout, tracking
 from regctl.errors import RegctlError, StoreError
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
-from regctl.store import Store
+from regctl.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
 
 LOCK_NOTE = ("lock files (.regctl%lock%*) are flock(2) locks released by the kernel when their holder "
              "exits, even on SIGKILL: a leftover lock file is never stale and is not a problem")
@@ -135,9 +135,8 @@ def check_version(store: Store, name: str, number: int) -> "tuple[list, object]"
         if stage not in STAGES + (DELETED_STAGE,):
             problems.append(_problem(store, "bad-field", directory / layout.META,
                                      f"current_stage is {stage!r}, not one of {', '.join(STAGES)}", model=name))
-        problems.extend(_check_types(store, directory / layout.META, meta, name,
-                                     ("creation_timestamp", "last_updated_timestamp"), ("source", "storage_location",
-                                                                                        "description", "run_id")))
+        problems.extend(_type_problems(store, directory / layout.META, meta, name, VERSION_FIELD_TYPES,
+                                       checked_above=("version", "name", "current_stage")))
         if stage != DELETED_STAGE:
             problems.extend(_check_location(store, name, number, meta))
     for entry in _scan(directory):
@@ -157,25 +156,14 @@ def _check_model_fields(store: Store, name: str, meta: dict) -> list:
     if meta.get("name") != name:
         problems.append(_problem(store, NAME_MISMATCH, path,
                                  f"name field is {meta.get('name')!r}, the directory is {name!r}", model=name))
-    problems.extend(_check_types(store, path, meta, name, ("creation_timestamp", "last_updated_timestamp"),
-                                 ("description",)))
-    if meta.get("aliases") is not None and not isinstance(meta.get("aliases"), dict):
-        problems.append(_problem(store, "bad-field", path, f"aliases is {type(meta['aliases']).__name__}, "
-                                                           "expected a mapping", model=name))
+    problems.extend(_type_problems(store, path, meta, name, MODEL_FIELD_TYPES, checked_above=("name",)))
     return problems
 
 
-def _check_types(store: Store, path: Path, meta: dict, name: str, integers, texts) -> list:
-    problems = []
-    for field in integers:
-        value = meta.get(field)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            problems.append(_problem(store, "bad-field", path, f"{field} is {value!r}, expected an integer", model=name))
-    for field in texts:
-        value = meta.get(field)
-        if value is not None and not isinstance(value, str):
-            problems.append(_problem(store, "bad-field", path, f"{field} is {value!r}, expected text", model=name))
-    return problems
+def _type_problems(store: Store, path: Path, meta: dict, name: str, types: dict, checked_above) -> list:
+    """A ``bad-field`` problem per field of the wrong type (fields checked more precisely elsewhere excluded)."""
+    fields = {key: value for key, value in meta.items() if key not in checked_above}
+    return [_problem(store, "bad-field", path, message, model=name) for message in field_problems(fields, types)]
 
 
 def _check_location(store: Store, name: str, number: int, meta: dict) -> list:

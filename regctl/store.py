@@ -21,7 +21,7 @@ _TEXT, _INT = (str, type(None)), (int, type(None))
 # Types of the meta fields regctl uses; anything else is reported as damage, never crashes a reader.
 MODEL_FIELD_TYPES = {"name": _TEXT, "description": _TEXT, "creation_timestamp": _INT,
                      "last_updated_timestamp": _INT, "aliases": (dict, type(None))}
-VERSION_FIELD_TYPES = {"name": _TEXT, "version": int, "current_stage": _TEXT, "description": _TEXT,
+VERSION_FIELD_TYPES = {"name": _TEXT, "version": (int,), "current_stage": _TEXT, "description": _TEXT,
                        "source": _TEXT, "storage_location": _TEXT, "run_id": _TEXT, "model_id": _TEXT,
                        "status": _TEXT, "creation_timestamp": _INT, "last_updated_timestamp": _INT}
 
@@ -402,12 +402,21 @@ class Store:
         return removed
 
 
-def _check_fields(path: Path, meta: dict, types: dict) -> dict:
+def field_problems(meta: dict, types: dict) -> list:
+    """One message for each field of ``meta`` whose value is not of its type in ``types``."""
+    problems = []
     for field, expected in types.items():
         value = meta.get(field)
         if field in meta and (not isinstance(value, expected) or isinstance(value, bool)):
-            raise StoreError(f"damaged file {path}: {field} is {repr(value)[:60]}, not "
-                             + ("an integer" if int in expected else "a mapping" if dict in expected else "text"))
+            kind = "an integer" if int in expected else "a mapping" if dict in expected else "text"
+            problems.append(f"{field} is {repr(value)[:60]}, not {kind}")
+    return problems
+
+
+def _check_fields(path: Path, meta: dict, types: dict) -> dict:
+    problems = field_problems(meta, types)
+    if problems:
+        raise StoreError(f"damaged file {path}: {problems[0]}")
     return meta
 
 

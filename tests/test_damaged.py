@@ -48,6 +48,10 @@ DAMAGE = {
     "version meta wrong types": (lambda s: rewrite(s / f"models/{MODEL}/version-2/meta.yaml",
                                                    "version: abc\ncurrent_stage: [1]\nname: 12\nsource: {a: 1}\n"),
                                  "version-2/meta.yaml"),
+    "version field as text": (lambda s: rewrite(s / f"models/{MODEL}/version-2/meta.yaml",
+                                                (s / f"models/{MODEL}/version-2/meta.yaml").read_text()
+                                                .replace("version: 2", "version: '2'")),
+                              "version is '2', not an integer"),
     "version meta with a date": (lambda s: rewrite(s / f"models/{MODEL}/version-2/meta.yaml",
                                                    (s / f"models/{MODEL}/version-2/meta.yaml").read_text()
                                                    .replace("creation_timestamp: 1", "creation_timestamp: 2024-01-01\nx: 1")),

@@ -245,3 +245,21 @@ def test_doctor_reports_missing_artifacts_and_symlinks(tmp_path):
 def test_doctor_on_a_missing_store_fails_cleanly(tmp_path):
     one_line_error(regctl("doctor", store=tmp_path / "nothing"), 4)
     assert not (tmp_path / "nothing").exists()
+
+
+def test_doctor_reports_each_field_of_the_wrong_type(tmp_path):
+    store = copy_fixture_store("mlflow3-store", tmp_path)
+    model = store / "models/iris-classifier"
+    meta = model / "meta.yaml"
+    meta.write_text(meta.read_text().replace("creation_timestamp: ", "creation_timestamp: x\nx: "))
+    version = model / "version-1/meta.yaml"
+    version.write_text(version.read_text().replace("source: ", "source: [a]\nx: ")
+                       .replace("status: READY", "status: 3"))
+    result = regctl("doctor", "--json", store=store)
+    assert result.returncode == 4
+    found = {(p["kind"], p["path"], p["message"]) for p in json.loads(result.stdout)["problems"]}
+    assert found == {
+        ("bad-field", "models/iris-classifier/meta.yaml", "creation_timestamp is 'x', not an integer"),
+        ("bad-field", "models/iris-classifier/version-1/meta.yaml", "source is ['a'], not text"),
+        ("bad-field", "models/iris-classifier/version-1/meta.yaml", "status is 3, not text"),
+    }
