@@ -185,10 +185,7 @@ def describe(
         raise InvalidInput("give --version or --alias, not both")
     store = open_store()
     if set_text is not None or set_file is not None:
-        text = _description_text(set_text, set_file)
-        if alias is not None:
-            version = queries.describe_version(store, name, alias=alias)["version"]
-        registry.set_description(store, name, text, version=version)
+        registry.set_description(store, name, _description_text(set_text, set_file), version=version, alias=alias)
         render.info("description updated")
         return
     if version is None and alias is None:

@@ -278,20 +278,21 @@ def _tag_target(key: str, version: Optional[int]) -> str:
 
 # ------------------------------------------------- descriptions and stages
 
-def set_description(store: Store, name: str, text: str, version=None) -> dict:
-    """Replace the description of a model or of one version."""
+def set_description(store: Store, name: str, text: str, version=None, alias=None) -> dict:
+    """Replace the description of a model, or of one version given by number or alias."""
     validate_lookup_name(name)
+    number = None if version is None else parse_version(version)
     with store.lock(name):
         now = now_ms()
-        if version is None:
+        if number is None and alias is None:
             meta = store.read_model_meta(name)
             old = meta.get("description")
             meta.update(description=text, last_updated_timestamp=now)
             store.write_model_meta(name, meta)
             journal.record(store, "model.describe", name, None, old, text)
             return {"name": name, "version": None, "description": text}
-        number = parse_version(version)
-        meta = store.read_live_version_meta(name, number)
+        ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, number)
+        number, meta = find_version(store, ref)  # the alias is read under the lock
         old = meta.get("description")
         meta.update(description=text, last_updated_timestamp=now)
         store.write_version_meta(name, number, meta)
