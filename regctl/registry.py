@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from regctl import journal, layout, tracking, uris
-from regctl.errors import Conflict, InvalidInput, NotFound
+from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
 from regctl.locations import location_to_path
 from regctl.names import (
     ACTIVE_STAGES,
@@ -25,7 +25,7 @@ from regctl.names import (
     validate_tag_value,
 )
 from regctl.queries import history, int_or_none, version_view
-from regctl.resolve import find_version, location_path, logged_model_named, resolve, run_location
+from regctl.resolve import find_version, location_path, logged_model_named, run_location
 from regctl.store import Store, now_ms
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
@@ -51,9 +51,11 @@ def registration_source(store: Store, source: str) -> dict:
         location = source if uris.scheme_of(source) == "file" else str(path)
         return {"source": location, "storage_location": location, "run_id": None, "model_id": None, "tags": {}}
     number, meta = find_version(store, ref)
-    resolve(store, f"models:/{ref.name}/{number}")  # its files must exist
-    return {"source": f"models:/{ref.name}/{number}",
-            "storage_location": meta.get("storage_location") or meta.get("source"),
+    location = meta.get("storage_location") or meta.get("source")
+    if not location:
+        raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
+    _require_dir(store, location, source)
+    return {"source": f"models:/{ref.name}/{number}", "storage_location": location,
             "run_id": meta.get("run_id"), "model_id": meta.get("model_id"),
             "tags": store.read_version_tags(ref.name, number)}
 
