@@ -10,14 +10,13 @@ from typing import List, Optional
 
 import click
 import typer
-from typing_extensions import Annotated
+from typing import Annotated
 
-from regctl import __version__, queries, registry, render
+from regctl import __version__, render
+from regctl.api import Registry
 from regctl.errors import InvalidInput, StoreError
-from regctl.locations import store_root
 from regctl.names import parse_tag_assignment
 from regctl.report import report
-from regctl.store import Store
 
 app = typer.Typer(
     name="regctl",
@@ -39,8 +38,8 @@ class State:
     store_option: Optional[str] = None
 
 
-def open_store() -> Store:
-    return Store(store_root(State.store_option))
+def open_registry() -> Registry:
+    return Registry(State.store_option)
 
 
 def _version_callback(value: bool) -> None:
@@ -74,19 +73,15 @@ def register(
 ) -> None:
     """Register SOURCE as a new version of NAME and print the version number."""
     tags = dict(parse_tag_assignment(t) for t in tag or [])
-    view = registry.register(open_store(), source, name, description=description, tags=tags, aliases=alias or [])
-    print(view["version"])
-    render.info(f"registered {name} version {view['version']} from {view['source']}")
+    version = open_registry().register(source, name, description=description, tags=tags, aliases=alias or [])
+    print(version.version)
+    render.info(f"registered {name} version {version.version} from {version.source}")
 
 
 @app.command()
 def models(json: JsonOption = False) -> None:
     """List registered models with latest version, aliases, tags and last update."""
-    damaged = []
-    views = queries.list_models(open_store(), damaged=damaged)
-    render.print_json(views) if json else render.models(views)
-    if damaged:  # what could be read was listed; the damage is still an error
-        raise queries.damage_report(damaged)
+    _show_listing(open_registry().models(), json, render.models)
 
 
 @app.command()
@@ -97,11 +92,15 @@ def versions(
     json: JsonOption = False,
 ) -> None:
     """List the versions of NAME, newest first."""
-    damaged = []
-    views = queries.list_versions(open_store(), name, include_deleted=all, limit=limit, damaged=damaged)
-    render.print_json(views) if json else render.versions(views)
-    if damaged:  # what could be read was listed; the damage is still an error
-        raise queries.damage_report(damaged)
+    _show_listing(open_registry().versions(name, include_deleted=all, limit=limit), json, render.versions)
+
+
+def _show_listing(listing, json: bool, show_table) -> None:
+    views = listing.to_json()
+    render.print_json(views) if json else show_table(views)
+    damage = listing.damage()
+    if damage:  # what could be read was listed; the damage is still an error
+        raise damage
 
 
 @alias_app.command("set")
@@ -114,7 +113,7 @@ def alias_set(
         help="Only move the alias if it currently points at this version ('none': must not exist).")] = None,
 ) -> None:
     """Point ALIAS of NAME at VERSION."""
-    _show_alias_change(registry.set_alias(open_store(), name, alias, version, expect=expect))
+    _show_alias_change(open_registry().set_alias(name, alias, version, expect=expect))
 
 
 @alias_app.command("delete")
@@ -123,13 +122,13 @@ def alias_delete(
     alias: Annotated[str, typer.Argument(help="Alias name.")],
 ) -> None:
     """Delete ALIAS of NAME."""
-    _show_alias_change(registry.delete_alias(open_store(), name, alias))
+    _show_alias_change(open_registry().delete_alias(name, alias))
 
 
 @alias_app.command("list")
 def alias_list(name: ModelName, json: JsonOption = False) -> None:
     """List the aliases of NAME."""
-    mapping = queries.list_aliases(open_store(), name)
+    mapping = dict(open_registry().aliases(name))
     render.print_json(mapping) if json else render.aliases(mapping)
 
 
@@ -139,16 +138,16 @@ def alias_rollback(
     alias: Annotated[str, typer.Argument(help="Alias name.")],
 ) -> None:
     """Move ALIAS back to where it pointed before its last change."""
-    _show_alias_change(registry.rollback_alias(open_store(), name, alias))
+    _show_alias_change(open_registry().rollback_alias(name, alias))
 
 
-def _show_alias_change(change: dict) -> None:
-    old = "(none)" if change["old"] is None else change["old"]
-    new = "(deleted)" if change["new"] is None else change["new"]
-    if change["changed"]:
-        render.info(f"{change['alias']}: {old} -> {new}")
+def _show_alias_change(change) -> None:
+    old = "(none)" if change.old is None else change.old
+    new = "(deleted)" if change.new is None else change.new
+    if change.changed:
+        render.info(f"{change.alias}: {old} -> {new}")
     else:
-        render.info(f"{change['alias']}: already {new}, nothing changed")
+        render.info(f"{change.alias}: already {new}, nothing changed")
 
 
 @app.command()
@@ -161,13 +160,13 @@ def tag(
     """Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version."""
     if bool(assignments) == bool(delete):
         raise InvalidInput("give either KEY=VALUE pairs or --delete KEY, not both or neither")
-    store = open_store()
+    registry = open_registry()
     if delete:
-        registry.delete_tags(store, name, delete, version=version)
+        registry.delete_tags(name, delete, version=version)
         render.info(f"removed {len(delete)} tag(s)")
     else:
         tags = dict(parse_tag_assignment(a) for a in assignments)
-        registry.set_tags(store, name, tags, version=version)
+        registry.set_tags(name, tags, version=version)
         render.info(f"set {len(tags)} tag(s)")
 
 
@@ -183,16 +182,16 @@ def describe(
     """Show a model or one version (metadata, tags, aliases, description, lineage), or set its description."""
     if version is not None and alias is not None:
         raise InvalidInput("give --version or --alias, not both")
-    store = open_store()
+    registry = open_registry()
     if set_text is not None or set_file is not None:
-        registry.set_description(store, name, _description_text(set_text, set_file), version=version, alias=alias)
+        registry.set_description(name, _description_text(set_text, set_file), version=version, alias=alias)
         render.info("description updated")
         return
     if version is None and alias is None:
-        view = queries.describe_model(store, name)
+        view = registry.get_model(name).to_json()
         render.print_json(view) if json else render.model_details(view)
     else:
-        view = queries.describe_version(store, name, version=version, alias=alias)
+        view = registry.get_version(name, version, alias=alias).to_json()
         render.print_json(view) if json else render.version_details(view)
 
 
@@ -218,13 +217,10 @@ def resolve(
                                                           "at registration (exit 4 if they differ).")] = False,
 ) -> None:
     """Print the absolute local path of the artifacts URI points at, and nothing else."""
-    from regctl.resolve import resolve as resolve_uri
-
+    registry = open_registry()
     if verify:
-        from regctl.digest import verify as verify_uri
-
-        verify_uri(open_store(), uri)
-    resolution = resolve_uri(open_store(), uri)
+        registry.verify(uri)
+    resolution = registry.resolve(uri)
     render.print_json(resolution.to_json()) if json else print(resolution.path)
 
 
@@ -236,9 +232,9 @@ def stage(
     archive_existing: Annotated[bool, typer.Option("--archive-existing", help="Archive other versions in the target stage.")] = False,
 ) -> None:
     """Move VERSION of NAME to STAGE (MLflow's stage transition)."""
-    change = registry.transition_stage(open_store(), name, version, stage, archive_existing=archive_existing)
-    archived = f" (archived {', '.join(map(str, change['archived']))})" if change["archived"] else ""
-    render.info(f"version {change['version']}: {change['old_stage']} -> {change['current_stage']}{archived}")
+    change = open_registry().transition_stage(name, version, stage, archive_existing=archive_existing)
+    archived = f" (archived {', '.join(map(str, change.archived))})" if change.archived else ""
+    render.info(f"version {change.version}: {change.old_stage} -> {change.current_stage}{archived}")
 
 
 @app.command()
@@ -247,7 +243,7 @@ def rename(
     new: Annotated[str, typer.Argument(help="New name.")],
 ) -> None:
     """Rename a registered model, keeping its versions, tags and aliases."""
-    registry.rename_model(open_store(), old, new)
+    open_registry().rename(old, new)
     render.info(f"renamed {old} to {new}")
 
 
@@ -260,14 +256,14 @@ def delete(
     """Delete a registered model, or soft-delete one version."""
     if not yes:
         raise InvalidInput("refusing to delete without --yes")
-    store = open_store()
+    registry = open_registry()
     if version is None:
-        registry.delete_model(store, name)
+        registry.delete_model(name)
         render.info(f"deleted model {name}")
     else:
-        result = registry.delete_version(store, name, version)
-        removed = f"; removed aliases {', '.join(result['aliases_removed'])}" if result["aliases_removed"] else ""
-        render.info(f"deleted version {result['version']} of {name}{removed}")
+        result = registry.delete_version(name, version)
+        removed = f"; removed aliases {', '.join(result.aliases_removed)}" if result.aliases_removed else ""
+        render.info(f"deleted version {result.version} of {name}{removed}")
 
 
 @app.command()
@@ -277,7 +273,7 @@ def history(
     json: JsonOption = False,
 ) -> None:
     """Show the journal of changes regctl made, newest first."""
-    records = queries.history(open_store(), name, alias)
+    records = [r.to_json() for r in open_registry().history(name, alias=alias)]
     render.print_json(records) if json else render.history(records)
 
 
@@ -288,22 +284,18 @@ def doctor(
     json: JsonOption = False,
 ) -> None:
     """Check the whole store for damage (exit 4 when a problem remains)."""
-    from regctl import doctor as checks
-
-    result = checks.fix(open_store()) if fix else checks.check(open_store())
-    render.print_json(result) if json else print("\n".join(checks.text_lines(result)))
-    if result["problems"]:
-        raise StoreError(f"{len(result['problems'])} problem(s) found in the store {result['store']}")
+    found = open_registry().doctor(fix=fix)
+    render.print_json(found.to_json()) if json else print("\n".join(render.doctor_lines(found.to_json())))
+    if found.problems:
+        raise StoreError(f"{len(found.problems)} problem(s) found in the store {found.store}")
 
 
 @app.command()
 def verify(uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ... of a registered version.")]) -> None:
     """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ)."""
-    from regctl.digest import verify as verify_uri
-
-    result = verify_uri(open_store(), uri)
-    print(f"{result['digest']}  {result['path']}")
-    render.info(f"{result['uri']}: {result['files']} file(s) match the registered digest")
+    result = open_registry().verify(uri)
+    print(f"{result.digest}  {result.path}")
+    render.info(f"{result.uri}: {result.files} file(s) match the registered digest")
 
 
 def run(argv) -> int:

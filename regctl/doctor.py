@@ -376,16 +376,3 @@ def _repair(store: Store, name: str, problem: dict) -> None:
             number = layout.version_number_of(path.parent.name)
             store.write_version_meta(name, number, meta)
     # STALE_SNAPSHOT: the model meta is rewritten once per model by ``fix``
-
-
-# ------------------------------------------------------------------ text
-
-def text_lines(result: dict) -> list:
-    """The report as lines of text: repairs, then remaining problems, then a summary."""
-    lines = [f"fixed: {p['path']}: {p['message']}" for p in result["fixed"]]
-    for p in result["problems"]:
-        hint = " (doctor --fix repairs this)" if p["fixable"] else ""
-        lines.append(f"{p['kind']}: {p['path']}: {p['message']}{hint}")
-    count = len(result["problems"])
-    lines.append(f"{result['store']}: " + ("no problems found" if not count else f"{count} problem(s) found"))
-    return lines

@@ -162,3 +162,14 @@ def history(records) -> None:
 def _short(value) -> str:
     text = "" if value is None else first_line(value) if "\n" in str(value) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def doctor_lines(report: dict) -> list:
+    """A doctor report as lines of text: repairs, then remaining problems, then a summary."""
+    lines = [f"fixed: {p['path']}: {p['message']}" for p in report["fixed"]]
+    for p in report["problems"]:
+        hint = " (doctor --fix repairs this)" if p["fixable"] else ""
+        lines.append(f"{p['kind']}: {p['path']}: {p['message']}{hint}")
+    count = len(report["problems"])
+    lines.append(f"{report['store']}: " + ("no problems found" if not count else f"{count} problem(s) found"))
+    return lines

@@ -1,0 +1,100 @@
+"""The seam between the registry API and a store.
+
+``Registry`` (``regctl.api``) validates every argument's syntax, then calls one
+method of a ``Backend``. A backend serves one kind of store: MLflow's file
+store (``regctl.filestore``), and further kinds behind the same methods. A
+backend receives clean values (validated names, ``int`` versions, canonical
+stages) and returns the typed results of ``regctl.results``; it raises the
+typed errors of ``regctl.errors``. Every write is all-or-nothing: a backend
+either applies the whole change or leaves its store as it was.
+"""
+
+from typing import Mapping, Optional, Protocol, Sequence
+
+from regctl.results import (
+    AliasChange,
+    Deletion,
+    DescriptionChange,
+    DoctorReport,
+    HistoryRecord,
+    Listing,
+    ModelVersion,
+    RegisteredModel,
+    Rename,
+    StageChange,
+    TagChange,
+    Verification,
+)
+
+
+class Backend(Protocol):
+    """One store, as the registry use cases see it."""
+
+    #: What the user named the store by (a path or a URI), for messages.
+    location: str
+
+    # ------------------------------------------------------------------ reads
+    def models(self, *, include_prompts: bool = False) -> Listing:
+        """Every registered model, sorted by name; prompts (MLflow 3) only when asked."""
+
+    def versions(self, name: str, *, include_deleted: bool = False, limit: Optional[int] = None) -> Listing:
+        """Versions of ``name``, newest first."""
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """One model, with ``latest_versions`` and ``version_count`` filled."""
+
+    def get_version(self, name: str, version: Optional[int] = None, alias: Optional[str] = None) -> ModelVersion:
+        """One live version, by number or by alias, with its ``lineage``."""
+
+    def aliases(self, name: str) -> Mapping[str, Optional[int]]:
+        """``{alias: version}`` of a model, sorted by alias."""
+
+    def resolve(self, uri: str):
+        """Where ``uri`` points (a ``resolve.Resolution``)."""
+
+    def verify(self, uri: str) -> Verification:
+        """Check a version's artifacts against the digest recorded at registration."""
+
+    def history(self, name: Optional[str] = None, alias: Optional[str] = None) -> Sequence[HistoryRecord]:
+        """regctl's recorded changes, newest first."""
+
+    def doctor(self, *, fix: bool = False) -> DoctorReport:
+        """Check the store; with ``fix``, first repair what is safe to repair."""
+
+    # ----------------------------------------------------------------- writes
+    def register(self, source: str, name: str, *, description: Optional[str], tags: Mapping[str, str],
+                 aliases: Sequence[str]) -> ModelVersion:
+        """A new version of ``name`` (created if needed) from ``source``."""
+
+    def set_alias(self, name: str, alias: str, version: int, *, expect: Optional[int],
+                  expect_given: bool) -> AliasChange:
+        """Point ``alias`` at ``version``; with ``expect_given``, only if it points at ``expect`` now."""
+
+    def delete_alias(self, name: str, alias: str) -> AliasChange:
+        """Remove ``alias`` (NotFound if it does not exist)."""
+
+    def rollback_alias(self, name: str, alias: str) -> AliasChange:
+        """Undo the last recorded change of ``alias``, if it is still what that change left."""
+
+    def set_tags(self, name: str, tags: Mapping[str, str], version: Optional[int] = None) -> TagChange:
+        """Set tags of a model, or of one version."""
+
+    def delete_tags(self, name: str, keys: Sequence[str], version: Optional[int] = None) -> TagChange:
+        """Remove tags (NotFound, and nothing removed, if any is missing)."""
+
+    def set_description(self, name: str, text: str, version: Optional[int] = None,
+                        alias: Optional[str] = None) -> DescriptionChange:
+        """Replace the description of a model, or of one version by number or alias."""
+
+    def transition_stage(self, name: str, version: int, stage: str, *,
+                         archive_existing: bool = False) -> StageChange:
+        """MLflow's stage transition."""
+
+    def rename(self, old: str, new: str) -> Rename:
+        """Rename a model, keeping its versions, tags and aliases."""
+
+    def delete_model(self, name: str) -> Deletion:
+        """Delete a model and all its versions."""
+
+    def delete_version(self, name: str, version: int) -> Deletion:
+        """Soft-delete a version and remove the aliases pointing at it."""

@@ -1,0 +1,127 @@
+"""The backend for MLflow's file store (an ``mlruns/`` tree): ``FileBackend``."""
+
+from pathlib import Path
+from regctl import queries, registry
+from regctl.results import (
+    AliasChange,
+    Deletion,
+    DescriptionChange,
+    DoctorReport,
+    HistoryRecord,
+    Lineage,
+    Listing,
+    ModelVersion,
+    RegisteredModel,
+    Rename,
+    StageChange,
+    TagChange,
+    Verification,
+)
+from regctl.store import Store
+
+
+def version_of(view: dict) -> ModelVersion:
+    data = dict(view)
+    lineage = data.pop("lineage", None)
+    return ModelVersion(**data, lineage=Lineage(**lineage) if lineage is not None else None)
+
+
+def model_of(view: dict) -> RegisteredModel:
+    data = dict(view)
+    latest = data.pop("latest_versions", None)
+    return RegisteredModel(**data, latest_versions=None if latest is None else tuple(version_of(v) for v in latest))
+
+
+class FileBackend:
+    """MLflow's file store at ``root``."""
+
+    def __init__(self, root: Path):
+        self.store = Store(Path(root))
+        self.location = str(root)
+
+    # ------------------------------------------------------------------ reads
+
+    def models(self, *, include_prompts: bool = False) -> Listing:
+        damaged = []
+        views = queries.list_models(self.store, include_prompts=include_prompts, damaged=damaged)
+        return Listing(tuple(model_of(v) for v in views), tuple(damaged))
+
+    def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
+        damaged = []
+        views = queries.list_versions(self.store, name, include_deleted=include_deleted, limit=limit, damaged=damaged)
+        return Listing(tuple(version_of(v) for v in views), tuple(damaged))
+
+    def get_model(self, name) -> RegisteredModel:
+        return model_of(queries.describe_model(self.store, name))
+
+    def get_version(self, name, version=None, alias=None) -> ModelVersion:
+        return version_of(queries.describe_version(self.store, name, version=version, alias=alias))
+
+    def aliases(self, name):
+        return queries.list_aliases(self.store, name)
+
+    def resolve(self, uri):
+        from regctl.resolve import resolve
+
+        return resolve(self.store, uri)
+
+    def verify(self, uri) -> Verification:
+        from regctl.digest import verify
+
+        result = verify(self.store, uri)
+        return Verification(**result)
+
+    def history(self, name=None, alias=None):
+        return tuple(HistoryRecord.from_record(r) for r in queries.history(self.store, name, alias))
+
+    def doctor(self, *, fix=False) -> DoctorReport:
+        from regctl import doctor
+
+        result = doctor.fix(self.store) if fix else doctor.check(self.store)
+        return DoctorReport(store=result["store"], problems=result["problems"],
+                            warnings=result.get("warnings", []), fixed=result["fixed"],
+                            notes=result.get("notes", []))
+
+    # ----------------------------------------------------------------- writes
+
+    def register(self, source, name, *, description, tags, aliases) -> ModelVersion:
+        view = registry.register(self.store, source, name, description=description, tags=tags, aliases=aliases)
+        return version_of(view)
+
+    def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:
+        change = registry.set_alias(self.store, name, alias, version,
+                                    expect=("none" if expect is None else str(expect)) if expect_given else None)
+        return AliasChange(**change)
+
+    def delete_alias(self, name, alias) -> AliasChange:
+        return AliasChange(**registry.delete_alias(self.store, name, alias))
+
+    def rollback_alias(self, name, alias) -> AliasChange:
+        return AliasChange(**registry.rollback_alias(self.store, name, alias))
+
+    def set_tags(self, name, tags, version=None) -> TagChange:
+        registry.set_tags(self.store, name, dict(tags), version=version)
+        return TagChange(name, version, set=dict(tags))
+
+    def delete_tags(self, name, keys, version=None) -> TagChange:
+        registry.delete_tags(self.store, name, list(keys), version=version)
+        return TagChange(name, version, deleted=tuple(keys))
+
+    def set_description(self, name, text, version=None, alias=None) -> DescriptionChange:
+        return DescriptionChange(**registry.set_description(self.store, name, text, version=version, alias=alias))
+
+    def transition_stage(self, name, version, stage, *, archive_existing=False) -> StageChange:
+        return StageChange(**registry.transition_stage(self.store, name, version, stage,
+                                                       archive_existing=archive_existing))
+
+    def rename(self, old, new) -> Rename:
+        return Rename(**registry.rename_model(self.store, old, new))
+
+    def delete_model(self, name) -> Deletion:
+        registry.delete_model(self.store, name)
+        return Deletion(name)
+
+    def delete_version(self, name, version) -> Deletion:
+        result = registry.delete_version(self.store, name, version)
+        return Deletion(name, result["version"], tuple(result["aliases_removed"]))
+
