@@ -11,7 +11,7 @@ import errno
 import os
 from pathlib import Path
 
-from regctl.errors import StoreError
+from regctl.errors import InvalidInput, StoreError
 from regctl.layout import TEMP_PREFIX
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -19,22 +19,32 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 
 def lock_timeout() -> float:
     """Seconds to wait for a model's lock (``REGCTL_LOCK_TIMEOUT``, default 60)."""
-    raw = os.environ.get("REGCTL_LOCK_TIMEOUT", "")
-    try:
-        return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
-    except ValueError:
+    import math
+
+    raw = os.environ.get("REGCTL_LOCK_TIMEOUT", "").strip()
+    if not raw:
         return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(f"REGCTL_LOCK_TIMEOUT={raw!r}: must be a number of seconds, 0 or more")
+    return value
 
 
 @contextlib.contextmanager
 def locked(lock_path: Path, what: str):
-    """Hold an exclusive advisory lock on ``lock_path`` for the duration of the block.
+    """Hold an exclusive lock on ``lock_path`` for the duration of the block, as git does.
 
-    The lock is an flock(2) on an open file: the kernel releases it when the
-    holder exits, even on SIGKILL, so a crashed writer never blocks others.
-    On POSIX this calls fcntl directly (what filelock does underneath): importing
-    filelock costs tens of milliseconds, a large share of a command's run time.
-    Elsewhere filelock provides the same lock.
+    The lock is an flock(2) on a lock file that exists only while it is held:
+    the holder removes it before releasing, so no command leaves a file
+    behind. A waiter that gets the lock on a file already removed (its inode
+    is no longer at ``lock_path``) tries again. The kernel releases the lock
+    when its holder dies, even on SIGKILL; such a holder leaves its lock file,
+    which the next writer simply takes. On POSIX this calls fcntl directly
+    (what filelock does underneath): importing filelock costs tens of
+    milliseconds. Elsewhere filelock provides the same lock.
     """
     timeout = lock_timeout()
     try:
@@ -43,21 +53,62 @@ def locked(lock_path: Path, what: str):
         with _filelock(lock_path, what, timeout):
             yield
         return
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise StoreError(f"cannot lock {what}: {describe_os_error(exc, lock_path)} (lock file {lock_path})") from None
-    try:
-        _flock_with_timeout(fcntl, fd, timeout, lock_path, what)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _flock_with_timeout(fcntl, fd: int, timeout: float, lock_path: Path, what: str) -> None:
     import time
 
     deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StoreError(f"damaged store: lock file {lock_path} is a symbolic link; refusing to use it") from None
+            raise StoreError(f"cannot lock {what}: {os_reason(exc)} (lock file {lock_path})") from None
+        try:
+            _flock_with_timeout(fcntl, fd, deadline, timeout, lock_path, what)
+            if _same_file(fd, lock_path):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # removed by its previous holder meanwhile: lock the new one
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(lock_path)
+        except OSError:
+            pass
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def is_locked(lock_path: Path) -> bool:
+    """Whether a live writer holds the lock at ``lock_path`` (never creates the file)."""
+    try:
+        import fcntl
+
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _flock_with_timeout(fcntl, fd: int, deadline: float, timeout: float, lock_path: Path, what: str) -> None:
+    import time
+
     pause = 0.001
     while True:
         try:
@@ -72,7 +123,7 @@ def _flock_with_timeout(fcntl, fd: int, timeout: float, lock_path: Path, what: s
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
         except OSError as exc:
-            raise StoreError(f"cannot lock {what}: {describe_os_error(exc, lock_path)}") from None
+            raise StoreError(f"cannot lock {what}: {os_reason(exc)}") from None
 
 
 @contextlib.contextmanager
@@ -87,7 +138,7 @@ def _filelock(lock_path: Path, what: str, timeout: float):
             f"could not lock {what} within {timeout:g}s (lock file {lock_path}); another writer holds it"
         ) from None
     except OSError as exc:
-        raise StoreError(f"cannot lock {what}: {describe_os_error(exc, lock_path)}") from None
+        raise StoreError(f"cannot lock {what}: {os_reason(exc)}") from None
     try:
         yield
     finally:
@@ -117,7 +168,7 @@ def write_bytes(target: Path, data: bytes, temp_dir: "Path | None" = None) -> No
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise StoreError(f"cannot write {target}: {describe_os_error(exc, target)}") from None
+        raise StoreError(f"cannot write {target}: {os_reason(exc)}") from None
 
 
 def fsync_dir(directory: Path) -> None:
@@ -141,7 +192,7 @@ def remove_file(target: Path) -> bool:
     except FileNotFoundError:
         return False
     except OSError as exc:
-        raise StoreError(f"cannot remove {target}: {describe_os_error(exc, target)}") from None
+        raise StoreError(f"cannot remove {target}: {os_reason(exc)}") from None
     fsync_dir(target.parent)
     return True
 
@@ -153,15 +204,19 @@ def rename_dir(source: Path, target: Path) -> bool:
     except OSError as exc:
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
             return False
-        raise StoreError(f"cannot rename {source} to {target}: {describe_os_error(exc, target)}") from None
+        raise StoreError(f"cannot rename {source} to {target}: {os_reason(exc)}") from None
     fsync_dir(target.parent)
     return True
 
 
-def describe_os_error(exc: OSError, path: Path) -> str:
-    reason = exc.strerror or str(exc)
-    if exc.errno == errno.EROFS:
-        return "permission denied (read-only file system)"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    return reason
+def os_reason(exc: BaseException) -> str:
+    """Why an OS call (or decoding what it read) failed, in the words of every regctl message."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not valid UTF-8"
+    if isinstance(exc, OSError):
+        if exc.errno == errno.EROFS:
+            return "permission denied (read-only file system)"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        return exc.strerror or str(exc)
+    return str(exc)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from regctl import layout
+from regctl.atomic import os_reason
 from regctl.errors import IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import show
 
@@ -43,7 +44,7 @@ def file_hash(path: Path) -> str:
                     break
                 digest.update(chunk)
     except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
     return digest.hexdigest()
 
 
@@ -57,7 +58,7 @@ def manifest(root: Path) -> dict:
     entries = {}
 
     def fail(exc: OSError):
-        raise StoreError(f"cannot read {exc.filename}: {exc.strerror or exc}")
+        raise StoreError(f"cannot read {exc.filename}: {os_reason(exc)}")
 
     for parent, dirs, files in os.walk(root, onerror=fail):
         base = Path(parent)

@@ -22,7 +22,9 @@ after re-checking it there, and each repair is journaled.
 import os
 from pathlib import Path
 
-from regctl import journal, layout, tracking
+from regctl import atomic, layout, tracking, transaction
+from regctl.edit import edit
+from regctl.atomic import os_reason
 from regctl.errors import RegctlError, StoreError
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
 from regctl.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
@@ -35,7 +37,8 @@ TEMP = "temp-leftover"
 DANGLING_ALIAS = "dangling-alias"
 NAME_MISMATCH = "name-mismatch"
 STALE_SNAPSHOT = "stale-alias-snapshot"
-FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT)
+INTERRUPTED = "interrupted-change"
+FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT, INTERRUPTED)
 
 
 def _problem(store: Store, kind: str, path: Path, message: str, model=None, **extra) -> dict:
@@ -62,12 +65,13 @@ def check(store: Store) -> dict:
     try:
         entries = sorted(os.scandir(models), key=lambda e: e.name) if models.is_dir() else []
     except OSError as exc:
-        raise StoreError(f"cannot read {models}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot read {models}: {os_reason(exc)}") from None
     for entry in entries:
         path = Path(entry.path)
         if entry.name.startswith(layout.TEMP_PREFIX):
-            problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write"))
-        elif entry.name.startswith(layout.LOCK_PREFIX) or entry.name == layout.JOURNAL_FILE:
+            if not _any_writer(store):
+                problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write"))
+        elif entry.name.startswith((layout.LOCK_PREFIX, layout.PENDING_PREFIX)) or entry.name == layout.JOURNAL_FILE:
             continue
         elif entry.is_symlink():
             problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=entry.name))
@@ -75,12 +79,13 @@ def check(store: Store) -> dict:
             problems.extend(check_model(store, entry.name))
     problems.extend(_check_new_model_leftovers(store))
     problems.extend(_check_journal(store))
+    problems.extend(_check_pending(store))
     problems.extend(_check_logged_models(store))
     return {"store": str(store.root), "ok": not problems, "problems": problems, "fixed": [], "notes": [LOCK_NOTE]}
 
 
-def check_model(store: Store, name: str) -> list:
-    """Problems of one registered model directory."""
+def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
+    """Problems of one registered model directory (``holding_lock``: the caller holds its lock)."""
     model = layout.model_dir(store.root, name)
     problems = []
     meta = _read_meta(store, layout.model_meta(store.root, name), name, problems)
@@ -94,24 +99,28 @@ def check_model(store: Store, name: str) -> list:
     if meta is not None:
         problems.extend(_check_model_fields(store, name, meta))
     live = {}
+    # a live writer's temporary files are not leftovers
+    writing = not holding_lock and atomic.is_locked(store.lock_path(name))
     for entry in entries:
         path = Path(entry.path)
         if entry.name.startswith(layout.TEMP_PREFIX):
-            problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write", model=name))
+            if not writing:
+                problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write",
+                                         model=name))
         elif entry.is_symlink():
             problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
         elif entry.name in (layout.TAGS_DIR, layout.ALIASES_DIR):
             problems.extend(_check_data_dir(store, name, path, entry.name))
         elif layout.version_number_of(entry.name) is not None:
             number = layout.version_number_of(entry.name)
-            found, stage = check_version(store, name, number)
+            found, stage = check_version(store, name, number, writing)
             problems.extend(found)
             live[number] = stage
     problems.extend(_check_aliases(store, name, meta, live))
     return problems
 
 
-def check_version(store: Store, name: str, number: int) -> "tuple[list, object]":
+def check_version(store: Store, name: str, number: int, writing: bool = False) -> "tuple[list, object]":
     """Problems of one version directory, and its stage (None when unreadable)."""
     directory = layout.version_dir(store.root, name, number)
     problems = []
@@ -142,7 +151,9 @@ def check_version(store: Store, name: str, number: int) -> "tuple[list, object]"
     for entry in _scan(directory):
         path = Path(entry.path)
         if entry.name.startswith(layout.TEMP_PREFIX):
-            problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write", model=name))
+            if not writing:
+                problems.append(_problem(store, TEMP, path, "leftover temporary entry of an interrupted write",
+                                         model=name))
         elif entry.is_symlink():
             problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
         elif entry.name == layout.TAGS_DIR:
@@ -242,45 +253,71 @@ def _check_new_model_leftovers(store: Store) -> list:
     problems = []
     for entry in _scan(store.root):
         key = layout.staging_key(entry.name)
-        if key and entry.is_dir(follow_symlinks=False):
+        if key and entry.is_dir(follow_symlinks=False) and not atomic.is_locked(layout.lock_of_key(store.root, key)):
             problems.append(_problem(store, TEMP, Path(entry.path),
                                      "leftover staging directory of an interrupted model creation", model_key=key))
     return problems
 
 
 def _check_journal(store: Store) -> list:
-    path = layout.journal_path(store.root)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        return [_problem(store, "unreadable-journal", path, f"cannot read the journal: {exc.strerror or exc}")]
-    import json
+    from regctl import journal
 
-    bad = 0
-    for line in raw.splitlines():
-        try:
-            if not isinstance(json.loads(line), dict):
-                bad += 1
-        except ValueError:
-            bad += 1
+    path = layout.journal_path(store.root)
+    if path.is_symlink():
+        return [_problem(store, "symlink", path, _symlink_message(store, path))]
+    try:
+        bad = journal.damaged_lines(store)
+    except RegctlError as exc:
+        return [_problem(store, "unreadable-journal", path, exc.message)]
     if bad:
         return [_problem(store, "damaged-journal", path, f"{bad} journal line(s) cannot be read; they are skipped")]
     return []
+
+
+def _check_pending(store: Store) -> list:
+    """Changes a killed writer left half applied (completed by the next write, or by --fix)."""
+    problems = []
+    for entry in _scan(layout.models_dir(store.root)):
+        if entry.name.startswith(layout.PENDING_PREFIX):
+            key = entry.name[len(layout.PENDING_PREFIX):]
+            lock = layout.lock_of_key(store.root, key)
+            if entry.is_symlink():
+                problems.append(_problem(store, "symlink", Path(entry.path), _symlink_message(store, Path(entry.path))))
+            elif not atomic.is_locked(lock):  # a live writer's change is not a problem
+                problems.append(_problem(store, INTERRUPTED, Path(entry.path),
+                                         "a change interrupted while it was applied; --fix completes it",
+                                         model_key=key))
+        elif entry.name.startswith(layout.LOCK_PREFIX) and entry.is_symlink():
+            problems.append(_problem(store, "symlink", Path(entry.path), _symlink_message(store, Path(entry.path))))
+    return problems
 
 
 def _check_logged_models(store: Store) -> list:
     """Leftover temp files in logged model directories (regctl writes their mlflow.modelVersions tag)."""
     problems = []
     for experiment in tracking._experiment_dirs(store):
+        if experiment.is_symlink():
+            continue  # never look for leftovers to remove outside the store
         for model in _scan(experiment / layout.MODELS_DIR):
+            if model.is_symlink():
+                continue
+            tags = Path(model.path) / layout.TAGS_DIR
+            if tags.is_symlink():
+                problems.append(_problem(store, "symlink", tags, _symlink_message(store, tags)))
+            if atomic.is_locked(store.lock_path(f"logged-model:{model.name}")):
+                continue
             for entry in _scan(Path(model.path)):
                 if entry.name.startswith(layout.TEMP_PREFIX):
                     problems.append(_problem(store, TEMP, Path(entry.path),
                                              "leftover temporary entry of an interrupted write",
                                              logged_model=model.name))
     return problems
+
+
+def _any_writer(store: Store) -> bool:
+    """Whether any writer holds a lock in ``models/`` now."""
+    return any(atomic.is_locked(Path(e.path)) for e in _scan(layout.models_dir(store.root))
+               if e.name.startswith(layout.LOCK_PREFIX))
 
 
 def _read_meta(store: Store, path: Path, name: str, problems: list):
@@ -300,7 +337,7 @@ def _scan(directory: Path) -> list:
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as exc:
-        raise StoreError(f"cannot read {directory}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
 
 
 def _symlink_message(store: Store, path: Path) -> str:
@@ -322,57 +359,66 @@ def fix(store: Store) -> dict:
     """Repair the safe problems (see the module docstring), then check again."""
     before = check(store)
     fixed = []
+    for problem in before["problems"]:
+        if problem["kind"] == INTERRUPTED:
+            with _locked_key(store, problem["model_key"]):
+                pending = store.root / problem["path"]
+                if transaction.recover(store, pending):
+                    fixed.append(problem)
     models = sorted({p["model"] for p in before["problems"] if p["fixable"] and p.get("model")})
     for name in models:
-        with store.lock(name):
-            for problem in check_model(store, name):  # re-checked under the lock
-                if problem["fixable"]:
-                    _repair(store, name, problem)
-                    fixed.append(problem)
-                    _journal_repair(store, name, problem)
-            if any(p["kind"] in (DANGLING_ALIAS, STALE_SNAPSHOT) for p in fixed if p["model"] == name):
+        with edit(store, name) as change:
+            found = [p for p in check_model(store, name, holding_lock=True) if p["fixable"]]  # re-checked under the lock
+            for problem in found:
+                _plan_repair(change, problem)
+                change.record("doctor.fix", name, problem["path"], problem["kind"], "repaired")
+            if any(p["kind"] in (DANGLING_ALIAS, STALE_SNAPSHOT, NAME_MISMATCH) and p["path"].endswith(
+                    f"/{name}/{layout.META}") or p["kind"] in (DANGLING_ALIAS, STALE_SNAPSHOT) for p in found):
                 meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
                 if isinstance(meta, dict):
-                    store.write_model_meta(name, meta)  # refreshes the aliases snapshot
+                    change.write(layout.model_meta(store.root, name), change.model_meta_text(dict(meta, name=name)))
+            fixed.extend(found)
     for problem in before["problems"]:
         if problem["kind"] == TEMP and not problem.get("model"):
-            owner = problem.get("logged_model")
-            if problem.get("model_key"):
-                with store.lock_key(problem["model_key"]):  # the lock its writer held
-                    if not (store.root / problem["path"]).exists():
-                        continue  # it was a live writer's, and that writer has finished
-                    store.remove_leftover(store.root / problem["path"])
-                    _journal_repair(store, None, problem)
-            elif owner:
-                with store.lock(f"logged-model:{owner}"):  # the lock regctl takes to write there
-                    store.remove_leftover(store.root / problem["path"])
-                    _journal_repair(store, None, problem)
-            else:  # directly in models/, where no regctl writer puts temp files
-                store.remove_leftover(store.root / problem["path"])
-                _journal_repair(store, None, problem)
-            fixed.append(problem)
+            lock = (layout.lock_of_key(store.root, problem["model_key"]) if problem.get("model_key")
+                    else store.lock_path(f"logged-model:{problem['logged_model']}") if problem.get("logged_model")
+                    else None)
+            if _remove_leftover(store, problem, lock):
+                fixed.append(problem)
     after = check(store)
     after["fixed"] = fixed
     return after
 
 
-def _journal_repair(store: Store, model, problem: dict) -> None:
-    journal.record(store, "doctor.fix", model, problem["path"], problem["kind"], "repaired")
-
-
-def _repair(store: Store, name: str, problem: dict) -> None:
+def _plan_repair(change, problem: dict) -> None:
+    store = change.store
     path = store.root / problem["path"]
     kind = problem["kind"]
     if kind == TEMP:
-        store.remove_leftover(path)
+        change.remove_tree(path)
     elif kind == DANGLING_ALIAS:
-        store.delete_alias_file(name, problem["alias"])
-    elif kind == NAME_MISMATCH:
-        meta = store.read_yaml(path)
-        meta["name"] = name
-        if path == layout.model_meta(store.root, name):
-            store.write_model_meta(name, meta)
-        else:
-            number = layout.version_number_of(path.parent.name)
-            store.write_version_meta(name, number, meta)
-    # STALE_SNAPSHOT: the model meta is rewritten once per model by ``fix``
+        change.delete_alias(problem["alias"])
+    elif kind == NAME_MISMATCH and path != layout.model_meta(store.root, change.name):
+        number = layout.version_number_of(path.parent.name)
+        change.write_version_meta(number, dict(store.read_yaml(path), name=change.name))
+    # the model's own meta.yaml (name, aliases snapshot) is rewritten once per model by ``fix``
+
+
+def _remove_leftover(store: Store, problem: dict, lock) -> bool:
+    """Remove a leftover outside any model directory, under the lock its writer held."""
+    import contextlib
+
+    path = store.root / problem["path"]
+    with (atomic.locked(lock, problem["path"]) if lock else contextlib.nullcontext()):
+        if not os.path.lexists(path):
+            return False  # it was a live writer's, and that writer has finished
+        plan = transaction.Plan(store)
+        plan.remove_tree(path)
+        plan.record("doctor.fix", None, problem["path"], problem["kind"], "repaired")
+        key = problem.get("model_key") or layout.model_key(problem["path"])
+        transaction.run(store, layout.pending_of_key(store.root, key), plan)
+    return True
+
+
+def _locked_key(store: Store, key: str):
+    return atomic.locked(layout.lock_of_key(store.root, key), f"model key {key}")

@@ -89,9 +89,8 @@ class FileBackend:
         return version_of(view)
 
     def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:
-        change = registry.set_alias(self.store, name, alias, version,
-                                    expect=("none" if expect is None else str(expect)) if expect_given else None)
-        return AliasChange(**change)
+        return AliasChange(**registry.set_alias(self.store, name, alias, version, expect=expect,
+                                                expect_given=expect_given))
 
     def delete_alias(self, name, alias) -> AliasChange:
         return AliasChange(**registry.delete_alias(self.store, name, alias))

@@ -1,8 +1,27 @@
-"""The journal: one JSON line per change, with who made it, where and when."""
+"""The journal: the store's append-only log of changes, one JSON object per line.
 
+Each write appends two lines (see ``transaction``): an *intent*, before
+anything changes, holding a transaction id, who made the change, where and
+when, the change itself and its history entries (``operation``, ``model``,
+``target``, ``old``, ``new``); then a *commit* with the same id once the change
+is applied. ``history`` and ``alias rollback`` read only committed changes.
+Lines written by regctl 0.1 (one history entry per line, no transaction) are
+read as committed.
+
+The journal is read from its end, in blocks, so the newest records cost the
+same whatever the journal's size.
+"""
+
+import json
 import os
+from typing import Iterator, Optional
 
-from regctl.store import Store, now_ms
+from regctl.errors import StoreError
+from regctl.store import Store, now_ms, os_reason
+
+INTENT, COMMIT = "intent", "commit"
+_BLOCK = 1 << 16
+_MAX_LINE = 64 << 20  # a longer line is damage, not a record
 
 
 def actor() -> str:
@@ -26,11 +45,127 @@ def actor() -> str:
     return user
 
 
-def record(store: Store, operation: str, model, target, old, new) -> None:
-    """Append one change to the store's journal (the caller holds the model's lock)."""
+def entry(operation: str, model, target, old, new) -> dict:
+    """One history entry of a change."""
+    return {"operation": operation, "model": model, "target": target, "old": old, "new": new}
+
+
+def intent_record(txn: str, changes: list, entries: list) -> dict:
     import socket
 
-    store.append_journal({
-        "time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": operation,
-        "model": model, "target": target, "old": old, "new": new,
-    })
+    return {"txn": txn, "phase": INTENT, "time": now_ms(), "user": actor(), "host": socket.gethostname(),
+            "changes": changes, "entries": entries}
+
+
+def commit_record(txn: str) -> dict:
+    return {"txn": txn, "phase": COMMIT, "time": now_ms()}
+
+
+def encode(record: dict) -> bytes:
+    """One journal line. Text that is not valid Unicode (names from the OS) is escaped, never lost."""
+    try:
+        return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
+
+
+def append(store: Store, record: dict) -> None:
+    """Append one record and fsync it; StoreError (and nothing appended) when it cannot be written whole."""
+    line = encode(record)
+    path = store.journal_path()
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise StoreError(f"cannot append to the journal {path}: {os_reason(exc)}") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # never glue a record onto a line cut short by a crash
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(28, "No space left on device")
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, size)  # a partial line must not stay behind
+        except OSError:
+            pass
+        raise StoreError(f"cannot append to the journal {path}: {os_reason(exc)}") from None
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------ reading
+
+def lines_from_end(store: Store) -> Iterator[bytes]:
+    """The journal's lines, newest first, read in blocks from the end."""
+    path = store.journal_path()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
+    try:
+        position = os.fstat(fd).st_size
+        rest = b""
+        while position > 0:
+            step = min(_BLOCK, position)
+            position -= step
+            block = os.pread(fd, step, position) + rest
+            parts = block.split(b"\n")
+            rest = parts[0]
+            if len(rest) > _MAX_LINE:
+                rest = b""  # an absurd line: skip it rather than hold it in memory
+            for line in reversed(parts[1:]):
+                if line:
+                    yield line
+        if rest:
+            yield rest
+    finally:
+        os.close(fd)
+
+
+def parse(line: bytes) -> Optional[dict]:
+    """A journal record, or None for a damaged line (cut short, not JSON, absurdly nested)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def history_entries(store: Store, model: Optional[str] = None) -> Iterator[dict]:
+    """Committed history entries (with ``time``, ``user``, ``host``), newest first."""
+    committed = set()
+    needle = None if model is None else json.dumps(model, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")
+    for line in lines_from_end(store):
+        if needle is not None and b'"phase": "commit"' not in line and needle not in line \
+                and json.dumps(model)[1:-1].encode("ascii", "backslashreplace") not in line:
+            continue  # cheap filter: a record of this model names it
+        record = parse(line)
+        if record is None:
+            continue
+        phase = record.get("phase")
+        if phase == COMMIT:
+            committed.add(record.get("txn"))
+            continue
+        if phase == INTENT:
+            if record.get("txn") not in committed:
+                continue  # interrupted before it started: nothing was changed
+            entries = record.get("entries")
+            if not isinstance(entries, list):
+                continue
+            for item in reversed(entries):
+                if isinstance(item, dict) and (model is None or item.get("model") == model):
+                    yield dict(item, time=record.get("time"), user=record.get("user"), host=record.get("host"))
+        elif phase is None and (model is None or record.get("model") == model):
+            yield record  # a record from before transactions
+
+
+def damaged_lines(store: Store) -> int:
+    """How many journal lines cannot be read as records."""
+    return sum(1 for line in lines_from_end(store) if parse(line) is None)

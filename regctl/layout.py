@@ -17,6 +17,7 @@ VERSION_PREFIX = "version-"
 # in models/ and in model and version directories.
 TEMP_PREFIX = ".regctl-tmp-"
 LOCK_PREFIX = ".regctl%lock%"
+PENDING_PREFIX = ".regctl%pending%"
 JOURNAL_FILE = ".regctl%journal.jsonl"
 STAGING_PREFIX = "regctltmp-"
 
@@ -47,6 +48,11 @@ def model_lock(root: Path, name: str) -> Path:
 
 def lock_of_key(root: Path, key: str) -> Path:
     return root / MODELS_DIR / f"{LOCK_PREFIX}{key}"
+
+
+def pending_of_key(root: Path, key: str) -> Path:
+    """Where a change being applied to one model is kept until it is committed."""
+    return root / MODELS_DIR / f"{PENDING_PREFIX}{key}"
 
 
 def new_model_staging(root: Path, name: str, suffix: str) -> Path:

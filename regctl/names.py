@@ -171,6 +171,6 @@ def validate_lookup_name(name: str) -> str:
     Lookups accept any name MLflow may have written (leading spaces, ':' from
     MLflow 2, ...) but never one that could name a path outside ``models/``.
     """
-    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+    if not name or "/" in name or "\x00" in name or name in (".", "..") or not _fits_file_name(name):
         raise InvalidInput(f"invalid model name {show(name)}")
     return name

@@ -10,48 +10,8 @@ from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, parse_version, validate_lookup_name
 from regctl.resolve import find_version, resolve
 from regctl.store import Store
+from regctl.views import PROMPT_TAG, alias_version, model_view, version_view
 
-VERSION_FIELDS = (
-    "name", "version", "creation_timestamp", "last_updated_timestamp", "current_stage",
-    "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
-    "storage_location", "model_id",
-)
-PROMPT_TAG = "mlflow.prompt.is_prompt"
-
-
-# ------------------------------------------------------------------ views
-
-def version_view(store: Store, name: str, meta: dict, aliases: dict) -> dict:
-    """A version as MLflow's client returns it, plus ``tags`` and ``aliases``."""
-    version = int_or_none(meta.get("version"))
-    view = {field: meta.get(field) for field in VERSION_FIELDS}
-    view["version"] = version
-    view["tags"] = store.read_version_tags(name, version) if version else {}
-    view["aliases"] = sorted(a for a, v in aliases.items() if v == str(version))
-    return view
-
-
-def model_view(store: Store, name: str, meta: dict) -> dict:
-    """A registered model with its tags, aliases and latest version number."""
-    aliases = store.read_aliases(name)
-    return {
-        "name": meta.get("name", name),
-        "creation_timestamp": meta.get("creation_timestamp"),
-        "last_updated_timestamp": meta.get("last_updated_timestamp"),
-        "description": meta.get("description"),
-        "tags": store.read_model_tags(name),
-        "aliases": {alias: int_or_none(text.strip()) for alias, text in sorted(aliases.items())},
-        "latest_version": latest_version_number(store, name),
-    }
-
-
-def latest_version_number(store: Store, name: str) -> Optional[int]:
-    """Highest version number that is not soft-deleted, or None."""
-    for number in store.version_numbers(name):
-        meta = store.read_version_meta(name, number)
-        if meta.get("current_stage") != DELETED_STAGE:
-            return number
-    return None
 
 
 # ------------------------------------------------------------------ reads
@@ -109,7 +69,7 @@ def list_aliases(store: Store, name: str) -> dict:
     """``{alias: version}`` of a model, from its alias files."""
     validate_lookup_name(name)
     store.read_model_meta(name)
-    return {a: int_or_none(t.strip()) for a, t in sorted(store.read_aliases(name).items())}
+    return {a: alias_version(t) for a, t in sorted(store.read_aliases(name).items())}
 
 
 def describe_model(store: Store, name: str) -> dict:
@@ -160,22 +120,18 @@ def lineage(store: Store, name: str, version: int, meta: dict) -> dict:
     return info
 
 
-def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None) -> list:
-    """Journal records, newest first, optionally for one model (and one alias)."""
+def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None,
+            limit: Optional[int] = None) -> list:
+    """Committed journal entries, newest first, optionally of one model (and one alias of it)."""
+    from regctl import journal
+
     store.require()
-    records = store.read_journal()
-    if name is not None:
-        records = [r for r in records if r.get("model") == name]
-    if alias is not None:
-        records = [r for r in records if r.get("operation") in ("alias.set", "alias.delete") and r.get("target") == alias]
-    return list(reversed(records))
-
-
-def int_or_none(value) -> Optional[int]:
-    """A version number from an int or its text, None when it is neither."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+    found = []
+    for record in journal.history_entries(store, name):
+        if alias is not None and not (record.get("operation") in ("alias.set", "alias.delete")
+                                      and record.get("target") == alias):
+            continue
+        found.append(record)
+        if limit is not None and len(found) >= limit:
+            break
+    return found

@@ -1,32 +1,22 @@
 """The writing use cases: register, aliases, tags, descriptions, stages, rename, delete.
 
-Every write validates its input first, takes the model's lock, re-reads what
-it changes under the lock, writes through ``Store`` and appends one journal
-record per change. Results are plain dicts with MLflow's field names.
+Each one reads and checks everything it needs inside ``edit(store, name)``
+(under the model's lock), describes its change there, and returns what it did
+from what it planned: the change is applied when the block ends, all or
+nothing (see ``transaction``). Arguments arrive validated by ``regctl.api``.
 """
 
-from pathlib import Path
+import json
 from typing import Iterable, Optional
 
-from regctl import journal, layout, tracking, uris
-from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
+from regctl import tracking, uris
+from regctl.edit import ModelChange, edit, version_files
+from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
-from regctl.names import (
-    ACTIVE_STAGES,
-    DELETED_STAGE,
-    canonical_stage,
-    parse_version,
-    show,
-    validate_alias,
-    validate_artifact_path,
-    validate_lookup_name,
-    validate_model_name,
-    validate_tag_key,
-    validate_tag_value,
-)
-from regctl.queries import history, int_or_none, version_view
+from regctl.names import DELETED_STAGE, show, validate_artifact_path, validate_model_name
 from regctl.resolve import find_version, location_path, logged_model_named, run_location
-from regctl.store import Store, now_ms
+from regctl.store import Store
+from regctl.views import alias_version, version_view
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
@@ -55,9 +45,9 @@ def registration_source(store: Store, source: str) -> dict:
     if not location:
         raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
     _require_dir(store, location, source)
+    # MLflow gives a version registered from another version none of its tags: approvals must not spread.
     return {"source": f"models:/{ref.name}/{number}", "storage_location": location,
-            "run_id": meta.get("run_id"), "model_id": meta.get("model_id"),
-            "tags": store.read_version_tags(ref.name, number)}
+            "run_id": meta.get("run_id"), "model_id": meta.get("model_id"), "tags": {}}
 
 
 def _source_from_run(store: Store, ref: uris.RunRef) -> dict:
@@ -84,41 +74,44 @@ def _require_dir(store: Store, location: str, source: str) -> None:
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
              tags: Optional[dict] = None, aliases: Iterable[str] = ()) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
-    validate_model_name(name)
-    tags = dict(tags or {})
-    for key, value in tags.items():
-        validate_tag_key(key)
-        validate_tag_value(key, value)
-    aliases = [validate_alias(a) for a in aliases]
-    origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
-    # Hash the artifacts before locking: it reads every file, and nobody needs to wait for that.
     from regctl import digest
 
+    tags = dict(tags or {})
+    aliases = list(aliases)
+    origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
+    # Hash the artifacts before locking: it reads every file, and nobody needs to wait for that.
     content_tags, content_files = digest.registration_record(store, origin["storage_location"] or origin["source"])
-    _check_tag_paths({**origin["tags"], **tags, **content_tags})
-    with store.lock(name):  # creates the store's models/ directory when needed
-        now = now_ms()
-        model_meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
-        if model_meta is None:
-            model_meta = new_model_meta(name, now)
-            if store.model_exists(name):  # a directory without meta.yaml, left by another tool
-                store.write_model_meta(name, model_meta)
-            else:
-                store.create_model(name, model_meta)
-            journal.record(store, "model.create", name, None, None, name)
-        meta = new_version_meta(name, origin, description, now)
-        number = store.create_version_dir(name, store.highest_version_number(name) + 1, meta,
-                                          {**origin["tags"], **tags, **content_tags}, content_files)
-        journal.record(store, "version.create", name, number, None, origin["source"])
+    version_tags = {**origin["tags"], **tags, **content_tags}
+    _check_tag_paths(version_tags)
+    logged_model = origin.get("logged_model_dir")
+    also_lock = [_logged_model_lock(logged_model)] if logged_model else []
+    with edit(store, name, create=True, also_lock=also_lock) as change:
+        model_meta = change.model_meta_or_none()
+        exists = model_meta is not None or store.model_exists(name)
+        if not exists:
+            validate_model_name(name)  # the strict rules are for new names; existing ones are used as they are
+        number = store.highest_version_number(name) + 1 if exists else 1
+        meta = new_version_meta(name, origin, description, change.now, number)
+        old_aliases = {alias: change.aliases().get(alias) for alias in aliases}
+        if not exists:
+            change.aliases().update((alias, str(number)) for alias in aliases)
+            change.create_model(new_model_meta(name, change.now), {number: version_files(meta, version_tags, content_files)})
+            change.record("model.create", name, None, None, name)
+        else:
+            change.create_version(number, meta, version_tags, content_files)
+            if model_meta is None:  # a directory without meta.yaml, left by another tool
+                model_meta = new_model_meta(name, change.now)
+                change.record("model.create", name, None, None, name)
+            for alias in aliases:
+                change.set_alias(alias, number)
+            change.touch_model(model_meta)
+        change.record("version.create", name, number, None, origin["source"])
         for alias in aliases:
-            old = store.read_alias(name, alias)
-            store.set_alias_file(name, alias, number)
-            journal.record(store, "alias.set", name, alias, old, str(number))
-        model_meta["last_updated_timestamp"] = now
-        store.write_model_meta(name, model_meta)
-    if origin.get("logged_model_dir"):
-        _record_model_version(store, origin["logged_model_dir"], name, number)
-    return version_view(store, name, store.read_version_meta(name, number), store.read_aliases(name))
+            change.record("alias.set", name, alias, old_aliases[alias], str(number))
+        if logged_model:
+            _record_model_version(change, logged_model, name, number)
+        view = version_view(store, name, meta, change.aliases(), tags=version_tags)
+    return view
 
 
 def new_model_meta(name: str, now: int) -> dict:
@@ -127,141 +120,135 @@ def new_model_meta(name: str, now: int) -> dict:
             "name": name, "workspace": "default"}
 
 
-def new_version_meta(name: str, origin: dict, description: Optional[str], now: int) -> dict:
+def new_version_meta(name: str, origin: dict, description: Optional[str], now: int, number: int) -> dict:
     return {"creation_timestamp": now, "current_stage": "None", "deployment_job_state": None,
             "description": description, "last_updated_timestamp": now, "model_id": origin["model_id"],
             "name": name, "run_id": origin["run_id"], "run_link": None, "source": origin["source"],
             "status": "READY", "status_message": None, "storage_location": origin["storage_location"],
-            "user_id": None, "version": 0, "workspace": "default"}
+            "user_id": None, "version": number, "workspace": "default"}
 
 
-def _record_model_version(store: Store, model_dir: Path, name: str, version: int) -> None:
-    """Append to the logged model's ``mlflow.modelVersions`` tag, as MLflow 3 does."""
-    import json
+def _logged_model_lock(model_dir) -> str:
+    return f"logged-model:{model_dir.name}"
 
-    with store.lock(f"logged-model:{model_dir.name}"):
-        tag = model_dir / layout.TAGS_DIR / MODEL_VERSIONS_TAG
-        try:
-            entries = json.loads(tag.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            entries = []
-        if not isinstance(entries, list):
-            entries = []
-        entries.append({"name": name, "version": version})
-        store.set_tag(model_dir, MODEL_VERSIONS_TAG, json.dumps(entries))
+
+def _record_model_version(change: ModelChange, model_dir, name: str, version: int) -> None:
+    """Plan the append to the logged model's ``mlflow.modelVersions`` tag, as MLflow 3 does."""
+    from regctl import layout
+
+    tags_dir = change.store.inside(model_dir / layout.TAGS_DIR)
+    tag = tags_dir / MODEL_VERSIONS_TAG
+    try:
+        text = change.store.inside(tag).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        text = "[]"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot read {tag}: {exc}") from None
+    try:
+        entries = json.loads(text)
+    except (ValueError, RecursionError):
+        entries = None
+    if not isinstance(entries, list):
+        raise StoreError(f"damaged tag {tag}: not a JSON list; nothing was changed (doctor shows it)")
+    entries.append({"name": name, "version": version})
+    change.write(tag, json.dumps(entries))
 
 
 # ---------------------------------------------------------------- aliases
 
-def set_alias(store: Store, name: str, alias: str, version, *, expect: Optional[str] = None) -> dict:
-    """Point ``alias`` at ``version``; with ``expect``, only if it points at that now ('none': unset)."""
-    validate_lookup_name(name)
-    validate_alias(alias)
-    number = parse_version(version)
-    expected = _parse_expect(expect)
-    with store.lock(name):
-        model_meta = store.read_model_meta(name)
-        store.read_live_version_meta(name, number)
-        old = store.read_alias(name, alias)
-        if expect is not None and int_or_none(old) != expected:
+def set_alias(store: Store, name: str, alias: str, version: int, *, expect_given: bool = False,
+              expect: Optional[int] = None) -> dict:
+    """Point ``alias`` at ``version``; with ``expect_given``, only if it points at ``expect`` now (None: unset)."""
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        change.version_meta(version)
+        old = change.aliases().get(alias)
+        if expect_given and (None if old is None else alias_version(old)) != expect:
             raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
-                           f"expected {expect}; not changed")
-        if old == str(number):
-            return {"name": name, "alias": alias, "old": number, "new": number, "changed": False}
-        store.set_alias_file(name, alias, number)
-        model_meta["last_updated_timestamp"] = now_ms()
-        store.write_model_meta(name, model_meta)
-        journal.record(store, "alias.set", name, alias, old, str(number))
-    return {"name": name, "alias": alias, "old": int_or_none(old), "new": number, "changed": True}
-
-
-def _parse_expect(expect: Optional[str]) -> Optional[int]:
-    if expect is None or expect.lower() == "none":
-        return None
-    return parse_version(expect)
+                           f"expected {expect if expect is not None else 'none'}; not changed")
+        if old is not None and alias_version(old) == version and old == str(version):
+            return {"name": name, "alias": alias, "old": version, "new": version, "changed": False}
+        change.set_alias(alias, version)
+        change.touch_model(model_meta)
+        change.record("alias.set", name, alias, old, str(version))
+    return {"name": name, "alias": alias, "old": alias_version(old), "new": version, "changed": True}
 
 
 def delete_alias(store: Store, name: str, alias: str) -> dict:
     """Remove ``alias``; NotFound if it does not exist."""
-    validate_lookup_name(name)
-    validate_alias(alias, allow_reserved=True)
-    with store.lock(name):
-        model_meta = store.read_model_meta(name)
-        old = store.read_alias(name, alias)
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        old = change.aliases().get(alias)
         if old is None:
             raise NotFound(f"alias {show(alias)} of model {show(name)} not found")
-        store.delete_alias_file(name, alias)
-        model_meta["last_updated_timestamp"] = now_ms()
-        store.write_model_meta(name, model_meta)
-        journal.record(store, "alias.delete", name, alias, old, None)
-    return {"name": name, "alias": alias, "old": int_or_none(old), "new": None, "changed": True}
+        change.delete_alias(alias)
+        change.touch_model(model_meta)
+        change.record("alias.delete", name, alias, old, None)
+    return {"name": name, "alias": alias, "old": alias_version(old), "new": None, "changed": True}
 
 
 def rollback_alias(store: Store, name: str, alias: str) -> dict:
-    """Move ``alias`` back to where it pointed before its last change, per the journal."""
-    validate_lookup_name(name)
-    validate_alias(alias)
-    moves = history(store, name, alias)
-    if not moves:
-        raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back")
-    last = moves[0]
-    current = store.read_alias(name, alias)
-    if last.get("new") != current:
-        raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
-    previous = last.get("old")
-    if previous is None:
-        return delete_alias(store, name, alias)
-    return set_alias(store, name, alias, previous, expect=current)
+    """Move ``alias`` back to where it pointed before its last recorded change, if it is still what that left."""
+    from regctl.queries import history
+
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        moves = history(store, name, alias, limit=1)
+        if not moves:
+            raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back")
+        last = moves[0]
+        current = change.aliases().get(alias)
+        if last.get("new") != current:
+            raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
+        previous = last.get("old")
+        if previous is None:
+            change.delete_alias(alias)
+            change.record("alias.delete", name, alias, current, None)
+        else:
+            number = alias_version(previous)
+            if number is None:
+                raise StoreError(f"damaged journal: alias {show(alias)} of {show(name)} was at {show(str(previous))}")
+            change.version_meta(number)
+            change.set_alias(alias, number)
+            change.record("alias.set", name, alias, current, str(number))
+        change.touch_model(model_meta)
+    return {"name": name, "alias": alias, "old": alias_version(current),
+            "new": None if previous is None else number, "changed": True}
 
 
 # ------------------------------------------------------------------- tags
 
-def _owner(store: Store, name: str, version) -> "tuple[Path, Optional[int]]":
-    if version is None:
-        return layout.model_dir(store.root, name), None
-    number = parse_version(version)
-    store.read_live_version_meta(name, number)
-    return layout.version_dir(store.root, name, number), number
-
-
-def set_tags(store: Store, name: str, tags: dict, version=None) -> dict:
+def set_tags(store: Store, name: str, tags: dict, version: Optional[int] = None) -> dict:
     """Set model tags, or tags of ``version``."""
-    validate_lookup_name(name)
-    for key, value in tags.items():
-        validate_tag_key(key)
-        validate_tag_value(key, value)
-    with store.lock(name):
-        model_meta = store.read_model_meta(name)
-        owner, number = _owner(store, name, version)
-        current = store.read_files(owner / layout.TAGS_DIR)
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        if version is not None:
+            change.version_meta(version)
+        current = change.tags(version)
         _check_tag_paths(tags, current)
         for key, value in tags.items():
-            store.set_tag(owner, key, value)
-            journal.record(store, "tag.set", name, _tag_target(key, number), current.get(key), value)
-        model_meta["last_updated_timestamp"] = now_ms()
-        store.write_model_meta(name, model_meta)
-    return {"name": name, "version": number, "set": tags}
+            change.set_tag(key, value, version)
+            change.record("tag.set", name, _tag_target(key, version), current.get(key), value)
+        change.touch_model(model_meta)
+    return {"name": name, "version": version, "set": tags}
 
 
-def delete_tags(store: Store, name: str, keys: list, version=None) -> dict:
+def delete_tags(store: Store, name: str, keys: list, version: Optional[int] = None) -> dict:
     """Remove tags; NotFound (and nothing removed) if any key does not exist."""
-    validate_lookup_name(name)
-    for key in keys:
-        validate_tag_key(key)
-    with store.lock(name):
-        model_meta = store.read_model_meta(name)
-        owner, number = _owner(store, name, version)
-        current = store.read_files(owner / layout.TAGS_DIR)
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        if version is not None:
+            change.version_meta(version)
+        current = change.tags(version)
         missing = [k for k in keys if k not in current]
         if missing:
-            where = f"version {number} of " if number else ""
+            where = f"version {version} of " if version else ""
             raise NotFound(f"tag {show(missing[0])} of {where}model {show(name)} not found")
-        for key in keys:
-            store.delete_tag(owner, key)
-            journal.record(store, "tag.delete", name, _tag_target(key, number), current[key], None)
-        model_meta["last_updated_timestamp"] = now_ms()
-        store.write_model_meta(name, model_meta)
-    return {"name": name, "version": number, "deleted": list(keys)}
+        for key in dict.fromkeys(keys):
+            change.delete_tag(key, version)
+            change.record("tag.delete", name, _tag_target(key, version), current[key], None)
+        change.touch_model(model_meta)
+    return {"name": name, "version": version, "deleted": list(keys)}
 
 
 def _check_tag_paths(keys: Iterable[str], existing: Iterable[str] = ()) -> None:
@@ -280,109 +267,98 @@ def _tag_target(key: str, version: Optional[int]) -> str:
 
 # ------------------------------------------------- descriptions and stages
 
-def set_description(store: Store, name: str, text: str, version=None, alias=None) -> dict:
+def set_description(store: Store, name: str, text: str, version: Optional[int] = None,
+                    alias: Optional[str] = None) -> dict:
     """Replace the description of a model, or of one version given by number or alias."""
-    validate_lookup_name(name)
-    number = None if version is None else parse_version(version)
-    with store.lock(name):
-        now = now_ms()
-        if number is None and alias is None:
-            meta = store.read_model_meta(name)
-            old = meta.get("description")
-            meta.update(description=text, last_updated_timestamp=now)
-            store.write_model_meta(name, meta)
-            journal.record(store, "model.describe", name, None, old, text)
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        if version is None and alias is None:
+            change.touch_model(model_meta, description=text)
+            change.record("model.describe", name, None, model_meta.get("description"), text)
             return {"name": name, "version": None, "description": text}
-        ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, number)
+        ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, version)
         number, meta = find_version(store, ref)  # the alias is read under the lock
-        old = meta.get("description")
-        meta.update(description=text, last_updated_timestamp=now)
-        store.write_version_meta(name, number, meta)
-        journal.record(store, "version.describe", name, f"version-{number}", old, text)
+        change.write_version_meta(number, dict(meta, description=text, last_updated_timestamp=change.now))
+        change.touch_model(model_meta)
+        change.record("version.describe", name, f"version-{number}", meta.get("description"), text)
     return {"name": name, "version": number, "description": text}
 
 
-def transition_stage(store: Store, name: str, version, stage: str, *, archive_existing: bool = False) -> dict:
+def transition_stage(store: Store, name: str, version: int, stage: str, *, archive_existing: bool = False) -> dict:
     """MLflow's stage transition; with ``archive_existing`` other versions in the stage become Archived."""
-    validate_lookup_name(name)
-    number = parse_version(version)
-    stage = canonical_stage(stage)
-    if archive_existing and stage not in ACTIVE_STAGES:
-        raise InvalidInput(f"--archive-existing needs an active stage (Staging or Production), not {stage}")
-    archived = []
-    with store.lock(name):
-        model_meta = store.read_model_meta(name)
-        meta = store.read_live_version_meta(name, number)
-        now = now_ms()
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        meta = change.version_meta(version)
         old = meta.get("current_stage")
+        archived = []
         if archive_existing:
-            for other in store.version_numbers(name):
-                other_meta = store.read_version_meta(name, other)
-                if other != number and other_meta.get("current_stage") == stage:
-                    other_meta.update(current_stage="Archived", last_updated_timestamp=now)
-                    store.write_version_meta(name, other, other_meta)
-                    journal.record(store, "version.stage", name, f"version-{other}", stage, "Archived")
+            for other in change.version_numbers():
+                if other == version:
+                    continue
+                other_meta = store.read_version_meta(name, other)  # a damaged one stops everything here
+                if other_meta is not None and other_meta.get("current_stage") == stage:
+                    change.write_version_meta(other, dict(other_meta, current_stage="Archived",
+                                                          last_updated_timestamp=change.now))
+                    change.record("version.stage", name, f"version-{other}", stage, "Archived")
                     archived.append(other)
-        meta.update(current_stage=stage, last_updated_timestamp=now)
-        store.write_version_meta(name, number, meta)
-        journal.record(store, "version.stage", name, f"version-{number}", old, stage)
-        model_meta["last_updated_timestamp"] = now
-        store.write_model_meta(name, model_meta)
-    return {"name": name, "version": number, "old_stage": old, "current_stage": stage, "archived": archived}
+        change.write_version_meta(version, dict(meta, current_stage=stage, last_updated_timestamp=change.now))
+        change.record("version.stage", name, f"version-{version}", old, stage)
+        change.touch_model(model_meta)
+    return {"name": name, "version": version, "old_stage": old, "current_stage": stage, "archived": archived}
 
 
 # ------------------------------------------------------ rename and delete
 
 def rename_model(store: Store, old: str, new: str) -> dict:
-    """Rename a model with everything it has: tags, aliases, versions and their tags."""
-    validate_lookup_name(old)
-    validate_model_name(new)
-    if old == new:
-        raise InvalidInput(f"cannot rename {show(old)} to itself")
-    first, second = sorted([old, new], key=lambda n: str(layout.model_lock(store.root, n)))
-    with store.lock(first), store.lock(second):
-        meta = store.read_model_meta(old)
-        store.rename_model_dir(old, new)
-        now = now_ms()
-        for number in store.version_numbers(new):
-            version_meta = store.read_version_meta(new, number)
-            version_meta["name"] = new
-            store.write_version_meta(new, number, version_meta)
-        meta.update(name=new, last_updated_timestamp=now)
-        store.write_model_meta(new, meta)
-        journal.record(store, "model.rename", new, None, old, new)
+    """Rename a model with everything it has: tags, aliases, versions and their tags.
+
+    As MLflow does, every version's ``name`` and ``last_updated_timestamp`` change too.
+    """
+    first, second = sorted([old, new], key=lambda n: str(store.lock_path(n)))
+    with edit(store, first) as outer, edit(store, second) as inner:
+        change = outer if first == old else inner
+        meta = change.model_meta()
+        metas = {n: store.read_version_meta(old, n) for n in change.version_numbers()}  # all readable, or nothing
+        change.aliases()
+        change.move_model(new)
+        renamed = ModelChange(store, new)
+        renamed._aliases = change.aliases()
+        for number, version_meta in metas.items():
+            if version_meta is not None:
+                renamed.write_version_meta(number, dict(version_meta, name=new, last_updated_timestamp=change.now))
+        renamed.now = change.now
+        renamed.touch_model(meta, name=new)
+        change.changes.extend(renamed.changes)
+        change.record("model.rename", new, None, old, new)
     return {"old": old, "new": new}
 
 
 def delete_model(store: Store, name: str) -> dict:
     """Delete a registered model and all its versions (MLflow's hard delete)."""
-    validate_lookup_name(name)
-    with store.lock(name):
-        store.read_model_meta(name)
-        versions = store.version_numbers(name)
-        store.delete_model_dir(name)
-        journal.record(store, "model.delete", name, None, f"{len(versions)} versions", None)
+    with edit(store, name) as change:
+        change.model_meta()
+        versions = change.version_numbers()
+        change.aliases()
+        change.tags()
+        for number in versions:  # everything readable, or nothing is deleted
+            change.tags(number)
+        change.remove_model()
+        change.record("model.delete", name, None, f"{len(versions)} versions", None)
     return {"name": name, "version": None, "deleted": True}
 
 
-def delete_version(store: Store, name: str, version) -> dict:
+def delete_version(store: Store, name: str, version: int) -> dict:
     """Soft-delete a version (stage Deleted_Internal) and remove the aliases pointing at it."""
-    validate_lookup_name(name)
-    number = parse_version(version)
-    with store.lock(name):
-        model_meta = store.read_model_meta(name)
-        meta = store.read_live_version_meta(name, number)
-        now = now_ms()
-        old_stage = meta.get("current_stage")
-        meta.update(current_stage=DELETED_STAGE, last_updated_timestamp=now)
-        store.write_version_meta(name, number, meta)
-        journal.record(store, "version.delete", name, f"version-{number}", old_stage, DELETED_STAGE)
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        meta = change.version_meta(version)
+        change.write_version_meta(version, dict(meta, current_stage=DELETED_STAGE, last_updated_timestamp=change.now))
+        change.record("version.delete", name, f"version-{version}", meta.get("current_stage"), DELETED_STAGE)
         removed = []
-        for alias, text in store.read_aliases(name).items():
-            if int_or_none(text.strip()) == number:
-                store.delete_alias_file(name, alias)
-                journal.record(store, "alias.delete", name, alias, text, None)
+        for alias, text in sorted(change.aliases().items()):
+            if alias_version(text) == version:
+                change.delete_alias(alias)
+                change.record("alias.delete", name, alias, text, None)
                 removed.append(alias)
-        model_meta["last_updated_timestamp"] = now
-        store.write_model_meta(name, model_meta)
-    return {"name": name, "version": number, "deleted": True, "aliases_removed": removed}
+        change.touch_model(model_meta)
+    return {"name": name, "version": version, "deleted": True, "aliases_removed": removed}

@@ -3,6 +3,7 @@
 import os
 import sys
 
+from regctl.atomic import os_reason
 from regctl.errors import EXIT_STORE, RegctlError
 
 
@@ -18,7 +19,7 @@ def report(exc: BaseException, argv) -> int:
     if isinstance(exc, RegctlError):
         message, code = exc.message, exc.exit_code
     elif isinstance(exc, OSError):
-        message, code = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_STORE
+        message, code = f"{os_reason(exc)}: {exc.filename or ''}".rstrip(": "), EXIT_STORE
     else:
         if wants_traceback(argv):
             raise exc

@@ -1,19 +1,18 @@
-"""Reading and writing registry entities in an ``mlruns/`` tree.
+"""Reading registry entities of an ``mlruns/`` tree, addressed by model name and version.
 
-The only user of ``atomic``: every write goes through ``atomic.write_bytes``
-(temp file, fsync, rename) and happens while ``Store.lock`` is held for the
-model concerned. Entities are plain dicts keyed by MLflow's own field names.
+Entities are plain dicts keyed by MLflow's own field names. Writing goes
+through ``edit`` (a plan per change) and ``transaction`` (applying it); this
+module only says where the lock, the pending change and the journal live.
 """
 
-import contextlib
-import errno
 import os
 import re
 import time
 from pathlib import Path
 
-from regctl import atomic, layout, yamlfile
-from regctl.errors import Conflict, NotFound, StoreError
+from regctl import layout, yamlfile
+from regctl.atomic import os_reason
+from regctl.errors import NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
 
 _VERSION_LINE = re.compile(rb"^version: *([0-9]+) *$", re.MULTILINE)
@@ -44,20 +43,16 @@ class Store:
         if not self.root.is_dir():
             raise StoreError(f"no MLflow store at {self.root} (use --store or REGCTL_STORE)")
 
-    def ensure(self) -> None:
-        """Create the store's ``models/`` directory for a writing command."""
-        try:
-            layout.models_dir(self.root).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create store at {self.root}: {atomic.describe_os_error(exc, self.root)}") from None
+    def lock_path(self, name: str) -> Path:
+        """The lock file guarding writes to model ``name`` (or to another lock name, such as a logged model's)."""
+        return layout.model_lock(self.root, name)
 
-    @contextlib.contextmanager
-    def lock(self, name: str):
-        """Hold the write lock of registered model ``name``."""
-        self.ensure()
-        with atomic.locked(layout.model_lock(self.root, name), f"model {show(name)}"):
-            self.inside(layout.model_dir(self.root, name))
-            yield
+    def pending_path(self, name: str) -> Path:
+        """Where a change to model ``name`` is kept while it is applied."""
+        return layout.pending_of_key(self.root, layout.model_key(name))
+
+    def journal_path(self) -> Path:
+        return self.inside(layout.journal_path(self.root))
 
     def inside(self, path: Path) -> Path:
         """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
@@ -81,7 +76,7 @@ class Store:
                     return None
                 raise StoreError(f"damaged store: {path} is missing") from None
             except (OSError, UnicodeDecodeError) as exc:
-                raise StoreError(f"cannot read {path}: {_reason(exc)}") from None
+                raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
             if text.strip() or delay is None:
                 break
             time.sleep(delay)  # an MLflow writer truncates before it writes; wait for it
@@ -97,19 +92,25 @@ class Store:
         try:
             return path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read {path}: {_reason(exc)}") from None
+            raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
 
     def read_files(self, directory: Path) -> dict:
         """Every file under ``directory`` (recursively) as ``{relative/key: content}``."""
         found = {}
         if not self.inside(directory).is_dir():
             return found
-        for parent, dirs, files in os.walk(directory):
-            dirs.sort()
-            base = os.path.relpath(parent, directory)
-            for file_name in sorted(files):
-                key = file_name if base == "." else f"{base}/{file_name}".replace(os.sep, "/")
-                found[key] = self.read_text(self.inside(Path(parent) / file_name))
+        def fail(exc: OSError):
+            raise StoreError(f"cannot read {exc.filename or directory}: {os_reason(exc)}")
+
+        try:
+            for parent, dirs, files in os.walk(directory, onerror=fail):
+                dirs.sort()
+                base = os.path.relpath(parent, directory)
+                for file_name in sorted(files):
+                    key = file_name if base == "." else f"{base}/{file_name}".replace(os.sep, "/")
+                    found[key] = self.read_text(self.inside(Path(parent) / file_name))
+        except RecursionError:
+            raise StoreError(f"damaged store: {directory} is nested too deeply") from None
         return found
 
     # ------------------------------------------------------- registry reads
@@ -123,21 +124,23 @@ class Store:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise StoreError(f"cannot read {directory}: {_reason(exc)}") from None
+            raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
         # symbolic links are listed too, so that reading them reports the damage instead of hiding the model
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith(layout.TEMP_PREFIX))
 
     def model_exists(self, name: str) -> bool:
         return layout.model_dir(self.root, name).is_dir()
 
-    def read_model_meta(self, name: str) -> dict:
-        """The model's meta.yaml; NotFound when the model does not exist."""
+    def read_model_meta(self, name: str, *, missing_ok: bool = False):
+        """The model's meta.yaml; NotFound (None with ``missing_ok``) when the model does not exist."""
         self.require()
         path = self.inside(layout.model_meta(self.root, name))
         meta = self.read_yaml(path, missing_ok=True)
         if meta is None:
             if self.model_exists(name):
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
+            if missing_ok:
+                return None
             raise NotFound(f"registered model {show(name)} not found")
         return _check_fields(path, meta, MODEL_FIELD_TYPES)
 
@@ -155,7 +158,7 @@ class Store:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read alias {show(alias)} of {show(name)}: {_reason(exc)}") from None
+            raise StoreError(f"cannot read alias {show(alias)} of {show(name)}: {os_reason(exc)}") from None
 
     def version_numbers(self, name: str) -> list:
         """Version numbers from ``version-<N>`` directory names, highest first."""
@@ -165,7 +168,7 @@ class Store:
         except FileNotFoundError:
             raise NotFound(f"registered model {show(name)} not found") from None
         except OSError as exc:
-            raise StoreError(f"cannot read {directory}: {_reason(exc)}") from None
+            raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
         numbers = (layout.version_number_of(n) for n in names)
         return sorted((n for n in numbers if n is not None), reverse=True)
 
@@ -207,199 +210,8 @@ class Store:
         except FileNotFoundError:
             return numbers[0]
         except OSError as exc:
-            raise StoreError(f"cannot read {path}: {_reason(exc)}") from None
+            raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
         return max(numbers[0], int(match.group(1))) if match else numbers[0]
-
-    # ------------------------------------------------------- registry writes
-
-    def create_model(self, name: str, meta: dict) -> None:
-        """Create ``models/<name>/`` with its meta.yaml in one rename; Conflict if the name exists.
-
-        MLflow treats every directory in ``models/`` as a model and fails on one
-        without meta.yaml, so the model is built elsewhere first (see
-        ``layout.new_model_staging``).
-        """
-        self.ensure()
-        staging = layout.new_model_staging(self.root, name, os.urandom(4).hex())
-        model = staging / "model"
-        try:
-            model.mkdir(parents=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create model {show(name)}: {atomic.describe_os_error(exc, self.root)}") from None
-        try:
-            atomic.write_bytes(model / layout.META, yamlfile.dumps(dict(meta, aliases={})).encode("utf-8"))
-            if not atomic.rename_dir(model, layout.model_dir(self.root, name)):
-                raise Conflict(f"registered model {show(name)} already exists")
-        finally:
-            _remove_tree(staging)
-
-    @contextlib.contextmanager
-    def lock_key(self, key: str):
-        """Hold the write lock of the model whose key (``layout.model_key``) is ``key``."""
-        with atomic.locked(layout.lock_of_key(self.root, key), f"model key {key}"):
-            yield
-
-    def write_model_meta(self, name: str, meta: dict) -> None:
-        """Write the model's meta.yaml, refreshing its ``aliases`` snapshot from the alias files."""
-        meta = dict(meta)
-        meta["aliases"] = dict(sorted(self.read_aliases(name).items()))
-        path = layout.model_meta(self.root, name)
-        atomic.write_bytes(path, yamlfile.dumps(meta).encode("utf-8"))
-
-    def write_version_meta(self, name: str, version: int, meta: dict) -> None:
-        path = layout.version_meta(self.root, name, version)
-        atomic.write_bytes(path, yamlfile.dumps(meta).encode("utf-8"))
-
-    def create_version_dir(self, name: str, version: int, meta: dict, tags: dict, files: "dict | None" = None) -> int:
-        """Stage a complete version directory and rename it into place.
-
-        A concurrent MLflow writer may take ``version`` first; then the next free
-        number is used. Returns the number the version was stored under.
-        ``files`` maps extra plain file names (regctl's own) to their bytes.
-        """
-        model = layout.model_dir(self.root, name)
-        staging = model / atomic.temp_name()
-        try:
-            staging.mkdir()
-        except OSError as exc:
-            raise StoreError(f"cannot create a version of {show(name)}: {atomic.describe_os_error(exc, model)}") from None
-        try:
-            for file_name, data in (files or {}).items():
-                atomic.write_bytes(staging / file_name, data)
-            while True:
-                meta = dict(meta, version=version)
-                atomic.write_bytes(staging / layout.META, yamlfile.dumps(meta).encode("utf-8"))
-                for key, value in tags.items():
-                    self._write_tag_file(staging / layout.TAGS_DIR, key, value, staging)
-                if atomic.rename_dir(staging, layout.version_dir(self.root, name, version)):
-                    return version
-                version += 1
-        finally:
-            if staging.exists():
-                _remove_tree(staging)
-
-    def set_tag(self, owner: Path, key: str, value: str) -> None:
-        """Write tag ``key`` of the model or version directory ``owner``."""
-        self._write_tag_file(owner / layout.TAGS_DIR, key, value, owner)
-
-    def delete_tag(self, owner: Path, key: str) -> bool:
-        """Remove tag ``key`` of ``owner``; False if it did not exist."""
-        return self._remove_data_file(owner / layout.TAGS_DIR, key)
-
-    def set_alias_file(self, name: str, alias: str, version: int) -> None:
-        owner = layout.model_dir(self.root, name)
-        self._write_tag_file(owner / layout.ALIASES_DIR, alias, str(version), owner)
-
-    def delete_alias_file(self, name: str, alias: str) -> bool:
-        return self._remove_data_file(layout.aliases_dir(self.root, name), alias)
-
-    def rename_model_dir(self, old: str, new: str) -> None:
-        """Move ``models/<old>`` to ``models/<new>``; Conflict if the new name exists."""
-        target = layout.model_dir(self.root, new)
-        if target.exists():
-            raise Conflict(f"registered model {show(new)} already exists")
-        if not atomic.rename_dir(layout.model_dir(self.root, old), target):
-            raise Conflict(f"registered model {show(new)} already exists")
-
-    def delete_model_dir(self, name: str) -> None:
-        """Remove a registered model in place, versions first and ``meta.yaml`` last.
-
-        Each version directory is renamed aside (MLflow ignores names not
-        starting with ``version-``) before its files go, so an interrupted
-        delete leaves a readable model with fewer versions, never a broken one.
-        """
-        model = layout.model_dir(self.root, name)
-        for number in self.version_numbers(name):
-            aside = model / atomic.temp_name()
-            if atomic.rename_dir(layout.version_dir(self.root, name, number), aside):
-                _remove_tree(aside)
-        for entry in os.scandir(model):
-            if entry.name != layout.META:
-                if entry.is_dir(follow_symlinks=False):
-                    _remove_tree(Path(entry.path))
-                else:
-                    atomic.remove_file(Path(entry.path))
-        atomic.remove_file(layout.model_meta(self.root, name))
-        try:
-            model.rmdir()
-        except OSError as exc:
-            raise StoreError(f"cannot remove {model}: {_reason(exc)}") from None
-        atomic.fsync_dir(model.parent)
-
-    def remove_leftover(self, path: Path) -> None:
-        """Remove a leftover temporary file or directory (gone already is fine)."""
-        if path.is_dir() and not path.is_symlink():
-            _remove_tree(path)
-        else:
-            atomic.remove_file(path)
-
-    def append_journal(self, record: dict) -> None:
-        """Append one JSON line to the store's append-only journal (caller holds a lock)."""
-        import json
-
-        line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-        path = layout.journal_path(self.root)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # never glue a record onto a line cut short by a crash
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise StoreError(f"cannot append to the journal {path}: {_reason(exc)}") from None
-
-    def read_journal(self) -> list:
-        """Every journal record, oldest first; unreadable lines are skipped."""
-        path = layout.journal_path(self.root)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise StoreError(f"cannot read the journal {path}: {_reason(exc)}") from None
-        import json
-
-        records = []
-        for line in raw.splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(record, dict):
-                records.append(record)
-        return records
-
-    # ---------------------------------------------------------------- helpers
-
-    def _write_tag_file(self, data_dir: Path, key: str, value: str, owner: Path) -> None:
-        """Write one file under tags/ or aliases/, its temp file kept in ``owner``."""
-        target = data_dir / key
-        current = data_dir
-        for part in key.split("/")[:-1]:
-            current = current / part
-            if current.is_file():
-                raise Conflict(f"{show(key)} cannot be set: {show(os.path.relpath(current, data_dir))} is already a tag")
-        if target.is_dir():
-            raise Conflict(f"{show(key)} cannot be set: tags below {show(key + '/')} exist")
-        atomic.write_bytes(target, value.encode("utf-8"), temp_dir=owner)
-
-    def _remove_data_file(self, data_dir: Path, key: str) -> bool:
-        target = data_dir / key
-        if not target.is_file():
-            return False
-        removed = atomic.remove_file(target)
-        parent = target.parent
-        while parent != data_dir and parent.is_relative_to(data_dir):
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-        return removed
 
 
 def field_problems(meta: dict, types: dict) -> list:
@@ -418,22 +230,3 @@ def _check_fields(path: Path, meta: dict, types: dict) -> dict:
     if problems:
         raise StoreError(f"damaged file {path}: {problems[0]}")
     return meta
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    try:
-        shutil.rmtree(path)
-    except OSError as exc:
-        raise StoreError(f"cannot remove {path}: {_reason(exc)}") from None
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "not valid UTF-8"
-    if isinstance(exc, OSError):
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return "permission denied"
-        return exc.strerror or str(exc)
-    return str(exc)

@@ -15,10 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import regctl, snapshot
-from regctl import queries, registry
+from regctl import Registry
 from regctl.errors import InvalidInput, NotFound, RegctlError
-from regctl.resolve import resolve
-from regctl.store import Store
 
 NASTY = [
     "", " ", "\t", "  x  ", "\n", "a\nb", "x\n", "\x00", "a\x00b", "..", ".", "../x", "..x", "x/..", "/", "a/b",
@@ -53,8 +51,9 @@ class Sandbox:
         self.source = self.parent / "src"
         self.source.mkdir()
         (self.source / "MLmodel").write_text("flavors: {}\n")
-        self.store = Store(self.parent / "mlruns")
-        registry.register(self.store, str(self.source), "m")
+        self.root = self.parent / "mlruns"
+        self.registry = Registry(str(self.root))
+        self.registry.register(str(self.source), "m")
 
     def __enter__(self):
         return self
@@ -88,15 +87,15 @@ def test_model_names(name):
     TRIED["names"] += 1
     with Sandbox() as box:
         before = snapshot(box.parent)
-        view = box.attempt(lambda: registry.register(box.store, str(box.source), name))
+        view = box.attempt(lambda: box.registry.register(str(box.source), name))
         box.outside_unchanged(before)
         if view is not None:
             assert mlflow_valid_name(name)
-            assert (box.store.root / "models" / name).parent == box.store.root / "models"
-            assert os.listdir(box.store.root / "models").count(name) == 1
-            assert queries.list_versions(box.store, name)[0]["name"] == name
-            assert name in [m["name"] for m in queries.list_models(box.store)]
-            assert str(resolve(box.store, f"models:/{name}/1").path) == str(box.source) or "@" in name
+            assert (box.root / "models" / name).parent == box.root / "models"
+            assert os.listdir(box.root / "models").count(name) == 1
+            assert box.registry.versions(name)[0].name == name
+            assert name in [m.name for m in box.registry.models()]
+            assert str(box.registry.resolve(f"models:/{name}/1").path) == str(box.source) or "@" in name
 
 
 @SETTINGS
@@ -105,12 +104,12 @@ def test_aliases(alias):
     TRIED["aliases"] += 1
     with Sandbox() as box:
         before = snapshot(box.parent)
-        change = box.attempt(lambda: registry.set_alias(box.store, "m", alias, 1))
+        change = box.attempt(lambda: box.registry.set_alias("m", alias, 1))
         box.outside_unchanged(before)
         if change is not None:
-            assert queries.list_aliases(box.store, "m") == {alias: 1}
-            assert (box.store.root / "models/m/aliases" / alias).read_text() == "1"
-            assert resolve(box.store, f"models:/m@{alias}").version == 1
+            assert dict(box.registry.aliases("m")) == {alias: 1}
+            assert (box.root / "models/m/aliases" / alias).read_text() == "1"
+            assert box.registry.resolve(f"models:/m@{alias}").version == 1
 
 
 @SETTINGS
@@ -120,13 +119,13 @@ def test_tags(key, value):
     with Sandbox() as box:
         before = snapshot(box.parent)
         for version in (None, 1):
-            done = box.attempt(lambda: registry.set_tags(box.store, "m", {key: value}, version=version))
+            done = box.attempt(lambda: box.registry.set_tags("m", {key: value}, version=version))
             box.outside_unchanged(before)
             if done is not None:
-                tags = (queries.describe_model(box.store, "m")["tags"] if version is None
-                        else queries.describe_version(box.store, "m", version=1)["tags"])
+                tags = (box.registry.get_model("m").tags if version is None
+                        else box.registry.get_version("m", 1).tags)
                 assert tags[key] == value
-                assert (box.store.root / "models/m" / ("version-1" if version else "") / "tags" / key).is_file()
+                assert (box.root / "models/m" / ("version-1" if version else "") / "tags" / key).is_file()
 
 
 @SETTINGS
@@ -136,7 +135,7 @@ def test_versions(version):
     with Sandbox() as box:
         before = snapshot(box.parent)
         try:
-            change = box.attempt(lambda: registry.set_alias(box.store, "m", "a", version))
+            change = box.attempt(lambda: box.registry.set_alias("m", "a", version))
         except NotFound:  # a well-formed number that is not a version: refused under the lock
             change = None
             assert int(version.strip()) != 1
@@ -144,7 +143,7 @@ def test_versions(version):
         box.outside_unchanged(before)
         if change is not None:
             assert version.strip().isascii() and int(version.strip()) == change["new"] == 1
-            assert queries.list_aliases(box.store, "m") == {"a": 1}
+            assert dict(box.registry.aliases("m")) == {"a": 1}
 
 
 def without_locks(state: dict) -> dict:
@@ -161,7 +160,7 @@ def test_uris(uri):
     with Sandbox() as box:
         before = snapshot(box.parent)
         try:
-            result = resolve(box.store, uri)
+            result = box.registry.resolve(uri)
         except RegctlError as exc:  # InvalidInput for malformed URIs, NotFound for well-formed ones naming nothing
             assert isinstance(exc, (InvalidInput, NotFound)) or "damaged" not in exc.message
             result = None

@@ -161,7 +161,8 @@ def test_register_copy_of_a_version(store3, source, version):
     assert copied["run_id"] == original["run_id"] and copied["model_id"] == original["model_id"]
     view = ok_json("describe", "copy", "--version", "1", store=store3)
     oracle = expected_of("mlflow3-store")["registered_models"]["iris-classifier"]["versions"][str(version)]
-    assert user_tags(view["tags"]) == oracle["tags"]
+    assert oracle["tags"]  # the source version has tags...
+    assert user_tags(view["tags"]) == {}  # ...which MLflow does not give a version registered from it
 
 
 def test_register_file_uri_and_local_directory(store3, model_files, tmp_path):
@@ -208,9 +209,9 @@ def test_register_into_a_fresh_store(tmp_path, model_files):
     assert models[0]["latest_version"] == 2 and models[0]["aliases"] == {"prod": 2}
     assert set(models[0]) == MODEL_JSON_KEYS
     assert ok(run("resolve", "models:/first@prod", store=store)) == f"{model_files}\n"
-    # regctl's own files: a journal and a lock file in models/, nothing else
+    # regctl's own files: the journal in models/, nothing else (a lock file lives only while it is held)
     extra = sorted(p.name for p in (store / "models").iterdir() if p.name != "first")
-    assert extra[0] == ".regctl%journal.jsonl" and extra[1].startswith(".regctl%lock%") and len(extra) == 2
+    assert extra == [".regctl%journal.jsonl"]
 
 
 # -------------------------------------------------------------- listings

@@ -1,0 +1,284 @@
+"""All-or-nothing changes to a file store: plan, record the intent, apply, commit.
+
+A writing use case first reads and validates everything it needs under the
+model's lock, and describes its change as data in a ``Plan``: files to write,
+files to remove, directories to move, trees to remove, plus its history
+entries. Nothing is written until the whole plan is known. Then ``run``:
+
+1. checks every path of the plan is inside the store once symbolic links are
+   resolved, that the directories written to are writable and that the disk
+   has room (nothing written yet, so a refusal leaves the store untouched);
+2. builds new directories (a new version, a new model) under temporary names;
+3. appends the *intent* (transaction id, the changes, the history entries) to
+   the journal, fsynced, and leaves a copy of it as the model's *pending* file;
+4. applies the changes, each of which can be applied again harmlessly;
+5. appends the *commit* and removes the pending file.
+
+A process killed in step 4 leaves the pending file behind; whoever next takes
+that model's lock (or ``doctor --fix``) applies the changes again from it and
+commits. So a store always ends up with the old state or the new one. SIGINT
+and SIGTERM are held back during steps 3-5.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from regctl import atomic, journal
+from regctl.errors import Conflict, RegctlError, StoreError
+from regctl.store import Store, os_reason
+
+WRITE, REMOVE, MOVE, REMOVE_TREE = "write", "remove", "move", "remove_tree"
+_SPACE_MARGIN = 1 << 20
+
+
+class Plan:
+    """A change to a store, as data. Paths are kept relative to the store root."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.changes = []
+        self.entries = []
+        self.builds = []  # (temporary directory, {relative file: bytes}) built before the intent
+
+    def _rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.store.root).as_posix()
+
+    def write(self, path: Path, text: str) -> None:
+        """Create or replace a file."""
+        self.changes.append({"op": WRITE, "path": self._rel(path), "text": text})
+
+    def remove(self, path: Path, prune_up_to: Path) -> None:
+        """Remove a file, then its parent directories that become empty, up to ``prune_up_to``."""
+        self.changes.append({"op": REMOVE, "path": self._rel(path), "prune": self._rel(prune_up_to)})
+
+    def create_dir(self, target: Path, files: dict, build_in: Path) -> None:
+        """Create directory ``target`` with ``files`` ({relative path: bytes}) in one rename.
+
+        It is built complete under a temporary name in ``build_in`` first, so
+        readers never see it half made; the target must not exist.
+        """
+        temp = Path(build_in) / atomic.temp_name()
+        self.builds.append((temp, files))
+        self.changes.append({"op": MOVE, "src": self._rel(temp), "dst": self._rel(target), "new": True})
+
+    def move(self, source: Path, target: Path) -> None:
+        """Rename a directory (its new parent is created if needed)."""
+        self.changes.append({"op": MOVE, "src": self._rel(source), "dst": self._rel(target)})
+
+    def remove_tree(self, path: Path) -> None:
+        self.changes.append({"op": REMOVE_TREE, "path": self._rel(path)})
+
+    def record(self, operation: str, model, target, old, new) -> None:
+        """A history entry of this change (what ``history`` shows)."""
+        self.entries.append(journal.entry(operation, model, target, old, new))
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+
+# ------------------------------------------------------------------ running
+
+def run(store: Store, pending: Path, plan: Plan) -> None:
+    """Apply ``plan`` all or nothing (see the module docstring). The caller holds the lock."""
+    if not plan:
+        return
+    _preflight(store, plan)
+    built = []
+    try:
+        for temp, files in plan.builds:
+            _build(store, temp, files)
+            built.append(temp)
+        txn = os.urandom(8).hex()
+        intent = journal.intent_record(txn, plan.changes, plan.entries)
+        journal.append(store, intent)
+    except BaseException:
+        for temp in built:
+            _remove_tree(temp)
+        raise
+    with _signals_held():
+        try:
+            atomic.write_bytes(pending, journal.encode(intent))
+        except RegctlError:
+            for temp in built:  # nothing applied; history skips an intent without a commit
+                _remove_tree(temp)
+            raise
+        try:
+            _apply(store, plan.changes)
+        except _TargetExists as exc:  # only ever the first change: nothing else was applied
+            _abandon(store, pending, built)
+            raise Conflict(str(exc)) from None
+        except RegctlError as exc:
+            raise StoreError(f"{exc.message}; the change is recorded in {pending.name} and will be completed "
+                             "by the next write to this model or by doctor --fix") from None
+        journal.append(store, journal.commit_record(txn))
+        atomic.remove_file(pending)
+
+
+def recover(store: Store, pending: Path) -> bool:
+    """Complete the change a killed writer left in ``pending``; True if there was one. Caller holds the lock."""
+    try:
+        raw = pending.read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot read {pending}: {os_reason(exc)}") from None
+    intent = journal.parse(raw.strip())
+    if intent is None or not isinstance(intent.get("changes"), list):
+        raise StoreError(f"damaged store: the interrupted change in {pending} cannot be read")
+    with _signals_held():
+        try:
+            _apply(store, intent["changes"])
+        except _TargetExists:
+            atomic.remove_file(pending)  # its first step never happened: nothing to complete
+            return True
+        journal.append(store, dict(journal.commit_record(intent.get("txn")), recovered=True))
+        atomic.remove_file(pending)
+    return True
+
+
+def _abandon(store: Store, pending: Path, built: list) -> None:
+    atomic.remove_file(pending)
+    for temp in built:
+        _remove_tree(temp)
+
+
+# ------------------------------------------------------------------ checks
+
+def _preflight(store: Store, plan: Plan) -> None:
+    """Refuse, before anything is written, a plan that would leave the store or could not be applied."""
+    needed = _SPACE_MARGIN + sum(len(c.get("text", "")) * 2 for c in plan.changes)
+    needed += sum(len(data) for _, files in plan.builds for data in files.values())
+    for change in plan.changes:
+        for key in ("path", "src", "dst"):
+            if key in change:
+                target = store.root / change[key]
+                store.inside(target.parent)
+                if change["op"] in (WRITE, REMOVE) or key == "dst":
+                    _require_writable(_existing_ancestor(target.parent), target)
+    for temp, _ in plan.builds:
+        store.inside(temp.parent)
+    _require_space(store, needed)
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _require_writable(directory: Path, target: Path) -> None:
+    if not os.access(directory, os.W_OK | os.X_OK):
+        reason = "read-only file system" if _read_only(directory) else "permission denied"
+        raise StoreError(f"cannot write {target}: {reason} ({directory}); nothing was changed")
+
+
+def _read_only(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _require_space(store: Store, needed: int) -> None:
+    try:
+        stat = os.statvfs(store.root)
+    except OSError:
+        return
+    free = stat.f_bavail * stat.f_frsize
+    if free < needed:
+        raise StoreError(f"not enough free space in {store.root} ({free} bytes free, about {needed} needed); "
+                         "nothing was changed")
+
+
+# ------------------------------------------------------------------ applying
+
+class _TargetExists(Exception):
+    pass
+
+
+def _build(store: Store, temp: Path, files: dict) -> None:
+    try:
+        temp.mkdir(parents=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {temp}: {os_reason(exc)}") from None
+    for relative, data in files.items():
+        atomic.write_bytes(temp / relative, data)
+
+
+def _apply(store: Store, changes: list) -> None:
+    for index, change in enumerate(changes):
+        op = change.get("op")
+        if op == WRITE:
+            target = store.inside(store.root / change["path"])
+            atomic.write_bytes(target, change["text"].encode("utf-8", "surrogateescape"))
+        elif op == REMOVE:
+            target = store.inside(store.root / change["path"])
+            atomic.remove_file(target)
+            _prune(target.parent, store.root / change["prune"])
+        elif op == MOVE:
+            _move(store, store.root / change["src"], store.root / change["dst"], change.get("new", False), index)
+        elif op == REMOVE_TREE:
+            _remove_tree(store.inside(store.root / change["path"]))
+        else:
+            raise StoreError(f"damaged journal: unknown change {json.dumps(change)[:80]}")
+
+
+def _move(store: Store, source: Path, target: Path, new: bool, index: int) -> None:
+    store.inside(source.parent)
+    store.inside(target.parent)
+    if not os.path.lexists(source):
+        if os.path.lexists(target):
+            return  # applied already
+        raise StoreError(f"damaged store: neither {source} nor {target} exists")
+    if os.path.lexists(target):
+        if new and index == 0:
+            raise _TargetExists(f"{target.relative_to(store.root).as_posix()} was created by another writer "
+                                "meanwhile; nothing was changed, try again")
+        raise StoreError(f"cannot move {source} to {target}: the target exists")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {target.parent}: {os_reason(exc)}") from None
+    if not atomic.rename_dir(source, target):
+        raise StoreError(f"cannot move {source} to {target}: the target exists")
+
+
+def _prune(directory: Path, stop: Path) -> None:
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
+
+
+def _remove_tree(path: Path) -> None:
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        atomic.remove_file(path)
+        return
+    try:
+        shutil.rmtree(path)
+    except (OSError, RecursionError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else "too deeply nested"
+        raise StoreError(f"cannot remove {path}: {reason}") from None
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back while a change is applied; they take effect right after."""
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,0 +1,66 @@
+"""Entities as the registry shows them: MLflow's fields, plus tags and aliases.
+
+Results are plain dicts with MLflow's field names, the shape ``--json`` prints.
+"""
+
+import re
+from typing import Optional
+
+from regctl.names import DELETED_STAGE
+from regctl.store import Store
+
+VERSION_FIELDS = (
+    "name", "version", "creation_timestamp", "last_updated_timestamp", "current_stage",
+    "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
+    "storage_location", "model_id",
+)
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+_ALIAS_TEXT = re.compile(r"\s*([0-9]{1,18})\s*")
+
+
+def alias_version(text) -> Optional[int]:
+    """The version an alias file's text names (ASCII digits, spaces around allowed), else None.
+
+    The one reading of alias files, shared by resolve, the listings, the writes and doctor.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _ALIAS_TEXT.fullmatch(text) if isinstance(text, str) else None
+    return int(match.group(1)) if match else None
+
+
+def version_view(store: Store, name: str, meta: dict, aliases: dict, tags: Optional[dict] = None) -> dict:
+    """A version as MLflow's client returns it, plus ``tags`` (read unless given) and ``aliases``."""
+    version = alias_version(meta.get("version"))
+    view = {field: meta.get(field) for field in VERSION_FIELDS}
+    view["version"] = version
+    if tags is None:
+        tags = store.read_version_tags(name, version) if version else {}
+    view["tags"] = dict(sorted(tags.items()))
+    view["aliases"] = sorted(a for a, v in aliases.items() if v == str(version))
+    return view
+
+
+def model_view(store: Store, name: str, meta: dict) -> dict:
+    """A registered model with its tags, aliases and latest version number."""
+    aliases = store.read_aliases(name)
+    return {
+        "name": meta.get("name", name),
+        "creation_timestamp": meta.get("creation_timestamp"),
+        "last_updated_timestamp": meta.get("last_updated_timestamp"),
+        "description": meta.get("description"),
+        "tags": store.read_model_tags(name),
+        "aliases": {alias: alias_version(text.strip()) for alias, text in sorted(aliases.items())},
+        "latest_version": latest_version_number(store, name),
+    }
+
+
+def latest_version_number(store: Store, name: str) -> Optional[int]:
+    """Highest version number that is not soft-deleted, or None."""
+    for number in store.version_numbers(name):
+        meta = store.read_version_meta(name, number)
+        if meta.get("current_stage") != DELETED_STAGE:
+            return number
+    return None
+
+
