@@ -158,6 +158,7 @@ class ModelChange(transaction.Plan):
         if os.path.lexists(target):
             raise Conflict(f"registered model {show(self.name)} already exists")
         self.create_dir(target, files, staging)
+        self.remove_tree(staging)  # empty by then
 
     def move_model(self, new_name: str) -> None:
         target = layout.model_dir(self.store.root, new_name)

@@ -27,7 +27,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from regctl import atomic, journal
+from regctl import atomic, journal, layout
 from regctl.errors import Conflict, RegctlError, StoreError
 from regctl.store import Store, os_reason
 
@@ -214,7 +214,7 @@ def _apply(store: Store, changes: list) -> None:
         op = change.get("op")
         if op == WRITE:
             target = store.inside(store.root / change["path"])
-            atomic.write_bytes(target, change["text"].encode("utf-8", "surrogateescape"))
+            atomic.write_bytes(target, change["text"].encode("utf-8", "surrogateescape"), _temp_dir_for(target))
         elif op == REMOVE:
             target = store.inside(store.root / change["path"])
             atomic.remove_file(target)
@@ -225,6 +225,14 @@ def _apply(store: Store, changes: list) -> None:
             _remove_tree(store.inside(store.root / change["path"]))
         else:
             raise StoreError(f"damaged journal: unknown change {json.dumps(change)[:80]}")
+
+
+def _temp_dir_for(target: Path) -> Path:
+    """Where to write a file's temporary copy: never inside tags/ or aliases/, which MLflow reads as data."""
+    for parent in target.parents:
+        if parent.name in (layout.TAGS_DIR, layout.ALIASES_DIR):
+            return parent.parent
+    return target.parent
 
 
 def _move(store: Store, source: Path, target: Path, new: bool, index: int) -> None:
