@@ -20,6 +20,7 @@ from regctl.errors import InvalidInput
 from regctl.names import (
     ACTIVE_STAGES,
     canonical_stage,
+    check_text,
     parse_version,
     validate_alias,
     validate_lookup_name,
@@ -95,11 +96,11 @@ class Registry:
 
     def resolve(self, uri: str):
         """Where ``uri`` points: a ``Resolution`` with ``path``, ``location``, ``name``, ``version``."""
-        return self.backend.resolve(uri)
+        return self.backend.resolve(check_text(uri, "URI"))
 
     def verify(self, uri: str) -> Verification:
         """Check a version's artifacts against the digest recorded at registration (IntegrityError)."""
-        return self.backend.verify(uri)
+        return self.backend.verify(check_text(uri, "URI"))
 
     def history(self, name: Optional[str] = None, *, alias: Optional[str] = None) -> Sequence[HistoryRecord]:
         """regctl's recorded changes, newest first; optionally of one model, and one alias of it."""
@@ -122,6 +123,9 @@ class Registry:
         """A new version of ``name`` (created if missing) from a ``runs:/``, ``models:/``, file URI or path."""
         tags = _checked_tags(tags or {})
         aliases = [validate_alias(a) for a in aliases]
+        check_text(source, "source")
+        if description is not None:
+            check_text(description, "description")
         return self.backend.register(source, validate_lookup_name(name), description=description,
                                      tags=tags, aliases=aliases)
 
@@ -159,6 +163,7 @@ class Registry:
                         alias: Optional[str] = None) -> DescriptionChange:
         """Replace the description of ``name``, or of one version given by number or alias."""
         validate_lookup_name(name)
+        check_text(text, "description")
         if version is not None and alias is not None:
             raise InvalidInput("give a version or an alias, not both")
         if alias is not None:
@@ -197,7 +202,7 @@ def _checked_tags(tags: Mapping[str, str]) -> dict:
     for key, value in tags.items():
         if not isinstance(value, str):
             raise InvalidInput(f"tag {key!r}: the value must be text")
-        checked[validate_tag_key(key)] = validate_tag_value(key, value)
+        checked[validate_tag_key(key)] = validate_tag_value(key, check_text(value, f"value of tag {key!r}"))
     return checked
 
 

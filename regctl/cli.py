@@ -44,7 +44,7 @@ def open_registry() -> Registry:
 
 def _version_callback(value: bool) -> None:
     if value:
-        print(f"regctl {__version__}")
+        render.line(f"regctl {__version__}")
         raise typer.Exit()
 
 
@@ -74,7 +74,7 @@ def register(
     """Register SOURCE as a new version of NAME and print the version number."""
     tags = dict(parse_tag_assignment(t) for t in tag or [])
     version = open_registry().register(source, name, description=description, tags=tags, aliases=alias or [])
-    print(version.version)
+    render.line(version.version)
     render.info(f"registered {name} version {version.version} from {version.source}")
 
 
@@ -221,7 +221,7 @@ def resolve(
     if verify:
         registry.verify(uri)
     resolution = registry.resolve(uri)
-    render.print_json(resolution.to_json()) if json else print(resolution.path)
+    render.print_json(resolution.to_json()) if json else render.out(f"{resolution.path}\n")
 
 
 @app.command()
@@ -285,7 +285,7 @@ def doctor(
 ) -> None:
     """Check the whole store for damage (exit 4 when a problem remains)."""
     found = open_registry().doctor(fix=fix)
-    render.print_json(found.to_json()) if json else print("\n".join(render.doctor_lines(found.to_json())))
+    render.print_json(found.to_json()) if json else render.line("\n".join(render.doctor_lines(found.to_json())))
     if found.problems:
         raise StoreError(f"{len(found.problems)} problem(s) found in the store {found.store}")
 
@@ -294,7 +294,7 @@ def doctor(
 def verify(uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ... of a registered version.")]) -> None:
     """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ)."""
     result = open_registry().verify(uri)
-    print(f"{result.digest}  {result.path}")
+    render.line(f"{result.digest}  {result.path}")
     render.info(f"{result.uri}: {result.files} file(s) match the registered digest")
 
 
@@ -313,9 +313,10 @@ def run(argv) -> int:
         sys.stderr.write(f"regctl: {' '.join(exc.format_message().splitlines())}\n")
         return exc.exit_code
     except click.exceptions.Abort:
-        sys.stderr.write("regctl: aborted\n")
-        return 130
-    except BrokenPipeError:
-        return 0
+        raise KeyboardInterrupt from None  # Click's name for Ctrl-C; main() reports it
+    except render.OutputClosed:
+        raise BrokenPipeError from None  # main() ends quietly
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
     except Exception as exc:
         return report(exc, argv)

@@ -45,6 +45,8 @@ def run(argv):
         from regctl.store import Store
 
         resolution = resolve(Store(store_root(store_option)), uri)
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
     except Exception as exc:  # every error goes through report()
         return report(exc, argv)
     if as_json:

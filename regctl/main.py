@@ -1,10 +1,45 @@
-"""Entry point of the ``regctl`` command and of ``python -m regctl``."""
+"""Entry point of the ``regctl`` command and of ``python -m regctl``.
 
+What every command shares as a Unix tool is settled here: output that the
+terminal's encoding cannot show is escaped rather than fatal, Ctrl-C exits 130
+with one line, and a reader that closes the pipe early ends the command
+quietly (exit 141, as a tool killed by SIGPIPE), never with a traceback.
+"""
+
+import os
 import sys
+
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None or sys.stderr is None:
+        _write_error("regctl: standard output or standard error is closed\n")
+        sys.exit(4)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        _write_error("regctl: interrupted\n")
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    except OSError as exc:  # stdout itself cannot be written (closed, full disk)
+        _write_error(f"regctl: cannot write output: {exc.strerror or exc}\n")
+        code = 4
+    if code == EXIT_BROKEN_PIPE:
+        _silence_stdout()
+    sys.exit(code)
+
+
+def _run(argv) -> int:
     from regctl import fastpath
 
     code = fastpath.run(argv)
@@ -12,4 +47,20 @@ def main(argv=None) -> None:
         from regctl.cli import run
 
         code = run(argv)
-    sys.exit(code)
+    return code
+
+
+def _write_error(text: str) -> None:
+    try:
+        os.write(2, text.encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """Python flushes stdout again at exit; a closed pipe must not turn that into a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

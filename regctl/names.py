@@ -25,7 +25,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ALIAS = re.compile(r"[\w\-]+")
 _RESERVED_ALIAS = re.compile(r"[vV]\d+")
 _TAG_KEY = re.compile(r"[\w/.\- :]+")
-_VERSION = re.compile(r"\s*([0-9]+)\s*")
+_VERSION = re.compile(r"\s*([0-9]{1,18})\s*")
 _RUN_ID = re.compile(r"[a-zA-Z0-9][\w\-]{0,255}")
 
 
@@ -165,6 +165,15 @@ def validate_artifact_path(path: str) -> str:
     return cleaned
 
 
+def check_text(value: str, what: str) -> str:
+    """``value`` if it is valid Unicode text; bytes the terminal could not decode are invalid input."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"invalid {what} {show(value)}: not valid UTF-8") from None
+    return value
+
+
 def validate_lookup_name(name: str) -> str:
     """Check a model name used only to look a model up.
 
@@ -173,4 +182,5 @@ def validate_lookup_name(name: str) -> str:
     """
     if not name or "/" in name or "\x00" in name or name in (".", "..") or not _fits_file_name(name):
         raise InvalidInput(f"invalid model name {show(name)}")
+    check_text(name, "model name")
     return name

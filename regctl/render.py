@@ -8,23 +8,53 @@ milliseconds to import and seconds to lay out ten thousand rows.
 
 import json
 import os
+import re
 import sys
 import time
 
 
+class OutputClosed(Exception):
+    """Standard output was closed by its reader (``| head``); not an OSError, so Click leaves it alone."""
+
+
+def out(text: str) -> None:
+    """Write to standard output; a reader that went away raises OutputClosed."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed() from None
+
+
+def line(text) -> None:
+    out(f"{visible(str(text))}\n")
+
+
 def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+    # str() for values YAML may hold that JSON has no type for (dates): exact text, never a crash
+    out(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def info(message: str) -> None:
     """A human confirmation: stderr, so stdout stays clean for pipelines."""
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(visible(message) + "\n")
 
 
 def timestamp(ms) -> str:
-    if not isinstance(ms, int):
+    if not isinstance(ms, int) or isinstance(ms, bool):
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + "Z"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + "Z"
+    except (OverflowError, OSError, ValueError):
+        return str(ms)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (terminal escapes, bidi overrides) shown as escapes, not obeyed."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def first_line(text) -> str:
@@ -55,7 +85,7 @@ def table(columns, rows) -> None:
         for row in cells:
             widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
         lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [list(columns)] + cells)
-        sys.stdout.write("".join(line + "\n" for line in lines))
+        out("".join(text + "\n" for text in lines))
         return
     from rich.markup import escape
     from rich.table import Table
@@ -69,7 +99,7 @@ def table(columns, rows) -> None:
 
 
 def _cell(value) -> str:
-    return "" if value is None else str(value).replace("\n", "\\n")
+    return "" if value is None else visible(str(value).replace("\n", "\\n"))
 
 
 def models(views) -> None:
@@ -103,8 +133,9 @@ def details(pairs, description=None) -> None:
     table(["FIELD", "VALUE"], pairs)
     if not description:
         return
+    description = "\n".join(visible(line) for line in description.split("\n"))
     if not sys.stdout.isatty():
-        sys.stdout.write("\n" + description.rstrip("\n") + "\n")
+        out("\n" + description.rstrip("\n") + "\n")
         return
     from rich.markdown import Markdown
 

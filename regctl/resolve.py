@@ -18,6 +18,7 @@ from regctl.names import (
     validate_lookup_name,
 )
 from regctl.store import Store
+from regctl.views import alias_version
 
 MAX_DEPTH = 5
 
@@ -54,10 +55,9 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
         if text is None:
             store.read_model_meta(name)  # NotFound for a missing model first
             raise NotFound(f"alias {show(ref.alias)} of model {show(name)} not found")
-        try:
-            version = int(text.strip())
-        except ValueError:
-            raise StoreError(f"damaged alias {show(ref.alias)} of model {show(name)}: {show(text)} is not a version") from None
+        version = alias_version(text)
+        if version is None:
+            raise StoreError(f"damaged alias {show(ref.alias)} of model {show(name)}: {show(text)} is not a version")
         return version, store.read_live_version_meta(name, version)
     stage = None if isinstance(ref, uris.LatestRef) else canonical_stage(ref.stage)
     for version in store.version_numbers(name):
@@ -72,18 +72,18 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
 def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
     """Resolve ``uri`` to an existing local artifact directory (NotFound if it is missing)."""
     ref = uris.parse_uri(uri)
-    if isinstance(ref, uris.PathRef):
-        return _existing(Resolution(uri, uri, location_path(store, uri)))
+    if isinstance(ref, uris.PathRef):  # the user's own path: taken as it is, never rebased into the store
+        return _existing(Resolution(uri, uri, location_to_path(uri)))
     if isinstance(ref, uris.RunRef):
-        return _existing(resolve_run(store, ref, uri))
+        return _existing(resolve_run(store, ref, uri, _depth))
     if isinstance(ref, uris.LoggedModelRef):
         model = tracking.find_logged_model(store, ref.model_id)
-        location = model.get("artifact_location") or ""
-        return _existing(Resolution(uri, location, location_path(store, location),
+        location = _text(model.get("artifact_location"), f"artifact_location of logged model {ref.model_id}")
+        return _existing(Resolution(uri, location, location_path(store, location, _depth),
                                     model_id=ref.model_id, run_id=model.get("source_run_id")))
     store.require()
     version, meta = find_version(store, ref)
-    location = meta.get("storage_location") or meta.get("source") or ""
+    location = _text(meta.get("storage_location") or meta.get("source") or "", f"location of version {version}")
     if not location:
         raise StoreError(f"version {version} of model {show(ref.name)} has no source or storage location")
     path = location_path(store, location, _depth)
@@ -99,27 +99,35 @@ def location_path(store: Store, location: str, _depth: int = 0):
     return rebase(location_to_path(location), store.root)
 
 
+def _text(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise StoreError(f"damaged store: the {what} is {repr(value)[:60]}, not text")
+    return value
+
+
 def run_location(run: dict, path: str) -> str:
     """The location of ``path`` (a validated artifact path, '' for all) among a run's artifacts."""
-    artifact_uri = (run.get("artifact_uri") or "").rstrip("/")
+    artifact_uri = _text(run.get("artifact_uri") or "", f"artifact_uri of run {run.get('run_id')}").rstrip("/")
     return f"{artifact_uri}/{path}" if path else artifact_uri
 
 
-def resolve_run(store: Store, ref: uris.RunRef, uri: str) -> Resolution:
+def resolve_run(store: Store, ref: uris.RunRef, uri: str, _depth: int = 0) -> Resolution:
     """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its logged model of that name."""
     run = tracking.find_run(store, ref.run_id)
     path = validate_artifact_path(ref.path)
     location = run_location(run, path)
-    local = location_path(store, location)
+    local = location_path(store, location, _depth)
     if local.exists() or not path:
         return Resolution(uri, location, local, run_id=ref.run_id)
     model = logged_model_named(store, run, path.split("/")[0], newest_first=True)
     if model is None:
         return Resolution(uri, location, local, run_id=ref.run_id)
     rest = path.split("/", 1)[1] if "/" in path else ""
-    model_location = model.get("artifact_location", "").rstrip("/")
+    model_location = _text(model.get("artifact_location") or "", f"artifact_location of logged model "
+                                                                 f"{model.get('model_id')}").rstrip("/")
     location = f"{model_location}/{rest}" if rest else model_location
-    return Resolution(uri, location, location_path(store, location), model_id=model.get("model_id"), run_id=ref.run_id)
+    return Resolution(uri, location, location_path(store, location, _depth), model_id=model.get("model_id"),
+                      run_id=ref.run_id)
 
 
 def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool):
