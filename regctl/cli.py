@@ -6,11 +6,10 @@ message and an exit code by ``report.report``, in ``run``.
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import click
 import typer
-from typing_extensions import Annotated
 
 from regctl import __version__, queries, registry, render
 from regctl.errors import InvalidInput, StoreError
