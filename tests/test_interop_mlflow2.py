@@ -1,8 +1,9 @@
 """regctl writes, MLflow 2.22 reads.
 
-MLflow 2 runs in its own interpreter: ``$REGCTL_MLFLOW2_PYTHON`` if set, else a
-virtual environment built once at ``<repo>/.venv-mlflow2`` (``mlflow==2.22.5``
-and scikit-learn; about a minute; git-ignored). The tests are skipped only if
+MLflow 2 runs in its own interpreter: ``$REGCTL_MLFLOW2_PYTHON`` if set (``.ci/run``
+builds one and sets it), else a virtual environment built once at
+``<repo>/.venv-mlflow2`` (``mlflow==2.22.5``, scikit-learn and ``sqlalchemy<2.1``;
+about a minute; git-ignored). The tests are skipped only if
 that environment cannot be built. Everything MLflow 2 does happens in
 :data:`MLFLOW2_SCRIPT`, run in that interpreter, which answers in JSON.
 
@@ -156,7 +157,7 @@ def _build_venv() -> Path:
         steps = [
             [sys.executable, "-m", "venv", str(VENV)],
             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             f"mlflow=={MLFLOW2_VERSION}", "scikit-learn"],
+             f"mlflow=={MLFLOW2_VERSION}", "scikit-learn", "sqlalchemy<2.1"],  # as .ci/run builds it
         ]
         for step in steps:
             try:
