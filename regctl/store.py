@@ -278,6 +278,10 @@ class Store:
             if staging.exists():
                 _remove_tree(staging)
 
+    def write_version_file(self, name: str, version: int, file_name: str, data: bytes) -> None:
+        """Write one of regctl's own plain files (not a tag) in a version directory."""
+        atomic.write_bytes(layout.version_dir(self.root, name, version) / file_name, data)
+
     def set_tag(self, owner: Path, key: str, value: str) -> None:
         """Write tag ``key`` of the model or version directory ``owner``."""
         self._write_tag_file(owner / layout.TAGS_DIR, key, value, owner)

@@ -398,3 +398,51 @@ def test_mlflow_registers_after_regctl(written, tmp_path):
     assert [v["version"] for v in views] == [4, 2, 1]
     assert without(views[0], "storage_location") == version_as_regctl(client_of(root).get_model_version(X, "4"))
     assert regctl_ok(root, "register", f"runs:/{r1['run_id']}/model", "--name", X) == "5\n"
+
+
+# ====================================================== disagreements with MLflow (issue 7.3)
+
+def test_doctor_finds_no_problem_in_what_only_mlflow_wrote(tmp_path, file_store_allowed):
+    """Issue 7.3.6: MLflow's own rename leaves a stale aliases mapping in meta.yaml (MLflow reads
+    the alias files), and deleting an experiment moves the artifacts of versions registered
+    from it to .trash. Neither is damage: doctor exits 0 and reports them as warnings."""
+    root = tmp_path / "mlruns"
+    client = client_of(root)
+    with using_store(root) as fluent:
+        doomed = fluent.set_experiment("doomed").experiment_id
+        run = log_model_run(fluent, True, [2.0, -1.0], "doomed run")
+        fluent.set_experiment("kept")
+        kept = log_model_run(fluent, False, [-1.0, 3.0], "kept run")
+        fluent.register_model(run["model_uri"], "from-doomed")
+        fluent.register_model(kept["model_uri"], "before-rename")
+        client.set_registered_model_alias("before-rename", "champion", "1")
+        client.rename_registered_model("before-rename", "after-rename")
+        client.delete_experiment(doomed)
+        # MLflow reads the alias files, not the mapping its rename copied into meta.yaml
+        assert client.get_registered_model("after-rename").aliases == {}
+        assert "champion" in (root / "models/after-rename/meta.yaml").read_text()
+        assert (root / ".trash" / doomed).is_dir() and not (root / doomed).exists()
+        assert client.get_model_version("from-doomed", "1").version == 1
+    before = snapshot(root)
+    result = regctl("doctor", "--json", store=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["problems"] == []
+    warnings = {w["kind"]: w for w in report["warnings"]}
+    assert sorted(warnings) == ["stale-alias-snapshot", "trashed-artifacts"]
+    assert warnings["stale-alias-snapshot"]["path"] == "models/after-rename/meta.yaml"
+    trashed = warnings["trashed-artifacts"]
+    assert trashed["path"] == "models/from-doomed/version-1/meta.yaml" and not trashed["fixable"]
+    assert f".trash/{doomed}/" in trashed["message"] and f"experiment {doomed} was deleted" in trashed["message"]
+    assert "missing" not in trashed["message"] and "no longer exist" not in trashed["message"]
+    text = regctl("doctor", store=root)
+    assert text.returncode == 0 and text.stdout.endswith("no problems found, 2 warning(s)\n")
+    assert "warning: trashed-artifacts: models/from-doomed/version-1/meta.yaml" in text.stdout
+    assert snapshot(root) == before
+    assert regctl_json(root, "alias", "list", "after-rename") == {}  # what MLflow says
+    # --fix refreshes the mapping (MLflow still reads the same) and leaves the trash alone
+    fixed = regctl("doctor", "--fix", "--json", store=root)
+    assert fixed.returncode == 0
+    assert [w["kind"] for w in json.loads(fixed.stdout)["warnings"]] == ["trashed-artifacts"]
+    assert "champion" not in (root / "models/after-rename/meta.yaml").read_text()
+    assert client.get_registered_model("after-rename").aliases == {}
