@@ -55,9 +55,9 @@ def registration_source(store: Store, source: str) -> dict:
     if not location:
         raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
     _require_dir(store, location, source)
+    # MLflow's register_model gives the new version no tags (only its copy_model_version copies them)
     return {"source": f"models:/{ref.name}/{number}", "storage_location": location,
-            "run_id": meta.get("run_id"), "model_id": meta.get("model_id"),
-            "tags": store.read_version_tags(ref.name, number)}
+            "run_id": meta.get("run_id"), "model_id": meta.get("model_id"), "tags": {}}
 
 
 def _source_from_run(store: Store, ref: uris.RunRef) -> dict:

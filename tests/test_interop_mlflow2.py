@@ -134,6 +134,9 @@ elif request["action"] == "read":
         if spec.get("register"):
             source, name = spec["register"]
             got["registered_version"] = int(mlflow.register_model(source, name).version)
+        if spec.get("copy"):  # register_model from a models:/ URI of a registered version
+            source, name = spec["copy"]
+            got["copied"] = version_view(mlflow.register_model(source, name))
         out["stores"].append(got)
 
 print(json.dumps(out))
@@ -230,7 +233,7 @@ def stores(mlflow2_python, tmp_path_factory):
          "register": [f"runs:/{r1}/model", X]},
         {"root": str(root3), "missing_versions": [["iris-classifier", 3]],
          "missing_aliases": [["iris-classifier", "challenger"]], "missing_models": ["iris.baseline model"],
-         "download": [["iris-classifier", "champion"]]},
+         "download": [["iris-classifier", "champion"]], "copy": ["models:/iris-classifier/2", "mlflow2-copy"]},
     ]}, work)
     return {
         "two": {"root": root2, "runs": logged["runs"], "experiment_id": logged["experiment_id"], "versions": views2, "models": models2,
@@ -351,3 +354,17 @@ def test_mlflow2_reads_regctl_changes_to_an_mlflow3_store(stores):
     copy = seen["models"]["iris baseline copy"]
     assert copy["versions"][0]["name"] == "iris baseline copy"
     assert copy["tags"] == {"origin": "copy of iris-classifier v1"}
+
+
+def test_register_from_a_registered_version_copies_no_tags_as_mlflow2(stores):
+    """Issue 7.3.1: MLflow 2.22's register_model("models:/X/2", ...) gives the new version no
+    tags, although version 2 has some; regctl's registration from the same URI agrees."""
+    store = stores["three"]
+    theirs = store["mlflow"]["copied"]
+    ours = next(v for v in store["versions"]["iris-classifier"] if v["version"] == 4)
+    source = next(v for v in store["versions"]["iris-classifier"] if v["version"] == 2)
+    assert source["tags"] and theirs["tags"] == {} == ours["tags"]
+    for field in ("source", "current_stage", "description", "aliases"):
+        assert ours[field] == theirs[field], field
+    # MLflow 2 leaves run_id empty here; regctl keeps the source's, as MLflow 3 does
+    assert theirs["run_id"] is None and ours["run_id"] == source["run_id"]

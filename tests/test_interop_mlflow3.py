@@ -402,6 +402,25 @@ def test_mlflow_registers_after_regctl(written, tmp_path):
 
 # ====================================================== disagreements with MLflow (issue 7.3)
 
+def test_register_from_a_registered_version_copies_no_tags_as_mlflow(made, tmp_path):
+    """MLflow's register_model("models:/X/1", "Y") gives the new version no tags, and keeps the
+    source's run_id and model_id; regctl registers the same thing."""
+    ours, theirs = tmp_path / "regctl" / "mlruns", tmp_path / "mlflow" / "mlruns"
+    shutil.copytree(made["root"], ours)
+    shutil.copytree(made["root"], theirs)
+    source = f"models:/{MODEL}/1"
+    assert made["client"].get_model_version(MODEL, "1").tags == {"checks/data": "passed"}
+    with using_store(theirs) as fluent:
+        mv = fluent.register_model(source, "copy")
+    assert regctl_ok(ours, "register", source, "--name", "copy") == "1\n"
+    view = regctl_json(ours, "describe", "copy", "--version", "1")
+    expected = version_as_regctl(mv)
+    assert expected["tags"] == {} and expected["run_id"] and expected["model_id"]
+    for field in ("tags", "source", "run_id", "model_id", "aliases", "current_stage", "description"):
+        assert view[field] == expected[field], field
+    assert view["storage_location"] == client_of(theirs).get_model_version_download_uri("copy", "1")
+
+
 def test_doctor_finds_no_problem_in_what_only_mlflow_wrote(tmp_path, file_store_allowed):
     """Issue 7.3.6: MLflow's own rename leaves a stale aliases mapping in meta.yaml (MLflow reads
     the alias files), and deleting an experiment moves the artifacts of versions registered
