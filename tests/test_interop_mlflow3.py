@@ -465,3 +465,35 @@ def test_doctor_finds_no_problem_in_what_only_mlflow_wrote(tmp_path, file_store_
     assert [w["kind"] for w in json.loads(fixed.stdout)["warnings"]] == ["trashed-artifacts"]
     assert "champion" not in (root / "models/after-rename/meta.yaml").read_text()
     assert client.get_registered_model("after-rename").aliases == {}
+
+
+def test_mlflow_can_rename_a_model_regctl_registered(written, tmp_path):
+    """Issue 7.3.7: MLflow's file-store rename crashes on a model whose versions carry any tag,
+    so regctl adds none of its own: MLflow renames what regctl registered, while regctl's
+    verify works on it before, and after regctl's own rename."""
+    root = tmp_path / "mlruns"
+    shutil.copytree(written["root"], root)
+    r1, r2 = written["runs"]
+    for name in ("fresh", "kept"):
+        regctl_ok(root, "register", f"runs:/{r1['run_id']}/model", "--name", name, "--alias", "champion")
+        regctl_ok(root, "register", f"models:/{r2['model_id']}", "--name", name)
+        regctl_ok(root, "verify", f"models:/{name}/1")
+    with using_store(root) as fluent:
+        client = fluent.MlflowClient()
+        assert all(mv.tags == {} for mv in client.search_model_versions("name = 'fresh'"))
+        client.rename_registered_model("fresh", "renamed by mlflow")
+        renamed = sorted(client.search_model_versions("name = 'renamed by mlflow'"), key=lambda mv: -int(mv.version))
+        assert [int(mv.version) for mv in renamed] == [2, 1]
+        with pytest.raises(MlflowException):
+            client.get_registered_model("fresh")
+    views = regctl_json(root, "versions", "renamed by mlflow")
+    assert [without(v, "storage_location") for v in views] == [version_as_regctl(mv) for mv in renamed]
+    # MLflow's rename copies only the meta files: the manifest stays behind, and verify says so
+    result = regctl("verify", "models:/renamed by mlflow/1", store=root)
+    assert result.returncode == 1 and "no recorded digest" in result.stderr and result.stderr.count("\n") == 1
+    # regctl's rename keeps everything, the manifest included
+    regctl_ok(root, "rename", "kept", "renamed by regctl")
+    for number in (1, 2):
+        regctl_ok(root, "verify", f"models:/renamed by regctl/{number}")
+    regctl_ok(root, "verify", "models:/renamed by regctl@champion")
+
