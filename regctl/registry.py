@@ -347,6 +347,7 @@ def rename_model(store: Store, old: str, new: str) -> dict:
         for number in store.version_numbers(new):
             version_meta = store.read_version_meta(new, number)
             version_meta["name"] = new
+            version_meta["last_updated_timestamp"] = now  # as MLflow's rename does, deleted versions too
             store.write_version_meta(new, number, version_meta)
         meta.update(name=new, last_updated_timestamp=now)
         store.write_model_meta(new, meta)

@@ -497,3 +497,44 @@ def test_mlflow_can_rename_a_model_regctl_registered(written, tmp_path):
         regctl_ok(root, "verify", f"models:/renamed by regctl/{number}")
     regctl_ok(root, "verify", "models:/renamed by regctl@champion")
 
+
+def test_rename_sets_every_versions_last_update_as_mlflow(tmp_path, file_store_allowed):
+    """Issue 7.3.3: MLflow's rename sets every version's last_updated_timestamp, soft-deleted
+    ones included, to the model's new one (the rename time); regctl's rename does the same.
+    Keeping the aliases and tags, which MLflow's rename drops, is regctl's documented extra."""
+    import time
+
+    import yaml
+
+    artifacts = tmp_path / "model"
+    artifacts.mkdir()
+    (artifacts / "MLmodel").write_text("flavors: {}\n")
+    base = tmp_path / "base" / "mlruns"
+    client = client_of(base)
+    client.create_registered_model("m", tags={"team": "ml"})
+    for _ in range(3):
+        client.create_model_version("m", str(artifacts))
+    client.set_registered_model_alias("m", "champion", "2")
+    client.delete_model_version("m", "3")
+    time.sleep(0.01)
+    stamps = {}
+    for tool in ("mlflow", "regctl"):
+        root = tmp_path / tool / "mlruns"
+        shutil.copytree(base, root)
+        started = int(time.time() * 1000)
+        if tool == "mlflow":
+            client_of(root).rename_registered_model("m", "renamed")
+        else:
+            regctl_ok(root, "rename", "m", "renamed")
+        finished = int(time.time() * 1000)
+        model = yaml.safe_load((root / "models/renamed/meta.yaml").read_text())
+        versions = {n: yaml.safe_load((root / f"models/renamed/version-{n}/meta.yaml").read_text()) for n in (1, 2, 3)}
+        assert started <= model["last_updated_timestamp"] <= finished, tool
+        stamps[tool] = {n: v["last_updated_timestamp"] - model["last_updated_timestamp"] for n, v in versions.items()}
+        assert versions[3]["current_stage"] == "Deleted_Internal"
+        live = client_of(root).search_model_versions("name = 'renamed'")
+        assert {int(mv.version): mv.last_updated_timestamp for mv in live} == {
+            n: model["last_updated_timestamp"] for n in (1, 2)}, tool
+    assert stamps["regctl"] == stamps["mlflow"] == {1: 0, 2: 0, 3: 0}
+    renamed = client_of(tmp_path / "regctl" / "mlruns").get_registered_model("renamed")
+    assert renamed.tags == {"team": "ml"} and renamed.aliases == {"champion": "2"}
