@@ -229,7 +229,8 @@ def stores(mlflow2_python, tmp_path_factory):
     read = run_mlflow2(mlflow2_python, {"action": "read", "stores": [
         {"root": str(root2), "missing_versions": [[X, 3]], "missing_aliases": [[X, "doomed"]],
          "missing_models": [WRITTEN_OLD_NAME], "download": [[X, "champion"]],
-         "load": [f"models:/{X}@champion", f"models:/{X}/Staging", f"models:/{WRITTEN_NEW_NAME}@prod"],
+         "load": [f"models:/{X}@champion", f"models:/{X}/Staging", f"models:/{WRITTEN_NEW_NAME}@prod",
+                  f"models:/{X}/2/", f"models:/{X}@champion/"],
          "register": [f"runs:/{r1}/model", X]},
         {"root": str(root3), "missing_versions": [["iris-classifier", 3]],
          "missing_aliases": [["iris-classifier", "challenger"]], "missing_models": ["iris.baseline model"],
@@ -368,3 +369,15 @@ def test_register_from_a_registered_version_copies_no_tags_as_mlflow2(stores):
         assert ours[field] == theirs[field], field
     # MLflow 2 leaves run_id empty here; regctl keeps the source's, as MLflow 3 does
     assert theirs["run_id"] is None and ours["run_id"] == source["run_id"]
+
+
+def test_a_trailing_slash_resolves_as_in_mlflow2(stores):
+    """Issue 7.3.4: MLflow 2.22 loads models:/X/2/ and models:/X@champion/ (it drops the trailing
+    slash); regctl resolves them to the same directories as without the slash."""
+    store = stores["two"]
+    seen = store["mlflow"]["predictions"]
+    first, second = store["runs"]
+    assert seen[f"models:/{X}/2/"] == pytest.approx(second["predictions"])
+    assert seen[f"models:/{X}@champion/"] == pytest.approx(first["predictions"])
+    for uri in (f"models:/{X}/2/", f"models:/{X}@champion/"):
+        assert regctl_ok(store["root"], "resolve", uri) == regctl_ok(store["root"], "resolve", uri.rstrip("/"))

@@ -538,3 +538,20 @@ def test_rename_sets_every_versions_last_update_as_mlflow(tmp_path, file_store_a
     assert stamps["regctl"] == stamps["mlflow"] == {1: 0, 2: 0, 3: 0}
     renamed = client_of(tmp_path / "regctl" / "mlruns").get_registered_model("renamed")
     assert renamed.tags == {"team": "ml"} and renamed.aliases == {"champion": "2"}
+
+
+def test_a_trailing_slash_resolves_as_in_mlflow(made, tmp_path):
+    """Issue 7.3.4: MLflow drops trailing slashes of a models:/ URI before resolving it."""
+    root, runs = made["root"], made["runs"]
+    uris = [f"models:/{MODEL}/1/", f"models:/{MODEL}/2//", f"models:/{MODEL}@champion/", f"models:/{MODEL}/latest/",
+            f"models:/{MODEL}/Staging/", f"models:/{runs[0]['model_id']}/"]
+    with using_store(root) as fluent:
+        for index, uri in enumerate(uris):
+            downloaded = Path(fluent.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path / str(index))))
+            plain = regctl_ok(root, "resolve", uri.rstrip("/"))
+            assert regctl_ok(root, "resolve", uri) == plain, uri  # the fast path
+            assert regctl_json(root, "resolve", uri)["path"] == plain.strip()
+            assert same_files(Path(plain.strip()), downloaded), uri
+    copy = tmp_path / "copy" / "mlruns"
+    shutil.copytree(root, copy)
+    assert regctl_ok(copy, "register", f"models:/{MODEL}/2/", "--name", "from-trailing-slash") == "1\n"
