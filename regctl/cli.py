@@ -6,11 +6,10 @@ message and an exit code by ``report.report``, in ``run``.
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import click
 import typer
-from typing import Annotated
 
 from regctl import __version__, render
 from regctl.api import Registry
@@ -52,8 +51,8 @@ def _version_callback(value: bool) -> None:
 def main_options(
     store: Annotated[Optional[str], typer.Option(
         "--store", metavar="PATH_OR_FILE_URI",
-        help="The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or "
-             "$MLFLOW_TRACKING_URI when local, else ./mlruns.")] = None,
+        help="The mlruns/ store: a path or a file: URI. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI, "
+             "else $MLFLOW_TRACKING_URI, else ./mlruns; a URI of another kind is an error, never a fallback.")] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).")] = False,
     version: Annotated[bool, typer.Option(

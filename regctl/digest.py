@@ -9,10 +9,13 @@ Symbolic links are not followed: a link contributes ``symlink:<target>`` in
 place of a file hash, so a link cannot pull content from outside the tree.
 A single-file artifact is a tree of that one file, named by its base name.
 
-At registration the digest goes into the version tag ``regctl.content_digest``
-(visible to MLflow) and the per-file hashes into ``.regctl%manifest.json`` in
-the version directory (a plain file, which MLflow ignores), so a later
-difference can be named file by file.
+At registration the digest and the per-file hashes go into
+``.regctl%manifest.json`` in the version directory, a plain file that MLflow
+ignores, so a later difference can be named file by file. regctl adds no tag
+the user did not ask for: MLflow's file store cannot rename a model whose
+versions carry any tag. Versions registered by regctl 0.1 carry the digest in
+the version tag ``regctl.content_digest`` as well; ``verify`` still reads it,
+and ``doctor --fix`` moves it into the manifest.
 """
 
 import hashlib
@@ -26,7 +29,7 @@ from regctl.atomic import os_reason
 from regctl.errors import IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import show
 
-DIGEST_TAG = "regctl.content_digest"
+DIGEST_TAG = "regctl.content_digest"  # regctl 0.1 only; see the module docstring
 MANIFEST_FILE = ".regctl%manifest.json"
 ALGORITHM = "sha256"
 _CHUNK = 1 << 20
@@ -98,26 +101,70 @@ def tree_digest(root: Path) -> str:
 
 
 def registration_record(store, location: str) -> "tuple[dict, dict]":
-    """``(tags, files)`` to store with a new version whose artifacts are at ``location``."""
+    """``(tags, files)`` to store with a new version whose artifacts are at ``location``.
+
+    No tags: the digest lives in the manifest file only.
+    """
     from regctl.resolve import location_path
 
     entries = manifest(location_path(store, location))
-    digest = digest_of(entries)
-    data = {"algorithm": ALGORITHM, "digest": digest, "files": dict(sorted(entries.items()))}
+    return {}, {MANIFEST_FILE: manifest_bytes(digest_of(entries), entries)}
+
+
+def manifest_bytes(digest: str, entries: Optional[dict]) -> bytes:
+    """The manifest file for ``digest``, with the per-file hashes when they are known."""
+    data = {"algorithm": ALGORITHM, "digest": digest}
+    if entries is not None:
+        data["files"] = dict(sorted(entries.items()))
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    return {DIGEST_TAG: digest}, {MANIFEST_FILE: text.encode("utf-8", "surrogateescape")}
+    return text.encode("utf-8", "surrogateescape")
+
+
+def read_manifest(store, name: str, version: int) -> Optional[dict]:
+    """The version's manifest; None when there is none; StoreError when it cannot be read."""
+    path = layout.version_dir(store.root, name, version) / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"damaged file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"damaged file {path}: not a JSON object")
+    return data
 
 
 def recorded_manifest(store, name: str, version: int) -> Optional[dict]:
     """The per-file hashes stored at registration, or None when absent or unreadable."""
-    path = layout.version_dir(store.root, name, version) / MANIFEST_FILE
     try:
-        data = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
-    except (OSError, ValueError):
+        data = read_manifest(store, name, version)
+    except StoreError:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+    if data is None or not isinstance(data.get("files"), dict):
         return None
     return data
+
+
+def recorded_digest(store, name: str, version: int) -> Optional[str]:
+    """The digest recorded for a version: the manifest's, or a regctl 0.1 tag's; None if neither.
+
+    StoreError when the manifest is damaged and no tag stands in for it;
+    IntegrityError when both are present and disagree (one was edited).
+    """
+    tag = store.read_version_tags(name, version).get(DIGEST_TAG)
+    try:
+        data = read_manifest(store, name, version)
+    except StoreError:
+        if tag is None:
+            raise
+        data = None
+    in_manifest = None if data is None else data.get("digest")
+    if in_manifest is not None and tag is not None and in_manifest != tag:
+        raise IntegrityError(f"version {version} of model {show(name)}: the digest in {MANIFEST_FILE} "
+                             f"({show(str(in_manifest))}) and the {DIGEST_TAG} tag ({show(tag)}) disagree")
+    if data is not None and in_manifest is None and tag is None:
+        raise StoreError(f"damaged file {layout.version_dir(store.root, name, version) / MANIFEST_FILE}: no digest")
+    return in_manifest if in_manifest is not None else tag
 
 
 def verify(store, uri: str) -> dict:
@@ -128,12 +175,12 @@ def verify(store, uri: str) -> dict:
     if resolution.version is None:
         raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
     name, version = resolution.name, resolution.version
-    recorded = store.read_version_tags(name, version).get(DIGEST_TAG)
+    recorded = recorded_digest(store, name, version)
     if recorded is None:
-        raise NotFound(f"version {version} of model {show(name)} has no {DIGEST_TAG} tag "
+        raise NotFound(f"version {version} of model {show(name)} has no recorded digest "
                        "(it was not registered by regctl); nothing to verify")
-    if not recorded.startswith(ALGORITHM + ":") or len(recorded) != len(ALGORITHM) + 65:
-        raise StoreError(f"damaged {DIGEST_TAG} tag of version {version} of model {show(name)}: {show(recorded)}")
+    if not isinstance(recorded, str) or not recorded.startswith(ALGORITHM + ":") or len(recorded) != len(ALGORITHM) + 65:
+        raise StoreError(f"damaged digest of version {version} of model {show(name)}: {show(str(recorded))}")
     current = manifest(resolution.path)
     actual = digest_of(current)
     if actual != recorded:

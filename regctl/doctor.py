@@ -12,19 +12,27 @@ Lock files are not checked: they are flock(2) locks, which the kernel releases
 when their holder exits (even on SIGKILL), so a lock file left behind is never
 stale and never a problem.
 
+Findings come in two levels. Problems are damage (``doctor`` exits 4).
+Warnings are states MLflow itself produces or that break nothing, worth
+knowing but not damage: the stale ``aliases`` snapshot MLflow's own rename
+leaves in ``meta.yaml`` (MLflow reads the alias files), a version whose
+artifacts went to ``.trash`` with its deleted experiment, and the digest tag
+regctl 0.1 added to the versions it registered.
+
 ``fix`` repairs only what cannot lose information: it removes leftover temp
 files and directories, removes alias files that point at missing or deleted
-versions, rewrites ``name`` fields that differ from the directory name and
-refreshes a stale ``aliases`` snapshot. Each model is repaired under its lock
-after re-checking it there, and each repair is journaled.
+versions, rewrites ``name`` fields that differ from the directory name,
+refreshes a stale ``aliases`` snapshot and moves a regctl 0.1 digest tag into
+the version's manifest file. Each model is repaired under its lock after
+re-checking it there, and each repair is journaled.
 """
 
 import os
 from pathlib import Path
 
-from regctl import atomic, layout, tracking, transaction
-from regctl.edit import edit
+from regctl import atomic, digest, layout, tracking, transaction
 from regctl.atomic import os_reason
+from regctl.edit import edit
 from regctl.errors import RegctlError, StoreError
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
 from regctl.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
@@ -38,7 +46,11 @@ DANGLING_ALIAS = "dangling-alias"
 NAME_MISMATCH = "name-mismatch"
 STALE_SNAPSHOT = "stale-alias-snapshot"
 INTERRUPTED = "interrupted-change"
-FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT, INTERRUPTED)
+DIGEST_TAG = "digest-tag"
+FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT, DIGEST_TAG, INTERRUPTED)
+TRASHED = "trashed-artifacts"
+# kinds that are warnings, not problems: no damage, doctor still exits 0
+WARNINGS = (STALE_SNAPSHOT, TRASHED, DIGEST_TAG)
 
 
 def _problem(store: Store, kind: str, path: Path, message: str, model=None, **extra) -> dict:
@@ -58,7 +70,7 @@ def _relative(store: Store, path: Path) -> str:
 # ------------------------------------------------------------------ checks
 
 def check(store: Store) -> dict:
-    """Every problem found in the store, as ``{store, ok, problems, fixed, notes}``."""
+    """What the store holds, as ``{store, ok, problems, warnings, fixed, notes}``."""
     store.require()
     problems = []
     models = layout.models_dir(store.root)
@@ -81,7 +93,10 @@ def check(store: Store) -> dict:
     problems.extend(_check_journal(store))
     problems.extend(_check_pending(store))
     problems.extend(_check_logged_models(store))
-    return {"store": str(store.root), "ok": not problems, "problems": problems, "fixed": [], "notes": [LOCK_NOTE]}
+    warnings = [p for p in problems if p["kind"] in WARNINGS]
+    problems = [p for p in problems if p["kind"] not in WARNINGS]
+    return {"store": str(store.root), "ok": not problems, "problems": problems, "warnings": warnings,
+            "fixed": [], "notes": [LOCK_NOTE]}
 
 
 def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
@@ -158,6 +173,12 @@ def check_version(store: Store, name: str, number: int, writing: bool = False) -
             problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
         elif entry.name == layout.TAGS_DIR:
             problems.extend(_check_data_dir(store, name, path, entry.name))
+            if (path / digest.DIGEST_TAG).is_file():
+                problems.append(_problem(store, DIGEST_TAG, path / digest.DIGEST_TAG,
+                                         f"version {number} carries the tag {digest.DIGEST_TAG} that regctl 0.1 "
+                                         "added; MLflow's rename fails on a model whose versions have tags, and "
+                                         f"regctl now keeps the digest in {digest.MANIFEST_FILE}",
+                                         model=name, version=number))
     return problems, stage
 
 
@@ -190,9 +211,26 @@ def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
         return [_problem(store, "missing-artifacts", meta_path, f"location {location} cannot be used: {exc.message}",
                          model=name)]
     if not path.exists():
+        trashed = _in_trash(store, path)
+        if trashed is not None:
+            experiment = trashed.relative_to(store.root / layout.TRASH_DIR).parts[0]
+            return [_problem(store, TRASHED, meta_path,
+                             f"artifacts of version {number} are in {_relative(store, trashed)}: experiment "
+                             f"{experiment} was deleted in MLflow, which moved it to {layout.TRASH_DIR}/; the "
+                             "version cannot be resolved or loaded until the experiment is restored",
+                             model=name)]
         return [_problem(store, "missing-artifacts", meta_path,
                          f"artifacts of version {number} no longer exist at {path}", model=name)]
     return []
+
+
+def _in_trash(store: Store, path: Path):
+    """Where a missing artifact path is under ``.trash/``, if its experiment was deleted; else None."""
+    from regctl.locations import exists, rebase
+
+    trash = store.root / layout.TRASH_DIR
+    found = rebase(path, trash)
+    return found if found != path and exists(found) and found.is_relative_to(trash) else None
 
 
 def _check_data_dir(store: Store, name: str, directory: Path, kind: str) -> list:
@@ -243,8 +281,9 @@ def _check_aliases(store: Store, name: str, meta, live: dict) -> list:
         snapshot = {str(k): str(v) for k, v in (meta.get("aliases") or {}).items()}
         if snapshot != {k: v for k, v in aliases.items() if not k.startswith(layout.TEMP_PREFIX)}:
             problems.append(_problem(store, STALE_SNAPSHOT, layout.model_meta(store.root, name),
-                                     "the aliases mapping in meta.yaml differs from the alias files "
-                                     "(MLflow reads the files; the mapping is a snapshot)", model=name))
+                                     "the aliases mapping in meta.yaml differs from the alias files; MLflow "
+                                     "reads the files and ignores the mapping, which MLflow's own rename "
+                                     "leaves stale", model=name))
     return problems
 
 
@@ -356,7 +395,7 @@ def _version_number(text: str):
 # -------------------------------------------------------------------- fix
 
 def fix(store: Store) -> dict:
-    """Repair the safe problems (see the module docstring), then check again."""
+    """Repair the safe problems and warnings (see the module docstring), then check again."""
     before = check(store)
     fixed = []
     for problem in before["problems"]:
@@ -365,7 +404,8 @@ def fix(store: Store) -> dict:
                 pending = store.root / problem["path"]
                 if transaction.recover(store, pending):
                     fixed.append(problem)
-    models = sorted({p["model"] for p in before["problems"] if p["fixable"] and p.get("model")})
+    found = before["problems"] + before["warnings"]
+    models = sorted({p["model"] for p in found if p["fixable"] and p.get("model")})
     for name in models:
         with edit(store, name) as change:
             found = [p for p in check_model(store, name, holding_lock=True) if p["fixable"]]  # re-checked under the lock
@@ -398,10 +438,28 @@ def _plan_repair(change, problem: dict) -> None:
         change.remove_tree(path)
     elif kind == DANGLING_ALIAS:
         change.delete_alias(problem["alias"])
+    elif kind == DIGEST_TAG:
+        _move_digest_tag(change, problem["version"])
     elif kind == NAME_MISMATCH and path != layout.model_meta(store.root, change.name):
         number = layout.version_number_of(path.parent.name)
         change.write_version_meta(number, dict(store.read_yaml(path), name=change.name))
     # the model's own meta.yaml (name, aliases snapshot) is rewritten once per model by ``fix``
+
+
+def _move_digest_tag(change, number: int) -> None:
+    """Keep a regctl 0.1 digest tag's value in the version's manifest, then remove the tag."""
+    store, name = change.store, change.name
+    tag = store.read_version_tags(name, number)[digest.DIGEST_TAG]
+    try:
+        data = digest.read_manifest(store, name, number)
+    except StoreError:
+        data = None  # damaged: rewritten from the tag, which regctl 0.1 trusted over the file list
+    if data is None or data.get("digest") != tag:
+        files = data.get("files") if data is not None else None
+        usable = isinstance(files, dict) and digest.digest_of(files) == tag
+        change.write(layout.version_dir(store.root, name, number) / digest.MANIFEST_FILE,
+                     digest.manifest_bytes(tag, files if usable else None).decode("utf-8", "surrogateescape"))
+    change.delete_tag(digest.DIGEST_TAG, number)
 
 
 def _remove_leftover(store: Store, problem: dict, lock) -> bool:

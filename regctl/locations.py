@@ -8,8 +8,9 @@ location relative to the store root does, that one is used.
 import os
 from pathlib import Path
 
-from regctl.errors import InvalidInput
+from regctl.errors import InvalidInput, StoreError
 from regctl.names import show
+from regctl.uris import scheme_of
 
 
 def location_to_path(location: str) -> Path:
@@ -60,25 +61,95 @@ def exists(path: Path) -> bool:
         return False
 
 
-def store_root(option: "str | None", environ=os.environ, cwd: "str | None" = None) -> Path:
-    """Where the store is: ``--store``, else ``REGCTL_STORE``, else MLflow's registry or
-    tracking URI when it is a ``file:`` URI or a plain path, else ``./mlruns``."""
-    for candidate in (option, environ.get("REGCTL_STORE")):
-        if candidate:
-            return _as_store_path(candidate, "--store/REGCTL_STORE")
+# Bare registry URIs MLflow gives a meaning of their own (not paths): Databricks and Unity Catalog.
+_BARE_REGISTRY_URIS = {"databricks": "databricks", "databricks-uc": "databricks-uc", "uc": "uc"}
+_DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
+STORE_VARIABLES = ("REGCTL_STORE", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI")
+
+
+class StoreLocation(os.PathLike):
+    """The store a command works on, and what chose it.
+
+    ``scheme`` is the kind of store; today always ``file`` (MLflow's file
+    store), and then the location is path-like: ``os.fspath`` gives its root
+    directory, ``path``. ``origin`` names what chose it (``--store``,
+    ``REGCTL_STORE``, ``MLFLOW_REGISTRY_URI``, ``MLFLOW_TRACKING_URI`` or
+    ``default``) and ``value`` is what it said, for messages.
+    """
+
+    __slots__ = ("scheme", "path", "origin", "value")
+
+    def __init__(self, scheme: str, path: Path, origin: str, value: str):
+        self.scheme, self.path, self.origin, self.value = scheme, path, origin, value
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"StoreLocation({self.scheme!r}, {str(self.path)!r}, origin={self.origin!r})"
+
+
+def store_root(option: "str | None", environ=os.environ, cwd: "str | None" = None) -> StoreLocation:
+    """Which store to use: ``--store``, else ``REGCTL_STORE``, else MLflow's registry URI,
+    else MLflow's tracking URI, else ``./mlruns``.
+
+    As in MLflow, a set ``MLFLOW_REGISTRY_URI`` wins over ``MLFLOW_TRACKING_URI``,
+    and the two count as unset when empty. The first value found decides: a
+    ``file:`` URI or a path is the store; anything regctl cannot serve (another
+    scheme, or MLflow's bare ``databricks``/``databricks-uc``/``uc``) is a
+    StoreError naming where it came from, never a fallback to another store.
+    An empty ``--store`` or ``REGCTL_STORE`` is InvalidInput.
+    """
+    if option is not None:
+        return _location(option, "--store")
+    if environ.get("REGCTL_STORE") is not None:
+        return _location(environ["REGCTL_STORE"], "REGCTL_STORE")
     for variable in ("MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI"):
-        value = environ.get(variable)
-        if value and _is_local(value):
-            return _as_store_path(value, variable)
-    return Path(os.path.abspath(os.path.join(cwd or os.getcwd(), "mlruns")))
+        if environ.get(variable):
+            return _location(environ[variable], variable)
+    return StoreLocation("file", Path(os.path.abspath(os.path.join(cwd or os.getcwd(), "mlruns"))),
+                         "default", "./mlruns")
 
 
-def _is_local(value: str) -> bool:
-    head, sep, _ = value.partition(":")
-    return not sep or head.lower() == "file" or len(head) == 1 or "/" in head
+def _location(value: str, origin: str) -> StoreLocation:
+    shown = f"{origin}={show(_redacted(value))}" if origin != "--store" else f"--store {show(_redacted(value))}"
+    if not value.strip():
+        raise InvalidInput(f"{shown}: the store must not be empty")
+    scheme = _BARE_REGISTRY_URIS.get(value) or scheme_of(value) or "file"
+    if scheme != "file":
+        raise StoreError(f"{shown}: {_kind(scheme)} are not supported{' yet' if _planned(scheme) else ''}; "
+                         "regctl works on a local MLflow file store (a path or a file: URI)")
+    try:
+        path = location_to_path(value)
+    except InvalidInput as exc:
+        raise StoreError(f"{shown}: {exc.message}; regctl works on a local MLflow file store") from None
+    return StoreLocation("file", path, origin, value)
 
 
-def _as_store_path(value: str, where: str) -> Path:
-    if not _is_local(value):
-        raise InvalidInput(f"{where}: {show(value)} is not a local store (file: URI or path)")
-    return location_to_path(value)
+def _planned(scheme: str) -> bool:
+    return scheme in ("http", "https") or scheme.startswith(_DATABASES)
+
+
+def _kind(scheme: str) -> str:
+    if scheme in ("http", "https"):
+        return f"MLflow tracking servers ({scheme}:)"
+    if scheme.startswith(_DATABASES):
+        return f"database stores ({scheme}:)"
+    if scheme in ("databricks", "uc") or scheme.startswith("databricks"):
+        return "Databricks and Unity Catalog registries"
+    return f"{scheme}: stores"
+
+
+def _redacted(value: str) -> str:
+    """``value`` with the password of a ``scheme://user:password@host`` URI hidden."""
+    head, sep, rest = value.partition("://")
+    if not sep:
+        return value
+    authority, slash, tail = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not at or ":" not in user:
+        return value
+    return f"{head}://{user.split(':', 1)[0]}:***@{host}{slash}{tail}"

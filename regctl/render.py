@@ -196,11 +196,13 @@ def _short(value) -> str:
 
 
 def doctor_lines(report: dict) -> list:
-    """A doctor report as lines of text: repairs, then remaining problems, then a summary."""
+    """A doctor report as lines of text: repairs, remaining problems, warnings, then a summary."""
     lines = [f"fixed: {p['path']}: {p['message']}" for p in report["fixed"]]
-    for p in report["problems"]:
-        hint = " (doctor --fix repairs this)" if p["fixable"] else ""
-        lines.append(f"{p['kind']}: {p['path']}: {p['message']}{hint}")
-    count = len(report["problems"])
-    lines.append(f"{report['store']}: " + ("no problems found" if not count else f"{count} problem(s) found"))
+    for level, found in (("", report["problems"]), ("warning: ", report.get("warnings", []))):
+        for p in found:
+            hint = " (doctor --fix repairs this)" if p["fixable"] else ""
+            lines.append(f"{level}{p['kind']}: {p['path']}: {p['message']}{hint}")
+    count, warned = len(report["problems"]), len(report.get("warnings", []))
+    summary = "no problems found" if not count else f"{count} problem(s) found"
+    lines.append(f"{report['store']}: {summary}" + (f", {warned} warning(s)" if warned else ""))
     return lines

@@ -107,8 +107,12 @@ def _path_after_scheme(uri: str, scheme: str) -> str:
 
 
 def parse_models_uri(uri: str):
-    """Parse a ``models:/`` URI; raise InvalidInput for malformed ones."""
-    path = _path_after_scheme(uri, "models")
+    """Parse a ``models:/`` URI; raise InvalidInput for malformed ones.
+
+    Trailing slashes are dropped, as MLflow does before it resolves a
+    ``models:/`` URI (``models:/X/7/`` is version 7 of X).
+    """
+    path = _path_after_scheme(uri, "models").rstrip("/")
     parts = path.split("/")
     if not path or not parts[0].strip():
         raise InvalidInput(f"invalid URI {show(uri)}: missing model name")

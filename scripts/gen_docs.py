@@ -35,8 +35,10 @@ DESCRIPTION = [
     "directory) directly, without importing MLflow. Stores written by MLflow 2 and MLflow 3 "
     "are both read, and MLflow reads what regctl writes.",
     "Global options go before the command. The store is --store, else $REGCTL_STORE, else "
-    "$MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when it is a file: URI or a path, else "
-    "./mlruns. Reading a missing store fails with exit status 4; writing creates it.",
+    "$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns. The first of these that "
+    "is set decides: a path or a file: URI is the store; any other URI (http:, sqlite:, "
+    "databricks, ...) is an error (exit status 4), never a fallback to another store. Reading "
+    "a missing store fails with exit status 4; writing creates it.",
     "Locations that MLflow recorded as absolute paths are followed as they are; when one no "
     "longer exists but the same tail exists under the store (the store was moved or copied), "
     "that path is used.",
@@ -46,10 +48,13 @@ DESCRIPTION = [
 ]
 
 ENVIRONMENT = [
-    ("REGCTL_STORE", "The store (a path or a file: URI) when --store is not given."),
-    ("MLFLOW_REGISTRY_URI", "The store when neither --store nor REGCTL_STORE is set, if it is a "
-                            "file: URI or a path; other URIs are ignored."),
-    ("MLFLOW_TRACKING_URI", "Used like MLFLOW_REGISTRY_URI when that is unset or not local."),
+    ("REGCTL_STORE", "The store (a path or a file: URI) when --store is not given; set but "
+                     "empty is an error (exit status 2)."),
+    ("MLFLOW_REGISTRY_URI", "The store when neither --store nor REGCTL_STORE is given. As in "
+                            "MLflow, it wins over MLFLOW_TRACKING_URI and empty means unset. A "
+                            "file: URI or a path; any other URI (http:, sqlite:, databricks, "
+                            "databricks-uc, ...) is an error (exit status 4), never a fallback."),
+    ("MLFLOW_TRACKING_URI", "The store when MLFLOW_REGISTRY_URI is unset too; the same rules."),
     ("REGCTL_LOCK_TIMEOUT", "Seconds to wait for a model's lock before failing with exit "
                             "status 4 (default 60)."),
     ("REGCTL_TRACEBACK", "Any value but empty or 0: show a Python traceback on unexpected "

@@ -127,8 +127,10 @@ def version_as_regctl(mv) -> dict:
 
 
 def user_tags(tags: dict) -> dict:
-    """Tags without regctl's own bookkeeping tags (``regctl.*``, e.g. the content digest)."""
-    return {k: v for k, v in tags.items() if not k.startswith("regctl.")}
+    """The tags, after checking regctl added none of its own: it keeps its content digest in a
+    file MLflow ignores, as MLflow cannot rename a model whose versions carry tags."""
+    assert not [k for k in tags if k.startswith("regctl.")], tags
+    return dict(tags)
 
 
 def without(view: dict, *keys) -> dict:

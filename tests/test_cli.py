@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import regctl
-from conftest import copy_fixture_store, expected_of, regctl as run
+from conftest import copy_fixture_store, expected_of, regctl as run, snapshot
 
 E3 = expected_of("mlflow3-store")
 E2 = expected_of("mlflow2-store")
@@ -20,7 +20,6 @@ EXP3, EXP2 = E3["experiment"]["id"], E2["experiment"]["id"]
 (RUN3_BASE, MODEL3_BASE), (RUN3_NOI, MODEL3_NOI) = [(r["run_id"], r["model_id"]) for r in E3["runs"]]
 RUN2_BASE, RUN2_NOI = [r["run_id"] for r in E2["runs"]]
 OLD_ROOT = "file:///srv/project/mlruns/"
-DIGEST_TAG = "regctl.content_digest"  # added by regctl to every version it registers
 
 # The key sets MLflow 3.17 writes (format notes, sections 4.2 and 5.2).
 MODEL_KEYS_3 = {"aliases", "creation_timestamp", "deployment_job_id", "deployment_job_state", "description",
@@ -57,9 +56,9 @@ def fails(result, code: int, *needles: str) -> str:
 
 
 def user_tags(tags: dict) -> dict:
-    """Tags without the content digest regctl records at registration (checked once, below)."""
-    assert tags.get(DIGEST_TAG, "sha256:").startswith("sha256:")
-    return {k: v for k, v in tags.items() if k != DIGEST_TAG}
+    """The tags, after checking regctl added none of its own (the digest is in a file of its own)."""
+    assert not [k for k in tags if k.startswith("regctl.")], tags
+    return tags
 
 
 def meta(path: Path) -> dict:
@@ -160,9 +159,8 @@ def test_register_copy_of_a_version(store3, source, version):
     assert copied["storage_location"] == original["storage_location"]
     assert copied["run_id"] == original["run_id"] and copied["model_id"] == original["model_id"]
     view = ok_json("describe", "copy", "--version", "1", store=store3)
-    oracle = expected_of("mlflow3-store")["registered_models"]["iris-classifier"]["versions"][str(version)]
-    assert oracle["tags"]  # the source version has tags...
-    assert user_tags(view["tags"]) == {}  # ...which MLflow does not give a version registered from it
+    source_tags = expected_of("mlflow3-store")["registered_models"]["iris-classifier"]["versions"][str(version)]["tags"]
+    assert source_tags and view["tags"] == {}  # as MLflow's register_model (checked in test_interop_mlflow3.py)
 
 
 def test_register_file_uri_and_local_directory(store3, model_files, tmp_path):
@@ -590,12 +588,100 @@ def test_store_location_precedence(located_stores):
     del env["MLFLOW_REGISTRY_URI"]
     assert where(run("models", "--json", env=env, cwd=cwd)) == "tracking"
     assert where(run("models", "--json", env={}, cwd=cwd)) == "cwd"
-    # a registry URI that is not local is skipped; the tracking URI is used
-    env = {"MLFLOW_REGISTRY_URI": "sqlite:///mlflow.db", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
+    # as in MLflow, an empty MLflow variable counts as unset
+    env = {"MLFLOW_REGISTRY_URI": "", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
     assert where(run("models", "--json", env=env, cwd=cwd)) == "tracking"
-    assert where(run("models", "--json", env={"MLFLOW_TRACKING_URI": "http://localhost:5000"}, cwd=cwd)) == "cwd"
+    assert where(run("models", "--json", env={"MLFLOW_TRACKING_URI": ""}, cwd=cwd)) == "cwd"
     # relative --store is relative to the current directory
     assert where(run("models", "--json", store="mlruns", cwd=cwd)) == "cwd"
+
+
+UNSERVABLE = [  # (variable value, words the message must contain)
+    ("http://mlflow.internal:5000", "not supported yet"),
+    ("https://mlflow.example.com", "not supported yet"),
+    ("sqlite:///mlflow.db", "not supported yet"),
+    ("postgresql://db.internal/mlflow", "not supported yet"),
+    ("databricks", "Databricks"),
+    ("databricks-uc", "Databricks"),
+    ("databricks://my-profile", "Databricks"),
+    ("uc", "Unity Catalog"),
+    ("s3://bucket/mlruns", "not supported"),
+]
+
+
+def _store_with_model(tmp_path) -> "tuple[Path, Path]":
+    """``tmp_path/work/mlruns`` holding model X version 1, and the source directory it came from."""
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    ok(run("register", source, "--name", "X", store=tmp_path / "work" / "mlruns"))
+    return tmp_path / "work", source
+
+
+def _refused(cwd: Path, variable: str, value: str, words: str, commands) -> None:
+    before = snapshot(cwd)
+    env, store = ({}, value) if variable == "--store" else ({variable: value}, None)
+    shown = f"--store {value!r}" if variable == "--store" else f"{variable}={value!r}"
+    for args in commands:
+        fails(run(*args, env=env, store=store, cwd=cwd), 4, shown, words)
+    assert snapshot(cwd) == before, "the store beside it, or a new directory, was written"
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    (variable, value, words) for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI") for value, words in UNSERVABLE
+] + [(variable, value, words) for variable in ("REGCTL_STORE", "--store") for value, words in UNSERVABLE[::4]])
+def test_a_store_regctl_cannot_serve_is_an_error_never_a_fallback(tmp_path, variable, value, words):
+    """Issue 7.2: a URI naming another kind of registry fails with exit 4 and one line naming
+    the variable and its value (a write, and a read through the fast path), and neither the
+    ./mlruns beside it nor a new ./<value> directory is touched."""
+    cwd, _ = _store_with_model(tmp_path)
+    _refused(cwd, variable, value, words, [("alias", "set", "X", "champion", "1"), ("resolve", "models:/X/1")])
+
+
+@pytest.mark.parametrize("variable, value", [("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000"),
+                                             ("MLFLOW_REGISTRY_URI", "databricks-uc"),
+                                             ("MLFLOW_REGISTRY_URI", "databricks")])
+def test_the_issue_examples_fail_for_every_command(tmp_path, variable, value):
+    cwd, source = _store_with_model(tmp_path)
+    commands = [("register", source, "--name", "X"), ("register", source, "--name", "Y"), ("models",),
+                ("versions", "X"), ("alias", "set", "X", "champion", "1"), ("alias", "list", "X"),
+                ("tag", "X", "k=v"), ("describe", "X"), ("resolve", "models:/X/1"),
+                ("resolve", "models:/X/1", "--json"), ("verify", "models:/X/1"), ("stage", "X", "1", "Staging"),
+                ("rename", "X", "Z"), ("delete", "X", "--yes"), ("history",), ("doctor",), ("doctor", "--fix")]
+    _refused(cwd, variable, value, "not supported", commands)
+
+
+def test_the_registry_uri_wins_over_the_tracking_uri_even_when_regctl_cannot_serve_it(located_stores):
+    """MLflow's precedence: a set MLFLOW_REGISTRY_URI is the registry, whatever the tracking URI says."""
+    s = located_stores
+    env = {"MLFLOW_REGISTRY_URI": "databricks-uc", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
+    fails(run("models", env=env, cwd=s["cwd"].parent), 4, "MLFLOW_REGISTRY_URI='databricks-uc'")
+    env = {"MLFLOW_REGISTRY_URI": s["registry"].as_uri(), "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}
+    assert where(run("models", "--json", env=env)) == "registry"
+    # a store chosen explicitly makes the MLflow variables irrelevant
+    env = {"MLFLOW_REGISTRY_URI": "databricks-uc", "MLFLOW_TRACKING_URI": "databricks"}
+    assert where(run("models", "--json", store=s["option"], env=env)) == "option"
+    assert where(run("models", "--json", env=dict(env, REGCTL_STORE=str(s["regctl"])))) == "regctl"
+
+
+def test_credentials_in_a_refused_uri_are_not_printed(tmp_path):
+    result = run("models", env={"MLFLOW_TRACKING_URI": "https://alice:s3cret@mlflow.example.com/"}, cwd=tmp_path)
+    fails(result, 4, "MLFLOW_TRACKING_URI='https://alice:***@mlflow.example.com/'")
+    assert "s3cret" not in result.stderr
+
+
+@pytest.mark.parametrize("how", ["--store", "--store=", "REGCTL_STORE", "REGCTL_STORE blank"])
+def test_an_empty_store_is_an_error_not_the_default(tmp_path, how):
+    """Issue 7.2: ``--store ""`` used to mean ./mlruns; it is exit 2, for the fast path too."""
+    cwd, _ = _store_with_model(tmp_path)
+    before = snapshot(cwd)
+    if how.startswith("--store"):
+        prefix, env = (["--store", ""] if how == "--store" else ["--store="]), {}
+    else:
+        prefix, env = [], {"REGCTL_STORE": "" if how == "REGCTL_STORE" else "  "}
+    for args in [("alias", "set", "X", "champion", "1"), ("models",), ("resolve", "models:/X/1")]:
+        fails(run(*prefix, *args, env=env, cwd=cwd), 2, "must not be empty")
+    assert snapshot(cwd) == before
 
 
 def test_store_file_uris_are_percent_decoded(located_stores):

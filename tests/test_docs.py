@@ -270,3 +270,31 @@ def test_readme_names_every_declared_dependency():
     names = [re.split(r"[<>=!~\[ ;]", requirement)[0] for requirement in declared]
     text = readme_section("Dependencies")
     assert [n for n in names if f"`{n}" not in text] == []
+
+
+# ------------------------------------------------------------------ CI
+
+def test_ci_proves_the_plain_install_before_the_test_extras():
+    """Issue 7.1: the quick start once failed on a fresh machine (an import of a package that was
+    not a dependency) while CI, which installed the test extras into the same environment,
+    passed. .ci/run now runs scripts/smoke.sh in an environment holding only `pip install .`."""
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+          if line.strip() and not line.strip().startswith("#")]
+    plain = ci.index("python3 -m venv .venv-plain")
+    smoke = ci.index("scripts/smoke.sh")
+    tests = next(i for i, line in enumerate(ci) if '".[test]"' in line)
+    assert plain < smoke < tests
+    assert ". .venv-plain/bin/activate" in ci[plain:smoke]
+    assert not [line for line in ci[:smoke] if "pip install" in line], "the plain environment gets nothing else"
+    mlflow2 = next(i for i, line in enumerate(ci) if "mlflow==2.22.5" in line)
+    assert smoke < mlflow2 < tests and "REGCTL_MLFLOW2_PYTHON" in " ".join(ci[mlflow2:tests])
+    # the smoke script runs the README's quick-start line itself (it contains `pip install .`)
+    smoke_text = (REPO / "scripts" / "smoke.sh").read_text(encoding="utf-8")
+    assert "## Quick start" in smoke_text and os.access(REPO / "scripts" / "smoke.sh", os.X_OK)
+
+
+def test_smoke_script_calls_every_command():
+    text = (REPO / "scripts" / "smoke.sh").read_text(encoding="utf-8")
+    names = [" ".join(cmd.path) for cmd in LEAVES]
+    assert "alias set" in names
+    assert [n for n in names if not re.search(rf"^check 0 regctl {n}( |$)", text, re.M)] == []

@@ -56,12 +56,15 @@ def registered(tmp_path):
     return store, source
 
 
-def test_register_records_the_documented_digest(registered):
+def test_register_records_the_documented_digest_in_its_own_file_not_a_tag(registered):
+    """Issue 7.3.7: regctl adds no tag the user did not ask for (MLflow's rename fails on
+    versions with tags); the digest lives in the manifest file MLflow ignores."""
     store, source = registered
     versions = json.loads(regctl("versions", "m", "--json", store=store).stdout)
-    assert versions[0]["tags"][DIGEST_TAG] == independent_digest(source)
+    assert versions[0]["tags"] == {}
+    assert not (store / "models/m/version-1/tags").exists()
     manifest = json.loads((store / "models/m/version-1/.regctl%manifest.json").read_text())
-    assert manifest["digest"] == versions[0]["tags"][DIGEST_TAG]
+    assert manifest["digest"] == independent_digest(source)
     assert sorted(manifest["files"]) == ["MLmodel", "model.pkl", "sub/extra.txt"]
 
 
@@ -100,7 +103,7 @@ def test_tampered_manifest_still_fails_without_naming_files(registered):
     data = json.loads(manifest.read_text())
     data["files"]["model.pkl"] = "0" * 64
     manifest.write_text(json.dumps(data))
-    assert regctl("verify", "models:/m/1", store=store).returncode == 0  # the tag decides, not the list
+    assert regctl("verify", "models:/m/1", store=store).returncode == 0  # the digest decides, not the list
     (source / "model.pkl").write_bytes(b"other")
     message = one_line_error(regctl("verify", "models:/m/1", store=store), 4)
     assert "no intact file list" in message
@@ -116,8 +119,9 @@ def test_verify_without_a_recorded_digest(store3):
 def test_registering_a_copy_records_a_fresh_digest(registered):
     store, source = registered
     assert regctl("register", "models:/m/1", "--name", "copy", store=store).returncode == 0
-    tags = json.loads(regctl("versions", "copy", "--json", store=store).stdout)[0]["tags"]
-    assert tags[DIGEST_TAG] == independent_digest(source)
+    assert json.loads(regctl("versions", "copy", "--json", store=store).stdout)[0]["tags"] == {}
+    manifest = json.loads((store / "models/copy/version-1/.regctl%manifest.json").read_text())
+    assert manifest["digest"] == independent_digest(source)
     assert regctl("verify", "models:/copy/1", store=store).returncode == 0
 
 
@@ -165,14 +169,15 @@ EXPECTED = {
     ("dangling-alias", "models/iris-classifier/aliases/ghost"),
     ("dangling-alias", "models/iris-classifier/aliases/old"),
     ("invalid-alias", "models/iris-classifier/aliases/garbage"),
-    ("stale-alias-snapshot", "models/iris-classifier/meta.yaml"),
     ("name-mismatch", "models/iris-classifier/version-2/meta.yaml"),
     ("version-mismatch", "models/iris.baseline model/version-1/meta.yaml"),
     ("missing-meta", "models/iris.baseline model/version-5/meta.yaml"),
     ("missing-meta", "models/broken/meta.yaml"),
     ("damaged-journal", "models/.regctl%journal.jsonl"),
 }
-FIXABLE = {"temp-leftover", "dangling-alias", "name-mismatch", "stale-alias-snapshot"}
+# warnings: not damage, doctor exits 0 for them (the aliases added above make the snapshot stale)
+EXPECTED_WARNINGS = {("stale-alias-snapshot", "models/iris-classifier/meta.yaml")}
+FIXABLE = {"temp-leftover", "dangling-alias", "name-mismatch", "stale-alias-snapshot", "digest-tag"}
 
 
 def test_doctor_reports_every_problem_and_fixes_only_the_safe_ones(tmp_path):
@@ -181,10 +186,11 @@ def test_doctor_reports_every_problem_and_fixes_only_the_safe_ones(tmp_path):
     before = snapshot(store)
     checked = regctl("doctor", "--json", store=store)
     assert checked.returncode == 4
-    assert checked.stderr.startswith("regctl: 12 problem(s) found") and checked.stderr.count("\n") == 1
+    assert checked.stderr.startswith("regctl: 11 problem(s) found") and checked.stderr.count("\n") == 1
     report = json.loads(checked.stdout)
     assert {(p["kind"], p["path"]) for p in report["problems"]} == EXPECTED
-    assert all(p["fixable"] == (p["kind"] in FIXABLE) for p in report["problems"])
+    assert {(p["kind"], p["path"]) for p in report["warnings"]} == EXPECTED_WARNINGS
+    assert all(p["fixable"] == (p["kind"] in FIXABLE) for p in report["problems"] + report["warnings"])
     assert any("flock" in note for note in report["notes"])
     assert snapshot(store) == before  # checking changes nothing
 
@@ -194,8 +200,10 @@ def test_doctor_reports_every_problem_and_fixes_only_the_safe_ones(tmp_path):
     fixed = regctl("doctor", "--fix", "--json", store=store)
     assert fixed.returncode == 4
     result = json.loads(fixed.stdout)
-    assert {(p["kind"], p["path"]) for p in result["fixed"]} == {e for e in EXPECTED if e[0] in FIXABLE}
+    assert {(p["kind"], p["path"]) for p in result["fixed"]} == {e for e in EXPECTED | EXPECTED_WARNINGS
+                                                                  if e[0] in FIXABLE}
     assert {(p["kind"], p["path"]) for p in result["problems"]} == {e for e in EXPECTED if e[0] not in FIXABLE}
+    assert result["warnings"] == []
     after = snapshot(store)
     changed = {k for k in set(before) | set(after) if before.get(k, "gone") != after.get(k, "gone")}
     assert changed == {
@@ -209,7 +217,8 @@ def test_doctor_reports_every_problem_and_fixes_only_the_safe_ones(tmp_path):
     assert yaml.safe_load(after["models/iris-classifier/version-2/meta.yaml"])["name"] == "iris-classifier"
     journal = json.loads(regctl("history", "--json", store=store).stdout)
     assert sorted((r["operation"], r["target"]) for r in journal) == sorted(
-        [("doctor.fix", path) for kind, path in EXPECTED if kind in FIXABLE] + [("x", None)])  # x: damage's own line
+        [("doctor.fix", path) for kind, path in EXPECTED | EXPECTED_WARNINGS if kind in FIXABLE]
+        + [("x", None)])  # x: the damaged journal's own line
 
     # the rest needs a human; once it is dealt with, the store is clean
     (store / "models/iris-classifier/aliases/garbage").unlink()
@@ -263,3 +272,65 @@ def test_doctor_reports_each_field_of_the_wrong_type(tmp_path):
         ("bad-field", "models/iris-classifier/version-1/meta.yaml", "source is ['a'], not text"),
         ("bad-field", "models/iris-classifier/version-1/meta.yaml", "status is 3, not text"),
     }
+
+
+# ------------------------------------------------- the digest tag of regctl 0.1
+
+def as_regctl_0_1_left_it(store: Path, name: str = "m", version: int = 1) -> Path:
+    """Add the version tag regctl 0.1 wrote beside the manifest at registration; return the tag file."""
+    directory = store / "models" / name / f"version-{version}"
+    digest = json.loads((directory / ".regctl%manifest.json").read_text())["digest"]
+    (directory / "tags").mkdir(exist_ok=True)
+    (directory / "tags" / DIGEST_TAG).write_text(digest)
+    return directory / "tags" / DIGEST_TAG
+
+
+@pytest.mark.parametrize("manifest_left", ["intact", "missing", "damaged"])
+def test_doctor_fix_moves_an_old_digest_tag_into_the_manifest(registered, manifest_left):
+    """Issue 7.3.7: a store written by regctl 0.1 (digest tag on every version it registered)
+    verifies before and after ``doctor --fix`` moves the tag into the manifest file."""
+    store, source = registered
+    tag = as_regctl_0_1_left_it(store)
+    manifest = store / "models/m/version-1/.regctl%manifest.json"
+    if manifest_left == "missing":
+        manifest.unlink()
+    elif manifest_left == "damaged":
+        manifest.write_text('{"digest": "sha256:')
+    expected = f"{independent_digest(source)}  {source}\n"
+    assert regctl("verify", "models:/m/1", store=store).stdout == expected  # the tag stands in
+
+    checked = regctl("doctor", "--json", store=store)
+    assert checked.returncode == 0, checked.stderr  # a warning, not damage
+    report = json.loads(checked.stdout)
+    assert report["problems"] == []
+    assert [(w["kind"], w["path"], w["fixable"]) for w in report["warnings"]] == [
+        ("digest-tag", f"models/m/version-1/tags/{DIGEST_TAG}", True)]
+    assert "warning: digest-tag" in regctl("doctor", store=store).stdout
+
+    fixed = regctl("doctor", "--fix", "--json", store=store)
+    assert fixed.returncode == 0
+    assert [f["kind"] for f in json.loads(fixed.stdout)["fixed"]] == ["digest-tag"]
+    assert not tag.exists()
+    assert json.loads(regctl("versions", "m", "--json", store=store).stdout)[0]["tags"] == {}
+    data = json.loads(manifest.read_text())
+    assert data["digest"] == independent_digest(source)
+    assert ("files" in data) == (manifest_left == "intact")
+    assert regctl("verify", "models:/m/1", store=store).stdout == expected
+    clean = json.loads(regctl("doctor", "--json", store=store).stdout)
+    assert clean["problems"] == clean["warnings"] == []
+    (source / "model.pkl").write_bytes(b"other")
+    message = one_line_error(regctl("verify", "models:/m/1", store=store), 4)
+    assert ("changed 'model.pkl'" in message) == (manifest_left == "intact")
+
+
+def test_an_edited_digest_tag_that_disagrees_with_the_manifest_fails_verify(registered):
+    store, _ = registered
+    as_regctl_0_1_left_it(store).write_text("sha256:" + "0" * 64)
+    message = one_line_error(regctl("verify", "models:/m/1", store=store), 4)
+    assert "disagree" in message
+
+
+def test_verify_reports_a_damaged_manifest(registered):
+    store, _ = registered
+    (store / "models/m/version-1/.regctl%manifest.json").write_text("{")
+    assert ".regctl%manifest.json" in one_line_error(regctl("verify", "models:/m/1", store=store), 4)

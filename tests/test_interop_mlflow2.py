@@ -1,8 +1,9 @@
 """regctl writes, MLflow 2.22 reads.
 
-MLflow 2 runs in its own interpreter: ``$REGCTL_MLFLOW2_PYTHON`` if set, else a
-virtual environment built once at ``<repo>/.venv-mlflow2`` (``mlflow==2.22.5``
-and scikit-learn; about a minute; git-ignored). The tests are skipped only if
+MLflow 2 runs in its own interpreter: ``$REGCTL_MLFLOW2_PYTHON`` if set (``.ci/run``
+builds one and sets it), else a virtual environment built once at
+``<repo>/.venv-mlflow2`` (``mlflow==2.22.5``, scikit-learn and ``sqlalchemy<2.1``;
+about a minute; git-ignored). The tests are skipped only if
 that environment cannot be built. Everything MLflow 2 does happens in
 :data:`MLFLOW2_SCRIPT`, run in that interpreter, which answers in JSON.
 
@@ -133,6 +134,9 @@ elif request["action"] == "read":
         if spec.get("register"):
             source, name = spec["register"]
             got["registered_version"] = int(mlflow.register_model(source, name).version)
+        if spec.get("copy"):  # register_model from a models:/ URI of a registered version
+            source, name = spec["copy"]
+            got["copied"] = version_view(mlflow.register_model(source, name))
         out["stores"].append(got)
 
 print(json.dumps(out))
@@ -156,7 +160,7 @@ def _build_venv() -> Path:
         steps = [
             [sys.executable, "-m", "venv", str(VENV)],
             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             f"mlflow=={MLFLOW2_VERSION}", "scikit-learn"],
+             f"mlflow=={MLFLOW2_VERSION}", "scikit-learn", "sqlalchemy<2.1"],  # as .ci/run builds it
         ]
         for step in steps:
             try:
@@ -225,11 +229,12 @@ def stores(mlflow2_python, tmp_path_factory):
     read = run_mlflow2(mlflow2_python, {"action": "read", "stores": [
         {"root": str(root2), "missing_versions": [[X, 3]], "missing_aliases": [[X, "doomed"]],
          "missing_models": [WRITTEN_OLD_NAME], "download": [[X, "champion"]],
-         "load": [f"models:/{X}@champion", f"models:/{X}/Staging", f"models:/{WRITTEN_NEW_NAME}@prod"],
+         "load": [f"models:/{X}@champion", f"models:/{X}/Staging", f"models:/{WRITTEN_NEW_NAME}@prod",
+                  f"models:/{X}/2/", f"models:/{X}@champion/"],
          "register": [f"runs:/{r1}/model", X]},
         {"root": str(root3), "missing_versions": [["iris-classifier", 3]],
          "missing_aliases": [["iris-classifier", "challenger"]], "missing_models": ["iris.baseline model"],
-         "download": [["iris-classifier", "champion"]]},
+         "download": [["iris-classifier", "champion"]], "copy": ["models:/iris-classifier/2", "mlflow2-copy"]},
     ]}, work)
     return {
         "two": {"root": root2, "runs": logged["runs"], "experiment_id": logged["experiment_id"], "versions": views2, "models": models2,
@@ -350,3 +355,29 @@ def test_mlflow2_reads_regctl_changes_to_an_mlflow3_store(stores):
     copy = seen["models"]["iris baseline copy"]
     assert copy["versions"][0]["name"] == "iris baseline copy"
     assert copy["tags"] == {"origin": "copy of iris-classifier v1"}
+
+
+def test_register_from_a_registered_version_copies_no_tags_as_mlflow2(stores):
+    """Issue 7.3.1: MLflow 2.22's register_model("models:/X/2", ...) gives the new version no
+    tags, although version 2 has some; regctl's registration from the same URI agrees."""
+    store = stores["three"]
+    theirs = store["mlflow"]["copied"]
+    ours = next(v for v in store["versions"]["iris-classifier"] if v["version"] == 4)
+    source = next(v for v in store["versions"]["iris-classifier"] if v["version"] == 2)
+    assert source["tags"] and theirs["tags"] == {} == ours["tags"]
+    for field in ("source", "current_stage", "description", "aliases"):
+        assert ours[field] == theirs[field], field
+    # MLflow 2 leaves run_id empty here; regctl keeps the source's, as MLflow 3 does
+    assert theirs["run_id"] is None and ours["run_id"] == source["run_id"]
+
+
+def test_a_trailing_slash_resolves_as_in_mlflow2(stores):
+    """Issue 7.3.4: MLflow 2.22 loads models:/X/2/ and models:/X@champion/ (it drops the trailing
+    slash); regctl resolves them to the same directories as without the slash."""
+    store = stores["two"]
+    seen = store["mlflow"]["predictions"]
+    first, second = store["runs"]
+    assert seen[f"models:/{X}/2/"] == pytest.approx(second["predictions"])
+    assert seen[f"models:/{X}@champion/"] == pytest.approx(first["predictions"])
+    for uri in (f"models:/{X}/2/", f"models:/{X}@champion/"):
+        assert regctl_ok(store["root"], "resolve", uri) == regctl_ok(store["root"], "resolve", uri.rstrip("/"))

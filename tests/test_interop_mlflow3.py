@@ -398,3 +398,160 @@ def test_mlflow_registers_after_regctl(written, tmp_path):
     assert [v["version"] for v in views] == [4, 2, 1]
     assert without(views[0], "storage_location") == version_as_regctl(client_of(root).get_model_version(X, "4"))
     assert regctl_ok(root, "register", f"runs:/{r1['run_id']}/model", "--name", X) == "5\n"
+
+
+# ====================================================== disagreements with MLflow (issue 7.3)
+
+def test_register_from_a_registered_version_copies_no_tags_as_mlflow(made, tmp_path):
+    """MLflow's register_model("models:/X/1", "Y") gives the new version no tags, and keeps the
+    source's run_id and model_id; regctl registers the same thing."""
+    ours, theirs = tmp_path / "regctl" / "mlruns", tmp_path / "mlflow" / "mlruns"
+    shutil.copytree(made["root"], ours)
+    shutil.copytree(made["root"], theirs)
+    source = f"models:/{MODEL}/1"
+    assert made["client"].get_model_version(MODEL, "1").tags == {"checks/data": "passed"}
+    with using_store(theirs) as fluent:
+        mv = fluent.register_model(source, "copy")
+    assert regctl_ok(ours, "register", source, "--name", "copy") == "1\n"
+    view = regctl_json(ours, "describe", "copy", "--version", "1")
+    expected = version_as_regctl(mv)
+    assert expected["tags"] == {} and expected["run_id"] and expected["model_id"]
+    for field in ("tags", "source", "run_id", "model_id", "aliases", "current_stage", "description"):
+        assert view[field] == expected[field], field
+    assert view["storage_location"] == client_of(theirs).get_model_version_download_uri("copy", "1")
+
+
+def test_doctor_finds_no_problem_in_what_only_mlflow_wrote(tmp_path, file_store_allowed):
+    """Issue 7.3.6: MLflow's own rename leaves a stale aliases mapping in meta.yaml (MLflow reads
+    the alias files), and deleting an experiment moves the artifacts of versions registered
+    from it to .trash. Neither is damage: doctor exits 0 and reports them as warnings."""
+    root = tmp_path / "mlruns"
+    client = client_of(root)
+    with using_store(root) as fluent:
+        doomed = fluent.set_experiment("doomed").experiment_id
+        run = log_model_run(fluent, True, [2.0, -1.0], "doomed run")
+        fluent.set_experiment("kept")
+        kept = log_model_run(fluent, False, [-1.0, 3.0], "kept run")
+        fluent.register_model(run["model_uri"], "from-doomed")
+        fluent.register_model(kept["model_uri"], "before-rename")
+        client.set_registered_model_alias("before-rename", "champion", "1")
+        client.rename_registered_model("before-rename", "after-rename")
+        client.delete_experiment(doomed)
+        # MLflow reads the alias files, not the mapping its rename copied into meta.yaml
+        assert client.get_registered_model("after-rename").aliases == {}
+        assert "champion" in (root / "models/after-rename/meta.yaml").read_text()
+        assert (root / ".trash" / doomed).is_dir() and not (root / doomed).exists()
+        assert client.get_model_version("from-doomed", "1").version == 1
+    before = snapshot(root)
+    result = regctl("doctor", "--json", store=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["problems"] == []
+    warnings = {w["kind"]: w for w in report["warnings"]}
+    assert sorted(warnings) == ["stale-alias-snapshot", "trashed-artifacts"]
+    assert warnings["stale-alias-snapshot"]["path"] == "models/after-rename/meta.yaml"
+    trashed = warnings["trashed-artifacts"]
+    assert trashed["path"] == "models/from-doomed/version-1/meta.yaml" and not trashed["fixable"]
+    assert f".trash/{doomed}/" in trashed["message"] and f"experiment {doomed} was deleted" in trashed["message"]
+    assert "missing" not in trashed["message"] and "no longer exist" not in trashed["message"]
+    text = regctl("doctor", store=root)
+    assert text.returncode == 0 and text.stdout.endswith("no problems found, 2 warning(s)\n")
+    assert "warning: trashed-artifacts: models/from-doomed/version-1/meta.yaml" in text.stdout
+    assert snapshot(root) == before
+    assert regctl_json(root, "alias", "list", "after-rename") == {}  # what MLflow says
+    # --fix refreshes the mapping (MLflow still reads the same) and leaves the trash alone
+    fixed = regctl("doctor", "--fix", "--json", store=root)
+    assert fixed.returncode == 0
+    assert [w["kind"] for w in json.loads(fixed.stdout)["warnings"]] == ["trashed-artifacts"]
+    assert "champion" not in (root / "models/after-rename/meta.yaml").read_text()
+    assert client.get_registered_model("after-rename").aliases == {}
+
+
+def test_mlflow_can_rename_a_model_regctl_registered(written, tmp_path):
+    """Issue 7.3.7: MLflow's file-store rename crashes on a model whose versions carry any tag,
+    so regctl adds none of its own: MLflow renames what regctl registered, while regctl's
+    verify works on it before, and after regctl's own rename."""
+    root = tmp_path / "mlruns"
+    shutil.copytree(written["root"], root)
+    r1, r2 = written["runs"]
+    for name in ("fresh", "kept"):
+        regctl_ok(root, "register", f"runs:/{r1['run_id']}/model", "--name", name, "--alias", "champion")
+        regctl_ok(root, "register", f"models:/{r2['model_id']}", "--name", name)
+        regctl_ok(root, "verify", f"models:/{name}/1")
+    with using_store(root) as fluent:
+        client = fluent.MlflowClient()
+        assert all(mv.tags == {} for mv in client.search_model_versions("name = 'fresh'"))
+        client.rename_registered_model("fresh", "renamed by mlflow")
+        renamed = sorted(client.search_model_versions("name = 'renamed by mlflow'"), key=lambda mv: -int(mv.version))
+        assert [int(mv.version) for mv in renamed] == [2, 1]
+        with pytest.raises(MlflowException):
+            client.get_registered_model("fresh")
+    views = regctl_json(root, "versions", "renamed by mlflow")
+    assert [without(v, "storage_location") for v in views] == [version_as_regctl(mv) for mv in renamed]
+    # MLflow's rename copies only the meta files: the manifest stays behind, and verify says so
+    result = regctl("verify", "models:/renamed by mlflow/1", store=root)
+    assert result.returncode == 1 and "no recorded digest" in result.stderr and result.stderr.count("\n") == 1
+    # regctl's rename keeps everything, the manifest included
+    regctl_ok(root, "rename", "kept", "renamed by regctl")
+    for number in (1, 2):
+        regctl_ok(root, "verify", f"models:/renamed by regctl/{number}")
+    regctl_ok(root, "verify", "models:/renamed by regctl@champion")
+
+
+def test_rename_sets_every_versions_last_update_as_mlflow(tmp_path, file_store_allowed):
+    """Issue 7.3.3: MLflow's rename sets every version's last_updated_timestamp, soft-deleted
+    ones included, to the model's new one (the rename time); regctl's rename does the same.
+    Keeping the aliases and tags, which MLflow's rename drops, is regctl's documented extra."""
+    import time
+
+    import yaml
+
+    artifacts = tmp_path / "model"
+    artifacts.mkdir()
+    (artifacts / "MLmodel").write_text("flavors: {}\n")
+    base = tmp_path / "base" / "mlruns"
+    client = client_of(base)
+    client.create_registered_model("m", tags={"team": "ml"})
+    for _ in range(3):
+        client.create_model_version("m", str(artifacts))
+    client.set_registered_model_alias("m", "champion", "2")
+    client.delete_model_version("m", "3")
+    time.sleep(0.01)
+    stamps = {}
+    for tool in ("mlflow", "regctl"):
+        root = tmp_path / tool / "mlruns"
+        shutil.copytree(base, root)
+        started = int(time.time() * 1000)
+        if tool == "mlflow":
+            client_of(root).rename_registered_model("m", "renamed")
+        else:
+            regctl_ok(root, "rename", "m", "renamed")
+        finished = int(time.time() * 1000)
+        model = yaml.safe_load((root / "models/renamed/meta.yaml").read_text())
+        versions = {n: yaml.safe_load((root / f"models/renamed/version-{n}/meta.yaml").read_text()) for n in (1, 2, 3)}
+        assert started <= model["last_updated_timestamp"] <= finished, tool
+        stamps[tool] = {n: v["last_updated_timestamp"] - model["last_updated_timestamp"] for n, v in versions.items()}
+        assert versions[3]["current_stage"] == "Deleted_Internal"
+        live = client_of(root).search_model_versions("name = 'renamed'")
+        assert {int(mv.version): mv.last_updated_timestamp for mv in live} == {
+            n: model["last_updated_timestamp"] for n in (1, 2)}, tool
+    assert stamps["regctl"] == stamps["mlflow"] == {1: 0, 2: 0, 3: 0}
+    renamed = client_of(tmp_path / "regctl" / "mlruns").get_registered_model("renamed")
+    assert renamed.tags == {"team": "ml"} and renamed.aliases == {"champion": "2"}
+
+
+def test_a_trailing_slash_resolves_as_in_mlflow(made, tmp_path):
+    """Issue 7.3.4: MLflow drops trailing slashes of a models:/ URI before resolving it."""
+    root, runs = made["root"], made["runs"]
+    uris = [f"models:/{MODEL}/1/", f"models:/{MODEL}/2//", f"models:/{MODEL}@champion/", f"models:/{MODEL}/latest/",
+            f"models:/{MODEL}/Staging/", f"models:/{runs[0]['model_id']}/"]
+    with using_store(root) as fluent:
+        for index, uri in enumerate(uris):
+            downloaded = Path(fluent.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path / str(index))))
+            plain = regctl_ok(root, "resolve", uri.rstrip("/"))
+            assert regctl_ok(root, "resolve", uri) == plain, uri  # the fast path
+            assert regctl_json(root, "resolve", uri)["path"] == plain.strip()
+            assert same_files(Path(plain.strip()), downloaded), uri
+    copy = tmp_path / "copy" / "mlruns"
+    shutil.copytree(root, copy)
+    assert regctl_ok(copy, "register", f"models:/{MODEL}/2/", "--name", "from-trailing-slash") == "1\n"

@@ -61,6 +61,14 @@ from regctl.uris import (
     # one part without '@': a logged model id
     ("models:/m-0f627f604de5468f8ec0ee0ac3552d60", LoggedModelRef("m-0f627f604de5468f8ec0ee0ac3552d60")),
     ("models:/anything", LoggedModelRef("anything")),
+    # trailing slashes are dropped, as MLflow drops them before resolving (issue 7.3.4)
+    ("models:/m/1/", VersionRef("m", 1)),
+    ("models:/m/1//", VersionRef("m", 1)),
+    ("models:/m@champion/", AliasRef("m", "champion")),
+    ("models:/m/latest/", LatestRef("m")),
+    ("models:/m/Staging/", StageRef("m", "Staging")),
+    ("models:/m-0f627f604de5468f8ec0ee0ac3552d60/", LoggedModelRef("m-0f627f604de5468f8ec0ee0ac3552d60")),
+    ("models:/m/", LoggedModelRef("m")),  # as in MLflow: the id of a logged model, which "m" is not
 ])
 def test_models_uri_forms(uri, expected):
     assert parse_models_uri(uri) == expected
@@ -80,7 +88,6 @@ def test_models_uri_forms(uri, expected):
     "models:///",
     "models:/m/1/extra",      # more than two parts
     "models:/m/a/b/c",
-    "models:/m/",             # empty suffix
     "models:/m/ ",            # whitespace suffix
     "models:/ /1",            # whitespace name
     "models://1",             # '1' is an authority, not a name
