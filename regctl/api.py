@@ -51,7 +51,7 @@ def open_backend(store: Optional[str] = None) -> Backend:
     from regctl.filestore import FileBackend
     from regctl.locations import store_root
 
-    return FileBackend(store_root(store))
+    return FileBackend(store_root(store).path)
 
 
 class Registry:
@@ -88,7 +88,7 @@ class Registry:
             raise InvalidInput("give a version or an alias, not both or neither")
         if alias is not None:
             return self.backend.get_version(name, alias=validate_alias(alias, allow_reserved=True))
-        return self.backend.get_version(name, parse_version(version))
+        return self.backend.get_version(name, parse_version(version))  # type: ignore[arg-type]
 
     def aliases(self, name: str) -> Mapping[str, Optional[int]]:
         """``{alias: version}`` of a model."""

@@ -164,7 +164,7 @@ def tag(
         registry.delete_tags(name, delete, version=version)
         render.info(f"removed {len(delete)} tag(s)")
     else:
-        tags = dict(parse_tag_assignment(a) for a in assignments)
+        tags = dict(parse_tag_assignment(a) for a in assignments or [])
         registry.set_tags(name, tags, version=version)
         render.info(f"set {len(tags)} tag(s)")
 
@@ -199,7 +199,7 @@ def _description_text(text: Optional[str], file: Optional[str]) -> str:
         raise InvalidInput("give --set or --set-file, not both")
     if text is not None:
         return text
-    if file == "-":
+    if file is None or file == "-":
         return sys.stdin.read()
     try:
         return Path(file).read_text(encoding="utf-8")

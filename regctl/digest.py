@@ -113,7 +113,7 @@ def registration_record(store, location: str) -> "tuple[dict, dict]":
 
 def manifest_bytes(digest: str, entries: Optional[dict]) -> bytes:
     """The manifest file for ``digest``, with the per-file hashes when they are known."""
-    data = {"algorithm": ALGORITHM, "digest": digest}
+    data: dict = {"algorithm": ALGORITHM, "digest": digest}
     if entries is not None:
         data["files"] = dict(sorted(entries.items()))
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"

@@ -72,7 +72,7 @@ def _relative(store: Store, path: Path) -> str:
 def check(store: Store) -> dict:
     """What the store holds, as ``{store, ok, problems, warnings, fixed, notes}``."""
     store.require()
-    problems = []
+    problems: list = []
     models = layout.models_dir(store.root)
     try:
         entries = sorted(os.scandir(models), key=lambda e: e.name) if models.is_dir() else []
@@ -102,7 +102,7 @@ def check(store: Store) -> dict:
 def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
     """Problems of one registered model directory (``holding_lock``: the caller holds its lock)."""
     model = layout.model_dir(store.root, name)
-    problems = []
+    problems: list = []
     meta = _read_meta(store, layout.model_meta(store.root, name), name, problems)
     entries = _scan(model)
     if meta is None and not any(p["kind"] == "unreadable-meta" for p in problems):
@@ -138,7 +138,7 @@ def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
 def check_version(store: Store, name: str, number: int, writing: bool = False) -> "tuple[list, object]":
     """Problems of one version directory, and its stage (None when unreadable)."""
     directory = layout.version_dir(store.root, name, number)
-    problems = []
+    problems: list = []
     if not directory.is_dir():
         return [_problem(store, "not-a-directory", directory, "a version entry that is not a directory", model=name)], None
     meta = _read_meta(store, directory / layout.META, name, problems)
@@ -184,7 +184,7 @@ def check_version(store: Store, name: str, number: int, writing: bool = False) -
 
 def _check_model_fields(store: Store, name: str, meta: dict) -> list:
     path = layout.model_meta(store.root, name)
-    problems = []
+    problems: list = []
     if meta.get("name") != name:
         problems.append(_problem(store, NAME_MISMATCH, path,
                                  f"name field is {meta.get('name')!r}, the directory is {name!r}", model=name))
@@ -235,7 +235,7 @@ def _in_trash(store: Store, path: Path):
 
 def _check_data_dir(store: Store, name: str, directory: Path, kind: str) -> list:
     """Files under tags/ or aliases/: each one is data to MLflow."""
-    problems = []
+    problems: list = []
     for parent, dirs, files in os.walk(directory):
         for entry in sorted(dirs + files):
             path = Path(parent) / entry
@@ -256,7 +256,7 @@ def _check_data_dir(store: Store, name: str, directory: Path, kind: str) -> list
 
 
 def _check_aliases(store: Store, name: str, meta, live: dict) -> list:
-    problems = []
+    problems: list = []
     try:
         aliases = store.read_aliases(name)
     except RegctlError as exc:
@@ -289,7 +289,7 @@ def _check_aliases(store: Store, name: str, meta, live: dict) -> list:
 
 def _check_new_model_leftovers(store: Store) -> list:
     """Staging directories of new models (at the store root) left by a killed ``register``."""
-    problems = []
+    problems: list = []
     for entry in _scan(store.root):
         key = layout.staging_key(entry.name)
         if key and entry.is_dir(follow_symlinks=False) and not atomic.is_locked(layout.lock_of_key(store.root, key)):
@@ -315,7 +315,7 @@ def _check_journal(store: Store) -> list:
 
 def _check_pending(store: Store) -> list:
     """Changes a killed writer left half applied (completed by the next write, or by --fix)."""
-    problems = []
+    problems: list = []
     for entry in _scan(layout.models_dir(store.root)):
         if entry.name.startswith(layout.PENDING_PREFIX):
             key = entry.name[len(layout.PENDING_PREFIX):]
@@ -333,7 +333,7 @@ def _check_pending(store: Store) -> list:
 
 def _check_logged_models(store: Store) -> list:
     """Leftover temp files in logged model directories (regctl writes their mlflow.modelVersions tag)."""
-    problems = []
+    problems: list = []
     for experiment in tracking._experiment_dirs(store):
         if experiment.is_symlink():
             continue  # never look for leftovers to remove outside the store

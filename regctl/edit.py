@@ -75,7 +75,7 @@ class ModelChange(transaction.Plan):
         super().__init__(store)
         self.name = name
         self.now = now_ms()
-        self._aliases = None
+        self._aliases: Optional[dict] = None
 
     # ------------------------------------------------------------------ reads
 

@@ -1,6 +1,7 @@
 """The backend for MLflow's file store (an ``mlruns/`` tree): ``FileBackend``."""
 
 from pathlib import Path
+
 from regctl import queries, registry
 from regctl.results import (
     AliasChange,
@@ -42,12 +43,12 @@ class FileBackend:
     # ------------------------------------------------------------------ reads
 
     def models(self, *, include_prompts: bool = False) -> Listing:
-        damaged = []
+        damaged: list = []
         views = queries.list_models(self.store, include_prompts=include_prompts, damaged=damaged)
         return Listing(tuple(model_of(v) for v in views), tuple(damaged))
 
     def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
-        damaged = []
+        damaged: list = []
         views = queries.list_versions(self.store, name, include_deleted=include_deleted, limit=limit, damaged=damaged)
         return Listing(tuple(version_of(v) for v in views), tuple(damaged))
 

@@ -20,7 +20,7 @@ def main(argv=None) -> None:
         sys.exit(4)
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
     try:
@@ -52,8 +52,12 @@ def _run(argv) -> int:
 
 def _write_error(text: str) -> None:
     try:
-        os.write(2, text.encode("utf-8", "backslashreplace"))
-    except OSError:
+        if sys.stderr is not None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        else:
+            os.write(2, text.encode("utf-8", "backslashreplace"))
+    except (OSError, ValueError):
         pass
 
 

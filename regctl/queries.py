@@ -12,8 +12,6 @@ from regctl.resolve import find_version, resolve
 from regctl.store import Store
 from regctl.views import PROMPT_TAG, alias_version, model_view, version_view
 
-
-
 # ------------------------------------------------------------------ reads
 
 def list_models(store: Store, *, include_prompts: bool = False, damaged: Optional[list] = None) -> list:
@@ -44,7 +42,7 @@ def list_versions(store: Store, name: str, *, include_deleted: bool = False, lim
     validate_lookup_name(name)
     store.read_model_meta(name)
     aliases = store.read_aliases(name)
-    versions = []
+    versions: list = []
     for number in store.version_numbers(name):
         if limit is not None and len(versions) >= limit:
             break

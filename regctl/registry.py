@@ -41,7 +41,7 @@ def registration_source(store: Store, source: str) -> dict:
         location = source if uris.scheme_of(source) == "file" else str(path)
         return {"source": location, "storage_location": location, "run_id": None, "model_id": None, "tags": {}}
     number, meta = find_version(store, ref)
-    location = meta.get("storage_location") or meta.get("source")
+    location = str(meta.get("storage_location") or meta.get("source") or "")
     if not location:
         raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
     _require_dir(store, location, source)

@@ -89,7 +89,7 @@ class RegisteredModel:
         _freeze(self, "tags", "aliases", "latest_versions")
 
     def to_json(self) -> dict:
-        data = {
+        data: dict = {
             "name": self.name,
             "creation_timestamp": self.creation_timestamp,
             "last_updated_timestamp": self.last_updated_timestamp,

@@ -34,7 +34,7 @@ class Store:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._real_root = None
+        self._real_root: str | None = None
 
     # ----------------------------------------------------------------- basics
 
@@ -96,7 +96,7 @@ class Store:
 
     def read_files(self, directory: Path) -> dict:
         """Every file under ``directory`` (recursively) as ``{relative/key: content}``."""
-        found = {}
+        found: dict = {}
         if not self.inside(directory).is_dir():
             return found
         def fail(exc: OSError):

@@ -40,9 +40,9 @@ class Plan:
 
     def __init__(self, store: Store):
         self.store = store
-        self.changes = []
-        self.entries = []
-        self.builds = []  # (temporary directory, {relative file: bytes}) built before the intent
+        self.changes: list = []
+        self.entries: list = []
+        self.builds: list = []  # (temporary directory, {relative file: bytes}) built before the intent
 
     def _rel(self, path: Path) -> str:
         return Path(path).relative_to(self.store.root).as_posix()
@@ -135,7 +135,7 @@ def recover(store: Store, pending: Path) -> bool:
         except _TargetExists:
             atomic.remove_file(pending)  # its first step never happened: nothing to complete
             return True
-        journal.append(store, dict(journal.commit_record(intent.get("txn")), recovered=True))
+        journal.append(store, dict(journal.commit_record(str(intent.get("txn"))), recovered=True))
         atomic.remove_file(pending)
     return True
 

@@ -41,42 +41,53 @@ class VersionRef(_Ref):
     """``models:/<name>/<version>``"""
 
     __slots__ = ("name", "version")
+    name: str
+    version: int
 
 
 class AliasRef(_Ref):
     """``models:/<name>@<alias>``"""
 
     __slots__ = ("name", "alias")
+    name: str
+    alias: str
 
 
 class LatestRef(_Ref):
     """``models:/<name>/latest`` (also ``@latest``)"""
 
     __slots__ = ("name",)
+    name: str
 
 
 class StageRef(_Ref):
     """``models:/<name>/<stage>`` (stage not yet validated)"""
 
     __slots__ = ("name", "stage")
+    name: str
+    stage: str
 
 
 class LoggedModelRef(_Ref):
     """``models:/m-<id>`` (MLflow 3 logged model)"""
 
     __slots__ = ("model_id",)
+    model_id: str
 
 
 class RunRef(_Ref):
     """``runs:/<run_id>/<artifact path>``"""
 
     __slots__ = ("run_id", "path")
+    run_id: str
+    path: str
 
 
 class PathRef(_Ref):
     """A ``file:`` URI or a plain local path, kept as written."""
 
     __slots__ = ("location",)
+    location: str
 
 
 def scheme_of(uri: str) -> "str | None":

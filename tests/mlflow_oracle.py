@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from conftest import regctl
 
 # A tiny regression problem: a few rows, two features.

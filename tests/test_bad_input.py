@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import regctl, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import regctl, snapshot
 from regctl import Registry
 from regctl.errors import InvalidInput, NotFound, RegctlError
 
@@ -119,7 +119,7 @@ def test_tags(key, value):
     with Sandbox() as box:
         before = snapshot(box.parent)
         for version in (None, 1):
-            done = box.attempt(lambda: box.registry.set_tags("m", {key: value}, version=version))
+            done = box.attempt(lambda version=version: box.registry.set_tags("m", {key: value}, version=version))
             box.outside_unchanged(before)
             if done is not None:
                 tags = (box.registry.get_model("m").tags if version is None

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import copy_fixture_store, expected_of, snapshot
+from conftest import regctl as run
 
 import regctl
-from conftest import copy_fixture_store, expected_of, regctl as run, snapshot
 
 E3 = expected_of("mlflow3-store")
 E2 = expected_of("mlflow2-store")

@@ -15,7 +15,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import regctl
+import pytest
+from conftest import regctl as regctl_in_any_process
+
+
+def regctl(*args, **kwargs):
+    """Real processes: what these tests are about."""
+    return regctl_in_any_process(*args, process=True, **kwargs)
+
+
+pytestmark = pytest.mark.slow
 
 ENV = {"REGCTL_LOCK_TIMEOUT": "120"}
 # 32 processes x 10 calls; REGCTL_STRESS_CALLS changes the calls per process.
@@ -153,6 +162,7 @@ import sys, time
 from pathlib import Path
 from regctl.edit import edit
 from regctl.store import Store
+
 with edit(Store(Path(sys.argv[1])), "m"):
     print("locked", flush=True)
     time.sleep(120)

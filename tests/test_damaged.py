@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_fixture_store, regctl, snapshot
 
 MODEL = "iris-classifier"

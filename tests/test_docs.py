@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, regctl, snapshot
 
 EXAMPLES = REPO / "examples" / "mlruns"

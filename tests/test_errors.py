@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_fixture_store, expected_of, snapshot
+from conftest import regctl as run
 
-from conftest import copy_fixture_store, expected_of, regctl as run, snapshot
 from regctl import layout
 
 E3 = expected_of("mlflow3-store")
@@ -183,12 +184,12 @@ def read_only_store(tmp_path):
                                capture_output=True)
         if probe.returncode != 0:
             pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE, so file modes are not enforced")
-    for parent, dirs, files in os.walk(store):
+    for parent, _dirs, files in os.walk(store):
         for name in files:
             os.chmod(os.path.join(parent, name), 0o444)
         os.chmod(parent, 0o555)
     yield store
-    for parent, dirs, files in os.walk(store):
+    for parent, _dirs, _files in os.walk(store):
         os.chmod(parent, 0o755)
 
 

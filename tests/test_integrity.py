@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_fixture_store, regctl, snapshot
 
 DIGEST_TAG = "regctl.content_digest"

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_fixture_store, expected_of, regctl, snapshot
 
 KINDS = ["mlflow3-store", "mlflow2-store"]

@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, copy_fixture_store, regctl
 from mlflow_oracle import (
     FEATURES,
@@ -43,6 +42,8 @@ from mlflow_oracle import (
     write_registry_with_regctl,
 )
 
+pytestmark = pytest.mark.interop
+
 MLFLOW2_VERSION = "2.22.5"
 VENV = REPO / ".venv-mlflow2"
 X = WRITTEN_MODEL
@@ -55,6 +56,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+
 
 request = json.loads(sys.argv[1])
 out = {"mlflow_version": mlflow.__version__}

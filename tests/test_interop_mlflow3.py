@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import regctl, snapshot
 from mlflow_oracle import (
     FEATURES,
@@ -42,7 +41,7 @@ from mlflow_oracle import (
 import_mlflow()  # skips this module where MLflow is not installed
 from mlflow.exceptions import MlflowException  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("file_store_allowed")
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("file_store_allowed")]
 
 MODEL = "interop-model"
 SECOND = "second.model x"  # a dot and a space

@@ -9,10 +9,10 @@ import string
 
 import pytest
 import yaml
+from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
 from regctl import yamlfile
 
 META_FILES = sorted(glob.glob(str(FIXTURES / "**" / "meta.yaml"), recursive=True))
