@@ -34,7 +34,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflo
 
 
 class State:
+    """The global options of the command being run."""
+
     store_option: Optional[str] = None
+    traceback: bool = False
 
 
 def open_registry() -> Registry:
@@ -60,6 +63,7 @@ def main_options(
 ) -> None:
     """A fast model registry CLI over MLflow's local file store (mlruns/)."""
     State.store_option = store
+    State.traceback = traceback
 
 
 @app.command()
@@ -300,6 +304,7 @@ def verify(uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ..
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     command = typer.main.get_command(app)
+    State.store_option, State.traceback = None, False
     try:
         command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
         return 0
@@ -318,4 +323,4 @@ def run(argv) -> int:
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:
-        return report(exc, argv)
+        return report(exc, State.traceback)

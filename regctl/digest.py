@@ -28,6 +28,7 @@ from regctl import layout
 from regctl.atomic import os_reason
 from regctl.errors import IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import show
+from regctl.resolve import location_path, resolve
 
 DIGEST_TAG = "regctl.content_digest"  # regctl 0.1 only; see the module docstring
 MANIFEST_FILE = ".regctl%manifest.json"
@@ -95,18 +96,11 @@ def _sort_key(relative: str) -> bytes:
     return relative.encode("utf-8", "surrogateescape")
 
 
-def tree_digest(root: Path) -> str:
-    """The digest of the artifact tree at ``root``."""
-    return digest_of(manifest(root))
-
-
 def registration_record(store, location: str) -> "tuple[dict, dict]":
     """``(tags, files)`` to store with a new version whose artifacts are at ``location``.
 
     No tags: the digest lives in the manifest file only.
     """
-    from regctl.resolve import location_path
-
     entries = manifest(location_path(store, location))
     return {}, {MANIFEST_FILE: manifest_bytes(digest_of(entries), entries)}
 
@@ -169,8 +163,6 @@ def recorded_digest(store, name: str, version: int) -> Optional[str]:
 
 def verify(store, uri: str) -> dict:
     """Recompute the digest of the version ``uri`` names; IntegrityError on any difference."""
-    from regctl.resolve import resolve
-
     resolution = resolve(store, uri)
     if resolution.version is None:
         raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")

@@ -27,15 +27,19 @@ the version's manifest file. Each model is repaired under its lock after
 re-checking it there, and each repair is journaled.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
-from regctl import atomic, digest, layout, tracking, transaction
+from regctl import atomic, digest, journal, layout, tracking, transaction
 from regctl.atomic import os_reason
 from regctl.edit import edit
 from regctl.errors import RegctlError, StoreError
+from regctl.locations import exists, rebase
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
+from regctl.resolve import location_path
 from regctl.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
+from regctl.views import alias_version
 
 LOCK_NOTE = ("lock files (.regctl%lock%*) are flock(2) locks released by the kernel when their holder "
              "exits, even on SIGKILL: a leftover lock file is never stale and is not a problem")
@@ -199,7 +203,6 @@ def _type_problems(store: Store, path: Path, meta: dict, name: str, types: dict,
 
 
 def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
-    from regctl.resolve import location_path
 
     meta_path = layout.version_meta(store.root, name, number)
     location = meta.get("storage_location") or meta.get("source")
@@ -226,7 +229,6 @@ def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
 
 def _in_trash(store: Store, path: Path):
     """Where a missing artifact path is under ``.trash/``, if its experiment was deleted; else None."""
-    from regctl.locations import exists, rebase
 
     trash = store.root / layout.TRASH_DIR
     found = rebase(path, trash)
@@ -265,7 +267,7 @@ def _check_aliases(store: Store, name: str, meta, live: dict) -> list:
         path = layout.alias_file(store.root, name, alias)
         if alias.startswith(layout.TEMP_PREFIX) or path.is_symlink():
             continue  # reported by _check_data_dir
-        number = _version_number(text)
+        number = alias_version(text)
         if number is None:
             problems.append(_problem(store, "invalid-alias", path,
                                      f"alias {show(alias)} holds {show(text)}, not a version number", model=name))
@@ -299,8 +301,6 @@ def _check_new_model_leftovers(store: Store) -> list:
 
 
 def _check_journal(store: Store) -> list:
-    from regctl import journal
-
     path = layout.journal_path(store.root)
     if path.is_symlink():
         return [_problem(store, "symlink", path, _symlink_message(store, path))]
@@ -343,7 +343,7 @@ def _check_logged_models(store: Store) -> list:
             tags = Path(model.path) / layout.TAGS_DIR
             if tags.is_symlink():
                 problems.append(_problem(store, "symlink", tags, _symlink_message(store, tags)))
-            if atomic.is_locked(store.lock_path(f"logged-model:{model.name}")):
+            if atomic.is_locked(store.lock_path(layout.logged_model_lock_name(model.name))):
                 continue
             for entry in _scan(Path(model.path)):
                 if entry.name.startswith(layout.TEMP_PREFIX):
@@ -386,10 +386,7 @@ def _symlink_message(store: Store, path: Path) -> str:
     return f"symbolic link to {target} ({where} the store); regctl refuses to follow it"
 
 
-def _version_number(text: str):
-    if text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0")):
-        return int(text)
-    return None
+
 
 
 # -------------------------------------------------------------------- fix
@@ -421,7 +418,7 @@ def fix(store: Store) -> dict:
     for problem in before["problems"]:
         if problem["kind"] == TEMP and not problem.get("model"):
             lock = (layout.lock_of_key(store.root, problem["model_key"]) if problem.get("model_key")
-                    else store.lock_path(f"logged-model:{problem['logged_model']}") if problem.get("logged_model")
+                    else store.lock_path(layout.logged_model_lock_name(problem['logged_model'])) if problem.get("logged_model")
                     else None)
             if _remove_leftover(store, problem, lock):
                 fixed.append(problem)
@@ -464,8 +461,6 @@ def _move_digest_tag(change, number: int) -> None:
 
 def _remove_leftover(store: Store, problem: dict, lock) -> bool:
     """Remove a leftover outside any model directory, under the lock its writer held."""
-    import contextlib
-
     path = store.root / problem["path"]
     with (atomic.locked(lock, problem["path"]) if lock else contextlib.nullcontext()):
         if not os.path.lexists(path):

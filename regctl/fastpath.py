@@ -48,7 +48,7 @@ def run(argv):
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # every error goes through report()
-        return report(exc, argv)
+        return report(exc)  # the fast path takes no --traceback: with it, the CLI answers
     if as_json:
         import json
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from regctl import queries, registry
+from regctl import journal, queries, registry
 from regctl.results import (
     AliasChange,
     Deletion,
@@ -73,7 +73,7 @@ class FileBackend:
         return Verification(**result)
 
     def history(self, name=None, alias=None):
-        return tuple(HistoryRecord.from_record(r) for r in queries.history(self.store, name, alias))
+        return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store, name, alias))
 
     def doctor(self, *, fix=False) -> DoctorReport:
         from regctl import doctor

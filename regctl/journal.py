@@ -12,8 +12,10 @@ The journal is read from its end, in blocks, so the newest records cost the
 same whatever the journal's size.
 """
 
+import getpass
 import json
 import os
+import socket
 from typing import Iterator, Optional
 
 from regctl.errors import StoreError
@@ -26,8 +28,6 @@ _MAX_LINE = 64 << 20  # a longer line is damage, not a record
 
 def actor() -> str:
     """Who is writing: the local user, plus the CI identity when one is present."""
-    import getpass
-
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -51,8 +51,6 @@ def entry(operation: str, model, target, old, new) -> dict:
 
 
 def intent_record(txn: str, changes: list, entries: list) -> dict:
-    import socket
-
     return {"txn": txn, "phase": INTENT, "time": now_ms(), "user": actor(), "host": socket.gethostname(),
             "changes": changes, "entries": entries}
 
@@ -164,6 +162,21 @@ def history_entries(store: Store, model: Optional[str] = None) -> Iterator[dict]
                     yield dict(item, time=record.get("time"), user=record.get("user"), host=record.get("host"))
         elif phase is None and (model is None or record.get("model") == model):
             yield record  # a record from before transactions
+
+
+def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None,
+            limit: Optional[int] = None) -> list:
+    """Committed history entries, newest first, optionally of one model (and one alias of it)."""
+    store.require()
+    found = []
+    for record in history_entries(store, name):
+        if alias is not None and not (record.get("operation") in ("alias.set", "alias.delete")
+                                      and record.get("target") == alias):
+            continue
+        found.append(record)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
 
 
 def damaged_lines(store: Store) -> int:

@@ -117,9 +117,10 @@ def is_experiment_dir_name(dir_name: str) -> bool:
     return dir_name != MODELS_DIR and not dir_name.startswith((".", STAGING_PREFIX))
 
 
-def run_dir(root: Path, experiment_id: str, run_id: str) -> Path:
-    return root / experiment_id / run_id
-
-
 def logged_model_dir(root: Path, experiment_id: str, model_id: str) -> Path:
     return root / experiment_id / MODELS_DIR / model_id
+
+
+def logged_model_lock_name(model_id: str) -> str:
+    """The lock name guarding regctl's writes to a logged model's tags (``mlflow.modelVersions``)."""
+    return f"logged-model:{model_id}"

@@ -30,11 +30,6 @@ def location_to_path(location: str) -> Path:
     return Path(os.path.abspath(location))
 
 
-def path_to_location(path: Path) -> str:
-    """The ``file://`` URI MLflow would write for a local path."""
-    return Path(os.path.abspath(path)).as_uri()
-
-
 def rebase(path: Path, root: Path) -> Path:
     """Return ``path`` if it exists, else the same tail under ``root`` if that exists.
 

@@ -116,20 +116,3 @@ def lineage(store: Store, name: str, version: int, meta: dict) -> dict:
     except NotFound:
         pass
     return info
-
-
-def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None,
-            limit: Optional[int] = None) -> list:
-    """Committed journal entries, newest first, optionally of one model (and one alias of it)."""
-    from regctl import journal
-
-    store.require()
-    found = []
-    for record in journal.history_entries(store, name):
-        if alias is not None and not (record.get("operation") in ("alias.set", "alias.delete")
-                                      and record.get("target") == alias):
-            continue
-        found.append(record)
-        if limit is not None and len(found) >= limit:
-            break
-    return found

@@ -9,7 +9,7 @@ nothing (see ``transaction``). Arguments arrive validated by ``regctl.api``.
 import json
 from typing import Iterable, Optional
 
-from regctl import tracking, uris
+from regctl import digest, journal, layout, tracking, uris
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
@@ -74,8 +74,6 @@ def _require_dir(store: Store, location: str, source: str) -> None:
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
              tags: Optional[dict] = None, aliases: Iterable[str] = ()) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
-    from regctl import digest
-
     tags = dict(tags or {})
     aliases = list(aliases)
     origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
@@ -84,7 +82,7 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
     version_tags = {**origin["tags"], **tags, **content_tags}
     _check_tag_paths(version_tags)
     logged_model = origin.get("logged_model_dir")
-    also_lock = [_logged_model_lock(logged_model)] if logged_model else []
+    also_lock = [layout.logged_model_lock_name(logged_model.name)] if logged_model else []
     with edit(store, name, create=True, also_lock=also_lock) as change:
         model_meta = change.model_meta_or_none()
         exists = model_meta is not None or store.model_exists(name)
@@ -128,14 +126,8 @@ def new_version_meta(name: str, origin: dict, description: Optional[str], now: i
             "user_id": None, "version": number, "workspace": "default"}
 
 
-def _logged_model_lock(model_dir) -> str:
-    return f"logged-model:{model_dir.name}"
-
-
 def _record_model_version(change: ModelChange, model_dir, name: str, version: int) -> None:
     """Plan the append to the logged model's ``mlflow.modelVersions`` tag, as MLflow 3 does."""
-    from regctl import layout
-
     tags_dir = change.store.inside(model_dir / layout.TAGS_DIR)
     tag = tags_dir / MODEL_VERSIONS_TAG
     try:
@@ -189,11 +181,9 @@ def delete_alias(store: Store, name: str, alias: str) -> dict:
 
 def rollback_alias(store: Store, name: str, alias: str) -> dict:
     """Move ``alias`` back to where it pointed before its last recorded change, if it is still what that left."""
-    from regctl.queries import history
-
     with edit(store, name) as change:
         model_meta = change.model_meta()
-        moves = history(store, name, alias, limit=1)
+        moves = journal.history(store, name, alias, limit=1)
         if not moves:
             raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back")
         last = moves[0]

@@ -32,12 +32,12 @@ def find_run(store: Store, run_id: str) -> dict:
     raise NotFound(f"run {show(run_id)} not found")
 
 
-def find_logged_model(store: Store, model_id: str, *, active_only: bool = True) -> dict:
+def find_logged_model(store: Store, model_id: str) -> dict:
     """A logged model's meta.yaml (with ``_dir``); NotFound when missing or deleted."""
     validate_logged_model_id(model_id)
     store.require()
     for experiment in _experiment_dirs(store):
-        if active_only and experiment.parent.name == layout.TRASH_DIR:
+        if experiment.parent.name == layout.TRASH_DIR:
             continue
         model_dir = experiment / layout.MODELS_DIR / model_id
         meta = store.read_yaml(model_dir / layout.META, missing_ok=True)
