@@ -21,6 +21,7 @@ from regctl.names import (
     ACTIVE_STAGES,
     canonical_stage,
     check_text,
+    parse_tag_assignment,
     parse_version,
     validate_alias,
     validate_lookup_name,
@@ -44,6 +45,7 @@ from regctl.results import (
 )
 
 VersionArg = Union[int, str]
+__all__ = ["Registry", "open_backend", "parse_tag_assignment"]
 
 
 def open_backend(store: Optional[str] = None) -> Backend:

@@ -12,9 +12,8 @@ import click
 import typer
 
 from regctl import __version__, render
-from regctl.api import Registry
+from regctl.api import Registry, parse_tag_assignment
 from regctl.errors import InvalidInput, StoreError
-from regctl.names import parse_tag_assignment
 from regctl.report import report
 
 app = typer.Typer(

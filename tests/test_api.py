@@ -1,0 +1,132 @@
+"""The Python API: ``from regctl import Registry``, typed results whose ``to_json()`` is the CLI's JSON,
+and the CLI using nothing of the library but the API, the renderer and the errors."""
+
+import ast
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, regctl, snapshot
+
+from regctl import (
+    AliasChange,
+    Conflict,
+    InvalidInput,
+    Listing,
+    ModelVersion,
+    NotFound,
+    RegisteredModel,
+    Registry,
+    StageChange,
+)
+
+
+def cli_json(store: Path, *args) -> object:
+    result = regctl(*args, "--json", store=store)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_registry_finds_the_store_as_the_cli_does(store3, monkeypatch, tmp_path):
+    monkeypatch.setenv("REGCTL_STORE", str(store3))
+    assert Path(Registry().location) == store3
+    monkeypatch.delenv("REGCTL_STORE")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store3.as_uri())
+    assert Path(Registry().location) == store3
+    monkeypatch.chdir(store3.parent)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert Path(Registry().location) == store3  # ./mlruns
+
+
+def test_reads_are_typed_and_their_json_is_the_clis(fixture_store):
+    _, store = fixture_store
+    registry = Registry(str(store))
+    models = registry.models()
+    assert isinstance(models, Listing) and all(isinstance(m, RegisteredModel) for m in models)
+    assert models.to_json() == cli_json(store, "models")
+    versions = registry.versions("iris-classifier", include_deleted=True)
+    assert all(isinstance(v, ModelVersion) for v in versions)
+    assert versions.to_json() == cli_json(store, "versions", "iris-classifier", "--all")
+    assert registry.get_model("iris-classifier").to_json() == cli_json(store, "describe", "iris-classifier")
+    assert registry.get_version("iris-classifier", alias="champion").to_json() == \
+        cli_json(store, "describe", "iris-classifier", "--alias", "champion")
+    assert dict(registry.aliases("iris-classifier")) == cli_json(store, "alias", "list", "iris-classifier")
+    resolution = registry.resolve("models:/iris-classifier@champion")
+    assert resolution.to_json() == cli_json(store, "resolve", "models:/iris-classifier@champion")
+
+
+def test_results_are_immutable(store3):
+    version = Registry(str(store3)).versions("iris-classifier")[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        version.version = 99  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        version.tags["x"] = "y"  # type: ignore[index]
+
+
+def test_writes_return_what_changed(store3, tmp_path):
+    registry = Registry(str(store3))
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    new = registry.register(str(source), "api-model", tags={"team": "ml"}, aliases=["candidate"])
+    assert (new.name, new.version, dict(new.tags), new.aliases) == ("api-model", 1, {"team": "ml"}, ("candidate",))
+    assert new.to_json() == cli_json(store3, "versions", "api-model")[0]
+    second = registry.register(str(source), "api-model")
+    change = registry.set_alias("api-model", "champion", second.version, expect="none")
+    assert change == AliasChange("api-model", "champion", None, 2, True)
+    assert registry.set_alias("api-model", "champion", 2).changed is False
+    stage = registry.transition_stage("api-model", 2, "production")
+    assert stage == StageChange("api-model", 2, "None", "Production", ())
+    assert registry.delete_version("api-model", 2).aliases_removed == ("champion",)
+    assert [r.operation for r in registry.history("api-model")][:2] == ["alias.delete", "version.delete"]
+
+
+def test_errors_are_typed_with_exit_codes_and_change_nothing(store3):
+    registry = Registry(str(store3))
+    before = snapshot(store3)
+    with pytest.raises(NotFound) as missing:
+        registry.set_alias("no-such-model", "champion", 1)
+    assert missing.value.exit_code == 1
+    with pytest.raises(Conflict) as conflict:
+        registry.set_alias("iris-classifier", "champion", 1, expect=1)
+    assert conflict.value.exit_code == 3
+    with pytest.raises(InvalidInput) as invalid:
+        registry.set_tags("iris-classifier", {"a": "b\udcff"})
+    assert invalid.value.exit_code == 2
+    assert snapshot(store3) == before
+
+
+def test_readme_python_example_runs(tmp_path):
+    """The README's "Python API" section, executed as written, on a copy of the example store."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    import shutil
+
+    shutil.copytree(REPO / "examples" / "mlruns", tmp_path / "mlruns")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "the example prints what it did"
+
+
+def test_cli_uses_only_the_api_the_renderer_and_the_errors():
+    tree = ast.parse((REPO / "regctl" / "cli.py").read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("regctl"):
+            imported |= {f"{node.module}.{a.name}" if node.module == "regctl" else node.module for a in node.names}
+    allowed = {"regctl.api", "regctl.render", "regctl.errors", "regctl.report", "regctl.__version__"}
+    assert imported <= allowed, imported - allowed
+
+
+def test_resolve_loads_no_cli_framework(store3):
+    """``resolve`` runs inside pipelines: it must not pay for Typer, Click or Rich."""
+    probe = ("import sys\nfrom regctl.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('typer', 'click', 'rich', 'dataclasses') if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, "--store", str(store3), "resolve",
+                           "models:/iris-classifier@champion"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip().endswith("artifacts")
+    assert done.stderr.strip() == "[]"
