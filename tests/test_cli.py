@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_fixture_store, expected_of, snapshot
+from conftest import copy_fixture_store, expected_of, one_line_failure, snapshot
 from conftest import regctl as run
 
 import regctl
@@ -44,16 +44,6 @@ def ok(result) -> str:
 
 def ok_json(*args, store, **kwargs):
     return json.loads(ok(run(*args, "--json", store=store, **kwargs)))
-
-
-def fails(result, code: int, *needles: str) -> str:
-    """Assert one ``regctl:`` line on stderr, nothing on stdout and exit ``code``."""
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert result.stderr.startswith("regctl: ") and result.stderr.count("\n") == 1, result.stderr
-    for needle in needles:
-        assert needle in result.stderr
-    return result.stderr
 
 
 def user_tags(tags: dict) -> dict:
@@ -287,9 +277,9 @@ def test_alias_expect(store3):
     alias = model_dir(store3, "iris-classifier") / "aliases" / "champion"
     ok(run("alias", "set", "iris-classifier", "champion", "1", "--expect", "2", store=store3))
     assert alias.read_bytes() == b"1"
-    fails(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "2", store=store3), 3, "'champion'")
+    one_line_failure(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "2", store=store3), 3, "'champion'")
     assert alias.read_bytes() == b"1"
-    fails(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "none", store=store3), 3)
+    one_line_failure(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "none", store=store3), 3)
     ok(run("alias", "set", "iris-classifier", "fresh", "2", "--expect", "none", store=store3))
     ok(run("alias", "set", "iris-classifier", "other", "1", "--expect", "NONE", store=store3))
     assert ok_json("alias", "list", "iris-classifier", store=store3) == {
@@ -297,7 +287,7 @@ def test_alias_expect(store3):
 
 
 def test_alias_rollback(store3):
-    fails(run("alias", "rollback", "iris-classifier", "champion", store=store3), 1, "'champion'")
+    one_line_failure(run("alias", "rollback", "iris-classifier", "champion", store=store3), 1, "'champion'")
     ok(run("alias", "set", "iris-classifier", "champion", "1", store=store3))
     result = run("alias", "rollback", "iris-classifier", "champion", store=store3)
     assert ok(result) == "" and result.stderr == "champion: 1 -> 2\n"
@@ -336,9 +326,9 @@ def test_version_tags_set_and_delete(store3):
     ok(run("tag", "iris-classifier", "--version", "2", "--delete", "metrics/r2", store=store3))
     view = ok_json("describe", "iris-classifier", "--version", "2", store=store3)
     assert view["tags"] == {"metrics/f1": "0.8", "validation_status": "approved"}
-    fails(run("tag", "iris-classifier", "--version", "3", "k=v", store=store3), 1, "3")
-    fails(run("tag", "iris-classifier", store=store3), 2)
-    fails(run("tag", "iris-classifier", "a=1", "--delete", "b", store=store3), 2)
+    one_line_failure(run("tag", "iris-classifier", "--version", "3", "k=v", store=store3), 1, "3")
+    one_line_failure(run("tag", "iris-classifier", store=store3), 2)
+    one_line_failure(run("tag", "iris-classifier", "a=1", "--delete", "b", store=store3), 2)
 
 
 # ----------------------------------------------------------------- describe
@@ -404,7 +394,7 @@ def test_resolve_every_oracle_uri(kind, tmp_path):
             answer = expected["resolve"][uri.replace("@latest", "/latest")]
         if "error" in answer:
             code = 2 if "Invalid Model Version stage" in answer["message"] else 1
-            fails(result, code)
+            one_line_failure(result, code)
             continue
         if uri.startswith("runs:/") and model_of_run[uri.split("/")[1]]:
             # MLflow 3 downloads the run's logged model called 'model'
@@ -433,7 +423,7 @@ def test_resolve_json_and_paths(store3, model_files, tmp_path):
     relative = os.path.relpath(model_files, tmp_path)
     assert ok(run("resolve", relative, store=store3, cwd=tmp_path)) == f"{model_files}\n"
     # a missing location is an error, never an empty success
-    fails(run("resolve", str(tmp_path / "nowhere"), store=store3), 1, "nowhere")
+    one_line_failure(run("resolve", str(tmp_path / "nowhere"), store=store3), 1, "nowhere")
 
 
 def test_resolve_fast_path_matches_full_cli(store3, tmp_path):
@@ -503,7 +493,7 @@ def test_rename_carries_everything(fixture_store):
     assert meta(new_dir / "version-3" / "meta.yaml")["current_stage"] == "Deleted_Internal"
     assert [v["version"] for v in ok_json("versions", "iris v2", "--all", store=store)] == [3, 2, 1]
     assert ok_json("resolve", "models:/iris v2@champion", store=store)["version"] == 2
-    fails(run("versions", "iris-classifier", store=store), 1, "'iris-classifier'")
+    one_line_failure(run("versions", "iris-classifier", store=store), 1, "'iris-classifier'")
     names = [m["name"] for m in ok_json("models", store=store)]
     assert names == ["iris v2", "iris.baseline model"]
 
@@ -521,8 +511,8 @@ def test_delete_version_and_model(store3):
     assert [v["version"] for v in ok_json("versions", "iris-classifier", "--all", store=store3)] == [3, 2, 1]
     assert ok_json("alias", "list", "iris-classifier", store=store3) == {"challenger": 1}
     assert ok_json("resolve", "models:/iris-classifier/latest", store=store3)["version"] == 1
-    fails(run("resolve", "models:/iris-classifier/2", store=store3), 1)
-    fails(run("delete", "iris-classifier", "--version", "2", "--yes", store=store3), 1)
+    one_line_failure(run("resolve", "models:/iris-classifier/2", store=store3), 1)
+    one_line_failure(run("delete", "iris-classifier", "--version", "2", "--yes", store=store3), 1)
     result = run("delete", "iris-classifier", "--yes", store=store3)
     assert ok(result) == "" and result.stderr == "deleted model iris-classifier\n"
     assert not model_dir(store3, "iris-classifier").exists()
@@ -624,7 +614,7 @@ def _refused(cwd: Path, variable: str, value: str, words: str, commands) -> None
     env, store = ({}, value) if variable == "--store" else ({variable: value}, None)
     shown = f"--store {value!r}" if variable == "--store" else f"{variable}={value!r}"
     for args in commands:
-        fails(run(*args, env=env, store=store, cwd=cwd), 4, shown, words)
+        one_line_failure(run(*args, env=env, store=store, cwd=cwd), 4, shown, words)
     assert snapshot(cwd) == before, "the store beside it, or a new directory, was written"
 
 
@@ -656,7 +646,7 @@ def test_the_registry_uri_wins_over_the_tracking_uri_even_when_regctl_cannot_ser
     """MLflow's precedence: a set MLFLOW_REGISTRY_URI is the registry, whatever the tracking URI says."""
     s = located_stores
     env = {"MLFLOW_REGISTRY_URI": "databricks-uc", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
-    fails(run("models", env=env, cwd=s["cwd"].parent), 4, "MLFLOW_REGISTRY_URI='databricks-uc'")
+    one_line_failure(run("models", env=env, cwd=s["cwd"].parent), 4, "MLFLOW_REGISTRY_URI='databricks-uc'")
     env = {"MLFLOW_REGISTRY_URI": s["registry"].as_uri(), "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}
     assert where(run("models", "--json", env=env)) == "registry"
     # a store chosen explicitly makes the MLflow variables irrelevant
@@ -667,7 +657,7 @@ def test_the_registry_uri_wins_over_the_tracking_uri_even_when_regctl_cannot_ser
 
 def test_credentials_in_a_refused_uri_are_not_printed(tmp_path):
     result = run("models", env={"MLFLOW_TRACKING_URI": "https://alice:s3cret@mlflow.example.com/"}, cwd=tmp_path)
-    fails(result, 4, "MLFLOW_TRACKING_URI='https://alice:***@mlflow.example.com/'")
+    one_line_failure(result, 4, "MLFLOW_TRACKING_URI='https://alice:***@mlflow.example.com/'")
     assert "s3cret" not in result.stderr
 
 
@@ -681,7 +671,7 @@ def test_an_empty_store_is_an_error_not_the_default(tmp_path, how):
     else:
         prefix, env = [], {"REGCTL_STORE": "" if how == "REGCTL_STORE" else "  "}
     for args in [("alias", "set", "X", "champion", "1"), ("models",), ("resolve", "models:/X/1")]:
-        fails(run(*prefix, *args, env=env, cwd=cwd), 2, "must not be empty")
+        one_line_failure(run(*prefix, *args, env=env, cwd=cwd), 2, "must not be empty")
     assert snapshot(cwd) == before
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import one_line_failure
 from conftest import regctl as regctl_in_any_process
 
 
@@ -42,8 +43,12 @@ def make_sources(root: Path, count: int) -> list:
 
 
 def clean_failure(result) -> bool:
-    return (result.returncode in (1, 2, 3, 4) and result.stdout == "" and result.stderr.startswith("regctl: ")
-            and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr)
+    """A failure as users must see it (see conftest.one_line_failure), with any exit status 1-4."""
+    try:
+        one_line_failure(result, result.returncode)
+    except AssertionError:
+        return False
+    return result.returncode in (1, 2, 3, 4)
 
 
 def journal(store: Path) -> list:

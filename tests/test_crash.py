@@ -19,6 +19,8 @@ import pytest
 import yaml
 from conftest import regctl as regctl_in_any_process
 
+from regctl.doctor import FIXABLE
+
 
 def regctl(*args, **kwargs):
     """Real processes: what these tests are about."""
@@ -29,7 +31,6 @@ pytestmark = pytest.mark.slow
 
 ROUNDS = int(os.environ.get("REGCTL_CRASH_ROUNDS", "150"))  # up to two kills per round
 LANES = 2
-FIXABLE = {"temp-leftover", "dangling-alias", "name-mismatch", "stale-alias-snapshot", "interrupted-change"}
 BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
 
 

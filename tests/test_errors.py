@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture_store, expected_of, snapshot
+from conftest import copy_fixture_store, expected_of, one_line_failure, snapshot
 from conftest import regctl as run
 
 from regctl import layout
@@ -19,15 +19,6 @@ RUN = E3["runs"][0]["run_id"]
 SOURCE = f"runs:/{RUN}/model"
 MISSING_RUN = "0123456789abcdef0123456789abcdef"
 LOCK_PREFIX = ".regctl%lock%"
-
-
-def assert_failure(result, code: int, needle: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("regctl: ") and result.stderr.endswith("\n"), result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert needle in result.stderr, (needle, result.stderr)
 
 
 def assert_unchanged(before: dict, after: dict) -> None:
@@ -124,7 +115,7 @@ CASES = [
 def test_failure_leaves_store_unchanged(tmp_path, args, code, needle):
     store = copy_fixture_store("mlflow3-store", tmp_path)
     before = snapshot(store)
-    assert_failure(run(*args, store=store), code, needle)
+    one_line_failure(run(*args, store=store), code, needle)
     assert_unchanged(before, snapshot(store))
 
 
@@ -137,14 +128,14 @@ def test_failure_leaves_store_unchanged(tmp_path, args, code, needle):
 ])
 def test_read_on_a_missing_store(tmp_path, args):
     store = tmp_path / "absent" / "mlruns"
-    assert_failure(run(*args, store=store), 4, str(store))
+    one_line_failure(run(*args, store=store), 4, str(store))
     assert not store.exists() and not store.parent.exists()
 
 
 def test_failed_register_does_not_create_a_store(tmp_path):
     store = tmp_path / "absent" / "mlruns"
-    assert_failure(run("register", str(tmp_path / "no-model"), "--name", "n", store=store), 1, "no-model")
-    assert_failure(run("register", SOURCE, "--name", "n", store=store), 4, str(store))
+    one_line_failure(run("register", str(tmp_path / "no-model"), "--name", "n", store=store), 1, "no-model")
+    one_line_failure(run("register", SOURCE, "--name", "n", store=store), 4, str(store))
     assert not store.exists()
 
 
@@ -152,9 +143,9 @@ def test_no_traceback_for_unexpected_input_shapes(tmp_path):
     """Odd but legal inputs still end in a one-line message."""
     store = copy_fixture_store("mlflow3-store", tmp_path)
     before = snapshot(store)
-    assert_failure(run("resolve", "", store=store), 2, "''")
-    assert_failure(run("versions", "a/b", store=store), 2, "'a/b'")
-    assert_failure(run("describe", "iris-classifier", "--set-file", tmp_path / "none.md", store=store), 2, "none.md")
+    one_line_failure(run("resolve", "", store=store), 2, "''")
+    one_line_failure(run("versions", "a/b", store=store), 2, "'a/b'")
+    one_line_failure(run("describe", "iris-classifier", "--set-file", tmp_path / "none.md", store=store), 2, "none.md")
     assert_unchanged(before, snapshot(store))
 
 
@@ -205,7 +196,7 @@ def read_only_store(tmp_path):
 def test_read_only_store(read_only_store, args):
     before = snapshot(read_only_store)
     result = _run_without_override(read_only_store, *args)
-    assert_failure(result, 4, "permission denied")
+    one_line_failure(result, 4, "permission denied")
     assert str(read_only_store) in result.stderr
     assert snapshot(read_only_store) == before
     # reads still work
@@ -225,7 +216,7 @@ def test_lock_not_obtained_in_time(tmp_path):
         for args in [("alias", "set", "iris-classifier", "champion", "1"),
                      ("register", SOURCE, "--name", "iris-classifier")]:
             result = run(*args, store=store, env={"REGCTL_LOCK_TIMEOUT": "0.5"})
-            assert_failure(result, 4, str(lock_path))
+            one_line_failure(result, 4, str(lock_path))
             assert "'iris-classifier'" in result.stderr and "0.5s" in result.stderr
         assert snapshot(store) == before
         # another model's lock is independent

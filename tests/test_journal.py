@@ -1,0 +1,92 @@
+"""The journal answers "who changed this, when, from what to what", CI identity included."""
+
+import json
+
+from conftest import regctl
+
+
+def last_record(store):
+    result = regctl("history", "iris-classifier", "--json", store=store)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def test_github_actions_identity_and_run_url_are_recorded(store3):
+    env = {"GITHUB_ACTOR": "alice", "GITHUB_RUN_ID": "42", "GITHUB_REPOSITORY": "org/repo",
+           "GITHUB_SERVER_URL": "https://git.example"}
+    assert regctl("alias", "set", "iris-classifier", "champion", "1", store=store3, env=env).returncode == 0
+    record = last_record(store3)
+    assert record["operation"] == "alias.set" and (record["old"], record["new"]) == ("2", "1")
+    assert "github:alice" in record["user"]
+    assert "https://git.example/org/repo/actions/runs/42" in record["user"]
+    assert record["host"]
+
+
+def test_gitlab_style_job_url_is_recorded(store3):
+    env = {"CI_JOB_URL": "https://ci.example/jobs/7"}
+    assert regctl("tag", "iris-classifier", "k=v", store=store3, env=env).returncode == 0
+    assert "https://ci.example/jobs/7" in last_record(store3)["user"]
+
+
+def test_without_ci_the_actor_is_the_local_user(store3):
+    assert regctl("describe", "iris-classifier", "--set", "text", store=store3).returncode == 0
+    record = last_record(store3)
+    assert record["operation"] == "model.describe" and record["new"] == "text"
+    assert "(" not in record["user"] and record["user"]
+
+
+def test_rollback_is_itself_journalled_and_undoes_only_the_last_move(store3):
+    for version in ("1", "2", "1"):
+        assert regctl("alias", "set", "iris-classifier", "champion", version, store=store3).returncode == 0
+    rolled = regctl("alias", "rollback", "iris-classifier", "champion", store=store3)
+    assert rolled.returncode == 0, rolled.stderr
+    assert (store3 / "models/iris-classifier/aliases/champion").read_text() == "2"
+    moves = json.loads(regctl("history", "iris-classifier", "--alias", "champion", "--json", store=store3).stdout)
+    assert [(m["old"], m["new"]) for m in moves] == [("1", "2"), ("2", "1"), ("1", "2"), ("2", "1")]
+
+
+# ------------------------------------------------------------ the journal module
+
+def _journal_file(store):
+    return store / "models" / ".regctl%journal.jsonl"
+
+
+def test_history_shows_committed_changes_only(store3):
+    """An intent whose writer died before applying it changed nothing, so history does not show it."""
+    from regctl import journal
+
+    entry = journal.entry("alias.set", "iris-classifier", "ghost", None, "1")
+    with _journal_file(store3).open("a") as handle:
+        handle.write(json.dumps(journal.intent_record("t-uncommitted", [], [entry])) + "\n")
+    assert json.loads(regctl("history", "--json", store=store3).stdout) == []
+    with _journal_file(store3).open("a") as handle:
+        handle.write(json.dumps(journal.commit_record("t-uncommitted")) + "\n")
+    shown = json.loads(regctl("history", "--json", store=store3).stdout)
+    assert [(r["operation"], r["target"]) for r in shown] == [("alias.set", "ghost")]
+
+
+def test_history_reads_from_the_end_across_blocks_and_skips_damage(store3):
+    """Old-format lines, a line longer than a read block, a cut line and one absurdly nested line."""
+    from regctl import journal
+    from regctl.store import Store
+
+    lines = [json.dumps({"operation": "tag.set", "model": "iris-classifier", "target": f"k{i}", "old": None,
+                         "new": "v" * (70000 if i == 5 else 1)}) for i in range(3000)]
+    lines.insert(10, "[" * 100000)
+    lines.insert(20, '{"cut')
+    _journal_file(store3).write_text("\n".join(lines) + "\n")
+    targets = [r["target"] for r in journal.history_entries(Store(store3), "iris-classifier")]
+    assert targets == [f"k{i}" for i in reversed(range(3000))]
+    assert journal.damaged_lines(Store(store3)) == 2
+    newest = json.loads(regctl("history", "iris-classifier", "--json", store=store3).stdout)[0]
+    assert newest["target"] == "k2999"
+
+
+def test_a_journal_that_cannot_be_appended_to_fails_the_write_and_changes_nothing(store3):
+    from conftest import one_line_failure, snapshot
+
+    _journal_file(store3).mkdir()  # cannot be opened for appending
+    before = snapshot(store3)
+    result = regctl("alias", "set", "iris-classifier", "champion", "1", store=store3)
+    one_line_failure(result, 4, "journal")
+    assert snapshot(store3) == before

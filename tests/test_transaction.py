@@ -1,0 +1,68 @@
+"""All-or-nothing changes: a pending change is completed by the next writer; a refused plan writes nothing."""
+
+import json
+import os
+
+from conftest import one_line_failure, regctl, snapshot
+
+from regctl import journal, layout
+
+
+def pending_file(store, name):
+    return layout.pending_of_key(store, layout.model_key(name))
+
+
+def test_the_next_writer_completes_a_change_a_killed_writer_left_pending(store3):
+    """As if a writer died after recording its intent and applying one of its two changes."""
+    model = store3 / "models" / "iris-classifier"
+    changes = [{"op": "write", "path": "models/iris-classifier/aliases/staged", "text": "1"},
+               {"op": "write", "path": "models/iris-classifier/tags/stage", "text": "done"}]
+    entries = [journal.entry("alias.set", "iris-classifier", "staged", None, "1")]
+    intent = journal.intent_record("t-killed", changes, entries)
+    with (store3 / "models" / ".regctl%journal.jsonl").open("a") as handle:
+        handle.write(json.dumps(intent) + "\n")
+    pending_file(store3, "iris-classifier").write_text(json.dumps(intent) + "\n")
+    (model / "aliases" / "staged").write_text("1")  # the first change was applied, the second not
+
+    checked = regctl("doctor", store=store3)
+    assert checked.returncode == 4 and "interrupted-change" in checked.stdout
+    result = regctl("tag", "iris-classifier", "after=1", store=store3)
+    assert result.returncode == 0, result.stderr
+    assert (model / "tags" / "stage").read_text() == "done"
+    assert not pending_file(store3, "iris-classifier").exists()
+    history = json.loads(regctl("history", "iris-classifier", "--json", store=store3).stdout)
+    assert [(r["operation"], r["target"]) for r in history][:2] == [("tag.set", "after"), ("alias.set", "staged")]
+    assert regctl("doctor", store=store3).returncode == 0
+
+
+def test_doctor_fix_completes_a_pending_change(store3):
+    changes = [{"op": "write", "path": "models/iris-classifier/aliases/fixed", "text": "2"}]
+    intent = journal.intent_record("t-fix", changes, [journal.entry("alias.set", "iris-classifier", "fixed", None, "2")])
+    pending_file(store3, "iris-classifier").write_text(json.dumps(intent) + "\n")
+    assert regctl("doctor", "--fix", store=store3).returncode == 0
+    assert (store3 / "models/iris-classifier/aliases/fixed").read_text() == "2"
+    assert regctl("doctor", store=store3).returncode == 0
+
+
+def test_a_plan_leading_out_of_the_store_through_a_symlink_writes_nothing(store3, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    aliases = store3 / "models" / "iris-classifier" / "aliases"
+    for entry in aliases.iterdir():
+        (outside / entry.name).write_bytes(entry.read_bytes())
+        entry.unlink()
+    aliases.rmdir()
+    aliases.symlink_to(outside)
+    before, outside_before = snapshot(store3), snapshot(outside)
+    one_line_failure(regctl("alias", "set", "iris-classifier", "champion", "1", store=store3), 4, "outside the store")
+    assert snapshot(store3) == before and snapshot(outside) == outside_before
+
+
+def test_a_refused_write_leaves_no_lock_file_and_creates_no_store(tmp_path, store3):
+    before = snapshot(store3)
+    one_line_failure(regctl("alias", "set", "NoSuchModel", "champion", "1", store=store3), 1)
+    assert snapshot(store3) == before  # no lock file left behind
+    missing = tmp_path / "nothing" / "mlruns"
+    one_line_failure(regctl("register", tmp_path / "no-source", "--name", "m", store=missing), 1)
+    one_line_failure(regctl("alias", "set", "m", "champion", "1", store=missing), 4)
+    assert not os.path.exists(tmp_path / "nothing")
