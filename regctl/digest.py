@@ -116,7 +116,7 @@ def manifest_bytes(digest: str, entries: Optional[dict]) -> bytes:
 
 def read_manifest(store, name: str, version: int) -> Optional[dict]:
     """The version's manifest; None when there is none; StoreError when it cannot be read."""
-    path = layout.version_dir(store.root, name, version) / MANIFEST_FILE
+    path = store.inside(layout.version_dir(store.root, name, version) / MANIFEST_FILE)
     try:
         data = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
     except FileNotFoundError:
