@@ -48,19 +48,23 @@ VersionArg = Union[int, str]
 __all__ = ["Registry", "open_backend", "parse_tag_assignment"]
 
 
-def open_backend(store: Optional[str] = None) -> Backend:
-    """The backend serving ``store`` (a path or URI), found as the CLI finds it when None."""
+def open_backend(store: Optional[str] = None, *, dry_run: bool = False) -> Backend:
+    """The backend serving ``store`` (a path or URI), found as the CLI finds it when None.
+
+    With ``dry_run``, every write checks and plans its change, returns what it would do,
+    and changes nothing.
+    """
     from regctl.filestore import FileBackend
     from regctl.locations import store_root
 
-    return FileBackend(store_root(store).path)
+    return FileBackend(store_root(store).path, dry_run=dry_run)
 
 
 class Registry:
     """A model registry in one store. ``store``: a path or URI; None finds it as the CLI does."""
 
-    def __init__(self, store: Optional[str] = None, *, backend: Optional[Backend] = None):
-        self.backend = backend if backend is not None else open_backend(store)
+    def __init__(self, store: Optional[str] = None, *, backend: Optional[Backend] = None, dry_run: bool = False):
+        self.backend = backend if backend is not None else open_backend(store, dry_run=dry_run)
 
     @property
     def location(self) -> str:

@@ -40,14 +40,26 @@ def edit(store: Store, name: str, *, create: bool = False, also_lock: Iterable[s
             transaction.recover(store, store.pending_path(name))
             change = ModelChange(store, name)
             yield change
+            if store.dry_run:
+                raise _DryRun()  # planned and checked, not applied: undo what the lock needed
             transaction.run(store, store.pending_path(name), change)
+    except _DryRun:
+        _remove_created(created)
     except BaseException:
-        for directory in reversed(created):  # only a write that succeeds may create a store
-            try:
-                directory.rmdir()
-            except OSError:
-                pass
+        _remove_created(created)  # only a write that succeeds may create a store
         raise
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _remove_created(created: list) -> None:
+    for directory in reversed(created):
+        try:
+            directory.rmdir()
+        except OSError:
+            pass
 
 
 def _prepare(store: Store, create: bool) -> list:

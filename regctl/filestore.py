@@ -36,8 +36,8 @@ def model_of(view: dict) -> RegisteredModel:
 class FileBackend:
     """MLflow's file store at ``root``."""
 
-    def __init__(self, root: Path):
-        self.store = Store(Path(root))
+    def __init__(self, root: Path, *, dry_run: bool = False):
+        self.store = Store(Path(root), dry_run=dry_run)
         self.location = str(root)
 
     # ------------------------------------------------------------------ reads

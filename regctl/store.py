@@ -32,8 +32,9 @@ def now_ms() -> int:
 class Store:
     """One MLflow file store, addressed by its root directory (the ``mlruns/`` folder)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, dry_run: bool = False):
         self.root = Path(root)
+        self.dry_run = dry_run  # writes plan and check their change, then leave the store as it is
         self._real_root: str | None = None
 
     # ----------------------------------------------------------------- basics

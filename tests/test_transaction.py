@@ -66,3 +66,26 @@ def test_a_refused_write_leaves_no_lock_file_and_creates_no_store(tmp_path, stor
     one_line_failure(regctl("register", tmp_path / "no-source", "--name", "m", store=missing), 1)
     one_line_failure(regctl("alias", "set", "m", "champion", "1", store=missing), 4)
     assert not os.path.exists(tmp_path / "nothing")
+
+
+def test_a_dry_run_plans_and_checks_but_changes_nothing(store3, tmp_path):
+    from regctl import Conflict, Registry
+
+    dry = Registry(str(store3), dry_run=True)
+    before = snapshot(store3)
+    change = dry.set_alias("iris-classifier", "champion", 1)
+    assert (change.old, change.new, change.changed) == (2, 1, True)  # what it would do
+    assert dry.delete_version("iris-classifier", 2).aliases_removed == ("champion",)
+    try:
+        dry.set_alias("iris-classifier", "champion", 1, expect=1)
+    except Conflict:
+        pass
+    else:
+        raise AssertionError("a dry run still checks --expect")
+    assert snapshot(store3) == before
+    fresh = tmp_path / "fresh" / "mlruns"
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    assert Registry(str(fresh), dry_run=True).register(str(source), "new").version == 1
+    assert not fresh.exists()
