@@ -10,6 +10,7 @@ Inside the block the model's lock is held, a change a killed writer left
 pending is completed first, and every method that changes something only
 adds to the plan. An exception inside the block leaves the store untouched;
 a store that did not exist before a refused write does not exist after it.
+With ``store.dry_run`` the plan is made and checked, never applied.
 """
 
 import contextlib
