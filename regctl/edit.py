@@ -75,6 +75,8 @@ def _prepare(store: Store, create: bool) -> list:
             raise StoreError(f"no MLflow store at {store.root} (use --store or REGCTL_STORE)")
         try:
             directory.mkdir(parents=directory == store.root)
+        except FileExistsError:
+            continue  # another writer made it meanwhile: not ours to remove
         except OSError as exc:
             raise StoreError(f"cannot create store at {store.root}: {atomic.os_reason(exc)}") from None
         created.append(directory)

@@ -115,7 +115,7 @@ def test_random_kills_leave_a_usable_consistent_store(tmp_path):
 
     # only repairable leftovers; after the repair the store is clean
     report = json.loads(regctl("doctor", "--json", store=store).stdout)
-    assert {p["kind"] for p in report["problems"]} <= FIXABLE, report["problems"]
+    assert {p["kind"] for p in report["problems"]} <= set(FIXABLE), report["problems"]
     fixed = regctl("doctor", "--fix", store=store)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     print(f"doctor repaired {len(report['problems'])} problem(s): "
