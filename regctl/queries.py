@@ -8,7 +8,7 @@ from typing import Optional
 from regctl import tracking, uris
 from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, parse_version, validate_lookup_name
-from regctl.resolve import find_version, resolve
+from regctl.resolve import find_version, resolve_version
 from regctl.store import Store
 
 VERSION_FIELDS = (
@@ -154,7 +154,7 @@ def lineage(store: Store, name: str, version: int, meta: dict) -> dict:
         except (NotFound, InvalidInput):
             pass
     try:
-        info["artifact_path"] = str(resolve(store, f"models:/{name}/{version}").path)
+        info["artifact_path"] = str(resolve_version(store, name, version, meta, f"models:/{name}/{version}").path)
     except NotFound:
         pass
     return info

@@ -84,7 +84,7 @@ def _require_dir(store: Store, location: str, source: str) -> None:
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
              tags: Optional[dict] = None, aliases: Iterable[str] = ()) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
-    validate_model_name(name)
+    validate_model_name(name, existing=store.model_exists(validate_lookup_name(name)))
     tags = dict(tags or {})
     for key, value in tags.items():
         validate_tag_key(key)
@@ -100,6 +100,7 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
         now = now_ms()
         model_meta = store.read_yaml(layout.model_meta(store.root, name), missing_ok=True)
         if model_meta is None:
+            validate_model_name(name)  # a new model after all (another writer deleted it meanwhile)
             model_meta = new_model_meta(name, now)
             if store.model_exists(name):  # a directory without meta.yaml, left by another tool
                 store.write_model_meta(name, model_meta)

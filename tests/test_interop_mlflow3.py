@@ -28,8 +28,12 @@ from mlflow_oracle import (
     file_store_allowed,  # noqa: F401 (module fixture)
     import_mlflow,
     location_path,
+    NAMES_MLFLOW3_ALLOWS,
+    exercise_every_command,
     log_model_run,
     model_as_regctl,
+    model_files,
+    rename_and_delete,
     regctl_json,
     regctl_ok,
     user_tags,
@@ -555,3 +559,31 @@ def test_a_trailing_slash_resolves_as_in_mlflow(made, tmp_path):
     copy = tmp_path / "copy" / "mlruns"
     shutil.copytree(root, copy)
     assert regctl_ok(copy, "register", f"models:/{MODEL}/2/", "--name", "from-trailing-slash") == "1\n"
+
+
+def test_every_command_works_on_names_mlflow_created(tmp_path, file_store_allowed):
+    """Issue 7.3.2: the strict name rules are for creating a model only; a model MLflow 3
+    created ('what?', leading or trailing spaces, a tab) is addressed by its name as it is,
+    by every command, and MLflow reads what regctl changed."""
+    root = tmp_path / "mlruns"
+    source = model_files(tmp_path / "model")
+    client = client_of(root)
+    for name in NAMES_MLFLOW3_ALLOWS:
+        client.create_registered_model(name)
+        client.create_model_version(name, str(source))
+        client.set_registered_model_alias(name, "champion", "1")
+    for name in NAMES_MLFLOW3_ALLOWS:
+        exercise_every_command(root, name, source)
+        rm = client.get_registered_model(name)
+        assert rm.description == "A model MLflow named." and rm.tags == {"team": "ml"}
+        assert {a: int(v) for a, v in rm.aliases.items()} == {"champion": 1}
+        mlflow_versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda mv: -int(mv.version))
+        views = regctl_json(root, "versions", name)
+        assert [without(v, "storage_location") for v in views] == [version_as_regctl(mv) for mv in mlflow_versions]
+        assert views[0]["tags"] == {"origin": "regctl", "reviewed": "yes"} and views[0]["current_stage"] == "Staging"
+        assert views[1]["description"] == "First version."
+    for index, name in enumerate(NAMES_MLFLOW3_ALLOWS):
+        rename_and_delete(root, name, f"renamed-{index}")
+        with pytest.raises(MlflowException):
+            client.get_registered_model(name)
+    assert client.search_registered_models() == []
