@@ -30,7 +30,7 @@ re-checking it there, and each repair is journaled.
 import os
 from pathlib import Path
 
-from regctl import digest, journal, layout, tracking
+from regctl import digest, journal, layout, prompts, tracking
 from regctl.errors import RegctlError, StoreError
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
 from regctl.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
@@ -119,15 +119,18 @@ def check_model(store: Store, name: str) -> list:
             problems.extend(_check_data_dir(store, name, path, entry.name))
         elif layout.version_number_of(entry.name) is not None:
             number = layout.version_number_of(entry.name)
-            found, stage = check_version(store, name, number)
+            found, stage = check_version(store, name, number, prompt=prompts.is_prompt(store.root, name))
             problems.extend(found)
             live[number] = stage
     problems.extend(_check_aliases(store, name, meta, live))
     return problems
 
 
-def check_version(store: Store, name: str, number: int) -> "tuple[list, object]":
-    """Problems of one version directory, and its stage (None when unreadable)."""
+def check_version(store: Store, name: str, number: int, prompt: bool = False) -> "tuple[list, object]":
+    """Problems of one version directory, and its stage (None when unreadable).
+
+    The version of an MLflow prompt (``prompt``) holds text, not artifacts: its location is not checked.
+    """
     directory = layout.version_dir(store.root, name, number)
     problems = []
     if not directory.is_dir():
@@ -152,7 +155,7 @@ def check_version(store: Store, name: str, number: int) -> "tuple[list, object]"
                                      f"current_stage is {stage!r}, not one of {', '.join(STAGES)}", model=name))
         problems.extend(_type_problems(store, directory / layout.META, meta, name, VERSION_FIELD_TYPES,
                                        checked_above=("version", "name", "current_stage")))
-        if stage != DELETED_STAGE:
+        if stage != DELETED_STAGE and not prompt:
             problems.extend(_check_location(store, name, number, meta))
     for entry in _scan(directory):
         path = Path(entry.path)

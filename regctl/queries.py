@@ -5,7 +5,7 @@ Results are plain dicts with MLflow's field names, ready for ``--json``.
 
 from typing import Optional
 
-from regctl import tracking, uris
+from regctl import layout, prompts, tracking, uris
 from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, parse_version, validate_lookup_name
 from regctl.resolve import find_version, resolve_version
@@ -16,7 +16,6 @@ VERSION_FIELDS = (
     "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
     "storage_location", "model_id",
 )
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
 # ------------------------------------------------------------------ views
@@ -63,15 +62,16 @@ def list_models(store: Store, *, include_prompts: bool = False, damaged: Optiona
     """
     models = []
     for name in store.model_names():
+        prompt = prompts.is_prompt(store.root, name)
+        if prompt and not include_prompts:
+            continue
         try:
-            view = model_view(store, name, store.read_model_meta(name))
+            meta = store.read_yaml(layout.model_meta(store.root, name)) if prompt else store.read_model_meta(name)
+            models.append(model_view(store, name, meta))
         except StoreError as exc:
             if damaged is None:
                 raise
             damaged.append(exc)
-            continue
-        if include_prompts or view["tags"].get(PROMPT_TAG, "").lower() != "true":
-            models.append(view)
     return models
 
 

@@ -8,7 +8,7 @@ record per change. Results are plain dicts with MLflow's field names.
 from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl import journal, layout, tracking, uris
+from regctl import journal, layout, prompts, tracking, uris
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
 from regctl.locations import location_to_path
 from regctl.names import (
@@ -85,6 +85,8 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
              tags: Optional[dict] = None, aliases: Iterable[str] = ()) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
     validate_model_name(name, existing=store.model_exists(validate_lookup_name(name)))
+    if prompts.is_prompt(store.root, name):
+        raise prompts.name_taken(name)
     tags = dict(tags or {})
     for key, value in tags.items():
         validate_tag_key(key)

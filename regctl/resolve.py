@@ -6,7 +6,7 @@ version meta.yaml for ``@alias``, one meta.yaml for ``/<version>``. Only
 first match. Imports nothing beyond the standard library and PyYAML.
 """
 
-from regctl import tracking, uris
+from regctl import prompts, tracking, uris
 from regctl.errors import NotFound, StoreError
 from regctl.locations import exists, location_to_path, rebase
 from regctl.names import (
@@ -46,6 +46,8 @@ class Resolution:
 def find_version(store: Store, ref) -> "tuple[int, dict]":
     """The (version, meta) a ``models:/<name>...`` reference designates; NotFound otherwise."""
     name = validate_lookup_name(ref.name)
+    if prompts.is_prompt(store.root, name):
+        raise prompts.not_found(name)
     if isinstance(ref, uris.VersionRef):
         return ref.version, store.read_live_version_meta(name, ref.version)
     if isinstance(ref, uris.AliasRef):

@@ -12,7 +12,7 @@ import re
 import time
 from pathlib import Path
 
-from regctl import atomic, layout, yamlfile
+from regctl import atomic, layout, prompts, yamlfile
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
 
@@ -139,6 +139,8 @@ class Store:
             if self.model_exists(name):
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
             raise NotFound(f"registered model {show(name)} not found")
+        if prompts.is_prompt(self.root, name):  # MLflow: not a model, for every read and write
+            raise prompts.not_found(name)
         return _check_fields(path, meta, MODEL_FIELD_TYPES)
 
     def read_model_tags(self, name: str) -> dict:
