@@ -128,7 +128,10 @@ class Store:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith(layout.TEMP_PREFIX))
 
     def model_exists(self, name: str) -> bool:
-        return layout.model_dir(self.root, name).is_dir()
+        try:
+            return layout.model_dir(self.root, name).is_dir()
+        except (OSError, ValueError):  # a name the OS cannot hold (too long, NUL) names no model
+            return False
 
     def read_model_meta(self, name: str) -> dict:
         """The model's meta.yaml; NotFound when the model does not exist."""
