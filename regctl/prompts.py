@@ -21,7 +21,10 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 def is_prompt(root: Path, name: str) -> bool:
     """Whether the registered-model directory ``name`` holds an MLflow prompt."""
-    return (layout.model_tags_dir(root, name) / PROMPT_TAG).is_file()
+    try:
+        return (layout.model_tags_dir(root, name) / PROMPT_TAG).is_file()
+    except (OSError, ValueError):  # a name the OS cannot hold: no model, no prompt
+        return False
 
 
 def not_found(name: str) -> NotFound:
