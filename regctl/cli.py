@@ -282,10 +282,12 @@ def history(
 @app.command()
 def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Repair what is safe to repair: leftover temp files, dangling "
-                                                    "aliases, wrong name fields, stale alias snapshots.")] = False,
+                                                    "aliases, wrong name fields, stale alias snapshots, regctl 0.1 "
+                                                    "digest tags, interrupted changes.")] = False,
     json: JsonOption = False,
 ) -> None:
-    """Check the whole store for damage (exit 4 when a problem remains)."""
+    """Check the whole store: problems are damage (exit 4 when one remains); warnings, such as states
+    MLflow itself leaves, are printed but exit 0."""
     found = open_registry().doctor(fix=fix)
     render.print_json(found.to_json()) if json else render.line("\n".join(render.doctor_lines(found.to_json())))
     if found.problems:

@@ -31,7 +31,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from regctl import atomic, digest, journal, layout, tracking, transaction
+from regctl import atomic, digest, journal, layout, prompts, tracking, transaction
 from regctl.atomic import os_reason
 from regctl.edit import edit
 from regctl.errors import RegctlError, StoreError
@@ -132,15 +132,20 @@ def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
             problems.extend(_check_data_dir(store, name, path, entry.name))
         elif layout.version_number_of(entry.name) is not None:
             number = layout.version_number_of(entry.name)
-            found, stage = check_version(store, name, number, writing)
+            found, stage = check_version(store, name, number, writing, prompt=prompts.is_prompt(store.root, name))
             problems.extend(found)
             live[number] = stage
     problems.extend(_check_aliases(store, name, meta, live))
     return problems
 
 
-def check_version(store: Store, name: str, number: int, writing: bool = False) -> "tuple[list, object]":
-    """Problems of one version directory, and its stage (None when unreadable)."""
+def check_version(store: Store, name: str, number: int, writing: bool = False,
+                  prompt: bool = False) -> "tuple[list, object]":
+    """Problems of one version directory, and its stage (None when unreadable).
+
+    ``writing``: a live writer holds the model's lock (its temporary files are no leftovers).
+    The version of an MLflow prompt (``prompt``) holds text, not artifacts: its location is not checked.
+    """
     directory = layout.version_dir(store.root, name, number)
     problems: list = []
     if not directory.is_dir():
@@ -165,7 +170,7 @@ def check_version(store: Store, name: str, number: int, writing: bool = False) -
                                      f"current_stage is {stage!r}, not one of {', '.join(STAGES)}", model=name))
         problems.extend(_type_problems(store, directory / layout.META, meta, name, VERSION_FIELD_TYPES,
                                        checked_above=("version", "name", "current_stage")))
-        if stage != DELETED_STAGE:
+        if stage != DELETED_STAGE and not prompt:
             problems.extend(_check_location(store, name, number, meta))
     for entry in _scan(directory):
         path = Path(entry.path)

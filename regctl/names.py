@@ -39,8 +39,15 @@ def _fits_file_name(value: str) -> bool:
     return len(value.encode("utf-8", "surrogatepass")) <= MAX_FILE_NAME_BYTES
 
 
-def validate_model_name(name: str) -> str:
-    """Return ``name`` if it is a valid registered model name, else raise InvalidInput."""
+def validate_model_name(name: str, *, existing: bool = False) -> str:
+    """Return ``name`` if it is a valid name for a new registered model, else raise InvalidInput.
+
+    With ``existing`` (a model of that name is there), only ``validate_lookup_name``
+    applies: these rules are for creating a model, and a model MLflow created is
+    addressed by its name as it is (``what?``, ``' leading'``, ``team:churn`` ...).
+    """
+    if existing:
+        return validate_lookup_name(name)
     problem = None
     if not name or not name.strip():
         problem = "must not be empty or only whitespace"

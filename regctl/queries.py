@@ -5,12 +5,12 @@ Results are plain dicts with MLflow's field names, ready for ``--json``.
 
 from typing import Optional
 
-from regctl import tracking, uris
+from regctl import layout, prompts, tracking, uris
 from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, parse_version, validate_lookup_name
-from regctl.resolve import find_version, resolve
+from regctl.resolve import find_version, resolve_version
 from regctl.store import Store
-from regctl.views import PROMPT_TAG, alias_version, model_view, version_view
+from regctl.views import alias_version, model_view, version_view
 
 # ------------------------------------------------------------------ reads
 
@@ -21,15 +21,16 @@ def list_models(store: Store, *, include_prompts: bool = False, damaged: Optiona
     """
     models = []
     for name in store.model_names():
+        prompt = prompts.is_prompt(store.root, name)
+        if prompt and not include_prompts:
+            continue
         try:
-            view = model_view(store, name, store.read_model_meta(name))
+            meta = store.read_yaml(layout.model_meta(store.root, name)) if prompt else store.read_model_meta(name)
+            models.append(model_view(store, name, meta))
         except StoreError as exc:
             if damaged is None:
                 raise
             damaged.append(exc)
-            continue
-        if include_prompts or view["tags"].get(PROMPT_TAG, "").lower() != "true":
-            models.append(view)
     return models
 
 
@@ -112,7 +113,7 @@ def lineage(store: Store, name: str, version: int, meta: dict) -> dict:
         except (NotFound, InvalidInput):
             pass
     try:
-        info["artifact_path"] = str(resolve(store, f"models:/{name}/{version}").path)
+        info["artifact_path"] = str(resolve_version(store, name, version, meta, f"models:/{name}/{version}").path)
     except NotFound:
         pass
     return info

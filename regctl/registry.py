@@ -9,7 +9,7 @@ nothing (see ``transaction``). Arguments arrive validated by ``regctl.api``.
 import json
 from typing import Iterable, Optional
 
-from regctl import digest, journal, layout, tracking, uris
+from regctl import digest, journal, layout, prompts, tracking, uris
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
@@ -74,6 +74,8 @@ def _require_dir(store: Store, location: str, source: str) -> None:
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
              tags: Optional[dict] = None, aliases: Iterable[str] = ()) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
+    if prompts.is_prompt(store.root, name):
+        raise prompts.name_taken(name)
     tags = dict(tags or {})
     aliases = list(aliases)
     origin = registration_source(store, source)  # before anything is created: a bad source changes nothing

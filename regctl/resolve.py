@@ -6,7 +6,7 @@ version meta.yaml for ``@alias``, one meta.yaml for ``/<version>``. Only
 first match. Imports nothing beyond the standard library and PyYAML.
 """
 
-from regctl import tracking, uris
+from regctl import prompts, tracking, uris
 from regctl.errors import NotFound, StoreError
 from regctl.locations import exists, location_to_path, rebase
 from regctl.names import (
@@ -47,6 +47,8 @@ class Resolution:
 def find_version(store: Store, ref) -> "tuple[int, dict]":
     """The (version, meta) a ``models:/<name>...`` reference designates; NotFound otherwise."""
     name = validate_lookup_name(ref.name)
+    if prompts.is_prompt(store.root, name):
+        raise prompts.not_found(name)
     if isinstance(ref, uris.VersionRef):
         return ref.version, store.read_live_version_meta(name, ref.version)
     if isinstance(ref, uris.AliasRef):
@@ -83,11 +85,20 @@ def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
                                     model_id=ref.model_id, run_id=model.get("source_run_id")))
     store.require()
     version, meta = find_version(store, ref)
+    return resolve_version(store, ref.name, version, meta, uri, _depth)
+
+
+def resolve_version(store: Store, name: str, version: int, meta: dict, uri: str, _depth: int = 0) -> Resolution:
+    """Where the files of a version already found are; ``uri`` only labels the result.
+
+    Callers holding a name use this rather than building a ``models:/`` URI from
+    it: a name MLflow allows (``what?``) need not survive being parsed as a URI.
+    """
     location = _text(meta.get("storage_location") or meta.get("source") or "", f"location of version {version}")
     if not location:
-        raise StoreError(f"version {version} of model {show(ref.name)} has no source or storage location")
+        raise StoreError(f"version {version} of model {show(name)} has no source or storage location")
     path = location_path(store, location, _depth)
-    return _existing(Resolution(uri, location, path, ref.name, version, meta.get("model_id"), meta.get("run_id")))
+    return _existing(Resolution(uri, location, path, name, version, meta.get("model_id"), meta.get("run_id")))
 
 
 def location_path(store: Store, location: str, _depth: int = 0):

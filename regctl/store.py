@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from regctl import layout, yamlfile
+from regctl import layout, prompts, yamlfile
 from regctl.atomic import os_reason
 from regctl.errors import NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
@@ -130,7 +130,10 @@ class Store:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith(layout.TEMP_PREFIX))
 
     def model_exists(self, name: str) -> bool:
-        return layout.model_dir(self.root, name).is_dir()
+        try:
+            return layout.model_dir(self.root, name).is_dir()
+        except (OSError, ValueError):  # a name the OS cannot hold (too long, NUL) names no model
+            return False
 
     def read_model_meta(self, name: str, *, missing_ok: bool = False):
         """The model's meta.yaml; NotFound (None with ``missing_ok``) when the model does not exist."""
@@ -143,6 +146,8 @@ class Store:
             if missing_ok:
                 return None
             raise NotFound(f"registered model {show(name)} not found")
+        if prompts.is_prompt(self.root, name):  # MLflow: not a model, for every read and write
+            raise prompts.not_found(name)
         return _check_fields(path, meta, MODEL_FIELD_TYPES)
 
     def read_model_tags(self, name: str) -> dict:

@@ -14,7 +14,6 @@ VERSION_FIELDS = (
     "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
     "storage_location", "model_id",
 )
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 _ALIAS_TEXT = re.compile(r"\s*([0-9]{1,18})\s*")
 
 

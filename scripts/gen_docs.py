@@ -81,6 +81,9 @@ FILES = [
                                            "the model holds it."),
     ("<store>/models/.regctl%journal.jsonl", "regctl's journal: one JSON line per change "
                                              "(read by regctl history)."),
+    ("<store>/models/<name>/version-<N>/.regctl%manifest.json", "The digest of the version's "
+                                                                "files, taken by register and "
+                                                                "checked by verify."),
     (".regctl-tmp-*", "Temporary files and directories of a write in progress, in the model "
                       "or version directory."),
 ]

@@ -193,3 +193,60 @@ def write_registry_with_regctl(root: Path, first_source: str, second_source: str
     regctl_ok(root, "tag", WRITTEN_OLD_NAME, "origin=regctl")
     regctl_ok(root, "tag", WRITTEN_OLD_NAME, "k=v", "--version", "1")
     regctl_ok(root, "rename", WRITTEN_OLD_NAME, WRITTEN_NEW_NAME)
+
+
+# ------------------------------------------- every command on a model MLflow created
+
+# Names MLflow creates that regctl would refuse for a new model (issue 7.3.2). MLflow 3.17
+# creates the first four; MLflow 2.22 all six ('..dots' and 'team:churn' break MLflow 3's
+# searches of the whole store, so they live in an MLflow 2 store).
+NAMES_MLFLOW3_ALLOWS = ["what?", "trailing ", " leading", "tab\tname"]
+NAMES_MLFLOW2_ALLOWS = NAMES_MLFLOW3_ALLOWS + ["..dots", "team:churn"]
+
+
+def model_files(path: Path) -> Path:
+    """A directory holding a minimal model (an ``MLmodel`` file) to register."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "MLmodel").write_text("flavors: {}\n")
+    return path
+
+
+def exercise_every_command(root: Path, name: str, source: Path) -> None:
+    """Run every regctl command on ``name``, a model MLflow created with version 1 and alias
+    ``champion``; leaves version 2 (Staging, tagged, described) and the model tagged and described."""
+    uri_safe = "?" not in name  # '?' starts a URI query, in MLflow as in regctl: no models:/ URI names it
+    assert name in [m["name"] for m in regctl_json(root, "models")]
+    assert [v["version"] for v in regctl_json(root, "versions", name)] == [1]
+    assert regctl_json(root, "describe", name)["name"] == name
+    assert regctl_json(root, "describe", name, "--version", "1")["lineage"]["artifact_path"] == str(source)
+    assert regctl_json(root, "describe", name, "--alias", "champion")["version"] == 1
+    assert regctl_json(root, "alias", "list", name) == {"champion": 1}
+    assert regctl_ok(root, "register", source, "--name", name, "--tag", "origin=regctl") == "2\n"
+    regctl_ok(root, "alias", "set", name, "challenger", "2", "--expect", "none")
+    regctl_ok(root, "alias", "rollback", name, "challenger")
+    regctl_ok(root, "alias", "set", name, "challenger", "2")
+    regctl_ok(root, "alias", "delete", name, "challenger")
+    regctl_ok(root, "tag", name, "team=ml", "scratch=x")
+    regctl_ok(root, "tag", name, "--delete", "scratch")
+    regctl_ok(root, "tag", name, "reviewed=yes", "--version", "2")
+    regctl_ok(root, "describe", name, "--set", "A model MLflow named.")
+    regctl_ok(root, "describe", name, "--version", "2", "--set", "Second version.")
+    regctl_ok(root, "describe", name, "--alias", "champion", "--set", "First version.")
+    regctl_ok(root, "stage", name, "2", "Staging")
+    assert [r["operation"] for r in regctl_json(root, "history", name)][-1] == "version.create"
+    if uri_safe:
+        for uri in (f"models:/{name}/1", f"models:/{name}@champion", f"models:/{name}/latest", f"models:/{name}/Staging"):
+            assert regctl_ok(root, "resolve", uri) == f"{source}\n", uri
+        regctl_ok(root, "verify", f"models:/{name}/2")
+        regctl_ok(root, "resolve", "--verify", f"models:/{name}/2")
+    report = regctl_json(root, "doctor")
+    assert report["problems"] == [], report["problems"]
+
+
+def rename_and_delete(root: Path, name: str, new_name: str) -> None:
+    """The last commands: rename (to a name valid for a new model) and delete, version then model."""
+    regctl_ok(root, "delete", name, "--version", "2", "--yes")
+    regctl_ok(root, "rename", name, new_name)
+    assert regctl("versions", name, store=root).returncode == 1
+    regctl_ok(root, "delete", new_name, "--yes")
+    assert new_name not in [m["name"] for m in regctl_json(root, "models")]

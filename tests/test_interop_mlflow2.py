@@ -28,16 +28,20 @@ import pytest
 from conftest import REPO, copy_fixture_store, regctl
 from mlflow_oracle import (
     FEATURES,
+    NAMES_MLFLOW2_ALLOWS,
     WRITTEN_DESCRIPTION,
     WRITTEN_MODEL,
     WRITTEN_MODEL_TAGS,
     WRITTEN_NEW_NAME,
     WRITTEN_OLD_NAME,
     WRITTEN_VERSION2_DESCRIPTION,
+    exercise_every_command,
     fit,
     location_path,
+    model_files,
     regctl_json,
     regctl_ok,
+    rename_and_delete,
     user_tags,
     write_registry_with_regctl,
 )
@@ -101,6 +105,13 @@ if request["action"] == "log":
         with mlflow.start_run(run_name=spec["name"]) as run:
             mlflow.sklearn.log_model(model, artifact_path="model", pip_requirements=["scikit-learn"])
         out["runs"].append({"run_id": run.info.run_id, "predictions": model.predict(X).tolist()})
+
+elif request["action"] == "names":
+    client = use(request["root"])
+    for name in request["names"]:
+        client.create_registered_model(name)
+        client.create_model_version(name, request["source"])
+        client.set_registered_model_alias(name, "champion", "1")
 
 elif request["action"] == "read":
     out["stores"] = []
@@ -383,3 +394,23 @@ def test_a_trailing_slash_resolves_as_in_mlflow2(stores):
     assert seen[f"models:/{X}@champion/"] == pytest.approx(first["predictions"])
     for uri in (f"models:/{X}/2/", f"models:/{X}@champion/"):
         assert regctl_ok(store["root"], "resolve", uri) == regctl_ok(store["root"], "resolve", uri.rstrip("/"))
+
+
+def test_every_command_works_on_names_mlflow2_created(mlflow2_python, tmp_path):
+    """Issue 7.3.2: MLflow 2.22 also allows '..dots' and 'team:churn'. Every regctl command
+    works on each name MLflow 2 created, and MLflow 2 reads back exactly what regctl wrote."""
+    root = tmp_path / "mlruns"
+    source = model_files(tmp_path / "model")
+    run_mlflow2(mlflow2_python, {"action": "names", "root": str(root), "source": str(source),
+                                 "names": NAMES_MLFLOW2_ALLOWS}, tmp_path)
+    for name in NAMES_MLFLOW2_ALLOWS:
+        exercise_every_command(root, name, source)
+    models = regctl_json(root, "models")
+    versions = {name: regctl_json(root, "versions", name) for name in NAMES_MLFLOW2_ALLOWS}
+    seen = run_mlflow2(mlflow2_python, {"action": "read", "stores": [{"root": str(root)}]}, tmp_path)["stores"][0]
+    assert sorted(seen["registered_models"]) == sorted(NAMES_MLFLOW2_ALLOWS)
+    assert_same_registry(models, versions, seen)
+    for index, name in enumerate(NAMES_MLFLOW2_ALLOWS):
+        rename_and_delete(root, name, f"renamed-{index}")
+    seen = run_mlflow2(mlflow2_python, {"action": "read", "stores": [{"root": str(root)}]}, tmp_path)["stores"][0]
+    assert seen["registered_models"] == []

@@ -17,6 +17,7 @@ import pytest
 from conftest import regctl, snapshot
 from mlflow_oracle import (
     FEATURES,
+    NAMES_MLFLOW3_ALLOWS,
     WRITTEN_DESCRIPTION,
     WRITTEN_MODEL,
     WRITTEN_MODEL_TAGS,
@@ -24,13 +25,16 @@ from mlflow_oracle import (
     WRITTEN_OLD_NAME,
     WRITTEN_VERSION2_DESCRIPTION,
     client_of,
+    exercise_every_command,
     file_store_allowed,  # noqa: F401 (module fixture)
     import_mlflow,
     location_path,
     log_model_run,
     model_as_regctl,
+    model_files,
     regctl_json,
     regctl_ok,
+    rename_and_delete,
     user_tags,
     using_store,
     version_as_regctl,
@@ -554,3 +558,85 @@ def test_a_trailing_slash_resolves_as_in_mlflow(made, tmp_path):
     copy = tmp_path / "copy" / "mlruns"
     shutil.copytree(root, copy)
     assert regctl_ok(copy, "register", f"models:/{MODEL}/2/", "--name", "from-trailing-slash") == "1\n"
+
+
+def test_every_command_works_on_names_mlflow_created(tmp_path, file_store_allowed):
+    """Issue 7.3.2: the strict name rules are for creating a model only; a model MLflow 3
+    created ('what?', leading or trailing spaces, a tab) is addressed by its name as it is,
+    by every command, and MLflow reads what regctl changed."""
+    root = tmp_path / "mlruns"
+    source = model_files(tmp_path / "model")
+    client = client_of(root)
+    for name in NAMES_MLFLOW3_ALLOWS:
+        client.create_registered_model(name)
+        client.create_model_version(name, str(source))
+        client.set_registered_model_alias(name, "champion", "1")
+    for name in NAMES_MLFLOW3_ALLOWS:
+        exercise_every_command(root, name, source)
+        rm = client.get_registered_model(name)
+        assert rm.description == "A model MLflow named." and rm.tags == {"team": "ml"}
+        assert {a: int(v) for a, v in rm.aliases.items()} == {"champion": 1}
+        mlflow_versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda mv: -int(mv.version))
+        views = regctl_json(root, "versions", name)
+        assert [without(v, "storage_location") for v in views] == [version_as_regctl(mv) for mv in mlflow_versions]
+        assert views[0]["tags"] == {"origin": "regctl", "reviewed": "yes"} and views[0]["current_stage"] == "Staging"
+        assert views[1]["description"] == "First version."
+    for index, name in enumerate(NAMES_MLFLOW3_ALLOWS):
+        rename_and_delete(root, name, f"renamed-{index}")
+        with pytest.raises(MlflowException):
+            client.get_registered_model(name)
+    assert client.search_registered_models() == []
+
+
+def test_prompts_are_not_models_for_any_command_as_in_mlflow(tmp_path, file_store_allowed):
+    """Issue 7.3.5: an MLflow 3 prompt is stored like a registered model (tagged
+    mlflow.prompt.is_prompt). MlflowClient hides it from searches and answers "not found" to
+    every model read and write on it; so does regctl, and it registers no version into one."""
+    root = tmp_path / "mlruns"
+    source = model_files(tmp_path / "model")
+    client = client_of(root)
+    client.create_registered_model("model")
+    client.create_model_version("model", str(source))
+    with using_store(root) as fluent:
+        fluent.genai.register_prompt(name="greeting", template="Hello {{name}}")
+        fluent.genai.set_prompt_alias("greeting", "prod", 1)
+        assert fluent.genai.load_prompt("prompts:/greeting/1").template == "Hello {{name}}"
+        # what MLflow answers for each read
+        assert [rm.name for rm in client.search_registered_models()] == ["model"]
+        assert client.search_model_versions("name = 'greeting'") == []
+        assert [mv.name for mv in client.search_model_versions()] == ["model"]
+        for read in (lambda: client.get_registered_model("greeting"),
+                     lambda: client.get_model_version("greeting", "1"),
+                     lambda: client.get_model_version_by_alias("greeting", "prod"),
+                     lambda: client.get_model_version_download_uri("greeting", "1"),
+                     lambda: client.set_registered_model_alias("greeting", "x", "1"),
+                     lambda: client.set_registered_model_tag("greeting", "k", "v"),
+                     lambda: client.rename_registered_model("greeting", "other"),
+                     lambda: client.delete_registered_model("greeting"),
+                     *[(lambda uri=uri: fluent.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "dl")))
+                       for uri in ("models:/greeting/1", "models:/greeting@prod", "models:/greeting/latest")]):
+            with pytest.raises(MlflowException, match="not found"):
+                read()
+    assert [m["name"] for m in regctl_json(root, "models")] == ["model"]
+    before = snapshot(root)
+    for args in [("versions", "greeting"), ("describe", "greeting"), ("describe", "greeting", "--version", "1"),
+                 ("describe", "greeting", "--alias", "prod"), ("alias", "list", "greeting"),
+                 ("resolve", "models:/greeting/1"), ("resolve", "models:/greeting@prod"),
+                 ("resolve", "models:/greeting/latest", "--json"), ("verify", "models:/greeting/1"),
+                 ("alias", "set", "greeting", "x", "1"), ("alias", "delete", "greeting", "prod"),
+                 ("tag", "greeting", "k=v"), ("tag", "greeting", "k=v", "--version", "1"),
+                 ("describe", "greeting", "--set", "x"), ("describe", "greeting", "--version", "1", "--set", "x"),
+                 ("stage", "greeting", "1", "Staging"), ("rename", "greeting", "other"),
+                 ("delete", "greeting", "--yes"), ("delete", "greeting", "--version", "1", "--yes"),
+                 ("register", "models:/greeting/1", "--name", "copy")]:
+        result = regctl(*args, store=root)
+        assert_one_line_error(result)
+        assert result.returncode == 1 and "not found" in result.stderr and "prompt" in result.stderr, args
+    result = regctl("register", source, "--name", "greeting", store=root)
+    assert_one_line_error(result)
+    assert result.returncode == 3 and "prompt" in result.stderr
+    # unchanged, but for the lock files of refused writes (the documented limit, see README)
+    assert {k: v for k, v in snapshot(root).items() if "%lock%" not in k} == before
+    assert regctl_json(root, "doctor")["problems"] == []  # a prompt's versions have no artifacts, and need none
+    with using_store(root) as fluent:
+        assert fluent.genai.load_prompt("prompts:/greeting@prod").template == "Hello {{name}}"

@@ -73,6 +73,18 @@ def test_invalid_model_names(name):
     assert repr(name if len(name) <= 80 else name[:77] + "...") in message
 
 
+@pytest.mark.parametrize("name", ["what?", "trailing ", " leading", "tab\tname", "..dots", "team:churn", "a%b"])
+def test_an_existing_model_is_addressed_by_its_name_as_it_is(name):
+    """The strict rules are for a new model; an existing one only needs to be one path component."""
+    rejected(validate_model_name, name)
+    assert validate_model_name(name, existing=True) == name
+
+
+@pytest.mark.parametrize("name", ["", "a/b", ".", "..", "a\x00b"])
+def test_an_existing_name_still_cannot_leave_the_models_directory(name):
+    rejected(lambda n: validate_model_name(n, existing=True), name)
+
+
 @pytest.mark.parametrize("name, ok", [
     ("iris-classifier", True),
     (" legacy name ", True),    # MLflow may have written it; lookups accept it
