@@ -302,8 +302,7 @@ def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
-        return 0
+        code = command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -320,3 +319,7 @@ def run(argv) -> int:
         raise
     except Exception as exc:
         return report(exc, argv)
+    if code == 130:  # Typer turns Ctrl-C inside a command into Exit(130) and returns its code
+        raise KeyboardInterrupt
+    return code if isinstance(code, int) else 0
+

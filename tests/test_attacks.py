@@ -478,3 +478,251 @@ def test_lock_timeout_nan_is_a_usage_error_at_once(tmp_path):
     for value in ("nan", "inf", "-1", "soon"):
         refused(regctl("alias", "set", "m", "champion", "1", store=store, env={"REGCTL_LOCK_TIMEOUT": value}), 2)
     assert snapshot(store) == before
+
+
+# ------------------------------------------------------------------ finding 4: a pending change is completed first
+
+def test_hand_written_pending_change_is_completed_by_the_next_write(tmp_path):
+    """Finding 4: a change a killed writer left pending is completed (and committed) by the next write."""
+    from regctl import journal, layout
+    from regctl.store import Store
+
+    store = new_store(tmp_path, versions=2)
+    ok(regctl("alias", "set", "m", "champion", "1", store=store))
+    changes = [{"op": "write", "path": "models/m/aliases/champion", "text": "2"}]
+    intent = journal.intent_record("feedc0ffee123456", changes,
+                                   [journal.entry("alias.set", "m", "champion", "1", "2")])
+    journal.append(Store(store), intent)  # the killed writer got as far as its intent
+    pending = layout.pending_of_key(store, layout.model_key("m"))
+    pending.write_bytes(journal.encode(intent))
+    # not committed yet: history does not show it
+    assert [e["new"] for e in json.loads(ok(regctl("history", "m", "--alias", "champion", "--json",
+                                                     store=store)))] == ["1"]
+    ok(regctl("alias", "set", "m", "challenger", "1", store=store))
+    assert not pending.exists()
+    assert (store / "models/m/aliases/champion").read_text() == "2"
+    shown = json.loads(ok(regctl("history", "m", "--alias", "champion", "--json", store=store)))
+    assert [e["new"] for e in shown] == ["2", "1"]
+    ok(regctl("doctor", store=store))
+
+
+# ------------------------------------------------------------------ finding 6: verify is not fooled by symbolic links
+
+def test_verify_sees_a_change_behind_a_symlinked_source_directory(tmp_path):
+    """Finding 6: registering through a symlinked source directory digested the link, not the files."""
+    store = tmp_path / "mlruns"
+    real = make_source(tmp_path, "real")
+    os.symlink(real, tmp_path / "link")
+    ok(regctl("register", tmp_path / "link", "--name", "m", store=store))
+    ok(regctl("verify", "models:/m/1", store=store))
+    (real / "model.bin").write_bytes(b"tampered")
+    refused(regctl("verify", "models:/m/1", store=store), 4)
+
+
+def test_verify_sees_a_change_behind_symlinks_inside_the_tree(tmp_path):
+    """Finding 6: a file or directory symlink inside the artifacts hid a change of what it points at."""
+    store = tmp_path / "mlruns"
+    source = make_source(tmp_path)
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    (shared / "weights.bin").write_bytes(b"w1")
+    (shared / "sub/extra.txt").write_text("e1")
+    os.symlink(shared / "weights.bin", source / "weights.bin")
+    os.symlink(shared / "sub", source / "sub")
+    os.symlink(source, source / "sub-loop")  # a cycle must not hang the digest
+    ok(regctl("register", source, "--name", "m", store=store))
+    ok(regctl("verify", "models:/m/1", store=store))
+    (shared / "weights.bin").write_bytes(b"w2")
+    refused(regctl("verify", "models:/m/1", store=store), 4)
+    (shared / "weights.bin").write_bytes(b"w1")
+    ok(regctl("verify", "models:/m/1", store=store))
+    (shared / "sub/extra.txt").write_text("e2")
+    refused(regctl("verify", "models:/m/1", store=store), 4)
+
+
+# ------------------------------------------------------------------ finding 9: Ctrl-C
+
+def test_ctrl_c_while_waiting_for_a_lock(tmp_path):
+    """Finding 9: SIGINT while ``alias set`` waits for the lock printed a traceback."""
+    store = new_store(tmp_path, versions=2)
+    holder = LockHolder(store, "m")
+    try:
+        before = snapshot(store)
+        proc = spawn("alias", "set", "m", "champion", "2", store=store, env={"REGCTL_LOCK_TIMEOUT": "60"},
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)  # started and waiting for the lock
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, (proc.returncode, err)
+        assert err == "regctl: interrupted\n" and out == ""
+        assert snapshot(store) == before
+    finally:
+        holder.release()
+    assert not (store / "models/m/aliases/champion").exists()
+    assert lock_files(store) == []
+
+
+def test_ctrl_c_during_doctor_on_a_large_store(tmp_path):
+    """Finding 9: SIGINT during a long ``doctor`` exits 130 with one line, no traceback."""
+    import shutil
+
+    store = new_store(tmp_path, versions=3)
+    for i in range(1500):
+        shutil.copytree(store / "models/m", store / f"models/m{i}")
+    before = snapshot(store)
+    for delay in (0.3, 0.6, 0.9):
+        proc = spawn("doctor", store=store, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err
+        if proc.returncode == 130:
+            assert err == "regctl: interrupted\n"
+        else:
+            assert proc.returncode in (0, 4), (proc.returncode, err)
+    assert snapshot(store) == before
+
+
+# ------------------------------------------------------------------ finding 10: output that cannot be written
+
+def run_into_closed_pipe(*args, store) -> subprocess.CompletedProcess:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = spawn(*args, store=store, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    _, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(args, proc.returncode, "", err)
+
+
+def test_reader_closing_the_pipe_early_ends_quietly(tmp_path):
+    """Finding 10: ``regctl resolve ... | true`` and ``alias list | head -0`` printed a traceback."""
+    store = new_store(tmp_path, versions=2)
+    ok(regctl("alias", "set", "m", "champion", "1", store=store))
+    ok(regctl("alias", "set", "m", "challenger", "2", store=store))
+    for args in (["resolve", "models:/m/1"], ["alias", "list", "m"], ["versions", "m"], ["history"]):
+        result = run_into_closed_pipe(*args, store=store)
+        assert result.returncode == 141, (args, result.returncode, result.stderr)
+        assert result.stderr == "", (args, result.stderr)
+
+
+def test_resolve_with_stdout_closed(tmp_path):
+    """Finding 10: ``regctl resolve ... >&-`` printed a traceback instead of one line and exit 4."""
+    store = new_store(tmp_path)
+    command = f"exec {sys.executable} -m regctl --store {store} resolve models:/m/1 >&-"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            env=dict(BASE_ENV, PYTHONPATH=str(REPO)))
+    refused(result, 4)
+
+
+def test_latin1_terminal_shows_other_text_escaped(tmp_path):
+    """Finding 10: ``PYTHONIOENCODING=latin-1`` with a non-latin tag value crashed with UnicodeEncodeError."""
+    store = new_store(tmp_path)
+    ok(regctl("tag", "m", "owner=模型团队", "--version", "1", store=store))
+    ok(regctl("tag", "m", "team=模型团队", store=store))
+    for args in (["models"], ["describe", "m"], ["versions", "m"], ["history"], ["models", "--json"]):
+        result = regctl(*args, store=store, env={"PYTHONIOENCODING": "latin-1"})
+        out = ok(result)
+        assert "模" not in out and ("\\u6a21" in out or "\\\\u6a21" in out or "\\u6a21".lower() in out.lower()), out
+
+
+# ------------------------------------------------------------------ finding 11: readers racing a delete or rename
+
+RACE_WRITER = """
+import subprocess, sys
+store, source, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def run(*args):
+    subprocess.run([sys.executable, "-m", "regctl", "--store", store, *args], capture_output=True)
+for _ in range(rounds):
+    run("rename", "m", "n")
+    run("rename", "n", "m")
+    run("delete", "m", "--yes")
+    run("register", source, "--name", "m", "--alias", "champion")
+    run("register", source, "--name", "m")
+"""
+
+
+def test_readers_racing_delete_and_rename_never_fail_badly(tmp_path):
+    """Finding 11: a reader racing a delete or rename reported an internal error."""
+    store = new_store(tmp_path, versions=2)
+    ok(regctl("alias", "set", "m", "champion", "1", store=store))
+    writer = subprocess.Popen([sys.executable, "-c", RACE_WRITER, str(store), str(tmp_path / "src"), "6"],
+                              env=dict(BASE_ENV, PYTHONPATH=str(REPO)))
+    readers = [["versions", "m"], ["describe", "m"], ["models"], ["resolve", "models:/m@champion"],
+               ["describe", "m", "--version", "1"], ["versions", "m", "--json"]]
+    seen = {0: 0, 1: 0}
+    try:
+        i = 0
+        while writer.poll() is None:
+            args = readers[i % len(readers)]
+            i += 1
+            result = regctl(*args, store=store)
+            assert result.returncode in (0, 1), (args, result.returncode, result.stderr)
+            assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+            if result.returncode:
+                lines = result.stderr.splitlines()
+                assert len(lines) == 1 and lines[0].startswith("regctl: "), result.stderr
+            seen[result.returncode] += 1
+    finally:
+        writer.wait(timeout=300)
+    assert seen[0] > 0
+
+
+# ------------------------------------------------------------------ finding 13: scale and noise
+
+def test_history_and_rollback_on_a_100mb_journal_use_little_memory(tmp_path):
+    """Finding 13: ``history --alias`` and ``alias rollback`` read the whole 100 MB journal into memory."""
+    store = new_store(tmp_path, versions=2)
+    journal = store / "models/.regctl%journal.jsonl"
+    line = (json.dumps({"operation": "alias.set", "model": "other", "target": "champion", "old": "1",
+                        "new": "2", "time": 1700000000000, "user": "u"}) + "\n").encode()
+    block = line * (1 << 20 // len(line) + 1)
+    with open(journal, "ab") as handle:
+        for _ in range(100 * (1 << 20) // len(block) + 1):
+            handle.write(block)
+    assert journal.stat().st_size >= 100 << 20
+    ok(regctl("alias", "set", "m", "champion", "1", store=store))
+    ok(regctl("alias", "set", "m", "champion", "2", store=store))
+    measure = """
+import resource, subprocess, sys
+result = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stderr.write(result.stdout + result.stderr)
+"""
+    for args in (["history", "m", "--alias", "champion", "--json"], ["alias", "rollback", "m", "champion"]):
+        measured = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "regctl",
+                                   "--store", str(store), *args], capture_output=True, text=True,
+                                  env=dict(BASE_ENV, PYTHONPATH=str(REPO)), timeout=300)
+        code, maxrss_kb = map(int, measured.stdout.split())
+        assert code == 0, measured.stderr
+        assert maxrss_kb < 300 * 1024, (args, maxrss_kb)
+    assert (store / "models/m/aliases/champion").read_text() == "1"
+
+
+def test_plain_doctor_does_not_report_a_live_writers_temp_files(tmp_path):
+    """Finding 13: plain ``doctor`` reported the temp files of a writer still holding the lock."""
+    store = new_store(tmp_path)
+    for round_ in range(10):
+        holder = LockHolder(store, "m")
+        temp = store / "models/m" / f".regctl-tmp-{round_:016x}"
+        try:
+            temp.write_text("being written")
+            result = regctl("doctor", store=store)
+            assert result.returncode == 0, result.stdout + result.stderr
+        finally:
+            holder.release()
+        result = regctl("doctor", store=store)
+        assert result.returncode == 4 and temp.name in result.stdout, result.stdout + result.stderr
+        ok(regctl("doctor", "--fix", store=store))
+        assert not temp.exists()
+
+
+def test_resolve_of_a_path_outside_the_store_ending_like_a_run(tmp_path):
+    """Finding 13: ``resolve /nonexistent/x/<exp>/<run>`` was taken for the store's own run."""
+    store = copy_fixture_store("mlflow3-store", tmp_path)
+    run = "ad43392a996b41dc9d2be361bb7b42a1"
+    experiment = next(store.glob(f"*/{run}")).parent.name
+    for path in (f"/nonexistent/x/{experiment}/{run}", f"/nonexistent/x/{experiment}/{run}/artifacts/model"):
+        refused(regctl("resolve", path, store=store), 1)
