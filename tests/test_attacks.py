@@ -135,11 +135,15 @@ def test_register_into_model_with_undecodable_alias_file_changes_nothing(tmp_pat
         assert snapshot(store) == before
 
 
-def test_tag_with_one_key_blocked_by_a_directory_writes_no_other_key(tmp_path):
+@pytest.mark.parametrize("below", ["", "y/", "y"])
+def test_tag_with_one_key_blocked_by_a_directory_writes_no_other_key(tmp_path, below):
     """Finding 1: ``tag M a=1 x=2`` with ``tags/x`` a directory wrote ``a`` and journalled it before failing."""
     store = new_store(tmp_path)
     (store / "models/m/tags/x").mkdir(parents=True)
-    (store / "models/m/tags/x/y").write_text("below")
+    if below == "y/":
+        (store / "models/m/tags/x/y").mkdir()
+    elif below == "y":
+        (store / "models/m/tags/x/y").write_text("below")
     before = snapshot(store)
     refused(regctl("tag", "m", "a=1", "x=2", store=store), 3)
     assert snapshot(store) == before
@@ -308,9 +312,18 @@ def test_doctor_fix_does_not_delete_temp_files_behind_a_symlinked_experiment(tmp
     (outside / ".regctl-tmp-0123456789abcdef").write_text("not ours")
     (outside / "run1/.regctl-tmp-fedcba9876543210").write_text("not ours")
     os.symlink(outside, store / "777")
+    # the same outside directory reached as a model and as a new model's staging directory
+    from regctl.layout import model_key
+
+    (outside / "version-1").mkdir()
+    (outside / "version-1/.regctl-tmp-00000000deadbeef").write_text("not ours")
+    os.symlink(outside, store / "models" / "evil")
+    os.symlink(outside, store / f"regctltmp-{model_key('evil')}-0badc0de")
     outside_before = snapshot(outside)
-    regctl("doctor", "--fix", store=store)
-    assert snapshot(outside) == outside_before
+    for _ in range(2):
+        result = regctl("doctor", "--fix", store=store)
+        assert "Traceback" not in result.stderr
+        assert snapshot(outside) == outside_before
 
 
 # ------------------------------------------------------------------ finding 7: the journal append fails
