@@ -307,8 +307,7 @@ def run(argv) -> int:
     command = typer.main.get_command(app)
     State.store_option, State.traceback = None, False
     try:
-        command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
-        return 0
+        code = command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -325,3 +324,6 @@ def run(argv) -> int:
         raise
     except Exception as exc:
         return report(exc, State.traceback)
+    if code == 130:  # Typer turns Ctrl-C inside a command into Exit(130) and returns its code
+        raise KeyboardInterrupt
+    return code if isinstance(code, int) else 0

@@ -5,9 +5,13 @@ regular file, in byte order of the relative paths::
 
     <relative/path> NUL <sha256 hex of the file's bytes> LF
 
-Symbolic links are not followed: a link contributes ``symlink:<target>`` in
-place of a file hash, so a link cannot pull content from outside the tree.
-A single-file artifact is a tree of that one file, named by its base name.
+The digest covers what the files are, wherever symbolic links lead: a
+symlinked artifact root is followed, a link to a file contributes the hash of
+the file behind it, and a link to a directory is walked like a directory
+(a link back to a directory already being walked contributes
+``symlink-cycle:<target>``, a dangling link ``symlink:<target>``). So a change
+behind a link is seen by ``verify``. A single-file artifact is a tree of that
+one file, named by its base name.
 
 At registration the digest and the per-file hashes go into
 ``.regctl%manifest.json`` in the version directory, a plain file that MLflow
@@ -53,32 +57,42 @@ def file_hash(path: Path) -> str:
 
 
 def manifest(root: Path) -> dict:
-    """``{relative/path: sha256 hex | 'symlink:<target>'}`` for every file under ``root``."""
+    """``{relative/path: sha256 hex | 'symlink:<target>' | ...}`` for every file under ``root``, links followed."""
     root = Path(root)
-    if root.is_symlink() or root.is_file():
+    if root.is_file():  # a file, or a link to one
         return {root.name: _entry(root)}
     if not root.is_dir():
         raise NotFound(f"artifacts not found at {root}")
     entries = {}
-
-    def fail(exc: OSError):
-        raise StoreError(f"cannot read {exc.filename}: {os_reason(exc)}")
-
-    for parent, dirs, files in os.walk(root, onerror=fail):
-        base = Path(parent)
-        for name in dirs:
-            if (base / name).is_symlink():  # os.walk lists links to directories here and never enters them
-                files.append(name)
-        for name in files:
-            path = base / name
-            relative = path.relative_to(root).as_posix()
-            entries[relative] = _entry(path)
+    stack: list[tuple[Path, str, tuple[str, ...]]] = [(root, "", (os.path.realpath(root),))]
+    while stack:
+        directory, prefix, ancestors = stack.pop()
+        try:
+            with os.scandir(directory) as listing:
+                children = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
+        for child in children:
+            relative = prefix + child.name
+            path = Path(child.path)
+            try:
+                is_dir = child.is_dir()  # follows a link
+            except OSError:
+                is_dir = False
+            if is_dir:
+                real = os.path.realpath(path)
+                if real in ancestors:  # a link back up the tree: record it, never walk in circles
+                    entries[relative] = "symlink-cycle:" + os.readlink(path)
+                else:
+                    stack.append((path, relative + "/", ancestors + (real,)))
+            else:
+                entries[relative] = _entry(path)
     return entries
 
 
 def _entry(path: Path) -> str:
-    if path.is_symlink():
-        return "symlink:" + os.readlink(path)
+    if path.is_symlink() and not path.exists():
+        return "symlink:" + os.readlink(path)  # dangling: nothing behind it to hash
     if not path.is_file():  # a FIFO or device: never open it (it could block or never end)
         return "special"
     return file_hash(path)

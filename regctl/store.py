@@ -89,9 +89,14 @@ class Store:
             raise StoreError(f"damaged file {path}: expected a YAML mapping")
         return data
 
-    def read_text(self, path: Path) -> str:
+    def read_text(self, path: Path, *, missing_ok: bool = True) -> str:
+        """A text file's content; with ``missing_ok=False`` a missing file raises FileNotFoundError as it is."""
         try:
             return path.read_bytes().decode("utf-8")
+        except FileNotFoundError as exc:
+            if not missing_ok:
+                raise
+            raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
 
@@ -109,7 +114,10 @@ class Store:
                 base = os.path.relpath(parent, directory)
                 for file_name in sorted(files):
                     key = file_name if base == "." else f"{base}/{file_name}".replace(os.sep, "/")
-                    found[key] = self.read_text(self.inside(Path(parent) / file_name))
+                    try:
+                        found[key] = self.read_text(self.inside(Path(parent) / file_name), missing_ok=False)
+                    except FileNotFoundError:
+                        continue  # removed by a writer since the directory was listed: not there
         except RecursionError:
             raise StoreError(f"damaged store: {directory} is nested too deeply") from None
         return found

@@ -37,14 +37,19 @@ class YamlSyntaxError(ValueError):
 
 def loads(text: str):
     """Parse a meta file as MLflow's safe loader would (YAML 1.1 rules)."""
-    data = loads_flat(text)
-    if data is not None:
-        return data
-    yaml = _yaml()
     try:
-        return yaml.load(text, Loader=yaml.SafeLoader if _pure_python else _c_or(yaml, "CSafeLoader", "SafeLoader"))
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
+        data = loads_flat(text)
+        if data is not None:
+            return data
+        yaml = _yaml()
+        try:
+            return yaml.load(text, Loader=yaml.SafeLoader if _pure_python else _c_or(yaml, "CSafeLoader", "SafeLoader"))
+        except yaml.YAMLError as exc:
+            raise YamlSyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
+    except YamlSyntaxError:
+        raise
+    except ValueError:  # an integer too long to convert (Python's int_max_str_digits)
+        raise YamlSyntaxError("a number with too many digits") from None
 
 
 def loads_flat(text: str):

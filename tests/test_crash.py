@@ -160,3 +160,107 @@ def assert_mlflow_agrees(store: Path) -> None:
                          for v in versions},
         }
     assert mlflow_view == json.loads(json.dumps(ours))  # same JSON (version keys as text)
+
+
+# ------------------------------------------------------------------ every writing command, killed (issue 8, finding 4)
+
+KILL_ROUNDS = int(os.environ.get("REGCTL_KILL_ROUNDS", "6"))  # per command
+
+
+def logical_state(store: Path) -> dict:
+    """What a user sees of the registry (timestamps aside), through regctl itself."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if "timestamp" not in k}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    listed = regctl("models", "--json", store=store)
+    assert listed.returncode == 0, listed.stderr
+    state = {}
+    for model in json.loads(listed.stdout):
+        versions = regctl("versions", model["name"], "--json", store=store)
+        assert versions.returncode == 0, versions.stderr
+        state[model["name"]] = strip({"model": model, "versions": json.loads(versions.stdout)})
+    return state
+
+
+def killed_command_base(tmp_path: Path) -> "tuple[Path, Path]":
+    base = tmp_path / "base" / "mlruns"
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    for name, count in (("m", 4), ("r", 6), ("d", 6)):
+        for _ in range(count):
+            assert regctl("register", source, "--name", name, "--tag", "k=v", "--tag", "j=w",
+                          store=base).returncode == 0
+    for args in (["stage", "m", "1", "Production"], ["stage", "m", "2", "Production"],
+                 ["alias", "set", "m", "champion", "2"], ["alias", "set", "r", "champion", "3"],
+                 ["tag", "d", *[f"t{i}=v" for i in range(20)]], ["tag", "m", "keep=1"]):
+        assert regctl(*args, store=base).returncode == 0, args
+    return base, source
+
+
+def test_every_writing_command_killed_leaves_the_old_or_the_new_state(tmp_path):
+    """Issue 8, finding 4: SIGKILL at random moments of delete, rename, register, tag, stage
+    --archive-existing and delete --version: the store is always the old state or the new one, a
+    pending change is completed by the next write, and doctor --fix leaves a clean store."""
+    import shutil
+
+    from regctl.layout import PENDING_PREFIX, model_key
+
+    base, source = killed_command_base(tmp_path)
+    commands = {
+        "delete": (["delete", "d", "--yes"], "d"),
+        "rename": (["rename", "r", "r2"], "r"),
+        "register": (["register", str(source), "--name", "m", "--alias", "champion", "--alias", "new",
+                      *[a for i in range(30) for a in ("--tag", f"k{i}=v")]], "m"),
+        "tag": (["tag", "m", *[f"t{i}=w" for i in range(40)]], "m"),
+        "stage": (["stage", "m", "4", "Production", "--archive-existing"], "m"),
+        "delete-version": (["delete", "m", "--version", "2", "--yes"], "m"),
+    }
+    old = logical_state(base)
+    rng = random.Random(8)
+    stats = {}
+    for label, (command, locked_name) in commands.items():
+        done = tmp_path / f"done-{label}" / "mlruns"
+        shutil.copytree(base, done)
+        finished = regctl(*command, store=done)
+        assert finished.returncode == 0, (command, finished.stderr)
+        new = logical_state(done)
+        assert new != old
+        killed = recovered = 0
+        for round_ in range(KILL_ROUNDS):
+            work = tmp_path / f"work-{label}-{round_}" / "mlruns"
+            shutil.copytree(base, work)
+            proc = subprocess.Popen([sys.executable, "-m", "regctl", "--store", str(work), *command],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=BASE_ENV)
+            time.sleep(rng.uniform(0.03, 0.25))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            out, err = proc.communicate()
+            if proc.returncode == -signal.SIGKILL:
+                killed += 1
+            else:
+                assert proc.returncode == 0, (command, err)
+            listed = regctl("models", store=work)
+            assert listed.returncode == 0, listed.stderr
+            pending = work / "models" / f"{PENDING_PREFIX}{model_key(locked_name)}"
+            if pending.exists():
+                # the next write to that model completes the change first, whatever it then does itself
+                nudge = regctl("tag", locked_name, "--delete", "no-such-tag", store=work)
+                assert "internal error" not in nudge.stderr, nudge.stderr
+                assert not pending.exists()
+                assert logical_state(work) == new
+                recovered += 1
+            fixed = regctl("doctor", "--fix", store=work)
+            assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+            assert regctl("doctor", store=work).returncode == 0
+            state = logical_state(work)
+            assert state in (old, new), (label, round_)
+            invariants(work)
+            shutil.rmtree(work.parent)
+        stats[label] = (killed, recovered)
+    print("killed, completed from a pending file:", stats)
+    assert sum(k for k, _ in stats.values()) >= len(commands) * KILL_ROUNDS // 2
