@@ -169,9 +169,11 @@ def test_uris(uri):
             assert result.path.exists()
 
 
-def test_report_inputs_tried():
+@pytest.fixture(scope="module", autouse=True)
+def report_inputs_tried():
+    """How many inputs this module's tests tried (with -s); no test depends on another having run."""
+    yield
     print("inputs tried:", TRIED)
-    assert all(count > 0 for count in TRIED.values())
 
 
 # ----------------------------------------------------- the same through the CLI
