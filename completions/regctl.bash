@@ -11,8 +11,8 @@ _regctl() {
     case $directive in
         files) compopt -o default 2>/dev/null; COMPREPLY=() ;;
         dirs) compopt -o dirnames 2>/dev/null; COMPREPLY=() ;;
-        *) if [ ${#COMPREPLY[@]} -eq 1 ] && [[ ${COMPREPLY[0]} == *[=/] ]]; then compopt -o nospace 2>/dev/null; fi ;;
     esac
+    return 0
 }
 
 complete -F _regctl regctl
