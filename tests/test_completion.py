@@ -42,6 +42,9 @@ CASES = [  # (command line up to the cursor, what is offered)
     ("regctl vers", ["versions"]),
     ("regctl alias ", ["set", "delete", "list", "rollback"]),
     ("regctl versions --li", ["--limit"]),
+    ("regctl alias set --e", ["--expect"]),
+    ("regctl --store alias vers", ["versions"]),  # an option's value is not a command
+    ("regctl versions --limit ", []),
     ("regctl versions ", MODELS3),
     ("regctl versions iris.b", ["iris.baseline model"]),
     ("regctl alias set iris-classifier ", ["challenger", "champion"]),
