@@ -116,14 +116,14 @@ class Col:
     ``kind``: ``id`` (identifiers, numbers, stages, times: never cut or wrapped), ``text``
     (free text: shortened with an ellipsis) or ``list`` (items joined with ", ", shortened
     after a whole item). ``keep``: the higher, the longer the column stays on a terminal
-    too narrow for every column.
+    too narrow for every column. ``least``: a shortened text or list column is left out
+    rather than made narrower than this (a list column also shows its first item whole).
     """
 
-    def __init__(self, header: str, kind: str = "id", keep: int = 50):
-        self.header, self.kind, self.keep = header, kind, keep
+    def __init__(self, header: str, kind: str = "id", keep: int = 50, least: int = 10):
+        self.header, self.kind, self.keep, self.least = header, kind, keep, least
 
 
-MIN_TEXT = 10   # a shortened text or list column is never narrower than this
 GAP = 2         # spaces between two columns
 ELLIPSIS = "\u2026"
 
@@ -194,8 +194,8 @@ def _shown(value, kind: str):
 def plan_columns(columns, shown, width: int, wide: bool = False):
     """``[(column index, width)]`` of the columns to show on a terminal ``width`` cells wide.
 
-    Identifier columns always get their full width. Text and list columns share what is
-    left, each down to MIN_TEXT. When even that does not fit, the columns with the lowest
+    Identifier columns always get their full width. Text and list columns get what is
+    left, the most important first, each at least its ``least``. When even that does not fit, the columns with the lowest
     ``keep`` are left out, one at a time, down to the most important one, which is never
     cut (the line is then wider than the terminal). ``wide``: every column in full.
     """
@@ -210,22 +210,22 @@ def plan_columns(columns, shown, width: int, wide: bool = False):
         return [(i, natural[i]) for i in kept]
 
     def least(i):
-        if columns[i].kind == "id":
+        column = columns[i]
+        if column.kind == "id":
             return natural[i]
-        return min(natural[i], max(MIN_TEXT, cell_len(columns[i].header)))
+        floor = max(column.least, cell_len(column.header))
+        if column.kind == "list":
+            floor = max([floor] + [cell_len(row[i][0]) + 3 for row in shown if row[i]])
+        return min(natural[i], floor)
 
     while len(kept) > 1 and sum(least(i) for i in kept) + GAP * (len(kept) - 1) > width:
         kept.remove(min(kept, key=lambda i: columns[i].keep))
     widths = {i: least(i) for i in kept}
     spare = width - sum(widths.values()) - GAP * (len(kept) - 1)
-    growing = [i for i in kept if widths[i] < natural[i]]
-    while spare > 0 and growing:  # share what is left evenly
-        share = max(1, spare // len(growing))
-        for i in sorted(growing, key=lambda i: natural[i] - widths[i]):
-            extra = min(share, natural[i] - widths[i], spare)
-            widths[i] += extra
-            spare -= extra
-        growing = [i for i in growing if widths[i] < natural[i]]
+    for i in sorted(kept, key=lambda i: -columns[i].keep):  # what is left: the most important first
+        extra = max(0, min(natural[i] - widths[i], spare))
+        widths[i] += extra
+        spare -= extra
     return [(i, widths[i]) for i in kept]
 
 
@@ -283,8 +283,8 @@ def _cell(value) -> str:
 
 def models(views, fmt: str = "table", wide: bool = False) -> None:
     emit(
-        [Col("NAME", "id", 100), Col("LATEST", "id", 90), Col("ALIASES", "list", 80), Col("TAGS", "list", 40),
-         Col("UPDATED", "id", 50), Col("DESCRIPTION", "text", 30)],
+        [Col("NAME", "id", 100), Col("LATEST", "id", 90), Col("ALIASES", "list", 80), Col("TAGS", "list", 40, 16),
+         Col("UPDATED", "id", 50), Col("DESCRIPTION", "text", 30, 16)],
         [
             [v["name"], v["latest_version"], [f"{a}->{n}" for a, n in v["aliases"].items()],
              _tag_items(v["tags"]), timestamp(v["last_updated_timestamp"]), v["description"]]
@@ -297,7 +297,7 @@ def models(views, fmt: str = "table", wide: bool = False) -> None:
 def versions(views, fmt: str = "table", wide: bool = False) -> None:
     emit(
         [Col("VERSION", "id", 100), Col("STAGE", "id", 90), Col("ALIASES", "list", 80), Col("CREATED", "id", 50),
-         Col("RUN ID", "id", 60), Col("SOURCE", "text", 30), Col("STATUS", "id", 20), Col("TAGS", "list", 40)],
+         Col("RUN ID", "id", 60), Col("SOURCE", "text", 30, 24), Col("STATUS", "id", 20), Col("TAGS", "list", 40, 16)],
         [
             [v["version"], v["current_stage"], list(v["aliases"]), timestamp(v["creation_timestamp"]),
              v["run_id"] or "", v["source"], v["status"], _tag_items(v["tags"])]
@@ -376,7 +376,7 @@ def version_details(view: dict, fmt: str = "table") -> None:
 def history(records, fmt: str = "table", wide: bool = False) -> None:
     emit(
         [Col("TIME", "id", 60), Col("USER", "id", 40), Col("OPERATION", "id", 80), Col("MODEL", "id", 95),
-         Col("TARGET", "id", 85), Col("OLD", "text", 50), Col("NEW", "text", 55)],
+         Col("TARGET", "id", 85), Col("OLD", "text", 50, 16), Col("NEW", "text", 55, 16)],
         [
             [timestamp(r.get("time")), r.get("user"), r.get("operation"), r.get("model"),
              r.get("target"), _value(r.get("old")), _value(r.get("new"))]
