@@ -16,13 +16,14 @@ exceptions of ``regctl.errors``; each has an ``exit_code``.
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from regctl.backend import Backend
-from regctl.errors import InvalidInput
+from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import (
     ACTIVE_STAGES,
     canonical_stage,
     check_text,
     parse_tag_assignment,
     parse_version,
+    show,
     validate_alias,
     validate_lookup_name,
     validate_model_name,
@@ -43,6 +44,7 @@ from regctl.results import (
     TagChange,
     Verification,
 )
+from regctl.suggest import did_you_mean
 
 VersionArg = Union[int, str]
 __all__ = ["Registry", "open_backend", "parse_tag_assignment"]
@@ -94,7 +96,7 @@ class Registry:
             raise InvalidInput("give a version or an alias, not both or neither")
         if alias is not None:
             return self.backend.get_version(name, alias=validate_alias(alias, allow_reserved=True))
-        return self.backend.get_version(name, parse_version(version))  # type: ignore[arg-type]
+        return self.backend.get_version(name, self._number(name, version))  # type: ignore[arg-type]
 
     def aliases(self, name: str) -> Mapping[str, Optional[int]]:
         """``{alias: version}`` of a model."""
@@ -140,7 +142,7 @@ class Registry:
         """Point ``alias`` at ``version``; with ``expect`` (a version or 'none'), only if it points there now."""
         validate_lookup_name(name)
         validate_alias(alias)
-        number = parse_version(version)
+        number = self._number(name, version)
         expected = None if expect is None or str(expect).lower() == "none" else parse_version(expect)
         return self.backend.set_alias(name, alias, number, expect=expected, expect_given=expect is not None)
 
@@ -156,14 +158,14 @@ class Registry:
         """Set tags of ``name``, or of one of its versions."""
         if not tags:
             raise InvalidInput("no tags to set")
-        return self.backend.set_tags(validate_lookup_name(name), _checked_tags(tags), _optional_version(version))
+        return self.backend.set_tags(validate_lookup_name(name), _checked_tags(tags), self._optional_number(name, version))
 
     def delete_tags(self, name: str, keys: Sequence[str], *, version: Optional[VersionArg] = None) -> TagChange:
         """Remove tags of ``name``, or of one of its versions; all or none."""
         if not keys:
             raise InvalidInput("no tags to remove")
         keys = [validate_tag_key(k) for k in keys]
-        return self.backend.delete_tags(validate_lookup_name(name), keys, _optional_version(version))
+        return self.backend.delete_tags(validate_lookup_name(name), keys, self._optional_number(name, version))
 
     def set_description(self, name: str, text: str, *, version: Optional[VersionArg] = None,
                         alias: Optional[str] = None) -> DescriptionChange:
@@ -174,13 +176,13 @@ class Registry:
             raise InvalidInput("give a version or an alias, not both")
         if alias is not None:
             validate_alias(alias, allow_reserved=True)
-        return self.backend.set_description(name, text, _optional_version(version), alias)
+        return self.backend.set_description(name, text, self._optional_number(name, version), alias)
 
     def transition_stage(self, name: str, version: VersionArg, stage: str, *,
                          archive_existing: bool = False) -> StageChange:
         """Move a version to a stage; ``archive_existing`` archives the others in that stage."""
         validate_lookup_name(name)
-        number = parse_version(version)
+        number = self._number(name, version)
         stage = canonical_stage(stage)
         if archive_existing and stage not in ACTIVE_STAGES:
             raise InvalidInput(f"--archive-existing needs an active stage (Staging or Production), not {stage}")
@@ -200,7 +202,28 @@ class Registry:
 
     def delete_version(self, name: str, version: VersionArg) -> Deletion:
         """Soft-delete one version; the aliases pointing at it are removed."""
-        return self.backend.delete_version(validate_lookup_name(name), parse_version(version))
+        return self.backend.delete_version(validate_lookup_name(name), self._number(name, version))
+
+    # -------------------------------------------------------------- versions
+
+    def _number(self, name: str, version: VersionArg) -> int:
+        """A version number; ``@ALIAS`` is the version the alias points at now (NotFound without it)."""
+        if isinstance(version, str) and version.strip().startswith("@"):
+            alias = validate_alias(version.strip()[1:], allow_reserved=True)
+            aliases = self.aliases(name)
+            number = aliases.get(alias, _MISSING)
+            if number is _MISSING:
+                raise NotFound(f"alias {show(alias)} of model {show(name)} not found{did_you_mean(alias, aliases)}")
+            if not isinstance(number, int):
+                raise StoreError(f"damaged alias {show(alias)} of model {show(name)}: it names no version")
+            return number
+        return parse_version(version)
+
+    def _optional_number(self, name: str, version: Optional[VersionArg]) -> Optional[int]:
+        return None if version is None else self._number(name, version)
+
+
+_MISSING = object()
 
 
 def _checked_tags(tags: Mapping[str, str]) -> dict:
@@ -211,6 +234,3 @@ def _checked_tags(tags: Mapping[str, str]) -> dict:
         checked[validate_tag_key(key)] = validate_tag_value(key, check_text(value, f"value of tag {key!r}"))
     return checked
 
-
-def _optional_version(version: Optional[VersionArg]) -> Optional[int]:
-    return None if version is None else parse_version(version)

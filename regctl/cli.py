@@ -24,12 +24,32 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    suggest_commands=False,  # Click makes the suggestion; Typer's would repeat it
 )
-alias_app = typer.Typer(help="Set, delete, list and roll back aliases.", no_args_is_help=True)
+alias_app = typer.Typer(help="Set, delete, list and roll back aliases.", no_args_is_help=True,
+                        suggest_commands=False)
 app.add_typer(alias_app, name="alias")
 
 ModelName = Annotated[str, typer.Argument(help="Registered model name.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names (same as --format json).")]
+FormatOption = Annotated[Optional[str], typer.Option(
+    "--format", click_type=click.Choice(render.FORMATS), show_choices=True,
+    help="table (the default on a terminal), tsv (the default when piped: one record per line, "
+         "tab-separated, no header), csv (with a header) or json.")]
+WideOption = Annotated[bool, typer.Option(
+    "--wide", help="On a terminal, show every column and every value in full, even past the terminal's width.")]
+
+
+def output_format(fmt: Optional[str], json: bool) -> str:
+    """The format asked for: --json, else --format, else a table on a terminal and TSV when piped."""
+    if json and fmt not in (None, "json"):
+        raise InvalidInput(f"give --json or --format {fmt}, not both")
+    return "json" if json else fmt or render.default_format()
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: its examples, kept as written."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 class State:
@@ -49,12 +69,16 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+STORE_HELP = ("The mlruns/ store: a path or a file: URI, given before or after the command. Default: "
+              "$REGCTL_STORE, else $MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns; a URI "
+              "of another kind is an error, never a fallback.")
+
+
+@app.callback(epilog=examples(
+    "regctl --store examples/mlruns versions iris-classifier",
+    "regctl versions iris-classifier | cut -f1,5      # version and run id, one per line"))
 def main_options(
-    store: Annotated[Optional[str], typer.Option(
-        "--store", metavar="PATH_OR_FILE_URI",
-        help="The mlruns/ store: a path or a file: URI. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI, "
-             "else $MLFLOW_TRACKING_URI, else ./mlruns; a URI of another kind is an error, never a fallback.")] = None,
+    store: Annotated[Optional[str], typer.Option("--store", metavar="PATH_OR_FILE_URI", help=STORE_HELP)] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).")] = False,
     version: Annotated[bool, typer.Option(
@@ -65,7 +89,9 @@ def main_options(
     State.traceback = traceback
 
 
-@app.command()
+@app.command(epilog=examples(
+    "regctl register runs:/<run_id>/model --name fraud-detector --alias challenger",
+    'v=$(regctl register ./model --name fraud-detector --tag team=risk)'))
 def register(
     source: Annotated[str, typer.Argument(help="runs:/<run_id>/<path>, models:/..., a file:// URI or a local directory.")],
     name: Annotated[str, typer.Option("--name", help="Registered model name (created if missing).")],
@@ -80,36 +106,59 @@ def register(
     render.info(f"registered {name} version {version.version} from {version.source}")
 
 
-@app.command()
-def models(json: JsonOption = False) -> None:
+@app.command(epilog=examples(
+    "regctl models",
+    "regctl models --format csv > models.csv"))
+def models(json: JsonOption = False, format: FormatOption = None, wide: WideOption = False) -> None:
     """List registered models with latest version, aliases, tags and last update."""
-    _show_listing(open_registry().models(), json, render.models)
+    registry = open_registry()
+    _show_listing(registry.models(), output_format(format, json), wide, render.models,
+                  f"no registered models in {registry.location}")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "regctl versions iris-classifier --limit 5",
+    "regctl versions iris-classifier | awk -F'\\t' '$2 == \"Production\" {print $1}'"))
 def versions(
     name: ModelName,
     all: Annotated[bool, typer.Option("--all", help="Include soft-deleted versions.")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show only the newest N versions.")] = None,
     json: JsonOption = False,
+    format: FormatOption = None,
+    wide: WideOption = False,
 ) -> None:
     """List the versions of NAME, newest first."""
-    _show_listing(open_registry().versions(name, include_deleted=all, limit=limit), json, render.versions)
+    _show_listing(open_registry().versions(name, include_deleted=all, limit=limit), output_format(format, json),
+                  wide, render.versions, f"model {name} has no versions")
 
 
-def _show_listing(listing, json: bool, show_table) -> None:
+def _show_listing(listing, fmt: str, wide: bool, show_table, empty: str) -> None:
     views = listing.to_json()
-    render.print_json(views) if json else show_table(views)
+    if fmt == "json":
+        render.print_json(views)
+    elif views:
+        show_table(views, fmt, wide)
+    elif not listing.damage():
+        render.info(empty)
     damage = listing.damage()
     if damage:  # what could be read was listed; the damage is still an error
         raise damage
 
 
-@alias_app.command("set")
+@alias_app.callback(epilog=examples(
+    "regctl alias set iris-classifier champion 3 --expect 2",
+    "regctl alias list iris-classifier"))
+def alias_options() -> None:
+    """Set, delete, list and roll back aliases."""
+
+
+@alias_app.command("set", epilog=examples(
+    "regctl alias set iris-classifier champion 3",
+    "regctl alias set iris-classifier champion @challenger --expect 2"))
 def alias_set(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name (letters, digits, '_', '-').")],
-    version: Annotated[str, typer.Argument(help="Version number.")],
+    version: Annotated[str, typer.Argument(help="Version number, or @ALIAS for the version another alias points at.")],
     expect: Annotated[Optional[str], typer.Option(
         "--expect", metavar="VERSION|none",
         help="Only move the alias if it currently points at this version ('none': must not exist).")] = None,
@@ -118,7 +167,7 @@ def alias_set(
     _show_alias_change(open_registry().set_alias(name, alias, version, expect=expect))
 
 
-@alias_app.command("delete")
+@alias_app.command("delete", epilog=examples("regctl alias delete iris-classifier candidate"))
 def alias_delete(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
@@ -127,14 +176,28 @@ def alias_delete(
     _show_alias_change(open_registry().delete_alias(name, alias))
 
 
-@alias_app.command("list")
-def alias_list(name: ModelName, json: JsonOption = False) -> None:
+@alias_app.command("list", epilog=examples(
+    "regctl alias list iris-classifier",
+    "regctl alias list iris-classifier --json"))
+def alias_list(
+    name: ModelName,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON: an object mapping each alias to its version.")] = False,
+    format: FormatOption = None,
+    wide: WideOption = False,
+) -> None:
     """List the aliases of NAME."""
-    mapping = dict(open_registry().aliases(name))
-    render.print_json(mapping) if json else render.aliases(mapping)
+    registry = open_registry()
+    mapping = dict(registry.aliases(name))
+    fmt = output_format(format, json)
+    if fmt == "json":
+        render.print_json(mapping)
+    elif mapping:
+        render.aliases(mapping, fmt, wide)
+    else:
+        render.info(f"model {name} has no aliases")
 
 
-@alias_app.command("rollback")
+@alias_app.command("rollback", epilog=examples("regctl alias rollback iris-classifier champion"))
 def alias_rollback(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
@@ -152,12 +215,15 @@ def _show_alias_change(change) -> None:
         render.info(f"{change.alias}: already {new}, nothing changed")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "regctl tag iris-classifier validation_status=approved --version @champion",
+    "regctl tag iris-classifier --delete notes"))
 def tag(
     name: ModelName,
     assignments: Annotated[Optional[List[str]], typer.Argument(metavar="[KEY=VALUE]...", help="Tags to set.")] = None,
     delete: Annotated[Optional[List[str]], typer.Option("--delete", metavar="KEY", help="Tag to remove; repeatable.")] = None,
-    version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Tag version N instead of the model.")] = None,
+    version: Annotated[Optional[str], typer.Option(
+        "--version", metavar="N|@ALIAS", help="Tag version N (or the version ALIAS points at) instead of the model.")] = None,
 ) -> None:
     """Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version."""
     if bool(assignments) == bool(delete):
@@ -172,18 +238,23 @@ def tag(
         render.info(f"set {len(tags)} tag(s)")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "regctl describe iris-classifier --version @champion",
+    "regctl describe iris-classifier --version 4 --set 'Refit on the full data set.'"))
 def describe(
     name: ModelName,
-    version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Describe version N.")] = None,
+    version: Annotated[Optional[str], typer.Option(
+        "--version", metavar="N|@ALIAS", help="Describe version N (or the version ALIAS points at).")] = None,
     alias: Annotated[Optional[str], typer.Option("--alias", help="Describe the version ALIAS points at.")] = None,
     set_text: Annotated[Optional[str], typer.Option("--set", metavar="TEXT", help="Replace the description.")] = None,
     set_file: Annotated[Optional[str], typer.Option("--set-file", metavar="PATH", help="Replace the description with a file's text ('-': stdin).")] = None,
     json: JsonOption = False,
+    format: FormatOption = None,
 ) -> None:
     """Show a model or one version (metadata, tags, aliases, description, lineage), or set its description."""
     if version is not None and alias is not None:
         raise InvalidInput("give --version or --alias, not both")
+    fmt = output_format(format, json)
     registry = open_registry()
     if set_text is not None or set_file is not None:
         registry.set_description(name, _description_text(set_text, set_file), version=version, alias=alias)
@@ -191,10 +262,10 @@ def describe(
         return
     if version is None and alias is None:
         view = registry.get_model(name).to_json()
-        render.print_json(view) if json else render.model_details(view)
+        render.print_json(view) if fmt == "json" else render.model_details(view, fmt)
     else:
         view = registry.get_version(name, version, alias=alias).to_json()
-        render.print_json(view) if json else render.version_details(view)
+        render.print_json(view) if fmt == "json" else render.version_details(view, fmt)
 
 
 def _description_text(text: Optional[str], file: Optional[str]) -> str:
@@ -210,11 +281,14 @@ def _description_text(text: Optional[str], file: Optional[str]) -> str:
         raise InvalidInput(f"cannot read description file {file!r}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-@app.command()
+@app.command(epilog=examples(
+    'ls "$(regctl resolve models:/iris-classifier@champion)"',
+    "regctl resolve models:/iris-classifier/Production --json"))
 def resolve(
     uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, models:/N/latest, models:/N/<stage>, "
                                              "models:/m-<id>, runs:/<run_id>/<path>, file://... or a path.")],
-    json: JsonOption = False,
+    json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: uri, name, version, location (as stored), path, model_id, run_id.")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="First check the artifacts against the digest recorded "
                                                           "at registration (exit 4 if they differ).")] = False,
 ) -> None:
@@ -226,10 +300,12 @@ def resolve(
     render.print_json(resolution.to_json()) if json else render.out(f"{resolution.path}\n")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "regctl stage iris-classifier 4 Production --archive-existing",
+    "regctl stage iris-classifier @challenger Staging"))
 def stage(
     name: ModelName,
-    version: Annotated[str, typer.Argument(help="Version number.")],
+    version: Annotated[str, typer.Argument(help="Version number, or @ALIAS for the version an alias points at.")],
     stage: Annotated[str, typer.Argument(help="None, Staging, Production or Archived (any case).")],
     archive_existing: Annotated[bool, typer.Option("--archive-existing", help="Archive other versions in the target stage.")] = False,
 ) -> None:
@@ -239,7 +315,7 @@ def stage(
     render.info(f"version {change.version}: {change.old_stage} -> {change.current_stage}{archived}")
 
 
-@app.command()
+@app.command(epilog=examples('regctl rename "iris.baseline model" iris-baseline'))
 def rename(
     old: Annotated[str, typer.Argument(help="Current name.")],
     new: Annotated[str, typer.Argument(help="New name.")],
@@ -249,16 +325,22 @@ def rename(
     render.info(f"renamed {old} to {new}")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "regctl delete iris-classifier --version 1        # asks y/N on a terminal",
+    "regctl delete iris-baseline --yes                # in scripts"))
 def delete(
     name: ModelName,
-    version: Annotated[Optional[str], typer.Option("--version", metavar="N", help="Soft-delete only version N (its aliases are removed).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
+    version: Annotated[Optional[str], typer.Option(
+        "--version", metavar="N|@ALIAS",
+        help="Soft-delete only version N, or the version ALIAS points at (its aliases are removed).")] = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Delete without asking. Without it, a terminal is asked to confirm (y/N) and a "
+                      "script is refused (exit 2).")] = False,
 ) -> None:
     """Delete a registered model, or soft-delete one version."""
-    if not yes:
-        raise InvalidInput("refusing to delete without --yes")
     registry = open_registry()
+    if not yes:
+        _confirm_delete(registry, name, version)
     if version is None:
         registry.delete_model(name)
         render.info(f"deleted model {name}")
@@ -268,23 +350,54 @@ def delete(
         render.info(f"deleted version {result.version} of {name}{removed}")
 
 
-@app.command()
+def _confirm_delete(registry: Registry, name: str, version: Optional[str]) -> None:
+    """Ask on a terminal; refuse (exit 2) when stdin is not one or the answer is not yes."""
+    if not render.interactive():
+        raise InvalidInput("refusing to delete without --yes (standard input is not a terminal)")
+    if version is None:
+        model = registry.get_model(name)
+        question = (f"Delete registered model {name!r} with its {model.version_count} version(s), "
+                    f"tags and aliases? This cannot be undone.")
+    else:
+        found = registry.get_version(name, version)
+        lost = f"; its aliases {', '.join(found.aliases)} will be removed" if found.aliases else ""
+        question = f"Soft-delete version {found.version} of {name!r}{lost}?"
+    if not render.confirm(question):
+        raise InvalidInput("not deleted: not confirmed")
+
+
+@app.command(epilog=examples(
+    "regctl history iris-classifier --alias champion",
+    "regctl history --json"))
 def history(
     name: Annotated[Optional[str], typer.Argument(help="Only this model.")] = None,
     alias: Annotated[Optional[str], typer.Option("--alias", help="Only changes of this alias.")] = None,
-    json: JsonOption = False,
+    json: Annotated[bool, typer.Option(
+        "--json", help="Print the journal's records as JSON: time, user, host, operation, model, target, "
+                       "old, new (regctl's own fields; MLflow has no journal).")] = False,
+    format: FormatOption = None,
+    wide: WideOption = False,
 ) -> None:
     """Show the journal of changes regctl made, newest first."""
-    records = [r.to_json() for r in open_registry().history(name, alias=alias)]
-    render.print_json(records) if json else render.history(records)
+    registry = open_registry()
+    records = [r.to_json() for r in registry.history(name, alias=alias)]
+    fmt = output_format(format, json)
+    if fmt == "json":
+        render.print_json(records)
+    elif records:
+        render.history(records, fmt, wide)
+    else:
+        render.info(f"no changes recorded in {registry.location}")
 
 
-@app.command()
+@app.command(epilog=examples("regctl doctor", "regctl doctor --fix --json"))
 def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Repair what is safe to repair: leftover temp files, dangling "
                                                     "aliases, wrong name fields, stale alias snapshots, regctl 0.1 "
                                                     "digest tags, interrupted changes.")] = False,
-    json: JsonOption = False,
+    json: Annotated[bool, typer.Option(
+        "--json", help="Print the report as JSON: store, ok, problems, warnings, fixed (each with kind, path, "
+                       "message, fixable), notes.")] = False,
 ) -> None:
     """Check the whole store: problems are damage (exit 4 when one remains); warnings, such as states
     MLflow itself leaves, are printed but exit 0."""
@@ -294,27 +407,75 @@ def doctor(
         raise StoreError(f"{len(found.problems)} problem(s) found in the store {found.store}")
 
 
-@app.command()
-def verify(uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ... of a registered version.")]) -> None:
+@app.command(epilog=examples("regctl verify models:/iris-classifier@champion", "regctl verify models:/iris-classifier/4 --json"))
+def verify(
+    uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ... of a registered version.")],
+    json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: uri, name, version, path, digest, files.")] = False,
+) -> None:
     """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ)."""
     result = open_registry().verify(uri)
+    if json:
+        render.print_json(result.to_json())
+        return
     render.line(f"{result.digest}  {result.path}")
     render.info(f"{result.uri}: {result.files} file(s) match the registered digest")
 
 
+@app.command(epilog=examples(
+    "source <(regctl completion bash)",
+    "regctl completion fish > ~/.config/fish/completions/regctl.fish"))
+def completion(
+    shell: Annotated[str, typer.Argument(
+        click_type=click.Choice(["bash", "zsh", "fish"]), help="bash, zsh or fish.")],
+) -> None:
+    """Print the completion script for SHELL (model names, aliases, versions and stages come from the store)."""
+    from regctl.completion import script
+
+    render.out(script(shell))
+
+
+@app.command("man", epilog=examples("regctl man | man -l -", "regctl man > ~/.local/share/man/man1/regctl.1"))
+def man_page() -> None:
+    """Print regctl's manual page (roff); pip install also puts it where man finds it."""
+    from regctl.manual import page
+
+    render.out(page())
+
+
+def _store_after_command(ctx, param, value):
+    if value is not None:
+        State.store_option = value
+    return value
+
+
+def command() -> click.Command:
+    """The Click command of the CLI, with --store accepted after every command too."""
+    root = typer.main.get_command(app)
+    stack: list = [root]
+    while stack:
+        group = stack.pop()
+        for sub in group.commands.values():
+            if isinstance(sub, click.Group):
+                stack.append(sub)
+            sub.params.append(click.Option(["--store"], metavar="PATH_OR_FILE_URI", hidden=True,
+                                           expose_value=False, callback=_store_after_command, help=STORE_HELP))
+    return root
+
+
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
-    command = typer.main.get_command(app)
+    root = command()
     State.store_option, State.traceback = None, False
     try:
-        code = command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
+        code = root.main(args=list(argv), prog_name="regctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help(), err=True)
         return 2
     except click.ClickException as exc:
-        sys.stderr.write(f"regctl: {' '.join(exc.format_message().splitlines())}\n")
+        sys.stderr.write(f"regctl: {' '.join(_with_suggestion(exc).splitlines())}\n")
         return exc.exit_code
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None  # Click's name for Ctrl-C; main() reports it
@@ -327,3 +488,17 @@ def run(argv) -> int:
     if code == 130:  # Typer turns Ctrl-C inside a command into Exit(130) and returns its code
         raise KeyboardInterrupt
     return code if isinstance(code, int) else 0
+
+
+def _with_suggestion(exc: click.ClickException) -> str:
+    """The message, with one "Did you mean" for an unknown command (Click before 8.2 makes none)."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if "Did you mean" in message or not message.startswith("No such command") or ctx is None:
+        return message
+    import difflib
+
+    typo = message.split("'")[1] if message.count("'") >= 2 else ""
+    group = ctx.command
+    matches = difflib.get_close_matches(typo, list(getattr(group, "commands", {})))
+    return f"{message.rstrip('.')}. Did you mean {matches[0]!r}?" if matches else message

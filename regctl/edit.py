@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from regctl import atomic, layout, transaction, yamlfile
-from regctl.errors import Conflict, NotFound, StoreError
+from regctl.errors import Conflict, StoreError
 from regctl.names import show
 from regctl.store import Store, now_ms
+from regctl.suggest import model_not_found
 
 
 @contextlib.contextmanager
@@ -218,5 +219,5 @@ def require_model(change: ModelChange) -> dict:
     """The model's meta, NotFound when it does not exist."""
     meta = change.model_meta_or_none()
     if meta is None:
-        raise NotFound(f"registered model {show(change.name)} not found")
+        raise model_not_found(change.store, change.name)
     return meta

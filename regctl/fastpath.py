@@ -11,19 +11,28 @@ import sys
 
 
 def parse(argv):
-    """Return ``(store, uri, as_json)`` for a plain resolve call, else None."""
-    store, args, i = None, list(argv), 0
-    while i < len(args) and args[i].startswith("--store"):
-        if args[i] == "--store" and i + 1 < len(args):
+    """Return ``(store, uri, as_json)`` for a plain resolve call, else None.
+
+    ``--store S`` (or ``--store=S``) may come before or after ``resolve``, as in the CLI;
+    the last one given wins, as there.
+    """
+    store, kept, args, i = None, [], list(argv), 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--store":
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                return None  # let the CLI report it
             store, i = args[i + 1], i + 2
-        elif args[i].startswith("--store="):
-            store, i = args[i][len("--store="):], i + 1
-        else:
+        elif arg.startswith("--store="):
+            store, i = arg[len("--store="):], i + 1
+        elif arg == "--":
             return None
-    rest = args[i:]
-    if not rest or rest[0] != "resolve":
+        else:
+            kept.append(arg)
+            i += 1
+    if not kept or kept[0] != "resolve":
         return None
-    rest = rest[1:]
+    rest = kept[1:]
     as_json = "--json" in rest
     positional = [a for a in rest if a != "--json"]
     if len(positional) != 1 or positional[0].startswith("-") or rest.count("--json") > 1:

@@ -40,6 +40,10 @@ def main(argv=None) -> None:
 
 
 def _run(argv) -> int:
+    if argv[:1] == ["__complete"]:  # the shells' completion scripts: no CLI framework, no Rich
+        from regctl import completion
+
+        return completion.run(argv)
     from regctl import fastpath
 
     code = fastpath.run(argv)

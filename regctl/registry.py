@@ -16,6 +16,7 @@ from regctl.locations import location_to_path
 from regctl.names import DELETED_STAGE, show, validate_artifact_path, validate_model_name
 from regctl.resolve import find_version, location_path, logged_model_named, run_location
 from regctl.store import Store
+from regctl.suggest import alias_not_found
 from regctl.views import alias_version, version_view
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
@@ -174,7 +175,7 @@ def delete_alias(store: Store, name: str, alias: str) -> dict:
         model_meta = change.model_meta()
         old = change.aliases().get(alias)
         if old is None:
-            raise NotFound(f"alias {show(alias)} of model {show(name)} not found")
+            raise alias_not_found(store, name, alias)
         change.delete_alias(alias)
         change.touch_model(model_meta)
         change.record("alias.delete", name, alias, old, None)

@@ -1,9 +1,12 @@
-"""Tables, JSON and plain text. The only module that imports Rich.
+"""Tables, TSV, CSV, JSON and plain text. The only module that imports Rich.
 
-Rich tables and Markdown on a terminal (no colour or styles when ``NO_COLOR``
-is set). When stdout is not a terminal, plain aligned columns that are never
-cut or wrapped, and Rich is not imported at all: it costs tens of
-milliseconds to import and seconds to lay out ten thousand rows.
+On a terminal, Rich tables fitted to its width and Markdown (no colour or
+styles when ``NO_COLOR`` is set): identifiers are never cut or wrapped, free
+text is shortened with an ellipsis, and columns that do not fit are left out,
+least important first (``--wide`` shows everything). When stdout is not a
+terminal, tab-separated values, one record per line, and Rich is not imported
+at all: it costs tens of milliseconds to import and seconds to lay out ten
+thousand rows.
 """
 
 import json
@@ -40,6 +43,21 @@ def info(message: str) -> None:
     sys.stderr.write(visible(message) + "\n")
 
 
+def interactive() -> bool:
+    """Whether a person can be asked: standard input is a terminal."""
+    return _isatty(sys.stdin)
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question`` on stderr and read the answer from stdin: True only for y or yes."""
+    sys.stderr.write(f"{visible(question)} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):  # end of input: move off the prompt's line
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
 def timestamp(ms) -> str:
     if not isinstance(ms, int) or isinstance(ms, bool):
         return ""
@@ -66,75 +84,251 @@ def first_line(text) -> str:
     return ""
 
 
-def tags_text(tags: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
-
-
-def _console():
+def _console(width=None, file=None):
     from rich.console import Console
 
     # Rich's own NO_COLOR support drops colours but still emits bold/dim escapes.
-    return Console(color_system=None, highlight=False) if os.environ.get("NO_COLOR") else Console()
+    if os.environ.get("NO_COLOR"):
+        return Console(color_system=None, highlight=False, width=width, file=file)
+    return Console(highlight=False, width=width, file=file)
 
 
-def table(columns, rows) -> None:
-    """A Rich table on a terminal, aligned plain columns otherwise."""
-    cells = [[_cell(value) for value in row] for row in rows]
-    if not sys.stdout.isatty():
-        widths = [len(column) for column in columns]
-        for row in cells:
-            widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
-        lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [list(columns)] + cells)
-        out("".join(text + "\n" for text in lines))
-        return
+# ------------------------------------------------------------------ formats
+
+FORMATS = ("table", "tsv", "csv", "json")
+
+
+def default_format() -> str:
+    """A table on a terminal; tab-separated values, one record per line, when piped."""
+    return "table" if _isatty(sys.stdout) else "tsv"
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Col:
+    """A table column.
+
+    ``kind``: ``id`` (identifiers, numbers, stages, times: never cut or wrapped), ``text``
+    (free text: shortened with an ellipsis) or ``list`` (items joined with ", ", shortened
+    after a whole item). ``keep``: the higher, the longer the column stays on a terminal
+    too narrow for every column. ``least``: a shortened text or list column is left out
+    rather than made narrower than this (a list column also shows its first item whole).
+    """
+
+    def __init__(self, header: str, kind: str = "id", keep: int = 50, least: int = 10):
+        self.header, self.kind, self.keep, self.least = header, kind, keep, least
+
+
+GAP = 2         # spaces between two columns
+ELLIPSIS = "\u2026"
+
+
+def _plain(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def tsv_field(value) -> str:
+    r"""One TSV field: backslash, tab, newline and carriage return written as \\ \t \n \r."""
+    text = _plain(value)
+    text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return visible(text)
+
+
+def emit(columns, rows, fmt: str, *, wide: bool = False) -> None:
+    """Print ``rows`` (lists of cell values: text, numbers, None, or lists in ``list`` columns) as ``fmt``.
+
+    ``tsv``: one record per line, fields separated by tabs, no header line. ``csv``: a header
+    line, then RFC 4180 records. ``table``: a table fitted to the terminal, or, when stdout
+    is not one, aligned columns that are never cut.
+    """
+    if fmt == "tsv":
+        out("".join("\t".join(tsv_field(v) for v in row) + "\n" for row in rows))
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([c.header for c in columns])
+        writer.writerows([[visible(_plain(v)) for v in row] for row in rows])
+        out(buffer.getvalue())
+    elif _isatty(sys.stdout):
+        console = _console()
+        print_table(console, columns, rows, console.width, wide=wide)
+    else:
+        out(plain_table(columns, rows))
+
+
+def plain_table(columns, rows) -> str:
+    """Aligned columns, never cut or wrapped (``--format table`` when stdout is not a terminal)."""
+    cells = [[_cell(_plain(v)) for v in row] for row in rows]
+    widths = [len(c.header) for c in columns]
+    for row in cells:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
+    header = [c.header for c in columns]
+    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header] + cells)
+    return "".join(text + "\n" for text in lines)
+
+
+def _shown(value, kind: str):
+    """What a terminal cell shows, on one line: a list of items, or text (a multi-line
+    text shows its first line and an ellipsis)."""
+    if kind == "list":
+        items = value if isinstance(value, (list, tuple)) else [value] if value else []
+        return [_cell(v) for v in items]
+    text = _plain(value)
+    if kind == "text" and "\n" in text.strip("\n"):
+        return _cell(first_line(text)) + " " + ELLIPSIS
+    return _cell(text)
+
+
+def plan_columns(columns, shown, width: int, wide: bool = False):
+    """``[(column index, width)]`` of the columns to show on a terminal ``width`` cells wide.
+
+    Identifier columns always get their full width. Text and list columns get what is
+    left, the most important first, each at least its ``least``. When even that does not fit, the columns with the lowest
+    ``keep`` are left out, one at a time, down to the most important one, which is never
+    cut (the line is then wider than the terminal). ``wide``: every column in full.
+    """
+    from rich.cells import cell_len
+
+    natural = []
+    for i, column in enumerate(columns):
+        cells = [", ".join(row[i]) if column.kind == "list" else row[i] for row in shown]
+        natural.append(max([cell_len(column.header)] + [cell_len(c) for c in cells]))
+    kept = list(range(len(columns)))
+    if wide:
+        return [(i, natural[i]) for i in kept]
+
+    def least(i):
+        column = columns[i]
+        if column.kind == "id":
+            return natural[i]
+        floor = max(column.least, cell_len(column.header))
+        if column.kind == "list":
+            floor = max([floor] + [cell_len(row[i][0]) + 3 for row in shown if row[i]])
+        return min(natural[i], floor)
+
+    while len(kept) > 1 and sum(least(i) for i in kept) + GAP * (len(kept) - 1) > width:
+        kept.remove(min(kept, key=lambda i: columns[i].keep))
+    widths = {i: least(i) for i in kept}
+    spare = width - sum(widths.values()) - GAP * (len(kept) - 1)
+    for i in sorted(kept, key=lambda i: -columns[i].keep):  # what is left: the most important first
+        extra = max(0, min(natural[i] - widths[i], spare))
+        widths[i] += extra
+        spare -= extra
+    return [(i, widths[i]) for i in kept]
+
+
+def fit(value, width: int) -> str:
+    """A cell (as ``_shown`` made it) in at most ``width`` cells: a list is cut after a whole
+    item, a text anywhere, and either then ends with an ellipsis."""
+    from rich.cells import cell_len
+
+    if isinstance(value, list):
+        joined = ", ".join(value)
+        if cell_len(joined) <= width:
+            return joined
+        kept = ""
+        for item in value:
+            candidate = f"{kept}, {item}" if kept else item
+            if cell_len(f"{candidate}, {ELLIPSIS}") > width:
+                break
+            kept = candidate
+        if kept:
+            return f"{kept}, {ELLIPSIS}"
+        value = joined
+    if cell_len(value) <= width:
+        return value
+    text, used = "", 0
+    for char in value:
+        if used + cell_len(char) > width - 1:
+            break
+        text, used = text + char, used + cell_len(char)
+    return text + ELLIPSIS
+
+
+def print_table(console, columns, rows, width: int, *, wide: bool = False) -> None:
+    """A Rich table fitted to ``width`` cells (wider only when the first-kept column needs it)."""
     from rich.markup import escape
     from rich.table import Table
 
-    grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False)
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    for row in cells:
-        grid.add_row(*[escape(cell) for cell in row])
-    _console().print(grid)
+    shown = [[_shown(v, c.kind) for v, c in zip(row, columns)] for row in rows]
+    plan = plan_columns(columns, shown, width, wide)
+    grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False, padding=(0, GAP // 2))
+    for i, w in plan:
+        grid.add_column(columns[i].header, no_wrap=True, overflow="ellipsis", width=w)
+    for row in shown:
+        grid.add_row(*[escape(fit(row[i], w)) for i, w in plan])
+    needed = sum(w for _, w in plan) + GAP * (len(plan) - 1)
+    if needed > console.width:
+        console.width = needed  # an identifier is never cut: the terminal folds the line instead
+    console.print(grid)
 
 
 def _cell(value) -> str:
     return "" if value is None else visible(str(value).replace("\n", "\\n"))
 
 
-def models(views) -> None:
-    table(
-        ["NAME", "LATEST", "ALIASES", "TAGS", "UPDATED", "DESCRIPTION"],
+# ------------------------------------------------------------------ the views
+
+def models(views, fmt: str = "table", wide: bool = False) -> None:
+    emit(
+        [Col("NAME", "id", 100), Col("LATEST", "id", 90), Col("ALIASES", "list", 80), Col("TAGS", "list", 40, 16),
+         Col("UPDATED", "id", 50), Col("DESCRIPTION", "text", 30, 16)],
         [
-            [v["name"], v["latest_version"], ", ".join(f"{a}->{n}" for a, n in v["aliases"].items()),
-             tags_text(v["tags"]), timestamp(v["last_updated_timestamp"]), first_line(v["description"])]
+            [v["name"], v["latest_version"], [f"{a}->{n}" for a, n in v["aliases"].items()],
+             _tag_items(v["tags"]), timestamp(v["last_updated_timestamp"]), v["description"]]
             for v in views
         ],
+        fmt, wide=wide,
     )
 
 
-def versions(views) -> None:
-    table(
-        ["VERSION", "STAGE", "ALIASES", "CREATED", "RUN ID", "SOURCE", "STATUS", "TAGS"],
+def versions(views, fmt: str = "table", wide: bool = False) -> None:
+    emit(
+        [Col("VERSION", "id", 100), Col("STAGE", "id", 90), Col("ALIASES", "list", 80), Col("CREATED", "id", 50),
+         Col("RUN ID", "id", 60), Col("SOURCE", "text", 30, 24), Col("STATUS", "id", 20), Col("TAGS", "list", 40, 16)],
         [
-            [v["version"], v["current_stage"], ", ".join(v["aliases"]), timestamp(v["creation_timestamp"]),
-             v["run_id"] or "", v["source"], v["status"], tags_text(v["tags"])]
+            [v["version"], v["current_stage"], list(v["aliases"]), timestamp(v["creation_timestamp"]),
+             v["run_id"] or "", v["source"], v["status"], _tag_items(v["tags"])]
             for v in views
         ],
+        fmt, wide=wide,
     )
 
 
-def aliases(mapping: dict) -> None:
-    table(["ALIAS", "VERSION"], [[a, v] for a, v in mapping.items()])
+def _tag_items(tags: dict) -> list:
+    return [f"{k}={v}" for k, v in sorted(tags.items())]
 
 
-def details(pairs, description=None) -> None:
-    """A two-column key/value listing, then the description rendered as Markdown."""
-    table(["FIELD", "VALUE"], pairs)
+def aliases(mapping: dict, fmt: str = "table", wide: bool = False) -> None:
+    emit([Col("ALIAS", "id", 100), Col("VERSION", "id", 90)], [[a, v] for a, v in mapping.items()], fmt, wide=wide)
+
+
+def details(pairs, description=None, fmt: str = "table") -> None:
+    """A two-column FIELD/VALUE listing, then the description (Markdown on a terminal).
+
+    On a terminal every value is shown whole (``describe`` is read to see everything);
+    TSV and CSV give the description a row of its own."""
+    columns = [Col("FIELD", "id", 100), Col("VALUE", "id", 90)]
+    if fmt in ("tsv", "csv"):
+        emit(columns, list(pairs) + ([("description", description)] if description else []), fmt)
+        return
+    emit(columns, pairs, fmt, wide=True)
     if not description:
         return
     description = "\n".join(visible(line) for line in description.split("\n"))
-    if not sys.stdout.isatty():
+    if not _isatty(sys.stdout):
         out("\n" + description.rstrip("\n") + "\n")
         return
     from rich.markdown import Markdown
@@ -144,7 +338,7 @@ def details(pairs, description=None) -> None:
     console.print(Markdown(description))
 
 
-def model_details(view: dict) -> None:
+def model_details(view: dict, fmt: str = "table") -> None:
     pairs = [
         ("name", view["name"]),
         ("created", timestamp(view["creation_timestamp"])),
@@ -155,10 +349,10 @@ def model_details(view: dict) -> None:
     ]
     pairs += [(f"tag {k}", v) for k, v in sorted(view["tags"].items())]
     pairs += [(f"latest {v['current_stage']}", v["version"]) for v in view["latest_versions"]]
-    details(pairs, view["description"])
+    details(pairs, view["description"], fmt)
 
 
-def version_details(view: dict) -> None:
+def version_details(view: dict, fmt: str = "table") -> None:
     lineage = view["lineage"]
     pairs = [
         ("name", view["name"]),
@@ -176,23 +370,24 @@ def version_details(view: dict) -> None:
         ("artifact path", lineage["artifact_path"] or "(missing)"),
     ]
     pairs += [(f"tag {k}", v) for k, v in sorted(view["tags"].items())]
-    details(pairs, view["description"])
+    details(pairs, view["description"], fmt)
 
 
-def history(records) -> None:
-    table(
-        ["TIME", "USER", "OPERATION", "MODEL", "TARGET", "OLD", "NEW"],
+def history(records, fmt: str = "table", wide: bool = False) -> None:
+    emit(
+        [Col("TIME", "id", 60), Col("USER", "id", 40), Col("OPERATION", "id", 80), Col("MODEL", "id", 95),
+         Col("TARGET", "id", 85), Col("OLD", "text", 50, 16), Col("NEW", "text", 55, 16)],
         [
             [timestamp(r.get("time")), r.get("user"), r.get("operation"), r.get("model"),
-             r.get("target"), _short(r.get("old")), _short(r.get("new"))]
+             r.get("target"), _value(r.get("old")), _value(r.get("new"))]
             for r in records
         ],
+        fmt, wide=wide,
     )
 
 
-def _short(value) -> str:
-    text = "" if value is None else first_line(value) if "\n" in str(value) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _value(value):
+    return value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def doctor_lines(report: dict) -> list:

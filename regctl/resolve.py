@@ -18,6 +18,7 @@ from regctl.names import (
     validate_lookup_name,
 )
 from regctl.store import Store
+from regctl.suggest import alias_not_found
 from regctl.views import alias_version
 
 MAX_DEPTH = 5
@@ -56,7 +57,7 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
         text = store.read_alias(name, ref.alias)
         if text is None:
             store.read_model_meta(name)  # NotFound for a missing model first
-            raise NotFound(f"alias {show(ref.alias)} of model {show(name)} not found")
+            raise alias_not_found(store, name, ref.alias)
         version = alias_version(text)
         if version is None:
             raise StoreError(f"damaged alias {show(ref.alias)} of model {show(name)}: {show(text)} is not a version")

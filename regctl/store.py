@@ -14,6 +14,7 @@ from regctl import layout, prompts, yamlfile
 from regctl.atomic import os_reason
 from regctl.errors import NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
+from regctl.suggest import model_not_found
 
 _VERSION_LINE = re.compile(rb"^version: *([0-9]+) *$", re.MULTILINE)
 _TEXT, _INT = (str, type(None)), (int, type(None))
@@ -153,7 +154,7 @@ class Store:
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
             if missing_ok:
                 return None
-            raise NotFound(f"registered model {show(name)} not found")
+            raise model_not_found(self, name)
         if prompts.is_prompt(self.root, name):  # MLflow: not a model, for every read and write
             raise prompts.not_found(name)
         return _check_fields(path, meta, MODEL_FIELD_TYPES)
@@ -180,7 +181,7 @@ class Store:
         try:
             names = os.listdir(directory)
         except FileNotFoundError:
-            raise NotFound(f"registered model {show(name)} not found") from None
+            raise model_not_found(self, name) from None
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
         numbers = (layout.version_number_of(n) for n in names)
@@ -199,7 +200,7 @@ class Store:
         meta = self.read_version_meta(name, version)
         if meta is None or meta.get("current_stage") == DELETED_STAGE:
             if not self.model_exists(name):
-                raise NotFound(f"registered model {show(name)} not found")
+                raise model_not_found(self, name)
             raise NotFound(f"version {version} of model {show(name)} not found")
         return meta
 

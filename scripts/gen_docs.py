@@ -11,6 +11,7 @@ here, once, and also fill the marked blocks of README.md.
 
 import argparse
 import inspect
+import pprint
 import re
 import sys
 from dataclasses import dataclass, field
@@ -106,6 +107,17 @@ EXAMPLES = [
 ]
 
 
+# The date of this edition of the manual page: set it when a release changes the CLI.
+MAN_DATE = "2026-11-28"
+
+SEE_ALSO = [
+    ("docs/cli.md", "in regctl's source: this reference, with every command's options and examples."),
+    ("regctl completion bash|zsh|fish", "prints the shell completion script."),
+    ("https://mlflow.org/docs/latest/ml/model-registry/", "MLflow's model registry, whose store regctl reads "
+                                                         "and writes."),
+]
+
+
 # ------------------------------------------------------------------ the command tree
 
 @dataclass
@@ -115,6 +127,7 @@ class Param:
     help: str               # the help text alone (completions)
     detail: str             # the help text as --help shows it, with [required] and ranges
     takes_value: bool
+    kind: object = None     # what completion offers for its value (see KINDS), or a list of choices
 
 
 @dataclass
@@ -126,6 +139,8 @@ class Command:
     arguments: List[Param] = field(default_factory=list)
     options: List[Param] = field(default_factory=list)
     subcommands: List[str] = field(default_factory=list)
+    examples: List[str] = field(default_factory=list)
+    variadic: bool = False
 
     @property
     def name(self) -> str:
@@ -153,15 +168,35 @@ def _walk(cmd, ctx, path):
         arguments=[_argument(cmd, p, ctx) for p in params if isinstance(p, click.Argument)],
         options=[_option(p, ctx) for p in params if isinstance(p, click.Option)],
         subcommands=[n for n, _ in subs],
+        examples=_examples(cmd.epilog),
+        variadic=any(isinstance(p, click.Argument) and p.nargs == -1 for p in params),
     )
     for name, sub in subs:
         yield from _walk(sub, click.Context(sub, info_name=name, parent=ctx), path + (name,))
 
 
+def _examples(epilog) -> List[str]:
+    """The example command lines of a command's epilog (see regctl.cli.examples)."""
+    lines = (epilog or "").split("\n")
+    return [line.strip() for line in lines if line.startswith("  ")]
+
+
+# What completion offers for a parameter's value, by the parameter's name in regctl/cli.py:
+# names, aliases and versions from the store, stages, files or directories; others get nothing.
+KINDS = {"name": "model", "old": "model", "alias": "alias", "version": "version", "expect": "version",
+         "stage": "stage", "store": "dir", "set_file": "file", "source": "uri", "uri": "uri"}
+
+
+def _kind(param):
+    if isinstance(param.type, click.Choice):
+        return list(param.type.choices)
+    return KINDS.get(param.name, "value")
+
+
 def _argument(cmd, param, ctx) -> Param:
     metavar = param.get_usage_pieces(ctx)[0]
     text = _argument_help(cmd, param)
-    return Param([metavar], metavar, text, text, takes_value=True)
+    return Param([metavar], metavar, text, text, takes_value=True, kind=_kind(param))
 
 
 def _argument_help(cmd, param) -> str:
@@ -180,7 +215,8 @@ def _option(param, ctx) -> Param:
     joined = click.formatting.join_options(names)[0]
     metavar = shown[len(joined):].strip() if shown.startswith(joined) else ""
     takes_value = not param.is_flag and not param.count
-    return Param(names, metavar, param.help or "", help_text or "", takes_value)
+    return Param(names, metavar, param.help or "", help_text or "", takes_value,
+                 kind=_kind(param) if takes_value else None)
 
 
 # ------------------------------------------------------------------ docs/cli.md
@@ -203,6 +239,9 @@ def markdown(tree: List[Command]) -> str:
             out += [f"- `{', '.join(o.names)}{' ' + o.metavar if o.metavar else ''}`: {o.detail}"
                     for o in options]
             out.append("")
+        if cmd.examples:
+            out.append("**Examples**\n")
+            out.append("```sh\n" + "\n".join(cmd.examples) + "\n```\n")
         if cmd.subcommands:
             out.append("**Commands**\n")
             for sub in cmd.subcommands:
@@ -220,246 +259,89 @@ def roff(text: str) -> str:
     return "\n".join("\\&" + line if line[:1] in (".", "'") else line for line in text.split("\n"))
 
 
+def roff_text(text: str, width: int = 78) -> str:
+    """``roff(text)`` as filled text lines of at most ``width`` bytes (roff joins them again)."""
+    lines = []
+    for word in roff(text).replace("\n", " ").split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join("\\&" + line if line[:1] in (".", "'") else line for line in lines)
+
+
 def _roff_param(param: Param, is_option: bool) -> List[str]:
     if is_option:
         head = ", ".join(f"\\fB{roff(n)}\\fR" for n in param.names)
         head += f" \\fI{roff(param.metavar)}\\fR" if param.metavar else ""
     else:
         head = f"\\fI{roff(param.metavar)}\\fR"
-    return [".TP", head, roff(param.detail)]
+    return [".TP", head, roff_text(param.detail)]
 
 
 def man_page(tree: List[Command]) -> str:
     root, leaves = tree[0], [c for c in tree if not c.subcommands]
     out = [f'.\\" {GENERATED}',
-           f'.TH REGCTL 1 "" "regctl {__version__}" "User Commands"', ".nh",
+           f'.TH REGCTL 1 {MAN_DATE} "regctl {__version__}" "User Commands"', ".nh",
            ".SH NAME", f"regctl \\- {roff(SUMMARY)}",
            ".SH SYNOPSIS", "\\fBregctl\\fR [\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]..."]
     for cmd in leaves:
         out += [".br", f"\\fB{roff(cmd.name)}\\fR {roff(cmd.usage[len(cmd.name):].strip())}"]
-    out += [".SH DESCRIPTION", roff(root.help)]
+    out += [".SH DESCRIPTION", roff_text(root.help)]
     for paragraph in DESCRIPTION:
-        out += [".PP", roff(paragraph)]
+        out += [".PP", roff_text(paragraph)]
     out.append(".SH GLOBAL OPTIONS")
     for option in root.options:
         out += _roff_param(option, True)
     out += [".SH COMMANDS", "Every command accepts \\fB\\-h\\fR, \\fB\\-\\-help\\fR."]
     for cmd in leaves:
-        out += [f".SS {roff(cmd.usage)}", roff(cmd.help)]
+        out += [f".SS {roff(cmd.usage)}", roff_text(cmd.help)]
         for argument in cmd.arguments:
             out += _roff_param(argument, False)
         for option in cmd.options:
             if "--help" not in option.names:
                 out += _roff_param(option, True)
+        if cmd.examples:
+            out += [".PP", "Examples:", ".RS 4", ".nf", roff("\n".join(cmd.examples)), ".fi", ".RE"]
     out.append(".SH ENVIRONMENT")
     for name, text in ENVIRONMENT:
-        out += [".TP", f".B {name}", roff(text)]
+        out += [".TP", f".B {name}", roff_text(text)]
     out.append(".SH EXIT STATUS")
     for code, text in EXIT_STATUS:
-        out += [".TP", f".B {code}", roff(text)]
+        out += [".TP", f".B {code}", roff_text(text)]
     out.append(".SH FILES")
     for name, text in FILES:
-        out += [".TP", f"\\fI{roff(name)}\\fR", roff(text)]
+        out += [".TP", f"\\fI{roff(name)}\\fR", roff_text(text)]
     out.append(".SH EXAMPLES")
-    for text, command in EXAMPLES:
-        out += [".PP", roff(text), ".PP", ".RS 4", ".nf", roff(command), ".fi", ".RE"]
+    for i, (text, command) in enumerate(EXAMPLES):
+        out += ([".PP"] if i else []) + [roff_text(text), ".PP", ".RS 4", ".nf", roff(command), ".fi", ".RE"]
+    out.append(".SH SEE ALSO")
+    for name, text in SEE_ALSO:
+        out += [".TP", f"\\fB{roff(name)}\\fR", roff_text(text)]
     return "\n".join(out) + "\n"
 
 
 # ------------------------------------------------------------------ completions
 
-def _path(cmd: Command) -> str:
-    return " ".join(cmd.path)
-
-
-def _option_words(cmd: Command) -> List[str]:
-    return [n for o in cmd.options for n in o.names]
-
-
-def _value_options(tree: List[Command]) -> List[str]:
-    """``path:option`` for every option that takes a value, to skip that value."""
-    return [f"{_path(c)}:{n}" for c in tree for o in c.options if o.takes_value for n in o.names]
-
-
-def _sh_quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def bash_completion(tree: List[Command]) -> str:
-    commands = "\n".join(f"        {_sh_quote(_path(c))}) echo {_sh_quote(' '.join(c.subcommands))} ;;"
-                         for c in tree if c.subcommands)
-    options = "\n".join(f"        {_sh_quote(_path(c))}) echo {_sh_quote(' '.join(_option_words(c)))} ;;"
-                        for c in tree)
-    values = "|".join(_sh_quote(v) for v in _value_options(tree)) or "''"
-    return f"""# bash completion for regctl. {GENERATED}
-# Use: source completions/regctl.bash (or copy it into bash-completion's completions directory).
-
-_regctl_commands() {{
-    case "$1" in
-{commands}
-    esac
-}}
-
-_regctl_options() {{
-    case "$1" in
-{options}
-    esac
-}}
-
-_regctl_takes_value() {{
-    case "$1:$2" in
-        {values}) return 0 ;;
-    esac
-    return 1
-}}
-
-_regctl() {{
-    local cur=${{COMP_WORDS[COMP_CWORD]}} cmdpath="" word i=1
-    COMPREPLY=()
-    while [ "$i" -lt "$COMP_CWORD" ]; do
-        word=${{COMP_WORDS[i]}}
-        if _regctl_takes_value "$cmdpath" "$word"; then
-            i=$((i + 1))
-        elif [[ " $(_regctl_commands "$cmdpath") " == *" $word "* ]]; then
-            cmdpath=${{cmdpath:+$cmdpath }}$word
-        fi
-        i=$((i + 1))
-    done
-    if [ "$COMP_CWORD" -gt 1 ] && _regctl_takes_value "$cmdpath" "${{COMP_WORDS[COMP_CWORD-1]}}"; then
-        return 0  # an option's value: default (file name) completion
-    fi
-    if [[ $cur == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "$(_regctl_options "$cmdpath")" -- "$cur")
-    else
-        mapfile -t COMPREPLY < <(compgen -W "$(_regctl_commands "$cmdpath")" -- "$cur")
-    fi
-}}
-
-complete -o default -F _regctl regctl
-"""
-
-
-def _zsh_item(name: str, text: str) -> str:
-    return _sh_quote(name.replace(":", "\\:") + ":" + text)
-
-
-def zsh_completion(tree: List[Command]) -> str:
-    def by_name(c):
-        return {sub.path[-1]: sub for sub in tree if sub.path[:-1] == c.path and sub.path}
-
-    commands = "\n".join(
-        f"        {_sh_quote(_path(c))}) reply=("
-        + " ".join(_zsh_item(n, by_name(c)[n].short_help) for n in c.subcommands) + ") ;;"
-        for c in tree if c.subcommands)
-    options = "\n".join(
-        f"        {_sh_quote(_path(c))}) reply=("
-        + " ".join(_zsh_item(n, o.help) for o in c.options for n in o.names) + ") ;;"
-        for c in tree)
-    values = "|".join(_sh_quote(v) for v in _value_options(tree)) or "''"
-    return f"""#compdef regctl
-# zsh completion for regctl. {GENERATED}
-# Use: copy to a directory in $fpath as _regctl, or source it after compinit.
-
-_regctl_commands() {{
-    case "$1" in
-{commands}
-        *) reply=() ;;
-    esac
-}}
-
-_regctl_options() {{
-    case "$1" in
-{options}
-        *) reply=() ;;
-    esac
-}}
-
-_regctl_takes_value() {{
-    case "$1:$2" in
-        {values}) return 0 ;;
-    esac
-    return 1
-}}
-
-_regctl() {{
-    local cmdpath='' word i
-    local -a reply
-    for (( i = 2; i < CURRENT; i++ )); do
-        word=${{words[i]}}
-        if _regctl_takes_value "$cmdpath" "$word"; then
-            (( i++ ))
-        else
-            _regctl_commands "$cmdpath"
-            if (( ${{reply[(I)${{(b)word}}:*]}} )); then
-                cmdpath=${{cmdpath:+$cmdpath }}$word
-            fi
-        fi
-    done
-    if (( CURRENT > 2 )) && _regctl_takes_value "$cmdpath" "${{words[CURRENT-1]}}"; then
-        _files
-        return
-    fi
-    if [[ $PREFIX == -* ]]; then
-        _regctl_options "$cmdpath"
-        _describe -t options option reply
-        return
-    fi
-    _regctl_commands "$cmdpath"
-    if (( $#reply )); then
-        _describe -t commands command reply
-    else
-        _files
-    fi
-}}
-
-if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
-    _regctl "$@"
-else
-    compdef _regctl regctl
-fi
-"""
-
-
-def _fish_quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def fish_completion(tree: List[Command]) -> str:
-    commands = " ".join(_fish_quote(f"{_path(c)}:{n}") for c in tree for n in c.subcommands)
-    values = " ".join(_fish_quote(v) for v in _value_options(tree))
-    lines = []
+def completion_spec(tree: List[Command]) -> str:
+    """regctl/completion_spec.py: the command tree as regctl.completion reads it (no Click needed)."""
+    spec = {}
     for cmd in tree:
-        condition = _fish_quote(f"__regctl_at {_fish_quote(_path(cmd))}")
-        for sub in cmd.subcommands:
-            child = next(c for c in tree if c.path == cmd.path + (sub,))
-            lines.append(f"complete -c regctl -f -n {condition} -a {sub} -d {_fish_quote(child.short_help)}")
-        for option in cmd.options:
-            flags = " ".join(f"-l {n[2:]}" if n.startswith("--") else f"-s {n[1:]}" for n in option.names)
-            lines.append(f"complete -c regctl -n {condition} {flags}{' -r' if option.takes_value else ''}"
-                         f" -d {_fish_quote(option.help)}")
-    body = "\n".join(lines)
-    return f"""# fish completion for regctl. {GENERATED}
-# Use: copy to ~/.config/fish/completions/regctl.fish
+        children = {c.path[-1]: c for c in tree if c.path[:-1] == cmd.path and c.path}
+        spec[" ".join(cmd.path)] = {
+            "subcommands": {name: children[name].short_help for name in cmd.subcommands},
+            "options": {name: (o.kind, o.help) for o in cmd.options for name in o.names},
+            "arguments": [a.kind for a in cmd.arguments],
+            "variadic": cmd.variadic,
+        }
+    return (f'"""The command tree for shell completion. {GENERATED}"""\n\n'
+            f"COMMANDS = {pprint.pformat(spec, width=110, sort_dicts=False)}\n")
 
-function __regctl_at --argument-names expected --description 'Is the command being completed $expected (e.g. "alias set")?'
-    set -l commands {commands}
-    set -l values {values}
-    set -l cmdpath ''
-    set -l skip 0
-    for word in (commandline -opc)[2..-1]
-        if test $skip = 1
-            set skip 0
-        else if contains -- "$cmdpath:$word" $values
-            set skip 1
-        else if contains -- "$cmdpath:$word" $commands
-            set cmdpath (string trim -- "$cmdpath $word")
-        end
-    end
-    test "$cmdpath" = "$expected"
-end
 
-{body}
-"""
+def completion_scripts() -> dict:
+    from regctl.completion import script
+
+    return {f"completions/regctl.{shell}": script(shell) for shell in ("bash", "zsh", "fish")}
 
 
 # ------------------------------------------------------------------ README blocks
@@ -490,9 +372,8 @@ def outputs() -> dict:
     files = {
         "docs/cli.md": markdown(tree),
         "man/regctl.1": man_page(tree),
-        "completions/regctl.bash": bash_completion(tree),
-        "completions/regctl.zsh": zsh_completion(tree),
-        "completions/regctl.fish": fish_completion(tree),
+        "regctl/completion_spec.py": completion_spec(tree),
+        **completion_scripts(),
     }
     readme = ROOT / "README.md"
     if readme.exists():

@@ -118,7 +118,9 @@ def test_cli_uses_only_the_api_the_renderer_and_the_errors():
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("regctl"):
             imported |= {f"{node.module}.{a.name}" if node.module == "regctl" else node.module for a in node.names}
-    allowed = {"regctl.api", "regctl.render", "regctl.errors", "regctl.report", "regctl.__version__"}
+    # completion and manual print the generated completion scripts and man page: presentation, like render
+    allowed = {"regctl.api", "regctl.render", "regctl.errors", "regctl.report", "regctl.__version__",
+               "regctl.completion", "regctl.manual"}
     assert imported <= allowed, imported - allowed
 
 

@@ -243,10 +243,12 @@ def test_versions_newest_first_all_and_limit(fixture_store):
         (3, "Deleted_Internal"), (2, "Production"), (1, "Staging")]
     assert [v["version"] for v in ok_json("versions", "iris-classifier", "--limit", "1", store=store)] == [2]
     assert [v["version"] for v in ok_json("versions", "iris-classifier", "--all", "--limit", "2", store=store)] == [3, 2]
-    table = ok(run("versions", "iris-classifier", store=store))
+    piped = ok(run("versions", "iris-classifier", store=store))  # TSV, one version per line, no header
+    assert [line.split("\t")[:2] for line in piped.splitlines()] == [["2", "Production"], ["1", "Staging"]]
+    table = ok(run("versions", "iris-classifier", "--format", "table", store=store))
     lines = [line for line in table.splitlines() if line.strip()]
     assert lines[0].split()[0] == "VERSION" and lines[1].split()[0] == "2"
-    assert "Deleted_Internal" not in table
+    assert "Deleted_Internal" not in table + piped
 
 
 # ----------------------------------------------------------------- aliases
