@@ -413,8 +413,8 @@ def run(argv) -> int:
     command = typer.main.get_command(app)
     State.store_option, State.traceback, State.dry_run = None, False, False
     try:
-        command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
-        return 0
+        code = command.main(args=list(argv), prog_name="regctl", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # typer.Exit(n) inside a command returns n here
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
