@@ -8,7 +8,7 @@ CHAMPION_RUN = "43a5e07a68d34cb2b26fd2bafb0996f9"
 # (arguments, the confirmation a real run prints on stderr, its stdout)
 WRITES = [
     (["register", f"runs:/{CHAMPION_RUN}/model", "--name", "iris-classifier", "--alias", "candidate"],
-     f"registered iris-classifier version 4 from models:/m-edcc948ee8684cc0a792f736d9f6e4f1", "4\n"),
+     "registered iris-classifier version 4 from models:/m-edcc948ee8684cc0a792f736d9f6e4f1", "4\n"),
     (["alias", "set", "iris-classifier", "champion", "1"], "champion: 2 -> 1", ""),
     (["alias", "delete", "iris-classifier", "challenger"], "challenger: 1 -> (deleted)", ""),
     (["tag", "iris-classifier", "a=1", "b=2"], "set 2 tag(s)", ""),
