@@ -3,7 +3,7 @@
 
 _regctl_commands() {
     case "$1" in
-        '') echo 'register models versions tag describe resolve stage rename delete history doctor verify alias' ;;
+        '') echo 'register models versions tag describe resolve stage rename delete history doctor verify search download diff gc alias' ;;
         'alias') echo 'set delete list rollback' ;;
     esac
 }
@@ -11,29 +11,33 @@ _regctl_commands() {
 _regctl_options() {
     case "$1" in
         '') echo '--store --traceback --version -h --help' ;;
-        'register') echo '--name --description --tag --alias -h --help' ;;
+        'register') echo '--name --description --tag --alias --dry-run -h --help' ;;
         'models') echo '--json -h --help' ;;
         'versions') echo '--all --limit --json -h --help' ;;
-        'tag') echo '--delete --version -h --help' ;;
-        'describe') echo '--version --alias --set --set-file --json -h --help' ;;
+        'tag') echo '--delete --version --dry-run -h --help' ;;
+        'describe') echo '--version --alias --set --set-file --json --dry-run -h --help' ;;
         'resolve') echo '--json --verify -h --help' ;;
-        'stage') echo '--archive-existing -h --help' ;;
-        'rename') echo '-h --help' ;;
-        'delete') echo '--version --yes -h --help' ;;
+        'stage') echo '--archive-existing --dry-run -h --help' ;;
+        'rename') echo '--dry-run -h --help' ;;
+        'delete') echo '--version --yes --dry-run -h --help' ;;
         'history') echo '--alias --json -h --help' ;;
         'doctor') echo '--fix --json -h --help' ;;
         'verify') echo '-h --help' ;;
+        'search') echo '--models --order-by --max-results --json -h --help' ;;
+        'download') echo '--json -h --help' ;;
+        'diff') echo '--json -h --help' ;;
+        'gc') echo '--keep --keep-aliased --delete-staged --all-models --dry-run --json -h --help' ;;
         'alias') echo '-h --help' ;;
-        'alias set') echo '--expect -h --help' ;;
-        'alias delete') echo '-h --help' ;;
+        'alias set') echo '--expect --dry-run -h --help' ;;
+        'alias delete') echo '--dry-run -h --help' ;;
         'alias list') echo '--json -h --help' ;;
-        'alias rollback') echo '-h --help' ;;
+        'alias rollback') echo '--dry-run -h --help' ;;
     esac
 }
 
 _regctl_takes_value() {
     case "$1:$2" in
-        ':--store'|'register:--name'|'register:--description'|'register:--tag'|'register:--alias'|'versions:--limit'|'tag:--delete'|'tag:--version'|'describe:--version'|'describe:--alias'|'describe:--set'|'describe:--set-file'|'delete:--version'|'history:--alias'|'alias set:--expect') return 0 ;;
+        ':--store'|'register:--name'|'register:--description'|'register:--tag'|'register:--alias'|'versions:--limit'|'tag:--delete'|'tag:--version'|'describe:--version'|'describe:--alias'|'describe:--set'|'describe:--set-file'|'delete:--version'|'history:--alias'|'search:--order-by'|'search:--max-results'|'gc:--keep'|'alias set:--expect') return 0 ;;
     esac
     return 1
 }
