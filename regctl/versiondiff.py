@@ -31,7 +31,6 @@ def facts(store, uri: str) -> dict:
                            "models:/NAME@ALIAS, ...)")
     view = describe_version(store, resolution.name, version=resolution.version)
     found: dict = {
-        "version": f"{resolution.name}/{resolution.version}",
         "stage": view["current_stage"],
         "aliases": list(view["aliases"]),
         "description": view["description"],
