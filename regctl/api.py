@@ -13,9 +13,10 @@ returns a typed result from ``regctl.results``. Errors are the typed
 exceptions of ``regctl.errors``; each has an ``exit_code``.
 """
 
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from regctl.backend import Backend
+from regctl import filters
+from regctl.backend import Backend, Progress
 from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import (
     ACTIVE_STAGES,
@@ -32,9 +33,11 @@ from regctl.names import (
 )
 from regctl.results import (
     AliasChange,
+    Collection,
     Deletion,
     DescriptionChange,
     DoctorReport,
+    Download,
     HistoryRecord,
     Listing,
     ModelVersion,
@@ -43,10 +46,14 @@ from regctl.results import (
     StageChange,
     TagChange,
     Verification,
+    VersionDiff,
 )
 from regctl.suggest import did_you_mean
 
 VersionArg = Union[int, str]
+#: MLflow's client defaults for ``search_model_versions`` and ``search_registered_models``.
+SEARCH_VERSIONS_DEFAULT = 10000
+SEARCH_MODELS_DEFAULT = 100
 __all__ = ["Registry", "open_backend", "parse_tag_assignment"]
 
 
@@ -123,6 +130,39 @@ class Registry:
     def doctor(self, *, fix: bool = False) -> DoctorReport:
         """Check the whole store; with ``fix``, first repair what is safe to repair."""
         return self.backend.doctor(fix=fix)
+
+    def search_versions(self, filter: Optional[str] = None, order_by: Sequence[str] = (),
+                        max_results: int = SEARCH_VERSIONS_DEFAULT, *, progress: Progress = None) -> Listing:
+        """Live versions of all models matching an MLflow filter (``name = 'x' AND tags.k LIKE 'v%'``).
+
+        The same answer as MLflow's ``search_model_versions`` on the same store: its grammar,
+        its ordering (default: newest update first), prompts left out unless the filter names
+        ``mlflow.prompt.is_prompt``. ``Listing.more`` counts matches beyond ``max_results``.
+        """
+        search = filters.search(_filter_text(filter), _order_list(order_by), filters.VERSIONS)
+        return self.backend.search_versions(search, _max_results(max_results), progress)
+
+    def search_models(self, filter: Optional[str] = None, order_by: Sequence[str] = (),
+                      max_results: int = SEARCH_MODELS_DEFAULT, *, progress: Progress = None) -> Listing:
+        """Registered models matching an MLflow filter, as MLflow's ``search_registered_models``."""
+        search = filters.search(_filter_text(filter), _order_list(order_by), filters.MODELS)
+        return self.backend.search_models(search, _max_results(max_results), progress)
+
+    def download(self, uri: str, dest: str, *, progress: Progress = None) -> Download:
+        """Copy the artifacts of ``uri`` (a version, alias, run, ...) into the new directory ``dest``.
+
+        The copy is checked against the digest recorded at registration, when there is one
+        (IntegrityError, and nothing left at ``dest``); ``dest`` must not be a non-empty
+        directory or a file (Conflict).
+        """
+        check_text(dest, "destination")
+        if not dest:
+            raise InvalidInput("empty destination")
+        return self.backend.download(check_text(uri, "URI"), dest, progress)
+
+    def diff(self, a: str, b: str) -> VersionDiff:
+        """What differs between two registered versions (``models:/`` URIs): registry fields and MLmodel."""
+        return self.backend.diff(check_text(a, "URI"), check_text(b, "URI"))
 
     # ----------------------------------------------------------------- writes
 
@@ -223,7 +263,45 @@ class Registry:
         return None if version is None else self._number(name, version)
 
 
+    def gc(self, name: Optional[str] = None, *, keep: int, keep_aliased: bool = False,
+           delete_staged: bool = False, progress: Progress = None) -> Tuple[Collection, ...]:
+        """Soft-delete all but the newest ``keep`` versions of ``name`` (None: of every model).
+
+        Never a version an alias points at; never one in Staging or Production unless
+        ``delete_staged``. With ``keep_aliased`` the aliased versions do not count towards
+        ``keep``. One all-or-nothing change per model, journalled like ``delete_version``.
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise InvalidInput(f"invalid keep {keep!r}: must be a whole number, 0 or more")
+        names = [validate_lookup_name(name)] if name is not None else list(self.backend.model_names())
+        collected = []
+        for done, model in enumerate(names):
+            if progress:
+                progress(done, len(names))
+            collected.append(self.backend.collect(model, keep, keep_aliased=keep_aliased,
+                                                  delete_staged=delete_staged))
+        if progress:
+            progress(len(names), len(names))
+        return tuple(collected)
+
+
 _MISSING = object()
+
+
+def _filter_text(text: Optional[str]) -> Optional[str]:
+    return None if text is None else check_text(text, "filter")
+
+
+def _order_list(order_by) -> list:
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    return [check_text(o, "order") for o in order_by or ()]
+
+
+def _max_results(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"invalid max_results {value!r}: must be a positive integer")
+    return value
 
 
 def _checked_tags(tags: Mapping[str, str]) -> dict:

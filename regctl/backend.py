@@ -9,13 +9,16 @@ typed errors of ``regctl.errors``. Every write is all-or-nothing: a backend
 either applies the whole change or leaves its store as it was.
 """
 
-from typing import Mapping, Optional, Protocol, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence
 
+from regctl.filters import Search
 from regctl.results import (
     AliasChange,
+    Collection,
     Deletion,
     DescriptionChange,
     DoctorReport,
+    Download,
     HistoryRecord,
     Listing,
     ModelVersion,
@@ -24,7 +27,11 @@ from regctl.results import (
     StageChange,
     TagChange,
     Verification,
+    VersionDiff,
 )
+
+#: Called as ``progress(done, total)`` while long work goes on.
+Progress = Optional[Callable[[int, int], None]]
 
 
 class Backend(Protocol):
@@ -60,6 +67,18 @@ class Backend(Protocol):
 
     def doctor(self, *, fix: bool = False) -> DoctorReport:
         """Check the store; with ``fix``, first repair what is safe to repair."""
+
+    def search_versions(self, search: Search, max_results: int, progress: Progress = None) -> Listing:
+        """Live versions of every model that match ``search``, in its order, at most ``max_results``."""
+
+    def search_models(self, search: Search, max_results: int, progress: Progress = None) -> Listing:
+        """Registered models that match ``search``, in its order, at most ``max_results``."""
+
+    def download(self, uri: str, dest: str, progress: Progress = None) -> Download:
+        """Copy the artifacts ``uri`` points at to the new directory ``dest``, digest checked."""
+
+    def diff(self, a: str, b: str) -> VersionDiff:
+        """What differs between the registered versions ``a`` and ``b`` (``models:/`` URIs)."""
 
     # ----------------------------------------------------------------- writes
     def register(self, source: str, name: str, *, description: Optional[str], tags: Mapping[str, str],
@@ -98,3 +117,9 @@ class Backend(Protocol):
 
     def delete_version(self, name: str, version: int) -> Deletion:
         """Soft-delete a version and remove the aliases pointing at it."""
+
+    def model_names(self) -> Sequence[str]:
+        """The registered models (prompts left out), sorted."""
+
+    def collect(self, name: str, keep: int, *, keep_aliased: bool, delete_staged: bool) -> Collection:
+        """Soft-delete the versions of ``name`` older than the newest ``keep``, sparing protected ones."""

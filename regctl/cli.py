@@ -50,6 +50,7 @@ def output_format(fmt: Optional[str], json: bool) -> str:
 def examples(*lines: str) -> str:
     """A command's help epilog: its examples, kept as written."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Check and show what would change (\"would: ...\"); change nothing.")]
 
 
 class State:
@@ -57,10 +58,17 @@ class State:
 
     store_option: Optional[str] = None
     traceback: bool = False
+    dry_run: bool = False
 
 
-def open_registry() -> Registry:
-    return Registry(State.store_option)
+def open_registry(dry_run: bool = False) -> Registry:
+    State.dry_run = dry_run
+    return Registry(State.store_option, dry_run=dry_run)
+
+
+def _told(message: str) -> None:
+    """A write's confirmation; a dry run's says what would have changed."""
+    render.info(f"would: {message}" if State.dry_run else message)
 
 
 def _version_callback(value: bool) -> None:
@@ -98,12 +106,13 @@ def register(
     description: Annotated[Optional[str], typer.Option("--description", help="Description of the new version.")] = None,
     tag: Annotated[Optional[List[str]], typer.Option("--tag", metavar="KEY=VALUE", help="Version tag; repeatable.")] = None,
     alias: Annotated[Optional[List[str]], typer.Option("--alias", help="Point this alias at the new version; repeatable.")] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Register SOURCE as a new version of NAME and print the version number."""
     tags = dict(parse_tag_assignment(t) for t in tag or [])
-    version = open_registry().register(source, name, description=description, tags=tags, aliases=alias or [])
+    version = open_registry(dry_run).register(source, name, description=description, tags=tags, aliases=alias or [])
     render.line(version.version)
-    render.info(f"registered {name} version {version.version} from {version.source}")
+    _told(f"registered {name} version {version.version} from {version.source}")
 
 
 @app.command(epilog=examples(
@@ -162,18 +171,20 @@ def alias_set(
     expect: Annotated[Optional[str], typer.Option(
         "--expect", metavar="VERSION|none",
         help="Only move the alias if it currently points at this version ('none': must not exist).")] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Point ALIAS of NAME at VERSION."""
-    _show_alias_change(open_registry().set_alias(name, alias, version, expect=expect))
+    _show_alias_change(open_registry(dry_run).set_alias(name, alias, version, expect=expect))
 
 
 @alias_app.command("delete", epilog=examples("regctl alias delete iris-classifier candidate"))
 def alias_delete(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
+    dry_run: DryRunOption = False,
 ) -> None:
     """Delete ALIAS of NAME."""
-    _show_alias_change(open_registry().delete_alias(name, alias))
+    _show_alias_change(open_registry(dry_run).delete_alias(name, alias))
 
 
 @alias_app.command("list", epilog=examples(
@@ -201,18 +212,19 @@ def alias_list(
 def alias_rollback(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
+    dry_run: DryRunOption = False,
 ) -> None:
     """Move ALIAS back to where it pointed before its last change."""
-    _show_alias_change(open_registry().rollback_alias(name, alias))
+    _show_alias_change(open_registry(dry_run).rollback_alias(name, alias))
 
 
 def _show_alias_change(change) -> None:
     old = "(none)" if change.old is None else change.old
     new = "(deleted)" if change.new is None else change.new
     if change.changed:
-        render.info(f"{change.alias}: {old} -> {new}")
+        _told(f"{change.alias}: {old} -> {new}")
     else:
-        render.info(f"{change.alias}: already {new}, nothing changed")
+        _told(f"{change.alias}: already {new}, nothing changed")
 
 
 @app.command(epilog=examples(
@@ -224,18 +236,19 @@ def tag(
     delete: Annotated[Optional[List[str]], typer.Option("--delete", metavar="KEY", help="Tag to remove; repeatable.")] = None,
     version: Annotated[Optional[str], typer.Option(
         "--version", metavar="N|@ALIAS", help="Tag version N (or the version ALIAS points at) instead of the model.")] = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version."""
     if bool(assignments) == bool(delete):
         raise InvalidInput("give either KEY=VALUE pairs or --delete KEY, not both or neither")
-    registry = open_registry()
+    registry = open_registry(dry_run)
     if delete:
         registry.delete_tags(name, delete, version=version)
-        render.info(f"removed {len(delete)} tag(s)")
+        _told(f"removed {len(delete)} tag(s)")
     else:
         tags = dict(parse_tag_assignment(a) for a in assignments or [])
         registry.set_tags(name, tags, version=version)
-        render.info(f"set {len(tags)} tag(s)")
+        _told(f"set {len(tags)} tag(s)")
 
 
 @app.command(epilog=examples(
@@ -250,15 +263,16 @@ def describe(
     set_file: Annotated[Optional[str], typer.Option("--set-file", metavar="PATH", help="Replace the description with a file's text ('-': stdin).")] = None,
     json: JsonOption = False,
     format: FormatOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Show a model or one version (metadata, tags, aliases, description, lineage), or set its description."""
     if version is not None and alias is not None:
         raise InvalidInput("give --version or --alias, not both")
     fmt = output_format(format, json)
-    registry = open_registry()
+    registry = open_registry(dry_run)
     if set_text is not None or set_file is not None:
         registry.set_description(name, _description_text(set_text, set_file), version=version, alias=alias)
-        render.info("description updated")
+        _told("description updated")
         return
     if version is None and alias is None:
         view = registry.get_model(name).to_json()
@@ -308,21 +322,23 @@ def stage(
     version: Annotated[str, typer.Argument(help="Version number, or @ALIAS for the version an alias points at.")],
     stage: Annotated[str, typer.Argument(help="None, Staging, Production or Archived (any case).")],
     archive_existing: Annotated[bool, typer.Option("--archive-existing", help="Archive other versions in the target stage.")] = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Move VERSION of NAME to STAGE (MLflow's stage transition)."""
-    change = open_registry().transition_stage(name, version, stage, archive_existing=archive_existing)
+    change = open_registry(dry_run).transition_stage(name, version, stage, archive_existing=archive_existing)
     archived = f" (archived {', '.join(map(str, change.archived))})" if change.archived else ""
-    render.info(f"version {change.version}: {change.old_stage} -> {change.current_stage}{archived}")
+    _told(f"version {change.version}: {change.old_stage} -> {change.current_stage}{archived}")
 
 
 @app.command(epilog=examples('regctl rename "iris.baseline model" iris-baseline'))
 def rename(
     old: Annotated[str, typer.Argument(help="Current name.")],
     new: Annotated[str, typer.Argument(help="New name.")],
+    dry_run: DryRunOption = False,
 ) -> None:
     """Rename a registered model, keeping its versions, tags and aliases."""
-    open_registry().rename(old, new)
-    render.info(f"renamed {old} to {new}")
+    open_registry(dry_run).rename(old, new)
+    _told(f"renamed {old} to {new}")
 
 
 @app.command(epilog=examples(
@@ -336,18 +352,19 @@ def delete(
     yes: Annotated[bool, typer.Option(
         "--yes", help="Delete without asking. Without it, a terminal is asked to confirm (y/N) and a "
                       "script is refused (exit 2).")] = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Delete a registered model, or soft-delete one version."""
-    registry = open_registry()
-    if not yes:
+    registry = open_registry(dry_run)
+    if not yes and not dry_run:
         _confirm_delete(registry, name, version)
     if version is None:
         registry.delete_model(name)
-        render.info(f"deleted model {name}")
+        _told(f"deleted model {name}")
     else:
         result = registry.delete_version(name, version)
         removed = f"; removed aliases {', '.join(result.aliases_removed)}" if result.aliases_removed else ""
-        render.info(f"deleted version {result.version} of {name}{removed}")
+        _told(f"deleted version {result.version} of {name}{removed}")
 
 
 def _confirm_delete(registry: Registry, name: str, version: Optional[str]) -> None:
@@ -463,10 +480,106 @@ def command() -> click.Command:
     return root
 
 
+@app.command(epilog=examples(
+    "regctl search \"name = 'iris-classifier' AND tags.validation_status = 'approved'\"",
+    "regctl search \"tags.\\`owner/team\\` LIKE 'ml-%'\" --models --json"))
+def search(
+    filter: Annotated[Optional[str], typer.Argument(
+        metavar="[FILTER]", help="MLflow's filter: name, version_number, run_id, source_path, tags.<key> "
+                                 "(tags.`key with spaces`) with =, !=, LIKE, ILIKE, IN, NOT IN, joined by AND.")] = None,
+    models: Annotated[bool, typer.Option("--models", help="Search registered models (keys: name, tags.<key>).")] = False,
+    order_by: Annotated[Optional[List[str]], typer.Option(
+        "--order-by", metavar="KEY [ASC|DESC]",
+        help="Order by name, version_number, creation_timestamp or last_updated_timestamp; repeatable. "
+             "Default as MLflow's: versions newest update first, models by name.")] = None,
+    max_results: Annotated[Optional[int], typer.Option(
+        "--max-results", metavar="N", help="At most N results (default as MLflow's client: 10000 versions, 100 models).")] = None,
+    json: JsonOption = False,
+    format: FormatOption = None,
+    wide: WideOption = False,
+) -> None:
+    """Search versions (or --models) of every model with MLflow's filter grammar; the same answers as MLflow's search."""
+    from regctl.api import SEARCH_MODELS_DEFAULT, SEARCH_VERSIONS_DEFAULT
+
+    fmt = output_format(format, json)
+    registry = open_registry()
+    limit = max_results if max_results is not None else SEARCH_MODELS_DEFAULT if models else SEARCH_VERSIONS_DEFAULT
+    if models:
+        found = registry.search_models(filter, order_by or [], limit)
+        _show_listing(found, fmt, wide, render.models, "no registered model matches")
+    else:
+        with render.progress(None, "searching") as progress:
+            found = registry.search_versions(filter, order_by or [], limit, progress=progress)
+        _show_listing(found, fmt, wide, render.search_versions, "no version matches")
+    if found.more:
+        render.info(f"{found.more} more match(es) not shown; --max-results {len(found) + found.more} shows all")
+
+
+@app.command(epilog=examples("regctl download models:/iris-classifier@champion ./champion"))
+def download(
+    uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, models:/N/latest, models:/N/<stage>, "
+                                             "models:/m-<id> or runs:/<run_id>/<path>.")],
+    dest: Annotated[str, typer.Argument(help="New directory for the files (an empty one is replaced).")],
+    json: JsonOption = False,
+) -> None:
+    """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration (exit 4 if they differ)."""
+    with render.progress(None, "downloading") as progress:
+        result = open_registry().download(uri, dest, progress=progress)
+    if json:
+        render.print_json(result.to_json())
+    else:
+        render.line(result.dest)
+        checked = "digest checked" if result.digest else "no recorded digest to check"
+        render.info(f"copied {result.files} file(s), {result.bytes} bytes, from {result.source} ({checked})")
+
+
+@app.command(epilog=examples("regctl diff models:/iris-classifier/1 models:/iris-classifier@champion"))
+def diff(
+    a: Annotated[str, typer.Argument(help="A registered version: models:/N/V, models:/N@A, ...")],
+    b: Annotated[str, typer.Argument(help="Another registered version.")],
+    json: JsonOption = False,
+) -> None:
+    """Show what differs between two versions: stage, aliases, tags, description, source, and MLmodel's flavors, signature and requirements. Exit 1 when they differ."""
+    result = open_registry().diff(a, b)
+    if json:
+        render.print_json(result.to_json())
+    else:
+        render.diff(result.to_json())
+    if not result.equal:
+        raise typer.Exit(1)
+
+
+@app.command(epilog=examples("regctl gc iris-classifier --keep 5 --dry-run", "regctl gc --all-models --keep 10"))
+def gc(
+    keep: Annotated[int, typer.Option("--keep", metavar="N", min=0, help="Keep the newest N live versions.")],
+    name: Annotated[Optional[str], typer.Argument(help="Registered model name (or --all-models).")] = None,
+    keep_aliased: Annotated[bool, typer.Option(
+        "--keep-aliased", help="Do not count aliased versions towards N (they are never deleted anyway).")] = False,
+    delete_staged: Annotated[bool, typer.Option(
+        "--delete-staged", help="Also delete old versions in Staging or Production (spared by default).")] = False,
+    all_models: Annotated[bool, typer.Option("--all-models", help="Collect every registered model, each in its own change.")] = False,
+    dry_run: DryRunOption = False,
+    json: JsonOption = False,
+) -> None:
+    """Soft-delete old versions of NAME (as delete --version does), never one an alias points at."""
+    if (name is None) == (not all_models):
+        raise InvalidInput("give a model NAME or --all-models, not both or neither")
+    registry = open_registry(dry_run)
+    with render.progress(None, "collecting") as progress:
+        collected = registry.gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged,
+                                progress=progress)
+    if json:
+        render.print_json([c.to_json() for c in collected])
+    for c in collected:
+        spared = "".join(f"; kept {v} ({why})" for v, why in sorted(c.protected.items(), reverse=True))
+        deleted = f"deleted versions {', '.join(map(str, c.deleted))}" if c.deleted else "nothing to delete"
+        _told(f"{c.name}: {deleted}{spared}")
+
+
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     root = command()
-    State.store_option, State.traceback = None, False
+    State.store_option, State.traceback, State.dry_run = None, False, False
     try:
         code = root.main(args=list(argv), prog_name="regctl", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -20,6 +20,14 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                     'and stages come from the store).',
                       'man': "Print regctl's manual page (roff); pip install also puts it where man finds "
                              'it.',
+                      'search': "Search versions (or --models) of every model with MLflow's filter grammar; "
+                                "the same answers as MLflow's search.",
+                      'download': 'Copy the artifacts URI points at into DEST, checked against the digest '
+                                  'recorded at registration (exit 4 if they differ).',
+                      'diff': 'Show what differs between two versions: stage, aliases, tags, description, '
+                              "source, and MLmodel's flavors, signature and requirements.",
+                      'gc': 'Soft-delete old versions of NAME (as delete --version does), never one an alias '
+                            'points at.',
                       'alias': 'Set, delete, list and roll back aliases.'},
       'options': {'--store': ('dir',
                               'The mlruns/ store: a path or a file: URI, given before or after the command. '
@@ -37,6 +45,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                           '--description': ('value', 'Description of the new version.'),
                           '--tag': ('value', 'Version tag; repeatable.'),
                           '--alias': ('alias', 'Point this alias at the new version; repeatable.'),
+                          '--dry-run': (None,
+                                        'Check and show what would change ("would: ..."); change nothing.'),
                           '-h': (None, 'Show this message and exit.'),
                           '--help': (None, 'Show this message and exit.')},
               'arguments': ['uri'],
@@ -73,6 +83,7 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
          'options': {'--delete': ('value', 'Tag to remove; repeatable.'),
                      '--version': ('version',
                                    'Tag version N (or the version ALIAS points at) instead of the model.'),
+                     '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
                      '-h': (None, 'Show this message and exit.'),
                      '--help': (None, 'Show this message and exit.')},
          'arguments': ['model', 'value'],
@@ -87,6 +98,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                        'table (the default on a terminal), tsv (the default when piped: one '
                                        'record per line, tab-separated, no header), csv (with a header) or '
                                        'json.'),
+                          '--dry-run': (None,
+                                        'Check and show what would change ("would: ..."); change nothing.'),
                           '-h': (None, 'Show this message and exit.'),
                           '--help': (None, 'Show this message and exit.')},
               'arguments': ['model'],
@@ -104,12 +117,16 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
              'variadic': False},
  'stage': {'subcommands': {},
            'options': {'--archive-existing': (None, 'Archive other versions in the target stage.'),
+                       '--dry-run': (None,
+                                     'Check and show what would change ("would: ..."); change nothing.'),
                        '-h': (None, 'Show this message and exit.'),
                        '--help': (None, 'Show this message and exit.')},
            'arguments': ['model', 'version', 'stage'],
            'variadic': False},
  'rename': {'subcommands': {},
-            'options': {'-h': (None, 'Show this message and exit.'),
+            'options': {'--dry-run': (None,
+                                      'Check and show what would change ("would: ..."); change nothing.'),
+                        '-h': (None, 'Show this message and exit.'),
                         '--help': (None, 'Show this message and exit.')},
             'arguments': ['model', 'value'],
             'variadic': False},
@@ -120,6 +137,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                         '--yes': (None,
                                   'Delete without asking. Without it, a terminal is asked to confirm (y/N) '
                                   'and a script is refused (exit 2).'),
+                        '--dry-run': (None,
+                                      'Check and show what would change ("would: ..."); change nothing.'),
                         '-h': (None, 'Show this message and exit.'),
                         '--help': (None, 'Show this message and exit.')},
             'arguments': ['model'],
@@ -168,6 +187,54 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                      '--help': (None, 'Show this message and exit.')},
          'arguments': [],
          'variadic': False},
+ 'search': {'subcommands': {},
+            'options': {'--models': (None, 'Search registered models (keys: name, tags.<key>).'),
+                        '--order-by': ('value',
+                                       'Order by name, version_number, creation_timestamp or '
+                                       "last_updated_timestamp; repeatable. Default as MLflow's: versions "
+                                       'newest update first, models by name.'),
+                        '--max-results': ('value',
+                                          "At most N results (default as MLflow's client: 10000 versions, "
+                                          '100 models).'),
+                        '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                        '--format': (['table', 'tsv', 'csv', 'json'],
+                                     'table (the default on a terminal), tsv (the default when piped: one '
+                                     'record per line, tab-separated, no header), csv (with a header) or '
+                                     'json.'),
+                        '--wide': (None,
+                                   'On a terminal, show every column and every value in full, even past the '
+                                   "terminal's width."),
+                        '-h': (None, 'Show this message and exit.'),
+                        '--help': (None, 'Show this message and exit.')},
+            'arguments': ['value'],
+            'variadic': False},
+ 'download': {'subcommands': {},
+              'options': {'--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                          '-h': (None, 'Show this message and exit.'),
+                          '--help': (None, 'Show this message and exit.')},
+              'arguments': ['uri', 'value'],
+              'variadic': False},
+ 'diff': {'subcommands': {},
+          'options': {'--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                      '-h': (None, 'Show this message and exit.'),
+                      '--help': (None, 'Show this message and exit.')},
+          'arguments': ['value', 'value'],
+          'variadic': False},
+ 'gc': {'subcommands': {},
+        'options': {'--keep': ('value', 'Keep the newest N live versions.'),
+                    '--keep-aliased': (None,
+                                       'Do not count aliased versions towards N (they are never deleted '
+                                       'anyway).'),
+                    '--delete-staged': (None,
+                                        'Also delete old versions in Staging or Production (spared by '
+                                        'default).'),
+                    '--all-models': (None, 'Collect every registered model, each in its own change.'),
+                    '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
+                    '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                    '-h': (None, 'Show this message and exit.'),
+                    '--help': (None, 'Show this message and exit.')},
+        'arguments': ['model'],
+        'variadic': False},
  'alias': {'subcommands': {'set': 'Point ALIAS of NAME at VERSION.',
                            'delete': 'Delete ALIAS of NAME.',
                            'list': 'List the aliases of NAME.',
@@ -180,12 +247,17 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                'options': {'--expect': ('version',
                                         "Only move the alias if it currently points at this version ('none': "
                                         'must not exist).'),
+                           '--dry-run': (None,
+                                         'Check and show what would change ("would: ..."); change nothing.'),
                            '-h': (None, 'Show this message and exit.'),
                            '--help': (None, 'Show this message and exit.')},
                'arguments': ['model', 'alias', 'version'],
                'variadic': False},
  'alias delete': {'subcommands': {},
-                  'options': {'-h': (None, 'Show this message and exit.'),
+                  'options': {'--dry-run': (None,
+                                            'Check and show what would change ("would: ..."); change '
+                                            'nothing.'),
+                              '-h': (None, 'Show this message and exit.'),
                               '--help': (None, 'Show this message and exit.')},
                   'arguments': ['model', 'alias'],
                   'variadic': False},
@@ -203,7 +275,10 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                 'arguments': ['model'],
                 'variadic': False},
  'alias rollback': {'subcommands': {},
-                    'options': {'-h': (None, 'Show this message and exit.'),
+                    'options': {'--dry-run': (None,
+                                              'Check and show what would change ("would: ..."); change '
+                                              'nothing.'),
+                                '-h': (None, 'Show this message and exit.'),
                                 '--help': (None, 'Show this message and exit.')},
                     'arguments': ['model', 'alias'],
                     'variadic': False}}

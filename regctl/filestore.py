@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
-from regctl import journal, queries, registry
+from regctl import filters, journal, queries, registry
+from regctl.errors import StoreError
 from regctl.results import (
     AliasChange,
+    Collection,
     Deletion,
     DescriptionChange,
     DoctorReport,
+    Download,
     HistoryRecord,
     Lineage,
     Listing,
@@ -17,6 +20,7 @@ from regctl.results import (
     StageChange,
     TagChange,
     Verification,
+    VersionDiff,
 )
 from regctl.store import Store
 
@@ -83,6 +87,47 @@ class FileBackend:
                             warnings=result.get("warnings", []), fixed=result["fixed"],
                             notes=result.get("notes", []))
 
+    def search_versions(self, search, max_results, progress=None) -> Listing:
+        damaged: list = []
+        found = []
+        names = self.store.model_names()
+        for done, name in enumerate(names):
+            if progress:
+                progress(done, len(names))
+            try:  # prompts too: the search leaves them out unless its filter names them, as MLflow's
+                views = queries.list_versions(self.store, name, include_deleted=False, damaged=damaged,
+                                              include_prompts=True)
+            except StoreError as exc:
+                damaged.append(exc)
+                continue
+            found += [v for v in map(version_of, views) if filters.matches(search, v, filters.VERSIONS)]
+        if progress:
+            progress(len(names), len(names))
+        return _page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)
+
+    def search_models(self, search, max_results, progress=None) -> Listing:
+        damaged: list = []
+        views = queries.list_models(self.store, include_prompts=True, damaged=damaged)
+        found = [m for m in map(model_of, views) if filters.matches(search, m, filters.MODELS)]
+        return _page(filters.sort(found, search, filters.MODELS), max_results, damaged)
+
+    def download(self, uri, dest, progress=None) -> Download:
+        from regctl.download import download
+
+        return Download(**download(self.store, uri, dest, progress))
+
+    def diff(self, a, b) -> VersionDiff:
+        from regctl.versiondiff import diff
+
+        return diff(self.store, a, b)
+
+    def model_names(self):
+        damaged: list = []
+        views = queries.list_models(self.store, damaged=damaged)
+        if damaged:
+            raise damaged[0]
+        return [v["name"] for v in views]
+
     # ----------------------------------------------------------------- writes
 
     def register(self, source, name, *, description, tags, aliases) -> ModelVersion:
@@ -125,3 +170,11 @@ class FileBackend:
         result = registry.delete_version(self.store, name, version)
         return Deletion(name, result["version"], tuple(result["aliases_removed"]))
 
+
+    def collect(self, name, keep, *, keep_aliased, delete_staged) -> Collection:
+        result = registry.collect(self.store, name, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
+        return Collection(**result)
+
+
+def _page(items: list, max_results: int, damaged: list) -> Listing:
+    return Listing(tuple(items[:max_results]), tuple(damaged), more=max(0, len(items) - max_results))

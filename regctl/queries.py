@@ -35,13 +35,17 @@ def list_models(store: Store, *, include_prompts: bool = False, damaged: Optiona
 
 
 def list_versions(store: Store, name: str, *, include_deleted: bool = False, limit: Optional[int] = None,
-                  damaged: Optional[list] = None) -> list:
-    """Versions newest first; soft-deleted ones only with ``include_deleted``.
+                  damaged: Optional[list] = None, include_prompts: bool = False) -> list:
+    """Versions newest first; soft-deleted ones only with ``include_deleted``; a prompt's only
+    with ``include_prompts`` (for searches, which MLflow lets name prompts).
 
     With a ``damaged`` list, unreadable versions are skipped and their errors appended to it.
     """
     validate_lookup_name(name)
-    store.read_model_meta(name)
+    if include_prompts and prompts.is_prompt(store.root, name):
+        store.read_yaml(layout.model_meta(store.root, name))
+    else:
+        store.read_model_meta(name)
     aliases = store.read_aliases(name)
     versions: list = []
     for number in store.version_numbers(name):
@@ -49,6 +53,8 @@ def list_versions(store: Store, name: str, *, include_deleted: bool = False, lim
             break
         try:
             meta = store.read_version_meta(name, number)
+            if meta is None:
+                continue  # removed by a writer since the directory was listed
             if include_deleted or meta.get("current_stage") != DELETED_STAGE:
                 versions.append(version_view(store, name, meta, aliases))
         except StoreError as exc:

@@ -355,3 +355,47 @@ def delete_version(store: Store, name: str, version: int) -> dict:
                 removed.append(alias)
         change.touch_model(model_meta)
     return {"name": name, "version": version, "deleted": True, "aliases_removed": removed}
+
+
+# ------------------------------------------------------------------- gc
+
+ACTIVE = ("Staging", "Production")
+
+
+def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, delete_staged: bool = False) -> dict:
+    """Soft-delete the live versions of ``name`` older than the newest ``keep``, in one change.
+
+    Each is deleted as ``delete_version`` deletes it. A version an alias points at is never
+    deleted; one in Staging or Production only with ``delete_staged``. With ``keep_aliased``,
+    aliased versions do not count towards ``keep``.
+    """
+    with edit(store, name) as change:
+        model_meta = change.model_meta()
+        metas = {n: store.read_version_meta(name, n) for n in change.version_numbers()}  # all readable, or nothing
+        live = [n for n, meta in metas.items() if meta is not None and meta.get("current_stage") != DELETED_STAGE]
+        aliased: dict = {}
+        for alias, text in sorted(change.aliases().items()):
+            number = alias_version(text)
+            if number is not None:
+                aliased.setdefault(number, []).append(alias)
+        counted = [n for n in live if not (keep_aliased and n in aliased)]
+        kept = counted[:keep]
+        deleted, protected = [], {}
+        for number in live:
+            if number in kept or (keep_aliased and number in aliased):
+                continue
+            stage = metas[number].get("current_stage")
+            if number in aliased:
+                protected[number] = f"alias {', '.join(aliased[number])}"
+            elif stage in ACTIVE and not delete_staged:
+                protected[number] = f"stage {stage}"
+            else:
+                deleted.append(number)
+        for number in deleted:
+            meta = metas[number]
+            change.write_version_meta(number, dict(meta, current_stage=DELETED_STAGE, last_updated_timestamp=change.now))
+            change.record("version.delete", name, f"version-{number}", meta.get("current_stage"), DELETED_STAGE)
+        if deleted:
+            change.touch_model(model_meta)
+    kept_all = sorted(set(live) - set(deleted), reverse=True)
+    return {"name": name, "deleted": deleted, "kept": kept_all, "protected": protected}

@@ -9,6 +9,7 @@ at all: it costs tens of milliseconds to import and seconds to lay out ten
 thousand rows.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -401,3 +402,61 @@ def doctor_lines(report: dict) -> list:
     summary = "no problems found" if not count else f"{count} problem(s) found"
     lines.append(f"{report['store']}: {summary}" + (f", {warned} warning(s)" if warned else ""))
     return lines
+
+
+class _NoProgress:
+    def __call__(self, done: int, total: int) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def progress(total, description: str):
+    """A Rich progress bar on stderr while the block runs, when stderr is a terminal; else nothing.
+
+    Yields ``update(done, total)``, the callback the library's long operations accept.
+    """
+    if not sys.stderr.isatty():
+        yield _NoProgress()
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True, color_system=None if os.environ.get("NO_COLOR") else "auto")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(visible(description), total=total)
+
+        def update(done: int, new_total: int) -> None:
+            bar.update(task, completed=done, total=new_total)
+
+        yield update
+
+
+def search_versions(views, fmt: str = "table", wide: bool = False) -> None:
+    """Versions of several models: the version table with the model's name first."""
+    emit(
+        [Col("NAME", "id", 100), Col("VERSION", "id", 95), Col("STAGE", "id", 90), Col("ALIASES", "list", 80),
+         Col("UPDATED", "id", 50), Col("SOURCE", "text", 30, 24), Col("TAGS", "list", 40, 16)],
+        [
+            [v["name"], v["version"], v["current_stage"], list(v["aliases"]), timestamp(v["last_updated_timestamp"]),
+             v["source"], _tag_items(v["tags"])]
+            for v in views
+        ],
+        fmt, wide=wide,
+    )
+
+
+def diff(view: dict, fmt: str = "table") -> None:
+    """Each differing field with its two values, or one line saying they are equal."""
+    if view["equal"]:
+        line(f"{view['a']} and {view['b']}: no differences")
+        return
+    emit([Col("FIELD", "id", 100), Col(view["a"], "text", 90, 24), Col(view["b"], "text", 90, 24)],
+         [[d["field"], _diff_value(d["a"]), _diff_value(d["b"])] for d in view["differences"]], fmt, wide=True)
+
+
+def _diff_value(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)

@@ -110,6 +110,7 @@ class Listing:
 
     items: Tuple[Any, ...] = ()
     damaged: Tuple[StoreError, ...] = ()
+    more: int = 0  # a search's matches left out by its max_results
 
     def __post_init__(self):
         _freeze(self, "items", "damaged")
@@ -273,3 +274,69 @@ class DoctorReport:
         return {"store": self.store, "ok": self.ok, "problems": [dict(p) for p in self.problems],
                 "warnings": [dict(w) for w in self.warnings], "fixed": [dict(f) for f in self.fixed],
                 "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class Download:
+    """Artifacts copied to ``dest``; ``digest`` checked when one was recorded at registration."""
+
+    uri: str
+    source: str
+    dest: str
+    files: int
+    bytes: int
+    name: Optional[str] = None
+    version: Optional[int] = None
+    digest: Optional[str] = None  # the recorded digest the copy matched, None when there is none
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field that differs between two versions (None: absent on that side)."""
+
+    field: str
+    a: Any
+    b: Any
+
+    def to_json(self) -> dict:
+        return {"field": self.field, "a": self.a, "b": self.b}
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """What differs between version ``a`` and version ``b``: registry fields and the model's MLmodel."""
+
+    a: str
+    b: str
+    differences: Tuple[Difference, ...] = ()
+
+    def __post_init__(self):
+        _freeze(self, "differences")
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+    def to_json(self) -> dict:
+        return {"a": self.a, "b": self.b, "equal": self.equal,
+                "differences": [d.to_json() for d in self.differences]}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What ``gc`` soft-deleted (or would), and what it kept of the old versions and why."""
+
+    name: str
+    deleted: Tuple[int, ...] = ()
+    kept: Tuple[int, ...] = ()
+    protected: Mapping[int, str] = field(default_factory=dict)  # old version -> why it was kept
+
+    def __post_init__(self):
+        _freeze(self, "deleted", "kept", "protected")
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "deleted": list(self.deleted), "kept": list(self.kept),
+                "protected": {str(k): v for k, v in self.protected.items()}}

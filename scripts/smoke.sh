@@ -84,6 +84,13 @@ check 0 regctl stage smoke-model 1 Staging
 check 0 regctl rename smoke-model smoke-model-renamed
 check 0 regctl delete smoke-model-renamed --version 1 --yes
 check 0 regctl delete smoke-model-renamed --yes
+check 0 regctl search "name = 'iris-classifier' AND tags.validation_status = 'approved'" --json
+check 0 regctl search --models "name LIKE 'iris%'"
+check 0 regctl download models:/iris-classifier@champion "$scratch/downloaded"
+check 0 regctl diff models:/iris-classifier/2 models:/iris-classifier@champion
+check 1 regctl diff models:/iris-classifier/1 models:/iris-classifier/2
+check 0 regctl gc iris-classifier --keep 1 --dry-run
+check 0 regctl stage iris-classifier 1 Production --dry-run
 check 0 regctl history
 check 0 regctl doctor
 check 0 regctl doctor --fix --json
@@ -92,6 +99,7 @@ check 0 regctl man
 # Failures are one line and a documented status, never a traceback.
 check 1 regctl resolve models:/iris-classifier/7
 check 2 regctl delete iris-classifier
+check 2 regctl search "name = iris"
 check 3 regctl alias set iris-classifier champion 1 --expect 1
 check 4 env -u REGCTL_STORE MLFLOW_TRACKING_URI=http://mlflow.internal:5000 regctl models
 

@@ -1,0 +1,89 @@
+"""``diff``: what differs between two registered versions.
+
+Registry fields (stage, aliases, tags, description, source) and, from each
+version's artifacts, ``MLmodel`` (flavors, their versions, the signature,
+MLflow's version) and ``requirements.txt``. Reads only.
+"""
+
+import json
+from pathlib import Path
+
+from regctl import yamlfile
+from regctl.errors import InvalidInput, StoreError
+from regctl.names import show
+from regctl.queries import describe_version
+from regctl.resolve import resolve
+from regctl.results import Difference, VersionDiff
+
+
+def diff(store, a: str, b: str) -> VersionDiff:
+    left, right = facts(store, a), facts(store, b)
+    fields = list(left) + [k for k in right if k not in left]
+    return VersionDiff(a, b, tuple(Difference(f, left.get(f), right.get(f)) for f in fields
+                                   if left.get(f) != right.get(f)))
+
+
+def facts(store, uri: str) -> dict:
+    """``{field: value}`` of one version, in display order; absent fields are left out."""
+    resolution = resolve(store, uri)
+    if resolution.version is None:
+        raise InvalidInput(f"cannot diff {show(uri)}: give registered versions (models:/NAME/VERSION, "
+                           "models:/NAME@ALIAS, ...)")
+    view = describe_version(store, resolution.name, version=resolution.version)
+    found: dict = {
+        "stage": view["current_stage"],
+        "aliases": list(view["aliases"]),
+        "description": view["description"],
+        "source": view["source"],
+    }
+    found.update((f"tags.{k}", v) for k, v in sorted(view["tags"].items()))
+    found.update(_mlmodel(Path(resolution.path)))
+    requirements = _requirements(Path(resolution.path) / "requirements.txt")
+    if requirements is not None:
+        found["requirements"] = requirements
+    return found
+
+
+def _mlmodel(directory: Path) -> dict:
+    path = directory / "MLmodel"
+    if not path.is_file():
+        return {}
+    try:
+        data = yamlfile.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yamlfile.YamlSyntaxError) as exc:
+        raise StoreError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"damaged file {path}: not a YAML mapping")
+    found: dict = {}
+    flavors: dict = data["flavors"] if isinstance(data.get("flavors"), dict) else {}
+    found["flavors"] = sorted(flavors)
+    for flavor, spec in sorted(flavors.items()):
+        for key, value in sorted((spec or {}).items() if isinstance(spec, dict) else []):
+            if key.endswith("_version") or key in ("loader_module", "serialization_format"):
+                found[f"flavors.{flavor}.{key}"] = value
+    if "mlflow_version" in data:
+        found["mlflow_version"] = data["mlflow_version"]
+    signature: dict = data["signature"] if isinstance(data.get("signature"), dict) else {}
+    for part in ("inputs", "outputs", "params"):
+        if signature.get(part) is not None:
+            found[f"signature.{part}"] = _json(signature[part])
+    return found
+
+
+def _json(value):
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _requirements(path: Path):
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]

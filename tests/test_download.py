@@ -1,0 +1,74 @@
+"""``regctl download``: a checked copy of a version's artifacts, whole or not at all."""
+
+import json
+import os
+from pathlib import Path
+
+from conftest import one_line_failure, regctl, snapshot
+
+
+def registered_copy(store, tmp_path):
+    """A version registered by regctl (so it has a digest) from a directory of its own; returns that directory."""
+    source = tmp_path / "model-src"
+    (source / "sub").mkdir(parents=True)
+    (source / "MLmodel").write_text("flavors:\n  python_function: {python_version: 3.11.0}\n")
+    (source / "sub" / "weights.bin").write_bytes(os.urandom(3000))
+    (source / "link").symlink_to("MLmodel")
+    assert regctl("register", source, "--name", "dl", "--alias", "champion", store=store).stdout == "1\n"
+    return source
+
+
+def tree(root):
+    return {p.relative_to(root).as_posix(): (os.readlink(p) if p.is_symlink() else p.read_bytes())
+            for p in sorted(root.rglob("*")) if p.is_symlink() or p.is_file()}
+
+
+def test_download_copies_a_version_checks_its_digest_and_prints_the_destination(store3, tmp_path):
+    source = registered_copy(store3, tmp_path)
+    before = snapshot(store3)
+    dest = tmp_path / "out" / "model"
+    result = regctl("download", "models:/dl@champion", dest, store=store3)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{dest}\n"
+    assert "3 file(s)" in result.stderr and "digest checked" in result.stderr
+    assert tree(dest) == tree(source)
+    assert snapshot(store3) == before
+    assert os.listdir(dest.parent) == ["model"]  # no temporary directory left
+
+
+def test_download_of_an_mlflow_version_and_a_run_without_a_digest(store3, tmp_path):
+    result = regctl("download", "models:/iris-classifier/2", tmp_path / "v2", "--json", store=store3)
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout)
+    assert (view["name"], view["version"], view["digest"]) == ("iris-classifier", 2, None)
+    resolved = regctl("resolve", "models:/iris-classifier/2", store=store3).stdout.strip()
+    assert tree(tmp_path / "v2") == tree(Path(resolved))
+    assert (tmp_path / "v2" / "MLmodel").is_file() and view["files"] == len(tree(tmp_path / "v2"))
+    run = regctl("download", "runs:/43a5e07a68d34cb2b26fd2bafb0996f9/model", tmp_path / "run", store=store3)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "run" / "MLmodel").is_file()
+    (tmp_path / "empty").mkdir()  # an empty directory is replaced
+    assert regctl("download", "models:/iris-classifier@champion", tmp_path / "empty", store=store3).returncode == 0
+    assert (tmp_path / "empty" / "MLmodel").is_file()
+
+
+def test_a_changed_file_is_exit_4_and_leaves_nothing_behind(store3, tmp_path):
+    source = registered_copy(store3, tmp_path)
+    (source / "sub" / "weights.bin").write_bytes(b"tampered")
+    dest = tmp_path / "out" / "model"
+    line = one_line_failure(regctl("download", "models:/dl/1", dest, store=store3), 4, "weights.bin")
+    assert "nothing was left" in line
+    assert not dest.exists() and os.listdir(dest.parent) == []
+
+
+def test_an_existing_destination_is_exit_3_and_untouched(store3, tmp_path):
+    dest = tmp_path / "full"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    one_line_failure(regctl("download", "models:/iris-classifier/1", dest, store=store3), 3, "not empty")
+    assert os.listdir(dest) == ["keep.txt"] and os.listdir(tmp_path).count("full") == 1
+    (tmp_path / "file").write_text("x")
+    one_line_failure(regctl("download", "models:/iris-classifier/1", tmp_path / "file", store=store3), 3)
+    one_line_failure(regctl("download", "models:/iris-classifier/9", tmp_path / "new", store=store3), 1)
+    assert not (tmp_path / "new").exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".regctl-download-")]

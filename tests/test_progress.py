@@ -1,0 +1,43 @@
+"""``render.progress``: a Rich bar on a terminal, nothing at all otherwise."""
+
+import io
+import sys
+
+from regctl import render
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_silent_off_a_terminal(monkeypatch):
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    with render.progress(10, "copying") as update:
+        update(5, 10)
+        update(10, 10)
+    assert err.getvalue() == ""
+
+
+def test_progress_draws_a_bar_on_a_terminal(monkeypatch):
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with render.progress(None, "copying") as update:
+        update(3, 10)
+        update(10, 10)
+    assert "copying" in err.getvalue()
+
+
+def test_download_reports_progress_to_the_callback(store3, tmp_path):
+    from regctl import Registry
+
+    calls = []
+    Registry(str(store3)).download("models:/iris-classifier/1", str(tmp_path / "d"),
+                                   progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == calls[-1][1] > 0
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    searched = []
+    Registry(str(store3)).search_versions(progress=lambda done, total: searched.append((done, total)))
+    assert searched[-1] == (2, 2)
