@@ -104,7 +104,7 @@ check 3 regctl alias set iris-classifier champion 1 --expect 1
 check 4 env -u REGCTL_STORE MLFLOW_TRACKING_URI=http://mlflow.internal:5000 regctl models
 
 # Every command that `regctl --help` and `regctl alias --help` list was called above.
-listed() { regctl "$@" --help | awk '/^Commands:/ {on = 1; next} on && /^[^ ]/ {exit} on && NF {print $1}'; }
+listed() { regctl "$@" --help | awk '/^Commands:/ {on = 1; next} on && !NF {exit} on {print $1}'; }
 require() {
     if ! grep -qE "^check [0-9] regctl $1( |$)" "$0"; then
         echo "smoke: command 'regctl $1' is not exercised" >&2
