@@ -47,6 +47,13 @@ VersionArg = Union[int, str]
 
 def open_backend(store: Optional[str] = None) -> Backend:
     """The backend serving ``store`` (a path or URI), found as the CLI finds it when None."""
+    from regctl.sqlschema import chosen_database
+
+    database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database
+    if database is not None:
+        from regctl.sqlitestore import SqliteBackend
+
+        return SqliteBackend(database)
     from regctl.filestore import FileBackend
     from regctl.locations import store_root
 
