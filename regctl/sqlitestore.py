@@ -818,6 +818,8 @@ class SqliteBackend:
 
         validate_model_name(name)
         aliases = [validate_alias(a) for a in aliases]
+        if isinstance(uris.parse_uri(source), uris.PathRef):
+            self._registration_source(None, source)  # a missing directory is reported first, as for a file store
         connection = self._connect()
         sqlschema.check_writable(self.schema, self.path)  # before hashing: a refused write costs nothing
         origin = self._registration_source(connection, source)  # a bad source changes nothing
