@@ -67,7 +67,8 @@ def chosen_database(option: "str | None", environ=os.environ, cwd: "str | None" 
 
     The chosen value is ``--store``, else the first of REGCTL_STORE, MLFLOW_REGISTRY_URI and
     MLFLOW_TRACKING_URI that is set; a ``sqlite:`` URI there names a database. With nothing
-    configured: ``./mlruns`` when it exists, else ``./mlflow.db`` when it exists, else ``./mlruns``.
+    configured: ``./mlruns`` when it is a file store, else ``./mlflow.db`` when it exists, else
+    ``./mlruns`` (created by the first write).
     """
     if option is not None:
         return database_path(option, "--store", cwd) if is_sqlite_uri(option) else None
@@ -76,10 +77,28 @@ def chosen_database(option: "str | None", environ=os.environ, cwd: "str | None" 
         if value is not None:
             return database_path(value, variable, cwd) if is_sqlite_uri(value) else None
     base = cwd or os.getcwd()
-    if os.path.isdir(os.path.join(base, "mlruns")):
-        return None
     default = os.path.join(base, DEFAULT_DB)
-    return Path(os.path.abspath(default)) if os.path.isfile(default) else None
+    if not os.path.isfile(default) or is_file_store(os.path.join(base, "mlruns")):
+        return None
+    return Path(os.path.abspath(default))
+
+
+def is_file_store(path: str) -> bool:
+    """Whether ``path`` holds a file store's data, not only a database's artifacts.
+
+    MLflow (3.7+) keeps using ``./mlruns`` as its store when it holds an experiment
+    (``<digits>/meta.yaml``), and otherwise puts only artifacts there, beside
+    ``./mlflow.db``. A ``models/`` directory is a registry regctl or MLflow wrote.
+    """
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir() and (entry.name == "models" or (
+                        entry.name.isdigit() and os.path.lexists(os.path.join(entry.path, "meta.yaml")))):
+                    return True
+    except OSError:
+        return False
+    return False
 
 
 class Schema:

@@ -346,9 +346,23 @@ def test_which_database_a_uri_or_the_default_names(tmp_path, db3):
     empty = tmp_path / "empty-store"
     (empty / "models").mkdir(parents=True)
     assert models(env={"REGCTL_STORE": str(empty), "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}) == []
-    # ./mlruns, when it exists, wins over ./mlflow.db
-    (work / "mlruns" / "models").mkdir(parents=True)
+    # ./mlruns holding a database's artifacts only (MLflow 3.7+ puts them there): still ./mlflow.db
+    (work / "mlruns" / "1" / "run-id" / "artifacts").mkdir(parents=True)
+    assert models() == names
+    # ./mlruns holding a file store (an experiment's meta.yaml, as MLflow checks, or a registry) wins
+    (work / "mlruns" / "0").mkdir()
+    (work / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
     assert models() == []
+    (work / "mlruns" / "0" / "meta.yaml").unlink()
+    assert models() == names
+    (work / "mlruns" / "models").mkdir()
+    assert models() == []
+    # no ./mlflow.db: ./mlruns, created by the first write
+    (work / "mlflow.db").unlink()
+    shutil.rmtree(work / "mlruns")
+    (tmp_path / "src").mkdir()
+    assert ok(run("register", str(tmp_path / "src"), "--name", "first", cwd=work)) == "1\n"
+    assert (work / "mlruns" / "models" / "first").is_dir() and not (work / "mlflow.db").exists()
     for bad, needle in [("sqlite://", "in-memory"), ("sqlite:///:memory:", "in-memory"),
                         ("sqlite://host/x.db", "'host'"), ("sqlite:///x.db?timeout=3", "query")]:
         fails(run("models", store=bad, cwd=work), 2, needle)
