@@ -31,7 +31,7 @@ complete -c regctl -f -n '__regctl_at \'\'' -a history -d 'Show the journal of c
 complete -c regctl -f -n '__regctl_at \'\'' -a doctor -d 'Check the whole store for damage (exit 4 when a problem remains).'
 complete -c regctl -f -n '__regctl_at \'\'' -a verify -d 'Check a version\'s artifacts against the digest recorded when it was registered (exit 4 if they differ).'
 complete -c regctl -f -n '__regctl_at \'\'' -a alias -d 'Set, delete, list and roll back aliases.'
-complete -c regctl -n '__regctl_at \'\'' -l store -r -d 'The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local, else ./mlruns.'
+complete -c regctl -n '__regctl_at \'\'' -l store -r -d 'The store: an mlruns/ directory (a path or file: URI) or MLflow\'s SQLite database (sqlite:///mlflow.db). Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local or sqlite:, else ./mlruns (./mlflow.db when only it exists).'
 complete -c regctl -n '__regctl_at \'\'' -l traceback -d 'Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).'
 complete -c regctl -n '__regctl_at \'\'' -l version -d 'Print the version and exit.'
 complete -c regctl -n '__regctl_at \'\'' -s h -l help -d 'Show this message and exit.'

@@ -12,7 +12,7 @@ _regctl_commands() {
 
 _regctl_options() {
     case "$1" in
-        '') reply=('--store:The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local, else ./mlruns.' '--traceback:Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).' '--version:Print the version and exit.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        '') reply=('--store:The store: an mlruns/ directory (a path or file: URI) or MLflow'\''s SQLite database (sqlite:///mlflow.db). Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local or sqlite:, else ./mlruns (./mlflow.db when only it exists).' '--traceback:Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).' '--version:Print the version and exit.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'register') reply=('--name:Registered model name (created if missing).' '--description:Description of the new version.' '--tag:Version tag; repeatable.' '--alias:Point this alias at the new version; repeatable.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'models') reply=('--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'versions') reply=('--all:Include soft-deleted versions.' '--limit:Show only the newest N versions.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;

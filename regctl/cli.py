@@ -20,7 +20,7 @@ from regctl.report import report
 
 app = typer.Typer(
     name="regctl",
-    help="A fast model registry CLI over MLflow's local file store (mlruns/).",
+    help="A fast model registry CLI over MLflow's local file store (mlruns/) or SQLite database.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,15 +51,16 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def main_options(
     store: Annotated[Optional[str], typer.Option(
-        "--store", metavar="PATH_OR_FILE_URI",
-        help="The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or "
-             "$MLFLOW_TRACKING_URI when local, else ./mlruns.")] = None,
+        "--store", metavar="PATH_OR_URI",
+        help="The store: an mlruns/ directory (a path or file: URI) or MLflow's SQLite database "
+             "(sqlite:///mlflow.db). Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or "
+             "$MLFLOW_TRACKING_URI when local or sqlite:, else ./mlruns (./mlflow.db when only it exists).")] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    """A fast model registry CLI over MLflow's local file store (mlruns/)."""
+    """A fast model registry CLI over MLflow's local file store (mlruns/) or SQLite database."""
     State.store_option = store
 
 
