@@ -750,8 +750,8 @@ class SqliteBackend:
                          "message": f"alias {show(alias)} points at version {version}, which {what}",
                          "fixable": True, "alias": alias, "version": version}
                 fixed.append(found)
-                self._record(records, "doctor.fix", name, "registered_model_aliases", "dangling-alias", "repaired")
-                self._record(records, "alias.delete", name, alias, str(version), None)
+                self._record(records, "doctor.fix", name, f"registered_model_aliases:{alias}", "dangling-alias",
+                             "repaired")
         return fixed
 
     # ----------------------------------------------------------------- writes

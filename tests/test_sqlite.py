@@ -411,8 +411,8 @@ def test_doctor_finds_and_fixes_an_alias_on_a_deleted_version(db2):
     fixed = ok_json("doctor", "--fix", store=db2)
     assert fixed["ok"] and [p["alias"] for p in fixed["fixed"]] == ["candidate"]
     assert ok_json("alias", "list", "iris-classifier", store=db2) == {"challenger": 1, "champion": 2}
-    assert [(r["operation"], r["target"]) for r in journal(db2)] == [
-        ("doctor.fix", "registered_model_aliases"), ("alias.delete", "candidate")]
+    assert [(r["operation"], r["target"], r["old"], r["new"]) for r in journal(db2)] == [
+        ("doctor.fix", "registered_model_aliases:candidate", "dangling-alias", "repaired")]
     assert ok(run("doctor", store=db2)).strip().endswith("no problems found")
 
 
