@@ -12,6 +12,7 @@ test_errors.py; the live MLflow comparisons are in test_interop_sqlite.py.
 
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, FixtureStore, regctl as run, snapshot, sqlite_uri
+from conftest import FIXTURES, REPO, FixtureStore, regctl as run, snapshot, sqlite_uri
 
 JOURNAL = ".regctl-journal.jsonl"
 
@@ -510,3 +511,22 @@ def test_a_failing_write_leaves_the_database_unchanged(db3, model_dir):
         assert dump(db3) == before, args
         assert db3.root.read_bytes() == data and journal(db3) == records, args
     assert sorted(p.name for p in db3.base.iterdir()) == ["local model", "mlflow.db", "mlflow.db" + JOURNAL, "mlruns"]
+
+
+# ------------------------------------------------------------------ README
+
+def test_the_readme_walk_through_a_database_runs(tmp_path):
+    """The README's commands on a database, run as written (in a scratch directory), the fixture untouched."""
+    before = snapshot(FIXTURES / "mlflow3-db")
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## MLflow's SQLite database\n", 1)[1]
+    block = section.split("\n## ", 1)[0].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert "--store sqlite:///mlflow.db" in block
+    script = block.replace("/tmp/regctl-db-tour", str(tmp_path / "tour"))
+    prelude = (f"set -e\nregctl() {{ {shlex.quote(sys.executable)} -m regctl \"$@\"; }}\n"
+               f"cd {shlex.quote(str(REPO))}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    done = subprocess.run(["bash", "-c", prelude + script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "no problems found" in done.stdout
+    assert "match the registered digest" in done.stderr
+    assert snapshot(FIXTURES / "mlflow3-db") == before
