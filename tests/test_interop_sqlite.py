@@ -68,20 +68,24 @@ def revision(path: Path) -> str:
 def using_db(uri: str, cwd: Path):
     """MLflow's global tracking and registry URIs set to ``uri``, run from ``cwd`` (its artifacts go to ./mlruns)."""
     import mlflow
+    from mlflow.tracking import fluent
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    # the active experiment too: another module may have set one, in another store
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")}
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
     saved_cwd = os.getcwd()
     os.chdir(cwd)
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    fluent._active_experiment_id = None
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield mlflow
     finally:
         os.chdir(saved_cwd)
-        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+        tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id = saved
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -140,6 +144,7 @@ def written3(tmp_path_factory):
     database = work / "mlflow.db"
     uri = db_uri(database)
     with using_db(uri, work) as mlflow:
+        mlflow.set_experiment("sqlite-interop")
         runs = [log_model_run(mlflow, True, [2.0, -1.0], "first"),
                 log_model_run(mlflow, False, [-1.0, 3.0], "second"),
                 log_model_run(mlflow, False, [1.0, 1.0], "third")]
