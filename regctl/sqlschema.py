@@ -71,7 +71,7 @@ def chosen_database(option: "str | None", environ=os.environ, cwd: "str | None" 
     ``./mlruns`` (created by the first write).
     """
     if option is not None:
-        return database_path(option, "--store", cwd) if is_sqlite_uri(option) else None
+        return database_path(option, "--store", cwd) if isinstance(option, str) and is_sqlite_uri(option) else None
     for variable in ENV_VARIABLES:
         value = environ.get(variable)
         if value is not None:
