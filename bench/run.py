@@ -920,7 +920,12 @@ def main(argv=None) -> int:
         print(f"note: MLflow columns skipped: {bench.mlflow_note}")
     bench.run()
     text = bench.markdown()
-    Path(args.output).write_text(text, encoding="utf-8")
+    output = Path(args.output)
+    old = output.read_text(encoding="utf-8") if output.exists() else ""
+    begin, end = "<!-- sqlite benchmark: begin", "<!-- sqlite benchmark: end -->"
+    if begin in old and end in old:  # bench/sqlite.py's section stays
+        text += "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
+    output.write_text(text, encoding="utf-8")
     print()
     print("\n".join(bench.table()))
     print()

@@ -63,6 +63,13 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False) -> Backe
     With ``dry_run``, every write checks and plans its change, returns what it would do,
     and changes nothing.
     """
+    from regctl.sqlschema import chosen_database
+
+    database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database
+    if database is not None:
+        from regctl.sqlitestore import SqliteBackend
+
+        return SqliteBackend(database, dry_run=dry_run)
     from regctl.filestore import FileBackend
     from regctl.locations import store_root
 

@@ -80,6 +80,12 @@ class Backend(Protocol):
     def diff(self, a: str, b: str) -> VersionDiff:
         """What differs between the registered versions ``a`` and ``b`` (``models:/`` URIs)."""
 
+    def recorded_digest(self, name: str, version: int) -> Optional[str]:
+        """The digest regctl recorded when it registered the version, or None."""
+
+    def describe_difference(self, name: str, version: int, recorded: str, current: dict, actual: str) -> str:
+        """Which files differ from what was registered, as far as the store knows."""
+
     # ----------------------------------------------------------------- writes
     def register(self, source: str, name: str, *, description: Optional[str], tags: Mapping[str, str],
                  aliases: Sequence[str]) -> ModelVersion:

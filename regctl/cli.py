@@ -18,7 +18,7 @@ from regctl.report import report
 
 app = typer.Typer(
     name="regctl",
-    help="A fast model registry CLI over MLflow's local file store (mlruns/).",
+    help="A fast model registry CLI over MLflow's local file store (mlruns/) or SQLite database.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -77,22 +77,24 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-STORE_HELP = ("The mlruns/ store: a path or a file: URI, given before or after the command. Default: "
-              "$REGCTL_STORE, else $MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns; a URI "
-              "of another kind is an error, never a fallback.")
+STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI) "
+              "or MLflow's SQLite database (sqlite:///mlflow.db). Default: $REGCTL_STORE, else "
+              "$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds a file store, "
+              "else ./mlflow.db when it exists, else ./mlruns; a URI of another kind is an error, never a "
+              "fallback.")
 
 
 @app.callback(epilog=examples(
     "regctl --store examples/mlruns versions iris-classifier",
     "regctl versions iris-classifier | cut -f1,5      # version and run id, one per line"))
 def main_options(
-    store: Annotated[Optional[str], typer.Option("--store", metavar="PATH_OR_FILE_URI", help=STORE_HELP)] = None,
+    store: Annotated[Optional[str], typer.Option("--store", metavar="PATH_OR_URI", help=STORE_HELP)] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    """A fast model registry CLI over MLflow's local file store (mlruns/)."""
+    """A fast model registry CLI over MLflow's local file store (mlruns/) or SQLite database."""
     State.store_option = store
     State.traceback = traceback
 

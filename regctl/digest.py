@@ -201,9 +201,13 @@ def verify(store, uri: str) -> dict:
 def describe_difference(store, name: str, version: int, recorded: str, current: dict, actual: str) -> str:
     """Which files changed, were added or were removed, as far as the manifest tells."""
     stored = recorded_manifest(store, name, version)
-    if stored is None or digest_of(stored["files"]) != recorded:
+    return name_differences(stored["files"] if stored is not None else None, recorded, current, actual)
+
+
+def name_differences(before: Optional[dict], recorded: str, current: dict, actual: str) -> str:
+    """Which files changed, were added or were removed, given the recorded per-file hashes (or None)."""
+    if not isinstance(before, dict) or digest_of(before) != recorded:
         return f"digest is {actual}, recorded {recorded} (no intact file list to name the files)"
-    before = stored["files"]
     changed = sorted(k for k in current if k in before and current[k] != before[k])
     added = sorted(k for k in current if k not in before)
     removed = sorted(k for k in before if k not in current)

@@ -16,20 +16,22 @@ from regctl import digest
 from regctl.atomic import os_reason
 from regctl.errors import Conflict, IntegrityError, StoreError
 from regctl.names import show
-from regctl.resolve import resolve
 
 TEMP_PREFIX = ".regctl-download-"
 
 
-def download(store, uri: str, dest: str, progress=None) -> dict:
-    """Copy ``uri``'s artifacts to ``dest``; Conflict if ``dest`` is a file or a non-empty directory."""
-    resolution = resolve(store, uri)
+def download(backend, uri: str, dest: str, progress=None) -> dict:
+    """Copy ``uri``'s artifacts to ``dest``; Conflict if ``dest`` is a file or a non-empty directory.
+
+    ``backend``: any backend (``regctl.backend.Backend``); the copy is local, the store is only read.
+    """
+    resolution = backend.resolve(uri)
     source = Path(resolution.path)
     target = Path(os.path.abspath(dest))
     _check_destination(target)
     recorded = None
     if resolution.version is not None:
-        recorded = digest.recorded_digest(store, resolution.name, resolution.version)
+        recorded = backend.recorded_digest(resolution.name, resolution.version)
     files = _listing(source)
     total = sum(size for _, _, size in files)
     try:
@@ -55,7 +57,7 @@ def download(store, uri: str, dest: str, progress=None) -> dict:
             if actual != recorded:
                 raise IntegrityError(
                     f"the copy of {show(uri)} differs from what was registered; nothing was left at {target}: "
-                    + digest.describe_difference(store, resolution.name, resolution.version, recorded, entries, actual))
+                    + backend.describe_difference(resolution.name, resolution.version, recorded, entries, actual))
         _check_destination(target)
         if target.is_dir():
             target.rmdir()  # empty, checked above

@@ -49,11 +49,19 @@ def run(argv):
     from regctl.report import report
 
     try:
-        from regctl.locations import store_root
-        from regctl.resolve import resolve
-        from regctl.store import Store
+        from regctl.sqlschema import chosen_database
 
-        resolution = resolve(Store(store_root(store_option)), uri)
+        database = chosen_database(store_option)
+        if database is not None:  # MLflow's SQLite database
+            from regctl.sqlitestore import SqliteBackend
+
+            resolution = SqliteBackend(database).resolve(uri)
+        else:
+            from regctl.locations import store_root
+            from regctl.resolve import resolve
+            from regctl.store import Store
+
+            resolution = resolve(Store(store_root(store_option)), uri)
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # every error goes through report()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from regctl import filters, journal, queries, registry
+from regctl.common import page
 from regctl.errors import StoreError
 from regctl.results import (
     AliasChange,
@@ -103,23 +104,33 @@ class FileBackend:
             found += [v for v in map(version_of, views) if filters.matches(search, v, filters.VERSIONS)]
         if progress:
             progress(len(names), len(names))
-        return _page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)
+        return page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)
 
     def search_models(self, search, max_results, progress=None) -> Listing:
         damaged: list = []
         views = queries.list_models(self.store, include_prompts=True, damaged=damaged)
         found = [m for m in map(model_of, views) if filters.matches(search, m, filters.MODELS)]
-        return _page(filters.sort(found, search, filters.MODELS), max_results, damaged)
+        return page(filters.sort(found, search, filters.MODELS), max_results, damaged)
 
     def download(self, uri, dest, progress=None) -> Download:
-        from regctl.download import download
+        from regctl import common
 
-        return Download(**download(self.store, uri, dest, progress))
+        return common.download(self, uri, dest, progress)
 
     def diff(self, a, b) -> VersionDiff:
-        from regctl.versiondiff import diff
+        from regctl import common
 
-        return diff(self.store, a, b)
+        return common.diff(self, a, b)
+
+    def recorded_digest(self, name, version):
+        from regctl.digest import recorded_digest
+
+        return recorded_digest(self.store, name, version)
+
+    def describe_difference(self, name, version, recorded, current, actual) -> str:
+        from regctl.digest import describe_difference
+
+        return describe_difference(self.store, name, version, recorded, current, actual)
 
     def model_names(self):
         damaged: list = []
@@ -174,7 +185,3 @@ class FileBackend:
     def collect(self, name, keep, *, keep_aliased, delete_staged) -> Collection:
         result = registry.collect(self.store, name, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
         return Collection(**result)
-
-
-def _page(items: list, max_results: int, damaged: list) -> Listing:
-    return Listing(tuple(items[:max_results]), tuple(damaged), more=max(0, len(items) - max_results))

@@ -116,7 +116,8 @@ def _location(value: str, origin: str) -> StoreLocation:
     scheme = _BARE_REGISTRY_URIS.get(value) or scheme_of(value) or "file"
     if scheme != "file":
         raise StoreError(f"{shown}: {_kind(scheme)} are not supported{' yet' if _planned(scheme) else ''}; "
-                         "regctl works on a local MLflow file store (a path or a file: URI)")
+                         "regctl works on MLflow's file store (a path or a file: URI) and its SQLite database "
+                         "(sqlite:///path/to/mlflow.db)")
     try:
         path = location_to_path(value)
     except InvalidInput as exc:

@@ -9,7 +9,7 @@ nothing (see ``transaction``). Arguments arrive validated by ``regctl.api``.
 import json
 from typing import Iterable, Optional
 
-from regctl import digest, journal, layout, prompts, tracking, uris
+from regctl import digest, journal, layout, prompts, retention, tracking, uris
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
@@ -359,7 +359,6 @@ def delete_version(store: Store, name: str, version: int) -> dict:
 
 # ------------------------------------------------------------------- gc
 
-ACTIVE = ("Staging", "Production")
 
 
 def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, delete_staged: bool = False) -> dict:
@@ -372,25 +371,15 @@ def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, d
     with edit(store, name) as change:
         model_meta = change.model_meta()
         metas = {n: store.read_version_meta(name, n) for n in change.version_numbers()}  # all readable, or nothing
-        live = [n for n, meta in metas.items() if meta is not None and meta.get("current_stage") != DELETED_STAGE]
+        live = {n: meta.get("current_stage") for n, meta in metas.items()
+                if meta is not None and meta.get("current_stage") != DELETED_STAGE}
         aliased: dict = {}
         for alias, text in sorted(change.aliases().items()):
             number = alias_version(text)
             if number is not None:
                 aliased.setdefault(number, []).append(alias)
-        counted = [n for n in live if not (keep_aliased and n in aliased)]
-        kept = counted[:keep]
-        deleted, protected = [], {}
-        for number in live:
-            if number in kept or (keep_aliased and number in aliased):
-                continue
-            stage = metas[number].get("current_stage")
-            if number in aliased:
-                protected[number] = f"alias {', '.join(aliased[number])}"
-            elif stage in ACTIVE and not delete_staged:
-                protected[number] = f"stage {stage}"
-            else:
-                deleted.append(number)
+        deleted, protected = retention.choose(live, aliased, keep, keep_aliased=keep_aliased,
+                                              delete_staged=delete_staged)
         for number in deleted:
             meta = metas[number]
             change.write_version_meta(number, dict(meta, current_stage=DELETED_STAGE, last_updated_timestamp=change.now))

@@ -11,25 +11,24 @@ from pathlib import Path
 from regctl import yamlfile
 from regctl.errors import InvalidInput, StoreError
 from regctl.names import show
-from regctl.queries import describe_version
-from regctl.resolve import resolve
 from regctl.results import Difference, VersionDiff
 
 
-def diff(store, a: str, b: str) -> VersionDiff:
-    left, right = facts(store, a), facts(store, b)
+def diff(backend, a: str, b: str) -> VersionDiff:
+    """What differs between the versions ``a`` and ``b`` name, on any backend."""
+    left, right = facts(backend, a), facts(backend, b)
     fields = list(left) + [k for k in right if k not in left]
     return VersionDiff(a, b, tuple(Difference(f, left.get(f), right.get(f)) for f in fields
                                    if left.get(f) != right.get(f)))
 
 
-def facts(store, uri: str) -> dict:
+def facts(backend, uri: str) -> dict:
     """``{field: value}`` of one version, in display order; absent fields are left out."""
-    resolution = resolve(store, uri)
+    resolution = backend.resolve(uri)
     if resolution.version is None:
         raise InvalidInput(f"cannot diff {show(uri)}: give registered versions (models:/NAME/VERSION, "
                            "models:/NAME@ALIAS, ...)")
-    view = describe_version(store, resolution.name, version=resolution.version)
+    view = backend.get_version(resolution.name, resolution.version).to_json()
     found: dict = {
         "stage": view["current_stage"],
         "aliases": list(view["aliases"]),

@@ -46,6 +46,78 @@ def fixture_store(request, tmp_path):
     return request.param, copy_fixture_store(request.param, tmp_path)
 
 
+PROJECT = "/srv/project/"  # where the fixtures were generated; every recorded location starts there
+
+
+def copy_fixture_db(kind: str, dest: Path) -> Path:
+    """Copy ``tests/fixtures/<kind>`` (``mlflow.db`` and the artifacts in ``mlruns/``) into ``dest``."""
+    source = FIXTURES / kind
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / "mlflow.db", dest / "mlflow.db")
+    shutil.copytree(source / "mlruns", dest / "mlruns", copy_function=shutil.copyfile)
+    for directory in expected_of(kind)["empty_dirs"]:
+        (dest / directory).mkdir(parents=True, exist_ok=True)
+    return dest / "mlflow.db"
+
+
+def sqlite_uri(path: Path) -> str:
+    """The ``sqlite:`` URI of a database file (SQLAlchemy's form: four slashes for an absolute path)."""
+    return f"sqlite:///{path}"
+
+
+class FixtureStore:
+    """A private copy of one fixture, as a file store (``mlruns/``) or a database (``mlflow.db``).
+
+    ``store`` is what ``--store`` takes, ``base`` the directory holding the copy,
+    ``expected`` the fixture's oracle.
+    """
+
+    def __init__(self, fixture: str, tmp_path: Path):
+        self.fixture = fixture
+        self.kind = "sqlite" if fixture.endswith("-db") else "file"
+        self.expected = expected_of(fixture)
+        self.base = tmp_path
+        if self.kind == "file":
+            self.root = copy_fixture_store(fixture, tmp_path)
+            self.store = self.root
+        else:
+            self.root = copy_fixture_db(fixture, tmp_path)
+            self.store = sqlite_uri(self.root)
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == "file"
+
+    @property
+    def major(self) -> int:
+        return int(self.expected["mlflow_version"].split(".")[0])
+
+    def on_disk(self, location: str) -> Path:
+        """Where a location recorded under /srv/project lives in this copy."""
+        for prefix in ("file://" + PROJECT, PROJECT):
+            if location.startswith(prefix):
+                return self.base / location[len(prefix):]
+        raise AssertionError(f"{location} is not under {PROJECT}")
+
+    def snapshot(self) -> dict:
+        return snapshot(self.base)
+
+    def __str__(self) -> str:
+        return str(self.store)
+
+
+@pytest.fixture(params=["mlflow3-store", "mlflow3-db"], ids=["file", "sqlite"])
+def backend(request, tmp_path) -> FixtureStore:
+    """The MLflow 3 fixture on each backend: a file store copy, then a database copy."""
+    return FixtureStore(request.param, tmp_path)
+
+
+@pytest.fixture(params=["mlflow3-store", "mlflow2-store", "mlflow3-db", "mlflow2-db"])
+def fixture_backend(request, tmp_path) -> FixtureStore:
+    """Every fixture in turn: both MLflow versions, each as a file store and as a database."""
+    return FixtureStore(request.param, tmp_path)
+
+
 def regctl(*args, store=None, env=None, input=None, cwd=None, process=False) -> subprocess.CompletedProcess:
     """Run the ``regctl`` command: in this process (the default, about 20x faster), or with
     ``process=True`` in a real ``python -m regctl`` subprocess, where the process itself is under

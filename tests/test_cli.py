@@ -1,5 +1,10 @@
 """Every command through the real CLI (a ``python -m regctl`` subprocess) on copies of the
-fixture stores and on fresh stores: exit codes, stdout and stderr, and the files written."""
+fixture stores and on fresh stores: exit codes, stdout and stderr, and the files written.
+
+Tests taking ``backend`` (the MLflow 3 fixture) or ``fixture_backend`` (both MLflow
+versions) run once on a file store and once on a database (``sqlite:``): the same
+commands give the same output; what each writes on disk is checked for file stores
+here and for databases in test_sqlite.py."""
 
 import json
 import os
@@ -10,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_fixture_store, expected_of, one_line_failure, snapshot
+from conftest import FIXTURES, FixtureStore, expected_of, one_line_failure, snapshot
 from conftest import regctl as run
 
 import regctl
@@ -66,11 +71,22 @@ def model_dir(store: Path, name: str) -> Path:
     return store / "models" / name
 
 
+def run_ids(store: FixtureStore):
+    """``(run, model id)`` of the fixture's baseline and no-intercept runs."""
+    return [(r["run_id"], r["model_id"]) for r in store.expected["runs"]]
+
+
+def version_location(store: FixtureStore, name: str, version) -> str:
+    """Where MLflow says the artifacts of a fixture version are (its download URI)."""
+    return store.expected["registered_models"][name]["versions"][str(version)]["download_uri"]
+
+
 @pytest.fixture
-def model_files(store3, tmp_path) -> Path:
+def model_files(tmp_path) -> Path:
     """A standalone model directory (outside any store), path with a space."""
     target = tmp_path / "local models" / "iris"
-    shutil.copytree(store3 / EXP3 / "models" / MODEL3_BASE / "artifacts", target)
+    shutil.copytree(FIXTURES / "mlflow3-store" / "mlruns" / EXP3 / "models" / MODEL3_BASE / "artifacts", target,
+                    copy_function=shutil.copyfile)
     return target
 
 
@@ -112,27 +128,30 @@ def test_register_from_run_on_mlflow2_store_uses_run_artifacts(store2):
     assert resolved == f"{store2 / EXP2 / RUN2_BASE / 'artifacts' / 'model'}\n"
 
 
-def test_next_version_counts_soft_deleted_versions(fixture_store):
-    kind, store = fixture_store
-    expected = expected_of(kind)["registered_models"]["iris-classifier"]["next_version"]
-    run_id = expected_of(kind)["runs"][1]["run_id"]
+def test_next_version_counts_soft_deleted_versions(fixture_backend):
+    store = fixture_backend
+    expected = store.expected["registered_models"]["iris-classifier"]["next_version"]
+    run_id = store.expected["runs"][1]["run_id"]
     assert ok(run("register", f"runs:/{run_id}/model", "--name", "iris-classifier", store=store)) == f"{expected}\n"
     numbers = [v["version"] for v in ok_json("versions", "iris-classifier", "--all", store=store)]
     assert numbers == [4, 3, 2, 1]
-    # the model meta of an existing model keeps its own keys (MLflow 2 files are not upgraded)
-    model = meta(model_dir(store, "iris-classifier") / "meta.yaml")
-    assert model["aliases"] == {"challenger": "1", "champion": "2"}
-    assert ("workspace" in model) == (kind == "mlflow3-store")
+    if store.is_file:
+        # the model meta of an existing model keeps its own keys (MLflow 2 files are not upgraded)
+        model = meta(model_dir(store.root, "iris-classifier") / "meta.yaml")
+        assert model["aliases"] == {"challenger": "1", "champion": "2"}
+        assert ("workspace" in model) == (store.fixture == "mlflow3-store")
 
 
-def test_register_from_logged_model_id(store3):
-    assert ok(run("register", f"models:/{MODEL3_NOI}", "--name", "from-id", store=store3)) == "1\n"
-    version = meta(model_dir(store3, "from-id") / "version-1" / "meta.yaml")
-    assert version["source"] == f"models:/{MODEL3_NOI}"
-    assert version["storage_location"] == f"{OLD_ROOT}{EXP3}/models/{MODEL3_NOI}/artifacts"
-    assert version["run_id"] == RUN3_NOI and version["model_id"] == MODEL3_NOI
-    tag = store3 / EXP3 / "models" / MODEL3_NOI / "tags" / "mlflow.modelVersions"
-    assert json.loads(tag.read_text())[-1] == {"name": "from-id", "version": 1}
+def test_register_from_logged_model_id(backend):
+    (_, _), (run_noi, model_noi) = run_ids(backend)
+    assert ok(run("register", f"models:/{model_noi}", "--name", "from-id", store=backend)) == "1\n"
+    view = ok_json("describe", "from-id", "--version", "1", store=backend)
+    assert view["source"] == f"models:/{model_noi}"
+    assert view["storage_location"] == version_location(backend, "iris-classifier", 2)
+    assert view["run_id"] == run_noi and view["model_id"] == model_noi
+    if backend.is_file:
+        tag = backend.root / EXP3 / "models" / MODEL3_NOI / "tags" / "mlflow.modelVersions"
+        assert json.loads(tag.read_text())[-1] == {"name": "from-id", "version": 1}
 
 
 @pytest.mark.parametrize("source, version", [
@@ -142,51 +161,57 @@ def test_register_from_logged_model_id(store3):
     ("models:/iris-classifier/latest", 2),
     ("models:/iris-classifier/staging", 1),
 ])
-def test_register_copy_of_a_version(store3, source, version):
-    assert ok(run("register", source, "--name", "copy", store=store3)) == "1\n"
-    copied = meta(model_dir(store3, "copy") / "version-1" / "meta.yaml")
-    original = meta(model_dir(store3, "iris-classifier") / f"version-{version}" / "meta.yaml")
+def test_register_copy_of_a_version(backend, source, version):
+    assert ok(run("register", source, "--name", "copy", store=backend)) == "1\n"
+    copied = ok_json("describe", "copy", "--version", "1", store=backend)
+    original = ok_json("describe", "iris-classifier", "--version", version, store=backend)
     assert copied["source"] == f"models:/iris-classifier/{version}"
     assert copied["storage_location"] == original["storage_location"]
     assert copied["run_id"] == original["run_id"] and copied["model_id"] == original["model_id"]
-    view = ok_json("describe", "copy", "--version", "1", store=store3)
-    source_tags = expected_of("mlflow3-store")["registered_models"]["iris-classifier"]["versions"][str(version)]["tags"]
-    assert source_tags and view["tags"] == {}  # as MLflow's register_model (checked in test_interop_mlflow3.py)
+    assert copied["lineage"]["artifact_path"] == original["lineage"]["artifact_path"]
+    oracle = backend.expected["registered_models"]["iris-classifier"]["versions"][str(version)]
+    assert oracle["tags"]
+    assert copied["tags"] == {}  # MLflow's register_model copies no tags (only copy_model_version does)
 
 
-def test_register_file_uri_and_local_directory(store3, model_files, tmp_path):
+def test_register_file_uri_and_local_directory(backend, model_files, tmp_path):
     uri = model_files.as_uri()
     assert "%20" in uri
-    assert ok(run("register", uri, "--name", "local", store=store3)) == "1\n"
-    assert ok(run("register", str(model_files), "--name", "local", store=store3)) == "2\n"
+    assert ok(run("register", uri, "--name", "local", store=backend)) == "1\n"
+    assert ok(run("register", str(model_files), "--name", "local", store=backend)) == "2\n"
     relative = os.path.relpath(model_files, tmp_path)
-    assert ok(run("register", relative, "--name", "local", store=store3, cwd=tmp_path)) == "3\n"
-    v1, v2, v3 = (meta(model_dir(store3, "local") / f"version-{n}" / "meta.yaml") for n in (1, 2, 3))
+    assert ok(run("register", relative, "--name", "local", store=backend, cwd=tmp_path)) == "3\n"
+    v3, v2, v1 = ok_json("versions", "local", store=backend)
     assert v1["source"] == v1["storage_location"] == uri
     assert v2["source"] == v2["storage_location"] == str(model_files)
     assert v3["source"] == str(model_files)  # relative paths are stored absolute
     assert v1["run_id"] is None and v1["model_id"] is None
     for n in (1, 2, 3):
-        assert ok(run("resolve", f"models:/local/{n}", store=store3)) == f"{model_files}\n"
+        assert ok(run("resolve", f"models:/local/{n}", store=backend)) == f"{model_files}\n"
 
 
-def test_register_with_description_tags_and_aliases(store3):
-    result = run("register", f"runs:/{RUN3_NOI}/model", "--name", "iris-classifier",
+def test_register_with_description_tags_and_aliases(backend):
+    (_, _), (run_noi, _) = run_ids(backend)
+    result = run("register", f"runs:/{run_noi}/model", "--name", "iris-classifier",
                  "--description", "Third try.\nWith R²: 0.93", "--tag", "team=ml", "--tag", "metrics/acc=0.9",
-                 "--tag", "expr=a=b", "--alias", "champion", "--alias", "shadow", store=store3)
+                 "--tag", "expr=a=b", "--alias", "champion", "--alias", "shadow", store=backend)
     assert ok(result) == "4\n"
-    version_dir = model_dir(store3, "iris-classifier") / "version-4"
-    assert meta(version_dir / "meta.yaml")["description"] == "Third try.\nWith R²: 0.93"
-    assert (version_dir / "tags" / "team").read_bytes() == b"ml"
-    assert (version_dir / "tags" / "metrics" / "acc").read_bytes() == b"0.9"
-    assert (version_dir / "tags" / "expr").read_bytes() == b"a=b"
-    aliases = model_dir(store3, "iris-classifier") / "aliases"
-    assert (aliases / "champion").read_bytes() == b"4" and (aliases / "shadow").read_bytes() == b"4"
-    assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["aliases"] == {
-        "challenger": "1", "champion": "4", "shadow": "4"}
-    view = ok_json("describe", "iris-classifier", "--alias", "shadow", store=store3)
+    if backend.is_file:
+        store3 = backend.root
+        version_dir = model_dir(store3, "iris-classifier") / "version-4"
+        assert meta(version_dir / "meta.yaml")["description"] == "Third try.\nWith R²: 0.93"
+        assert (version_dir / "tags" / "team").read_bytes() == b"ml"
+        assert (version_dir / "tags" / "metrics" / "acc").read_bytes() == b"0.9"
+        assert (version_dir / "tags" / "expr").read_bytes() == b"a=b"
+        aliases = model_dir(store3, "iris-classifier") / "aliases"
+        assert (aliases / "champion").read_bytes() == b"4" and (aliases / "shadow").read_bytes() == b"4"
+        assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["aliases"] == {
+            "challenger": "1", "champion": "4", "shadow": "4"}
+    view = ok_json("describe", "iris-classifier", "--alias", "shadow", store=backend)
     assert view["version"] == 4 and view["aliases"] == ["champion", "shadow"]
+    assert view["description"] == "Third try.\nWith R²: 0.93"
     assert user_tags(view["tags"]) == {"team": "ml", "metrics/acc": "0.9", "expr": "a=b"}
+    assert ok_json("alias", "list", "iris-classifier", store=backend) == {"challenger": 1, "champion": 4, "shadow": 4}
 
 
 def test_register_into_a_fresh_store(tmp_path, model_files):
@@ -205,10 +230,10 @@ def test_register_into_a_fresh_store(tmp_path, model_files):
 
 # -------------------------------------------------------------- listings
 
-def test_models_json_matches_the_oracle(fixture_store):
-    kind, store = fixture_store
+def test_models_json_matches_the_oracle(fixture_backend):
+    store = fixture_backend
     models = ok_json("models", store=store)
-    expected = expected_of(kind)["registered_models"]
+    expected = store.expected["registered_models"]
     assert [m["name"] for m in models] == sorted(expected)
     for model in models:
         oracle = expected[model["name"]]
@@ -219,16 +244,16 @@ def test_models_json_matches_the_oracle(fixture_store):
         assert model["latest_version"] == max(int(v) for v in oracle["visible_versions"])
 
 
-def test_models_table_and_prompts_hidden(store3):
-    ok(run("tag", "iris.baseline model", "mlflow.prompt.is_prompt=true", store=store3))
-    table = ok(run("models", store=store3))
+def test_models_table_and_prompts_hidden(backend):
+    ok(run("tag", "iris.baseline model", "mlflow.prompt.is_prompt=true", store=backend))
+    table = ok(run("models", store=backend))
     assert "iris-classifier" in table and "iris.baseline model" not in table
-    assert [m["name"] for m in ok_json("models", store=store3)] == ["iris-classifier"]
+    assert [m["name"] for m in ok_json("models", store=backend)] == ["iris-classifier"]
 
 
-def test_versions_newest_first_all_and_limit(fixture_store):
-    kind, store = fixture_store
-    oracle = expected_of(kind)["registered_models"]["iris-classifier"]["versions"]
+def test_versions_newest_first_all_and_limit(fixture_backend):
+    store = fixture_backend
+    oracle = store.expected["registered_models"]["iris-classifier"]["versions"]
     visible = ok_json("versions", "iris-classifier", store=store)
     assert [v["version"] for v in visible] == [2, 1]
     for view in visible:
@@ -236,7 +261,10 @@ def test_versions_newest_first_all_and_limit(fixture_store):
         expected = oracle[str(view["version"])]
         assert view["current_stage"] == expected["current_stage"]
         assert view["source"] == expected["source"] and view["run_id"] == expected["run_id"]
-        assert view["tags"] == expected["tags"] and view["aliases"] == expected["aliases"]
+        # aliases from the model's mapping: MLflow's SQL search_model_versions returns versions without them
+        aliases = store.expected["registered_models"]["iris-classifier"]["aliases"]
+        assert view["tags"] == expected["tags"]
+        assert view["aliases"] == sorted(a for a, v in aliases.items() if int(v) == view["version"])
         assert view["description"] == expected["description"]
     everything = ok_json("versions", "iris-classifier", "--all", store=store)
     assert [(v["version"], v["current_stage"]) for v in everything] == [
@@ -253,91 +281,113 @@ def test_versions_newest_first_all_and_limit(fixture_store):
 
 # ----------------------------------------------------------------- aliases
 
-def test_alias_set_move_delete_list(store3):
+def test_alias_set_move_delete_list(backend):
+    store3 = backend.root
     aliases = model_dir(store3, "iris-classifier") / "aliases"
-    result = run("alias", "set", "iris-classifier", "champion", "1", store=store3)
+    result = run("alias", "set", "iris-classifier", "champion", "1", store=backend)
     assert ok(result) == "" and result.stderr == "champion: 2 -> 1\n"
-    assert (aliases / "champion").read_bytes() == b"1"
-    assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["aliases"] == {"challenger": "1", "champion": "1"}
-    result = run("alias", "set", "iris-classifier", "shadow", "2", store=store3)
+    if backend.is_file:
+        assert (aliases / "champion").read_bytes() == b"1"
+        assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["aliases"] == {"challenger": "1", "champion": "1"}
+    result = run("alias", "set", "iris-classifier", "shadow", "2", store=backend)
     assert ok(result) == "" and result.stderr == "shadow: (none) -> 2\n"
-    result = run("alias", "set", "iris-classifier", "shadow", "2", store=store3)
+    result = run("alias", "set", "iris-classifier", "shadow", "2", store=backend)
     assert ok(result) == "" and "nothing changed" in result.stderr
-    assert ok_json("alias", "list", "iris-classifier", store=store3) == {"challenger": 1, "champion": 1, "shadow": 2}
-    result = run("alias", "delete", "iris-classifier", "shadow", store=store3)
+    assert ok_json("alias", "list", "iris-classifier", store=backend) == {"challenger": 1, "champion": 1, "shadow": 2}
+    result = run("alias", "delete", "iris-classifier", "shadow", store=backend)
     assert ok(result) == "" and result.stderr == "shadow: 2 -> (deleted)\n"
-    assert not (aliases / "shadow").exists()
-    assert ok_json("alias", "list", "iris-classifier", store=store3) == {"challenger": 1, "champion": 1}
-    assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["aliases"] == {"challenger": "1", "champion": "1"}
-    table = ok(run("alias", "list", "iris-classifier", store=store3))
+    assert ok_json("alias", "list", "iris-classifier", store=backend) == {"challenger": 1, "champion": 1}
+    assert ok_json("describe", "iris-classifier", store=backend)["aliases"] == {"challenger": 1, "champion": 1}
+    table = ok(run("alias", "list", "iris-classifier", store=backend))
     assert "champion" in table and "shadow" not in table
-    # nothing regctl wrote is left inside aliases/
-    assert sorted(p.name for p in aliases.iterdir()) == ["challenger", "champion"]
+    if backend.is_file:
+        assert not (aliases / "shadow").exists()
+        assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["aliases"] == {"challenger": "1", "champion": "1"}
+        # nothing regctl wrote is left inside aliases/
+        assert sorted(p.name for p in aliases.iterdir()) == ["challenger", "champion"]
 
 
-def test_alias_expect(store3):
-    alias = model_dir(store3, "iris-classifier") / "aliases" / "champion"
-    ok(run("alias", "set", "iris-classifier", "champion", "1", "--expect", "2", store=store3))
-    assert alias.read_bytes() == b"1"
-    one_line_failure(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "2", store=store3), 3, "'champion'")
-    assert alias.read_bytes() == b"1"
-    one_line_failure(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "none", store=store3), 3)
-    ok(run("alias", "set", "iris-classifier", "fresh", "2", "--expect", "none", store=store3))
-    ok(run("alias", "set", "iris-classifier", "other", "1", "--expect", "NONE", store=store3))
-    assert ok_json("alias", "list", "iris-classifier", store=store3) == {
+def test_alias_expect(backend):
+    def champion():
+        return ok_json("alias", "list", "iris-classifier", store=backend)["champion"]
+
+    ok(run("alias", "set", "iris-classifier", "champion", "1", "--expect", "2", store=backend))
+    assert champion() == 1
+    one_line_failure(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "2", store=backend), 3,
+          "'champion'", "points at 1, expected 2")
+    assert champion() == 1
+    one_line_failure(run("alias", "set", "iris-classifier", "champion", "2", "--expect", "none", store=backend), 3, "expected none")
+    ok(run("alias", "set", "iris-classifier", "fresh", "2", "--expect", "none", store=backend))
+    ok(run("alias", "set", "iris-classifier", "other", "1", "--expect", "NONE", store=backend))
+    assert ok_json("alias", "list", "iris-classifier", store=backend) == {
         "challenger": 1, "champion": 1, "fresh": 2, "other": 1}
+    if backend.is_file:
+        assert (model_dir(backend.root, "iris-classifier") / "aliases" / "champion").read_bytes() == b"1"
 
 
-def test_alias_rollback(store3):
-    one_line_failure(run("alias", "rollback", "iris-classifier", "champion", store=store3), 1, "'champion'")
-    ok(run("alias", "set", "iris-classifier", "champion", "1", store=store3))
-    result = run("alias", "rollback", "iris-classifier", "champion", store=store3)
+def test_alias_rollback(backend):
+    one_line_failure(run("alias", "rollback", "iris-classifier", "champion", store=backend), 1, "'champion'")
+    ok(run("alias", "set", "iris-classifier", "champion", "1", store=backend))
+    result = run("alias", "rollback", "iris-classifier", "champion", store=backend)
     assert ok(result) == "" and result.stderr == "champion: 1 -> 2\n"
-    assert (model_dir(store3, "iris-classifier") / "aliases" / "champion").read_bytes() == b"2"
-    ok(run("alias", "set", "iris-classifier", "brand-new", "1", store=store3))
-    result = run("alias", "rollback", "iris-classifier", "brand-new", store=store3)
+    assert ok_json("alias", "list", "iris-classifier", store=backend)["champion"] == 2
+    ok(run("alias", "set", "iris-classifier", "brand-new", "1", store=backend))
+    result = run("alias", "rollback", "iris-classifier", "brand-new", store=backend)
     assert ok(result) == "" and result.stderr == "brand-new: 1 -> (deleted)\n"
-    assert not (model_dir(store3, "iris-classifier") / "aliases" / "brand-new").exists()
+    assert "brand-new" not in ok_json("alias", "list", "iris-classifier", store=backend)
+    if backend.is_file:
+        assert (model_dir(backend.root, "iris-classifier") / "aliases" / "champion").read_bytes() == b"2"
+        assert not (model_dir(backend.root, "iris-classifier") / "aliases" / "brand-new").exists()
 
 
 # -------------------------------------------------------------------- tags
 
-def test_model_tags_set_and_delete_nested(store3):
-    tags = model_dir(store3, "iris-classifier") / "tags"
-    before = meta(model_dir(store3, "iris-classifier") / "meta.yaml")["last_updated_timestamp"]
-    result = run("tag", "iris-classifier", "stage=beta", "owner/lead=ada", "deep/a/b=x=y", store=store3)
+def test_model_tags_set_and_delete_nested(backend):
+    tags = model_dir(backend.root, "iris-classifier") / "tags"
+    before = ok_json("describe", "iris-classifier", store=backend)["last_updated_timestamp"]
+    result = run("tag", "iris-classifier", "stage=beta", "owner/lead=ada", "deep/a/b=x=y", store=backend)
     assert ok(result) == "" and result.stderr == "set 3 tag(s)\n"
-    assert (tags / "stage").read_bytes() == b"beta"
-    assert (tags / "owner" / "lead").read_bytes() == b"ada" and (tags / "owner" / "team").read_bytes() == b"ml-platform"
-    assert (tags / "deep" / "a" / "b").read_bytes() == b"x=y"
-    assert meta(model_dir(store3, "iris-classifier") / "meta.yaml")["last_updated_timestamp"] > before
-    view = ok_json("describe", "iris-classifier", store=store3)
+    view = ok_json("describe", "iris-classifier", store=backend)
+    if backend.is_file:
+        assert (tags / "stage").read_bytes() == b"beta"
+        assert (tags / "owner" / "lead").read_bytes() == b"ada"
+        assert (tags / "owner" / "team").read_bytes() == b"ml-platform"
+        assert (tags / "deep" / "a" / "b").read_bytes() == b"x=y"
+        assert view["last_updated_timestamp"] > before
+    else:
+        assert view["last_updated_timestamp"] == before  # MLflow's SQL store does not touch it for tags
     assert view["tags"] == {"task": "classification", "notes": "first line\nsecond line", "owner/team": "ml-platform",
                             "owner/lead": "ada", "stage": "beta", "deep/a/b": "x=y"}
-    result = run("tag", "iris-classifier", "--delete", "deep/a/b", "--delete", "owner/team", store=store3)
+    # the same order on both backends: per level, plain keys first, each level sorted
+    assert list(view["tags"]) == ["notes", "stage", "task", "deep/a/b", "owner/lead", "owner/team"]
+    result = run("tag", "iris-classifier", "--delete", "deep/a/b", "--delete", "owner/team", store=backend)
     assert ok(result) == "" and result.stderr == "removed 2 tag(s)\n"
-    assert not (tags / "deep").exists()  # emptied directories go too
-    assert sorted(os.listdir(tags / "owner")) == ["lead"]
+    assert ok_json("describe", "iris-classifier", store=backend)["tags"] == {
+        "task": "classification", "notes": "first line\nsecond line", "owner/lead": "ada", "stage": "beta"}
+    if backend.is_file:
+        assert not (tags / "deep").exists()  # emptied directories go too
+        assert sorted(os.listdir(tags / "owner")) == ["lead"]
 
 
-def test_version_tags_set_and_delete(store3):
-    tags = model_dir(store3, "iris-classifier") / "version-2" / "tags"
-    ok(run("tag", "iris-classifier", "--version", "2", "metrics/f1=0.8", "validation_status=approved", store=store3))
-    assert (tags / "metrics" / "f1").read_bytes() == b"0.8"
-    assert (tags / "validation_status").read_bytes() == b"approved"
-    ok(run("tag", "iris-classifier", "--version", "2", "--delete", "metrics/r2", store=store3))
-    view = ok_json("describe", "iris-classifier", "--version", "2", store=store3)
+def test_version_tags_set_and_delete(backend):
+    tags = model_dir(backend.root, "iris-classifier") / "version-2" / "tags"
+    ok(run("tag", "iris-classifier", "--version", "2", "metrics/f1=0.8", "validation_status=approved", store=backend))
+    if backend.is_file:
+        assert (tags / "metrics" / "f1").read_bytes() == b"0.8"
+        assert (tags / "validation_status").read_bytes() == b"approved"
+    ok(run("tag", "iris-classifier", "--version", "2", "--delete", "metrics/r2", store=backend))
+    view = ok_json("describe", "iris-classifier", "--version", "2", store=backend)
     assert view["tags"] == {"metrics/f1": "0.8", "validation_status": "approved"}
-    one_line_failure(run("tag", "iris-classifier", "--version", "3", "k=v", store=store3), 1, "3")
-    one_line_failure(run("tag", "iris-classifier", store=store3), 2)
-    one_line_failure(run("tag", "iris-classifier", "a=1", "--delete", "b", store=store3), 2)
+    one_line_failure(run("tag", "iris-classifier", "--version", "3", "k=v", store=backend), 1, "3")
+    one_line_failure(run("tag", "iris-classifier", store=backend), 2)
+    one_line_failure(run("tag", "iris-classifier", "a=1", "--delete", "b", store=backend), 2)
 
 
 # ----------------------------------------------------------------- describe
 
-def test_describe_model(fixture_store):
-    kind, store = fixture_store
-    oracle = expected_of(kind)["registered_models"]["iris-classifier"]
+def test_describe_model(fixture_backend):
+    store = fixture_backend
+    oracle = store.expected["registered_models"]["iris-classifier"]
     view = ok_json("describe", "iris-classifier", store=store)
     assert set(view) == MODEL_JSON_KEYS | {"latest_versions", "version_count"}
     assert view["description"] == oracle["description"] and view["tags"] == oracle["tags"]
@@ -348,9 +398,9 @@ def test_describe_model(fixture_store):
     assert "Iris classifier" in text and "R²" in text and "owner/team" in text
 
 
-def test_describe_version_and_alias(fixture_store):
-    kind, store = fixture_store
-    expected = expected_of(kind)
+def test_describe_version_and_alias(fixture_backend):
+    store = fixture_backend
+    expected = store.expected
     view = ok_json("describe", "iris-classifier", "--version", "2", store=store)
     assert set(view) == VERSION_JSON_KEYS | {"lineage"}
     assert view["version"] == 2 and view["aliases"] == ["champion"]
@@ -360,34 +410,38 @@ def test_describe_version_and_alias(fixture_store):
     assert lineage["experiment_id"] == expected["experiment"]["id"]
     assert lineage["model_id"] == expected["runs"][1]["model_id"]
     download = expected["registered_models"]["iris-classifier"]["versions"]["2"]["download_uri"]
-    assert lineage["artifact_path"] == str(on_disk(store, download))
+    assert lineage["artifact_path"] == str(store.on_disk(download))
     assert ok_json("describe", "iris-classifier", "--alias", "challenger", store=store)["version"] == 1
     text = ok(run("describe", "iris-classifier", "--version", "2", store=store))
     assert "Refit without an intercept term." in text and "no-intercept" in text
 
 
-def test_describe_set(store3, tmp_path):
-    model_meta = model_dir(store3, "iris-classifier") / "meta.yaml"
-    ok(run("describe", "iris-classifier", "--set", "New text: with a colon\n", store=store3))
-    assert meta(model_meta)["description"] == "New text: with a colon\n"
-    ok(run("describe", "iris-classifier", "--version", "1", "--set", "v1 notes", store=store3))
-    assert meta(model_dir(store3, "iris-classifier") / "version-1" / "meta.yaml")["description"] == "v1 notes"
+def test_describe_set(backend, tmp_path):
+    def description(*args):
+        return ok_json("describe", "iris-classifier", *args, store=backend)["description"]
+
+    model_meta = model_dir(backend.root, "iris-classifier") / "meta.yaml"
+    ok(run("describe", "iris-classifier", "--set", "New text: with a colon\n", store=backend))
+    assert description() == "New text: with a colon\n"
+    ok(run("describe", "iris-classifier", "--version", "1", "--set", "v1 notes", store=backend))
+    assert description("--version", "1") == "v1 notes"
     source = tmp_path / "desc.md"
     source.write_text("# From a file\n\nR² = 0.93\n", encoding="utf-8")
-    ok(run("describe", "iris-classifier", "--set-file", source, store=store3))
-    assert meta(model_meta)["description"] == "# From a file\n\nR² = 0.93\n"
-    ok(run("describe", "iris-classifier", "--alias", "champion", "--set-file", "-", input="piped\ntext", store=store3))
-    assert meta(model_dir(store3, "iris-classifier") / "version-2" / "meta.yaml")["description"] == "piped\ntext"
-    assert meta(model_meta)["description"] == "# From a file\n\nR² = 0.93\n"
-    assert ok_json("describe", "iris-classifier", "--version", "2", store=store3)["description"] == "piped\ntext"
+    ok(run("describe", "iris-classifier", "--set-file", source, store=backend))
+    assert description() == "# From a file\n\nR² = 0.93\n"
+    ok(run("describe", "iris-classifier", "--alias", "champion", "--set-file", "-", input="piped\ntext", store=backend))
+    assert description("--version", "2") == "piped\ntext"
+    assert description() == "# From a file\n\nR² = 0.93\n"
+    if backend.is_file:
+        assert meta(model_meta)["description"] == "# From a file\n\nR² = 0.93\n"
+        assert meta(model_dir(backend.root, "iris-classifier") / "version-2" / "meta.yaml")["description"] == "piped\ntext"
 
 
 # ------------------------------------------------------------------ resolve
 
-@pytest.mark.parametrize("kind", ["mlflow3-store", "mlflow2-store"])
-def test_resolve_every_oracle_uri(kind, tmp_path):
-    store = copy_fixture_store(kind, tmp_path)
-    expected = expected_of(kind)
+def test_resolve_every_oracle_uri(fixture_backend):
+    store = fixture_backend
+    expected = store.expected
     model_of_run = {r["run_id"]: r["model_id"] for r in expected["runs"]}
     for uri, answer in expected["resolve"].items():
         result = run("resolve", uri, store=store)
@@ -400,42 +454,46 @@ def test_resolve_every_oracle_uri(kind, tmp_path):
             continue
         if uri.startswith("runs:/") and model_of_run[uri.split("/")[1]]:
             # MLflow 3 downloads the run's logged model called 'model'
-            path = store / expected["experiment"]["id"] / "models" / model_of_run[uri.split("/")[1]] / "artifacts"
+            path = store.on_disk(expected["resolve"][f"models:/{model_of_run[uri.split('/')[1]]}"]["download_uri"])
         else:
-            path = on_disk(store, answer.get("download_uri") or answer.get("underlying_uri"))
+            path = store.on_disk(answer.get("download_uri") or answer.get("underlying_uri"))
         assert ok(result) == f"{path}\n", uri
         assert (path / "MLmodel").is_file()
 
 
-def test_resolve_json_and_paths(store3, model_files, tmp_path):
-    view = ok_json("resolve", "models:/iris-classifier@champion", store=store3)
+def test_resolve_json_and_paths(backend, model_files, tmp_path):
+    (run_base, model_base), (run_noi, model_noi) = run_ids(backend)
+    location = version_location(backend, "iris-classifier", 2)
+    view = ok_json("resolve", "models:/iris-classifier@champion", store=backend)
     assert view == {
         "uri": "models:/iris-classifier@champion", "name": "iris-classifier", "version": 2,
-        "location": f"{OLD_ROOT}{EXP3}/models/{MODEL3_NOI}/artifacts",
-        "path": str(store3 / EXP3 / "models" / MODEL3_NOI / "artifacts"),
-        "model_id": MODEL3_NOI, "run_id": RUN3_NOI,
+        "location": location, "path": str(backend.on_disk(location)),
+        "model_id": model_noi, "run_id": run_noi,
     }
-    view = ok_json("resolve", f"models:/{MODEL3_BASE}", store=store3)
-    assert view["path"] == str(store3 / EXP3 / "models" / MODEL3_BASE / "artifacts")
-    assert view["model_id"] == MODEL3_BASE and view["run_id"] == RUN3_BASE and view["version"] is None
-    view = ok_json("resolve", f"runs:/{RUN3_BASE}/model", store=store3)
-    assert view["run_id"] == RUN3_BASE and view["model_id"] == MODEL3_BASE
-    assert ok(run("resolve", model_files.as_uri(), store=store3)) == f"{model_files}\n"
-    assert ok(run("resolve", str(model_files), store=store3)) == f"{model_files}\n"
+    view = ok_json("resolve", f"models:/{model_base}", store=backend)
+    assert view["path"] == str(backend.on_disk(version_location(backend, "iris-classifier", 1)))
+    assert view["model_id"] == model_base and view["run_id"] == run_base and view["version"] is None
+    view = ok_json("resolve", f"runs:/{run_base}/model", store=backend)
+    assert view["run_id"] == run_base and view["model_id"] == model_base
+    assert ok(run("resolve", model_files.as_uri(), store=backend)) == f"{model_files}\n"
+    assert ok(run("resolve", str(model_files), store=backend)) == f"{model_files}\n"
     relative = os.path.relpath(model_files, tmp_path)
-    assert ok(run("resolve", relative, store=store3, cwd=tmp_path)) == f"{model_files}\n"
+    assert ok(run("resolve", relative, store=backend, cwd=tmp_path)) == f"{model_files}\n"
     # a missing location is an error, never an empty success
-    one_line_failure(run("resolve", str(tmp_path / "nowhere"), store=store3), 1, "nowhere")
+    one_line_failure(run("resolve", str(tmp_path / "nowhere"), store=backend), 1, "nowhere")
 
 
-def test_resolve_fast_path_matches_full_cli(store3, tmp_path):
+def test_resolve_fast_path_matches_full_cli(backend, tmp_path):
     """``--traceback`` forces the Typer CLI; both paths must answer byte for byte the same."""
-    store2 = copy_fixture_store("mlflow2-store", tmp_path / "two")
+    store3 = backend
+    store2 = FixtureStore(backend.fixture.replace("3", "2"), tmp_path / "two")
+    (run3_base, _), (_, model3_noi) = run_ids(store3)
+    run2_noi = store2.expected["runs"][1]["run_id"]
     cases = [
         ("resolve", "models:/iris-classifier@champion"),
         ("resolve", "models:/iris-classifier/Staging", "--json"),
-        ("resolve", "--json", f"runs:/{RUN3_BASE}/model"),
-        ("resolve", f"models:/{MODEL3_NOI}"),
+        ("resolve", "--json", f"runs:/{run3_base}/model"),
+        ("resolve", f"models:/{model3_noi}"),
         ("resolve", "models:/iris-classifier/3"),
         ("resolve", "models:/iris-classifier/bogus"),
         ("resolve", "models:/a?b/1"),
@@ -447,85 +505,113 @@ def test_resolve_fast_path_matches_full_cli(store3, tmp_path):
         assert (fast.returncode, fast.stdout, fast.stderr) == (full.returncode, full.stdout, full.stderr), args
     # store from the environment, and a missing store
     env = {"REGCTL_STORE": str(store2)}
-    for args in [("resolve", "models:/iris-classifier/1"), ("resolve", "--json", f"runs:/{RUN2_NOI}/model")]:
+    for args in [("resolve", "models:/iris-classifier/1"), ("resolve", "--json", f"runs:/{run2_noi}/model")]:
         fast, full = run(*args, env=env), run("--traceback", *args, env=env)
         assert fast.returncode == 0 and (fast.stdout, fast.stderr) == (full.stdout, full.stderr)
-    missing = store2.parent / "missing"
+    missing = f"sqlite:///{tmp_path / 'missing.db'}" if backend.kind == "sqlite" else tmp_path / "missing"
     fast, full = (run(*a, "resolve", "models:/m/1", store=missing) for a in [(), ("--traceback",)])
     assert fast.returncode == 4 and (fast.returncode, fast.stdout, fast.stderr) == (full.returncode, full.stdout, full.stderr)
 
 
 # -------------------------------------------------------------------- stage
 
-def test_stage_transitions(store3):
-    versions = model_dir(store3, "iris-classifier")
-    result = run("stage", "iris-classifier", "2", "staging", store=store3)
+def test_stage_transitions(backend):
+    def stages():
+        return {v["version"]: v for v in ok_json("versions", "iris-classifier", "--all", store=backend)}
+
+    model_before = ok_json("describe", "iris-classifier", store=backend)["last_updated_timestamp"]
+    result = run("stage", "iris-classifier", "2", "staging", store=backend)
     assert ok(result) == "" and result.stderr == "version 2: Production -> Staging\n"
-    assert meta(versions / "version-2" / "meta.yaml")["current_stage"] == "Staging"
-    assert meta(versions / "version-1" / "meta.yaml")["current_stage"] == "Staging"
-    assert ok_json("resolve", "models:/iris-classifier/Staging", store=store3)["version"] == 2  # highest in stage
-    result = run("stage", "iris-classifier", "1", "PRODUCTION", "--archive-existing", store=store3)
+    assert (stages()[2]["current_stage"], stages()[1]["current_stage"]) == ("Staging", "Staging")
+    assert ok_json("describe", "iris-classifier", store=backend)["last_updated_timestamp"] > model_before
+    assert ok_json("resolve", "models:/iris-classifier/Staging", store=backend)["version"] == 2  # highest in stage
+    result = run("stage", "iris-classifier", "1", "PRODUCTION", "--archive-existing", store=backend)
     assert ok(result) == "" and result.stderr == "version 1: Staging -> Production\n"
-    result = run("stage", "iris-classifier", "1", "Staging", "--archive-existing", store=store3)
+    result = run("stage", "iris-classifier", "1", "Staging", "--archive-existing", store=backend)
     assert ok(result) == "" and result.stderr == "version 1: Production -> Staging (archived 2)\n"
-    v1, v2 = meta(versions / "version-1" / "meta.yaml"), meta(versions / "version-2" / "meta.yaml")
+    v1, v2, v3 = stages()[1], stages()[2], stages()[3]
     assert (v1["current_stage"], v2["current_stage"]) == ("Staging", "Archived")
     assert v1["last_updated_timestamp"] == v2["last_updated_timestamp"]
-    assert meta(versions / "version-3" / "meta.yaml")["current_stage"] == "Deleted_Internal"
-    ok(run("stage", "iris-classifier", "2", "none", store=store3))
-    assert meta(versions / "version-2" / "meta.yaml")["current_stage"] == "None"
+    assert v3["current_stage"] == "Deleted_Internal"
+    ok(run("stage", "iris-classifier", "2", "none", store=backend))
+    assert stages()[2]["current_stage"] == "None"
+    if backend.is_file:
+        versions = model_dir(backend.root, "iris-classifier")
+        assert meta(versions / "version-2" / "meta.yaml")["current_stage"] == "None"
+        assert meta(versions / "version-1" / "meta.yaml")["current_stage"] == "Staging"
 
 
 # ------------------------------------------------------------------- rename
 
-def test_rename_carries_everything(fixture_store):
-    kind, store = fixture_store
-    old_dir = model_dir(store, "iris-classifier")
-    before_tags = {p.relative_to(old_dir) : p.read_bytes() for p in old_dir.rglob("*") if p.is_file() and p.name != "meta.yaml"}
+def test_rename_carries_everything(fixture_backend):
+    store = fixture_backend
+
+    def everything(name):
+        model = ok_json("describe", name, store=store)
+        versions = ok_json("versions", name, "--all", store=store)
+        return ({k: model[k] for k in ("tags", "aliases", "description", "creation_timestamp")},
+                [{k: v for k, v in view.items() if k not in ("name", "last_updated_timestamp")} for view in versions])
+
+    before = everything("iris-classifier")
+    old_dir = model_dir(store.root, "iris-classifier")
+    if store.is_file:
+        before_files = {p.relative_to(old_dir): p.read_bytes() for p in old_dir.rglob("*")
+                        if p.is_file() and p.name != "meta.yaml"}
     result = run("rename", "iris-classifier", "iris v2", store=store)
     assert ok(result) == "" and result.stderr == "renamed iris-classifier to iris v2\n"
-    assert not old_dir.exists()
-    new_dir = model_dir(store, "iris v2")
-    after_tags = {p.relative_to(new_dir): p.read_bytes() for p in new_dir.rglob("*") if p.is_file() and p.name != "meta.yaml"}
-    assert after_tags == before_tags  # model tags, alias files, version tags, all carried over
-    assert meta(new_dir / "meta.yaml")["name"] == "iris v2"
-    assert meta(new_dir / "meta.yaml")["aliases"] == {"challenger": "1", "champion": "2"}
-    for number in (1, 2, 3):
-        assert meta(new_dir / f"version-{number}" / "meta.yaml")["name"] == "iris v2"
-    assert meta(new_dir / "version-3" / "meta.yaml")["current_stage"] == "Deleted_Internal"
+    assert everything("iris v2") == before  # model tags, aliases, versions and their tags, all carried over
+    assert {v["name"] for v in ok_json("versions", "iris v2", "--all", store=store)} == {"iris v2"}
     assert [v["version"] for v in ok_json("versions", "iris v2", "--all", store=store)] == [3, 2, 1]
     assert ok_json("resolve", "models:/iris v2@champion", store=store)["version"] == 2
     one_line_failure(run("versions", "iris-classifier", store=store), 1, "'iris-classifier'")
     names = [m["name"] for m in ok_json("models", store=store)]
     assert names == ["iris v2", "iris.baseline model"]
+    if store.is_file:
+        assert not old_dir.exists()
+        new_dir = model_dir(store.root, "iris v2")
+        after_files = {p.relative_to(new_dir): p.read_bytes() for p in new_dir.rglob("*")
+                       if p.is_file() and p.name != "meta.yaml"}
+        assert after_files == before_files  # model tags, alias files, version tags, all carried over
+        assert meta(new_dir / "meta.yaml")["name"] == "iris v2"
+        assert meta(new_dir / "meta.yaml")["aliases"] == {"challenger": "1", "champion": "2"}
+        for number in (1, 2, 3):
+            assert meta(new_dir / f"version-{number}" / "meta.yaml")["name"] == "iris v2"
+        assert meta(new_dir / "version-3" / "meta.yaml")["current_stage"] == "Deleted_Internal"
+    one_line_failure(run("rename", "iris v2", "iris.baseline model", store=store), 3, "'iris.baseline model'")
 
 
 # ------------------------------------------------------------------- delete
 
-def test_delete_version_and_model(store3):
-    result = run("delete", "iris-classifier", "--version", "2", "--yes", store=store3)
+def test_delete_version_and_model(backend):
+    store3 = backend.root
+    result = run("delete", "iris-classifier", "--version", "2", "--yes", store=backend)
     assert ok(result) == "" and result.stderr == "deleted version 2 of iris-classifier; removed aliases champion\n"
-    version = meta(model_dir(store3, "iris-classifier") / "version-2" / "meta.yaml")
-    assert version["current_stage"] == "Deleted_Internal"
-    assert not (model_dir(store3, "iris-classifier") / "aliases" / "champion").exists()
-    assert (model_dir(store3, "iris-classifier") / "version-2" / "tags" / "metrics" / "r2").is_file()
-    assert [v["version"] for v in ok_json("versions", "iris-classifier", store=store3)] == [1]
-    assert [v["version"] for v in ok_json("versions", "iris-classifier", "--all", store=store3)] == [3, 2, 1]
-    assert ok_json("alias", "list", "iris-classifier", store=store3) == {"challenger": 1}
-    assert ok_json("resolve", "models:/iris-classifier/latest", store=store3)["version"] == 1
-    one_line_failure(run("resolve", "models:/iris-classifier/2", store=store3), 1)
-    one_line_failure(run("delete", "iris-classifier", "--version", "2", "--yes", store=store3), 1)
-    result = run("delete", "iris-classifier", "--yes", store=store3)
+    deleted = ok_json("versions", "iris-classifier", "--all", store=backend)[1]
+    assert (deleted["version"], deleted["current_stage"]) == (2, "Deleted_Internal")
+    assert deleted["tags"] == {"validation_status": "pending", "metrics/r2": "0.9300"}  # tags stay, as in MLflow
+    if backend.is_file:
+        assert not (model_dir(store3, "iris-classifier") / "aliases" / "champion").exists()
+        assert (model_dir(store3, "iris-classifier") / "version-2" / "tags" / "metrics" / "r2").is_file()
+    assert [v["version"] for v in ok_json("versions", "iris-classifier", store=backend)] == [1]
+    assert [v["version"] for v in ok_json("versions", "iris-classifier", "--all", store=backend)] == [3, 2, 1]
+    assert ok_json("alias", "list", "iris-classifier", store=backend) == {"challenger": 1}
+    assert ok_json("resolve", "models:/iris-classifier/latest", store=backend)["version"] == 1
+    one_line_failure(run("resolve", "models:/iris-classifier/2", store=backend), 1)
+    one_line_failure(run("delete", "iris-classifier", "--version", "2", "--yes", store=backend), 1)
+    result = run("delete", "iris-classifier", "--yes", store=backend)
     assert ok(result) == "" and result.stderr == "deleted model iris-classifier\n"
     assert not model_dir(store3, "iris-classifier").exists()
-    assert [m["name"] for m in ok_json("models", store=store3)] == ["iris.baseline model"]
+    assert [m["name"] for m in ok_json("models", store=backend)] == ["iris.baseline model"]
+    one_line_failure(run("versions", "iris-classifier", "--all", store=backend), 1, "'iris-classifier'")
     # a new model with the old name starts again at version 1
-    assert ok(run("register", f"runs:/{RUN3_BASE}/model", "--name", "iris-classifier", store=store3)) == "1\n"
+    (run_base, _), _ = run_ids(backend)
+    assert ok(run("register", f"runs:/{run_base}/model", "--name", "iris-classifier", store=backend)) == "1\n"
 
 
 # ------------------------------------------------------------------ history
 
-def test_history(store3):
+def test_history(backend):
+    store3 = backend
     assert ok_json("history", store=store3) == []
     ok(run("alias", "set", "iris-classifier", "champion", "1", store=store3))
     ok(run("tag", "iris.baseline model", "k=v", store=store3))
@@ -537,7 +623,7 @@ def test_history(store3):
         ("alias.set", "iris-classifier", "champion", "2", "1"),
     ]
     for record in records:
-        assert {"time", "user", "host", "operation", "model", "target", "old", "new"} <= set(record)
+        assert set(record) == {"time", "user", "host", "operation", "model", "target", "old", "new"}
     assert [r["target"] for r in ok_json("history", "iris-classifier", store=store3)] == ["challenger", "champion"]
     only = ok_json("history", "iris-classifier", "--alias", "champion", store=store3)
     assert [(r["old"], r["new"]) for r in only] == [("2", "1")]
@@ -585,6 +671,9 @@ def test_store_location_precedence(located_stores):
     env = {"MLFLOW_REGISTRY_URI": "", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
     assert where(run("models", "--json", env=env, cwd=cwd)) == "tracking"
     assert where(run("models", "--json", env={"MLFLOW_TRACKING_URI": ""}, cwd=cwd)) == "cwd"
+    # a sqlite: registry URI names MLflow's database (relative to the current directory), before the tracking URI
+    env = {"MLFLOW_REGISTRY_URI": "sqlite:///mlflow.db", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
+    one_line_failure(run("models", "--json", env=env, cwd=cwd), 4, f"no MLflow database at {cwd / 'mlflow.db'}")
     # relative --store is relative to the current directory
     assert where(run("models", "--json", store="mlruns", cwd=cwd)) == "cwd"
 
@@ -592,7 +681,6 @@ def test_store_location_precedence(located_stores):
 UNSERVABLE = [  # (variable value, words the message must contain)
     ("http://mlflow.internal:5000", "not supported yet"),
     ("https://mlflow.example.com", "not supported yet"),
-    ("sqlite:///mlflow.db", "not supported yet"),
     ("postgresql://db.internal/mlflow", "not supported yet"),
     ("databricks", "Databricks"),
     ("databricks-uc", "Databricks"),

@@ -1,5 +1,9 @@
 """Every class of failure through the real CLI: the exit code, exactly one ``regctl:`` line on
-stderr naming the offending value, nothing on stdout, and the store left byte for byte as it was."""
+stderr naming the offending value, nothing on stdout, and the store left byte for byte as it was.
+
+The cases run on the MLflow 3 fixture as a file store and as a database (``backend``),
+except the few that only a file store refuses (tag keys that clash as files and
+directories; MLflow's database accepts them)."""
 
 import ctypes
 import fcntl
@@ -9,13 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture_store, expected_of, one_line_failure, snapshot
+from conftest import FixtureStore, copy_fixture_store, expected_of, one_line_failure, snapshot
 from conftest import regctl as run
 
 from regctl import layout
 
 E3 = expected_of("mlflow3-store")
-RUN = E3["runs"][0]["run_id"]
+RUN = "{run}"  # the fixture's first run, filled in per backend (see with_run)
 SOURCE = f"runs:/{RUN}/model"
 MISSING_RUN = "0123456789abcdef0123456789abcdef"
 LOCK_PREFIX = ".regctl%lock%"
@@ -109,14 +113,29 @@ CASES = [
     ("tag-keys-clash-each-other", ("tag", "iris-classifier", "a=1", "a/b=2"), 3, "'a"),
     ("register-tags-clash-new-model", ("register", SOURCE, "--name", "brand-new", "--tag", "a=1", "--tag", "a/b=2"), 3, "'a"),
 ]
+# A key that is both a tag and a directory of tags: only a file store cannot hold both.
+FILE_STORE_ONLY = {"tag-over-nested-dir", "tag-under-existing-tag", "tag-version-over-nested-dir",
+                   "tag-second-key-conflicts", "tag-keys-clash-each-other", "register-tags-clash-new-model"}
 
 
-@pytest.mark.parametrize("args, code, needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_failure_leaves_store_unchanged(tmp_path, args, code, needle):
-    store = copy_fixture_store("mlflow3-store", tmp_path)
-    before = snapshot(store)
-    one_line_failure(run(*args, store=store), code, needle)
-    assert_unchanged(before, snapshot(store))
+def with_run(args, store: FixtureStore) -> list:
+    """The case's arguments with the fixture's own run id."""
+    run_id = store.expected["runs"][0]["run_id"]
+    return [a.replace(RUN, run_id) if isinstance(a, str) else a for a in args]
+
+
+def changed_root(store: FixtureStore) -> Path:
+    """What a failed command must leave unchanged: the mlruns/ tree, or the database with its artifacts."""
+    return store.root if store.is_file else store.base
+
+
+@pytest.mark.parametrize("case, args, code, needle", CASES, ids=[c[0] for c in CASES])
+def test_failure_leaves_store_unchanged(backend, case, args, code, needle):
+    if not backend.is_file and case in FILE_STORE_ONLY:
+        pytest.skip("MLflow's database holds a tag key and keys below it side by side")
+    before = snapshot(changed_root(backend))
+    one_line_failure(run(*with_run(args, backend), store=backend), code, needle)
+    assert_unchanged(before, snapshot(changed_root(backend)))
 
 
 @pytest.mark.parametrize("args", [
@@ -126,27 +145,31 @@ def test_failure_leaves_store_unchanged(tmp_path, args, code, needle):
     ("resolve", "models:/iris-classifier/1"),
     ("describe", "iris-classifier"),
 ])
-def test_read_on_a_missing_store(tmp_path, args):
-    store = tmp_path / "absent" / "mlruns"
-    one_line_failure(run(*args, store=store), 4, str(store))
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_read_on_a_missing_store(tmp_path, args, kind):
+    store = tmp_path / "absent" / ("mlruns" if kind == "file" else "mlflow.db")
+    one_line_failure(run(*args, store=store if kind == "file" else f"sqlite:///{store}"), 4, str(store))
     assert not store.exists() and not store.parent.exists()
 
 
-def test_failed_register_does_not_create_a_store(tmp_path):
-    store = tmp_path / "absent" / "mlruns"
-    one_line_failure(run("register", str(tmp_path / "no-model"), "--name", "n", store=store), 1, "no-model")
-    one_line_failure(run("register", SOURCE, "--name", "n", store=store), 4, str(store))
-    assert not store.exists()
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_failed_register_does_not_create_a_store(tmp_path, kind):
+    store = tmp_path / "absent" / ("mlruns" if kind == "file" else "mlflow.db")
+    option = store if kind == "file" else f"sqlite:///{store}"
+    one_line_failure(run("register", str(tmp_path / "no-model"), "--name", "n", store=option), 1, "no-model")
+    source = SOURCE.replace(RUN, E3["runs"][0]["run_id"])
+    one_line_failure(run("register", source, "--name", "n", store=option), 4, str(store))
+    assert not store.exists() and not store.parent.exists()
 
 
-def test_no_traceback_for_unexpected_input_shapes(tmp_path):
+def test_no_traceback_for_unexpected_input_shapes(backend, tmp_path):
     """Odd but legal inputs still end in a one-line message."""
-    store = copy_fixture_store("mlflow3-store", tmp_path)
-    before = snapshot(store)
+    store = backend
+    before = snapshot(changed_root(store))
     one_line_failure(run("resolve", "", store=store), 2, "''")
     one_line_failure(run("versions", "a/b", store=store), 2, "'a/b'")
     one_line_failure(run("describe", "iris-classifier", "--set-file", tmp_path / "none.md", store=store), 2, "none.md")
-    assert_unchanged(before, snapshot(store))
+    assert_unchanged(before, snapshot(changed_root(store)))
 
 
 # ------------------------------------------------------- store cannot be written
@@ -167,20 +190,20 @@ def _run_without_override(store: Path, *args):
 
 
 @pytest.fixture
-def read_only_store(tmp_path):
-    store = copy_fixture_store("mlflow3-store", tmp_path)
+def read_only_store(backend):
+    store = backend
     if os.geteuid() == 0:
         # Root bypasses file modes; the child drops that power. Check it is possible here.
         probe = subprocess.run([sys.executable, "-c", "pass"], preexec_fn=_drop_file_permission_override,
                                capture_output=True)
         if probe.returncode != 0:
             pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE, so file modes are not enforced")
-    for parent, _dirs, files in os.walk(store):
+    for parent, _dirs, files in os.walk(store.base):
         for name in files:
             os.chmod(os.path.join(parent, name), 0o444)
         os.chmod(parent, 0o555)
     yield store
-    for parent, _dirs, _files in os.walk(store):
+    for parent, _dirs, _files in os.walk(store.base):
         os.chmod(parent, 0o755)
 
 
@@ -194,13 +217,13 @@ def read_only_store(tmp_path):
     ("rename", "iris-classifier", "renamed"),
 ])
 def test_read_only_store(read_only_store, args):
-    before = snapshot(read_only_store)
-    result = _run_without_override(read_only_store, *args)
+    before = snapshot(read_only_store.base)
+    result = _run_without_override(read_only_store.store, *with_run(args, read_only_store))
     one_line_failure(result, 4, "permission denied")
-    assert str(read_only_store) in result.stderr
-    assert snapshot(read_only_store) == before
+    assert str(read_only_store.root) in result.stderr
+    assert snapshot(read_only_store.base) == before
     # reads still work
-    ok = _run_without_override(read_only_store, "resolve", "models:/iris-classifier@champion")
+    ok = _run_without_override(read_only_store.store, "resolve", "models:/iris-classifier@champion")
     assert ok.returncode == 0 and ok.stdout.endswith("/artifacts\n"), ok.stderr
 
 
@@ -208,13 +231,14 @@ def test_read_only_store(read_only_store, args):
 
 def test_lock_not_obtained_in_time(tmp_path):
     store = copy_fixture_store("mlflow3-store", tmp_path)
+    source = SOURCE.replace(RUN, E3["runs"][0]["run_id"])
     lock_path = layout.model_lock(store, "iris-classifier")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         before = snapshot(store)
         for args in [("alias", "set", "iris-classifier", "champion", "1"),
-                     ("register", SOURCE, "--name", "iris-classifier")]:
+                     ("register", source, "--name", "iris-classifier")]:
             result = run(*args, store=store, env={"REGCTL_LOCK_TIMEOUT": "0.5"})
             one_line_failure(result, 4, str(lock_path))
             assert "'iris-classifier'" in result.stderr and "0.5s" in result.stderr

@@ -67,7 +67,7 @@ out = {"mlflow_version": mlflow.__version__}
 
 
 def use(root):
-    uri = "file://" + root
+    uri = root if "://" in root else "file://" + root  # a store path, or a database URI (sqlite:///...)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -131,7 +131,8 @@ elif request["action"] == "read":
                 "aliases": {a: int(v) for a, v in rm.aliases.items()},
                 "by_alias": {a: int(client.get_model_version_by_alias(name, a).version) for a in rm.aliases},
                 "latest_versions": {mv.current_stage: int(mv.version) for mv in rm.latest_versions},
-                "versions": [version_view(mv) for mv in versions],
+                # get_model_version: a SQL store's search leaves the aliases out
+                "versions": [version_view(client.get_model_version(name, mv.version)) for mv in versions],
             }
         for name, version in spec.get("missing_versions", []):
             got["missing"][f"{name}/{version}"] = error_of(lambda: client.get_model_version(name, str(version)))

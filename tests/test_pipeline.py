@@ -38,9 +38,9 @@ ls "$(regctl resolve "models:/$2@champion")"
 
 
 @pytest.mark.parametrize("name, version", [("pipeline model", "1"), ("iris-classifier", "4")])
-def test_register_alias_resolve_pipeline(fixture_store, bin_dir, tmp_path, name, version):
-    kind, store = fixture_store
-    run_id = expected_of(kind)["runs"][0]["run_id"]
+def test_register_alias_resolve_pipeline(fixture_backend, bin_dir, tmp_path, name, version):
+    store = fixture_backend  # each fixture as a file store and as a database
+    run_id = store.expected["runs"][0]["run_id"]
     script = PIPELINE.replace("$1", run_id).replace("$2", name)
     result = bash(script, bin_dir, store, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -50,7 +50,10 @@ def test_register_alias_resolve_pipeline(fixture_store, bin_dir, tmp_path, name,
     confirmations = result.stderr.splitlines()
     assert len(confirmations) == 2 and confirmations[0].startswith(f"registered {name} version {version} from ")
     assert confirmations[1] == f"champion: {'(none)' if name == 'pipeline model' else '2'} -> {version}"
-    assert (store / "models" / name / "aliases" / "champion").read_text() == version
+    if store.is_file:
+        assert (store.root / "models" / name / "aliases" / "champion").read_text() == version
+    check = bash(f'regctl alias list "{name}" --json', bin_dir, store, tmp_path)
+    assert '"champion": ' + version in check.stdout
 
 
 def test_pipeline_stops_on_failure(store3, bin_dir, tmp_path):

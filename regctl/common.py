@@ -1,0 +1,54 @@
+"""Operations any backend can build from its own reads: searches, listings by name, download, diff.
+
+Functions of a backend (``regctl.backend.Backend``). A backend whose store offers
+nothing faster delegates to them; the file backend has its own searches (they
+read each model directory once).
+"""
+
+from regctl import filters
+from regctl.results import Download, Listing, VersionDiff
+
+
+def model_names(backend) -> list:
+    listing = backend.models()
+    damage = listing.damage()
+    if damage:
+        raise damage
+    return [m.name for m in listing]
+
+
+def search_models(backend, search, max_results, progress=None) -> Listing:
+    listing = backend.models(include_prompts=True)
+    found = [m for m in listing if filters.matches(search, m, filters.MODELS)]
+    return page(filters.sort(found, search, filters.MODELS), max_results, list(listing.damaged))
+
+
+def search_versions(backend, search, max_results, progress=None) -> Listing:
+    models = backend.models(include_prompts=True)
+    damaged, found = list(models.damaged), []
+    for done, model in enumerate(models):
+        if progress:
+            progress(done, len(models))
+        listing = backend.versions(model.name)
+        damaged += listing.damaged
+        found += [v for v in listing if filters.matches(search, v, filters.VERSIONS)]
+    if progress:
+        progress(len(models), len(models))
+    return page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)
+
+
+def download(backend, uri, dest, progress=None) -> Download:
+    from regctl.download import download as copy
+
+    return Download(**copy(backend, uri, dest, progress))
+
+
+def diff(backend, a, b) -> VersionDiff:
+    from regctl.versiondiff import diff as compare
+
+    return compare(backend, a, b)
+
+
+def page(items: list, max_results: int, damaged: list) -> Listing:
+    """The first ``max_results`` of ``items``, saying how many more there were."""
+    return Listing(tuple(items[:max_results]), tuple(damaged), more=max(0, len(items) - max_results))
