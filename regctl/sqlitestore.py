@@ -943,6 +943,14 @@ class SqliteBackend:
                              f"{show(str(last.old))} is not a version") from None
         return self.set_alias(name, alias, previous, expect=int(current), expect_given=True)
 
+    def _current_tags(self, connection, name: str, version) -> dict:
+        """The tags of a model (``version`` None) or of one live version; NotFound otherwise."""
+        self._require_model(connection, name)
+        if version is None:
+            return self._model_tags(connection, name)
+        self._live_version(connection, name, version)
+        return self._version_tags(connection, name, [version]).get(version, {})
+
     @_translated
     def set_tags(self, name, tags, version=None):
         from regctl.results import TagChange
@@ -950,12 +958,7 @@ class SqliteBackend:
         validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
-            self._require_model(connection, name)
-            if version is None:
-                current = self._model_tags(connection, name)
-            else:
-                self._live_version(connection, name, version)
-                current = self._version_tags(connection, name, [version]).get(version, {})
+            current = self._current_tags(connection, name, version)
             for key, value in tags.items():
                 if version is None:
                     connection.execute('DELETE FROM registered_model_tags WHERE name = ? AND "key" = ?' + self._ws,
@@ -976,12 +979,7 @@ class SqliteBackend:
         validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
-            self._require_model(connection, name)
-            if version is None:
-                current = self._model_tags(connection, name)
-            else:
-                self._live_version(connection, name, version)
-                current = self._version_tags(connection, name, [version]).get(version, {})
+            current = self._current_tags(connection, name, version)
             missing = [k for k in keys if k not in current]
             if missing:
                 where = f"version {version} of " if version else ""
@@ -1082,6 +1080,14 @@ class SqliteBackend:
         return Deletion(name)
 
     @_translated
+    def _soft_delete(self, connection, name: str, version: int, now: int) -> None:
+        """MLflow's delete_model_version: a soft delete that redacts where the version came from."""
+        connection.execute(
+            "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, "
+            "user_id = NULL, source = ?, run_id = ?, run_link = ?, status_message = NULL "
+            "WHERE name = ? AND version = ?" + self._ws,
+            (DELETED_STAGE, now, REDACTED["source"], REDACTED["run_id"], REDACTED["run_link"], name, version))
+
     def delete_version(self, name, version):
         from regctl.results import Deletion
 
@@ -1090,12 +1096,7 @@ class SqliteBackend:
             connection = self._connection
             row = self._live_version(connection, name, version)
             now = now_ms()
-            # MLflow's delete_model_version: a soft delete that redacts where the version came from
-            connection.execute(
-                "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, "
-                "user_id = NULL, source = ?, run_id = ?, run_link = ?, status_message = NULL "
-                "WHERE name = ? AND version = ?" + self._ws,
-                (DELETED_STAGE, now, REDACTED["source"], REDACTED["run_id"], REDACTED["run_link"], name, version))
+            self._soft_delete(connection, name, version, now)
             self._record(records, "version.delete", name, f"version-{version}", row["current_stage"], DELETED_STAGE)
             removed = [alias for alias, number in self._alias_rows(connection, name).items() if number == version]
             for alias in removed:
@@ -1125,11 +1126,7 @@ class SqliteBackend:
                                                   delete_staged=delete_staged)
             now = now_ms()
             for version in deleted:
-                connection.execute(
-                    "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, "
-                    "user_id = NULL, source = ?, run_id = ?, run_link = ?, status_message = NULL "
-                    "WHERE name = ? AND version = ?" + self._ws,
-                    (DELETED_STAGE, now, REDACTED["source"], REDACTED["run_id"], REDACTED["run_link"], name, version))
+                self._soft_delete(connection, name, version, now)
                 self._record(records, "version.delete", name, f"version-{version}", live[version], DELETED_STAGE)
             if deleted:
                 self._touch_model(connection, name, now)
