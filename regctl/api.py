@@ -47,6 +47,13 @@ VersionArg = Union[int, str]
 
 def open_backend(store: Optional[str] = None) -> Backend:
     """The backend serving ``store`` (a path or URI), found as the CLI finds it when None."""
+    from regctl.remote import server_url
+
+    url = server_url(store)
+    if url is not None:  # an MLflow tracking server: http(s)://HOST[:PORT]
+        from regctl.reststore import RestBackend
+
+        return RestBackend(url)
     from regctl.filestore import FileBackend
     from regctl.locations import store_root
 

@@ -40,11 +40,19 @@ def run(argv):
     from regctl.report import report
 
     try:
-        from regctl.locations import store_root
-        from regctl.resolve import resolve
-        from regctl.store import Store
+        from regctl.remote import server_url
 
-        resolution = resolve(Store(store_root(store_option)), uri)
+        url = server_url(store_option)
+        if url is not None:  # an MLflow tracking server
+            from regctl.reststore import RestBackend
+
+            resolution = RestBackend(url).resolve(uri)
+        else:
+            from regctl.locations import store_root
+            from regctl.resolve import resolve
+            from regctl.store import Store
+
+            resolution = resolve(Store(store_root(store_option)), uri)
     except Exception as exc:  # every error goes through report()
         return report(exc, argv)
     if as_json:

@@ -1,0 +1,22 @@
+"""Is the store an MLflow tracking server? Standard library only: the resolve fast path asks first."""
+
+import os
+from typing import Mapping, Optional
+
+SERVER_SCHEMES = ("http://", "https://")
+
+
+def is_server(value: Optional[str]) -> bool:
+    return bool(value) and value[:8].lower().startswith(SERVER_SCHEMES)
+
+
+def server_url(option: Optional[str], environ: Mapping[str, str] = os.environ) -> Optional[str]:
+    """The server URL when the chosen store value is ``http(s)://...``, else None.
+
+    The chosen value is ``--store``, else the first set of ``REGCTL_STORE``,
+    ``MLFLOW_REGISTRY_URI`` and ``MLFLOW_TRACKING_URI`` (MLflow's client too uses
+    the registry URI when set, else the tracking URI).
+    """
+    value = option or environ.get("REGCTL_STORE") or environ.get("MLFLOW_REGISTRY_URI") \
+        or environ.get("MLFLOW_TRACKING_URI")
+    return value if is_server(value) else None
