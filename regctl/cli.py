@@ -298,6 +298,43 @@ def verify(uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, ..
     render.info(f"{result.uri}: {result.files} file(s) match the registered digest")
 
 
+# ------------------------------------------------- moving between stores (regctl.transfer, regctl.push)
+
+@app.command()
+def download(
+    uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, runs:/..., models:/m-<id> or a path.")],
+    dest: Annotated[str, typer.Argument(help="A new or empty directory to copy the files into.")],
+) -> None:
+    """Copy the files URI points at into DEST (through the server's artifact proxy for a server store)."""
+    from regctl.transfer import download as fetch
+
+    result = fetch(open_registry(), uri, dest)
+    print(result["path"])
+    render.info(f"downloaded {result['files']} file(s) from {result['location']}")
+
+
+@app.command()
+def push(
+    names: Annotated[Optional[List[str]], typer.Argument(metavar="[NAME]...", help="Models to copy (default: all).")] = None,
+    to: Annotated[str, typer.Option("--to", metavar="STORE", help="The target store: a path, file: URI or http(s):// server.")] = ...,
+    source: Annotated[Optional[str], typer.Option("--from", metavar="STORE", help="The source store (default: the "
+                                                  "store, as --store or the environment choose it).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be copied; change nothing.")] = False,
+    json: JsonOption = False,
+) -> None:
+    """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
+    from regctl.push import push as copy_models
+
+    report = copy_models(Registry(source if source is not None else State.store_option), Registry(to),
+                         names or None, dry_run=dry_run, progress=render.progress_bar() if not json else None)
+    if json:
+        render.print_json(report.to_json())
+    else:
+        for line in report.lines():
+            print(line)
+        render.info(report.summary())
+
+
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     command = typer.main.get_command(app)

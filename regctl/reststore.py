@@ -927,10 +927,13 @@ class RestBackend:
         if archive_existing:
             archived = sorted((int(v["version"]) for v in self._search_versions(name)
                                if v.get("current_stage") == stage and int(v["version"]) != version), reverse=True)
+        # The other versions are archived one request each, not with archive_existing_versions:
+        # MLflow 3.17's server fails that query on PostgreSQL (integer <> varchar).
         self.call("POST", "/model-versions/transition-stage",
-                  {"name": name, "version": str(version), "stage": stage,
-                   "archive_existing_versions": bool(archive_existing)})
+                  {"name": name, "version": str(version), "stage": stage, "archive_existing_versions": False})
         for other in archived:
+            self.call("POST", "/model-versions/transition-stage",
+                      {"name": name, "version": str(other), "stage": "Archived", "archive_existing_versions": False})
             self._record("version.stage", name, f"version-{other}", stage, "Archived")
         self._record("version.stage", name, f"version-{version}", old, stage)
         return StageChange(name, version, old, stage, tuple(archived))
