@@ -80,7 +80,8 @@ class PushReport:
                 out.append(f"{model.name}: {model.note}")
             for v in model.versions:
                 if v.action == "copied":
-                    out.append(f"{model.name}: version {v.source} -> {v.target}")
+                    renumbered = f" -> {v.target}" if v.target != v.source else " copied"
+                    out.append(f"{model.name}: version {v.source}{renumbered}")
                 elif v.action == "would copy":
                     out.append(f"{model.name}: version {v.source} -> {v.target if v.target else '(new)'} (dry run)")
                 elif v.source != v.target:
@@ -220,10 +221,11 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
         if progress is not None:
             progress.update(done[0], total)
 
+    target_exists = _prepare_target(target, dry_run)
     scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
     try:
         for model, versions in plans:
-            report.models.append(_push_model(source, target, model, versions, dry_run, scratch, tick))
+            report.models.append(_push_model(source, target, model, versions, dry_run, scratch, tick, target_exists))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         if progress is not None:
@@ -231,10 +233,22 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     return report
 
 
-def _push_model(source, target, model, versions, dry_run, scratch, tick) -> ModelCopy:
+def _prepare_target(target, dry_run: bool) -> bool:
+    """Create a local target store that does not exist yet (as any write does); False if it is missing."""
+    from regctl.store import Store
+
+    store = getattr(target.backend, "store", None)
+    if isinstance(store, Store) and not store.root.is_dir():
+        if dry_run:
+            return False
+        store.ensure()
+    return True
+
+
+def _push_model(source, target, model, versions, dry_run, scratch, tick, target_exists=True) -> ModelCopy:
     name = model.name
     try:
-        existing = target.get_model(name)
+        existing = target.get_model(name) if target_exists else None
     except NotFound:
         existing = None
     copy = ModelCopy(name, created=existing is None)
