@@ -592,7 +592,10 @@ def test_store_location_precedence(located_stores):
     # a registry URI that is not local is skipped; the tracking URI is used
     env = {"MLFLOW_REGISTRY_URI": "sqlite:///mlflow.db", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
     assert where(run("models", "--json", env=env, cwd=cwd)) == "tracking"
-    assert where(run("models", "--json", env={"MLFLOW_TRACKING_URI": "http://localhost:5000"}, cwd=cwd)) == "cwd"
+    # an http(s) tracking URI is a tracking server (tests/test_server.py): here, one that is not running
+    result = run("models", "--json", env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+                                          "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, cwd=cwd)
+    assert result.returncode == 5 and "cannot reach the MLflow server at http://127.0.0.1:9" in result.stderr
     # relative --store is relative to the current directory
     assert where(run("models", "--json", store="mlruns", cwd=cwd)) == "cwd"
 
