@@ -920,7 +920,12 @@ def main(argv=None) -> int:
         print(f"note: MLflow columns skipped: {bench.mlflow_note}")
     bench.run()
     text = bench.markdown()
-    Path(args.output).write_text(text, encoding="utf-8")
+    output = Path(args.output)
+    previous = output.read_text(encoding="utf-8") if output.exists() else ""
+    begin, end = "<!-- begin server -->", "<!-- end server -->"  # bench/server.py's section, kept
+    if begin in previous and end in previous:
+        text = text.rstrip("\n") + "\n\n" + previous[previous.index(begin):previous.index(end) + len(end)] + "\n"
+    output.write_text(text, encoding="utf-8")
     print()
     print("\n".join(bench.table()))
     print()

@@ -3,7 +3,7 @@
 
 _regctl_commands() {
     case "$1" in
-        '') echo 'register models versions tag describe resolve stage rename delete history doctor verify alias' ;;
+        '') echo 'register models versions tag describe resolve stage rename delete history doctor verify download push alias' ;;
         'alias') echo 'set delete list rollback' ;;
     esac
 }
@@ -23,6 +23,8 @@ _regctl_options() {
         'history') echo '--alias --json -h --help' ;;
         'doctor') echo '--fix --json -h --help' ;;
         'verify') echo '-h --help' ;;
+        'download') echo '-h --help' ;;
+        'push') echo '--to --from --dry-run --json -h --help' ;;
         'alias') echo '-h --help' ;;
         'alias set') echo '--expect -h --help' ;;
         'alias delete') echo '-h --help' ;;
@@ -33,7 +35,7 @@ _regctl_options() {
 
 _regctl_takes_value() {
     case "$1:$2" in
-        ':--store'|'register:--name'|'register:--description'|'register:--tag'|'register:--alias'|'versions:--limit'|'tag:--delete'|'tag:--version'|'describe:--version'|'describe:--alias'|'describe:--set'|'describe:--set-file'|'delete:--version'|'history:--alias'|'alias set:--expect') return 0 ;;
+        ':--store'|'register:--name'|'register:--description'|'register:--tag'|'register:--alias'|'versions:--limit'|'tag:--delete'|'tag:--version'|'describe:--version'|'describe:--alias'|'describe:--set'|'describe:--set-file'|'delete:--version'|'history:--alias'|'push:--to'|'push:--from'|'alias set:--expect') return 0 ;;
     esac
     return 1
 }

@@ -2,8 +2,8 @@
 # Use: copy to ~/.config/fish/completions/regctl.fish
 
 function __regctl_at --argument-names expected --description 'Is the command being completed $expected (e.g. "alias set")?'
-    set -l commands ':register' ':models' ':versions' ':tag' ':describe' ':resolve' ':stage' ':rename' ':delete' ':history' ':doctor' ':verify' ':alias' 'alias:set' 'alias:delete' 'alias:list' 'alias:rollback'
-    set -l values ':--store' 'register:--name' 'register:--description' 'register:--tag' 'register:--alias' 'versions:--limit' 'tag:--delete' 'tag:--version' 'describe:--version' 'describe:--alias' 'describe:--set' 'describe:--set-file' 'delete:--version' 'history:--alias' 'alias set:--expect'
+    set -l commands ':register' ':models' ':versions' ':tag' ':describe' ':resolve' ':stage' ':rename' ':delete' ':history' ':doctor' ':verify' ':download' ':push' ':alias' 'alias:set' 'alias:delete' 'alias:list' 'alias:rollback'
+    set -l values ':--store' 'register:--name' 'register:--description' 'register:--tag' 'register:--alias' 'versions:--limit' 'tag:--delete' 'tag:--version' 'describe:--version' 'describe:--alias' 'describe:--set' 'describe:--set-file' 'delete:--version' 'history:--alias' 'push:--to' 'push:--from' 'alias set:--expect'
     set -l cmdpath ''
     set -l skip 0
     for word in (commandline -opc)[2..-1]
@@ -30,8 +30,10 @@ complete -c regctl -f -n '__regctl_at \'\'' -a delete -d 'Delete a registered mo
 complete -c regctl -f -n '__regctl_at \'\'' -a history -d 'Show the journal of changes regctl made, newest first.'
 complete -c regctl -f -n '__regctl_at \'\'' -a doctor -d 'Check the whole store for damage (exit 4 when a problem remains).'
 complete -c regctl -f -n '__regctl_at \'\'' -a verify -d 'Check a version\'s artifacts against the digest recorded when it was registered (exit 4 if they differ).'
+complete -c regctl -f -n '__regctl_at \'\'' -a download -d 'Copy the files URI points at into DEST (through the server\'s artifact proxy for a server store).'
+complete -c regctl -f -n '__regctl_at \'\'' -a push -d 'Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions.'
 complete -c regctl -f -n '__regctl_at \'\'' -a alias -d 'Set, delete, list and roll back aliases.'
-complete -c regctl -n '__regctl_at \'\'' -l store -r -d 'The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local, else ./mlruns.'
+complete -c regctl -n '__regctl_at \'\'' -l store -r -d 'The store: an mlruns/ directory (a path or file: URI) or an MLflow tracking server (http(s)://HOST:PORT). Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local or a server, else ./mlruns.'
 complete -c regctl -n '__regctl_at \'\'' -l traceback -d 'Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).'
 complete -c regctl -n '__regctl_at \'\'' -l version -d 'Print the version and exit.'
 complete -c regctl -n '__regctl_at \'\'' -s h -l help -d 'Show this message and exit.'
@@ -71,6 +73,12 @@ complete -c regctl -n '__regctl_at \'doctor\'' -l fix -d 'Repair what is safe to
 complete -c regctl -n '__regctl_at \'doctor\'' -l json -d 'Print JSON, with MLflow\'s field names.'
 complete -c regctl -n '__regctl_at \'doctor\'' -s h -l help -d 'Show this message and exit.'
 complete -c regctl -n '__regctl_at \'verify\'' -s h -l help -d 'Show this message and exit.'
+complete -c regctl -n '__regctl_at \'download\'' -s h -l help -d 'Show this message and exit.'
+complete -c regctl -n '__regctl_at \'push\'' -l to -r -d 'The target store: a path, file: URI or http(s):// server.'
+complete -c regctl -n '__regctl_at \'push\'' -l from -r -d 'The source store (default: the store, as --store or the environment choose it).'
+complete -c regctl -n '__regctl_at \'push\'' -l dry-run -d 'Print what would be copied; change nothing.'
+complete -c regctl -n '__regctl_at \'push\'' -l json -d 'Print JSON, with MLflow\'s field names.'
+complete -c regctl -n '__regctl_at \'push\'' -s h -l help -d 'Show this message and exit.'
 complete -c regctl -f -n '__regctl_at \'alias\'' -a set -d 'Point ALIAS of NAME at VERSION.'
 complete -c regctl -f -n '__regctl_at \'alias\'' -a delete -d 'Delete ALIAS of NAME.'
 complete -c regctl -f -n '__regctl_at \'alias\'' -a list -d 'List the aliases of NAME.'

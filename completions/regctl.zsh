@@ -4,7 +4,7 @@
 
 _regctl_commands() {
     case "$1" in
-        '') reply=('register:Register SOURCE as a new version of NAME and print the version number.' 'models:List registered models with latest version, aliases, tags and last update.' 'versions:List the versions of NAME, newest first.' 'tag:Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version.' 'describe:Show a model or one version (metadata, tags, aliases, description, lineage), or set its description.' 'resolve:Print the absolute local path of the artifacts URI points at, and nothing else.' 'stage:Move VERSION of NAME to STAGE (MLflow'\''s stage transition).' 'rename:Rename a registered model, keeping its versions, tags and aliases.' 'delete:Delete a registered model, or soft-delete one version.' 'history:Show the journal of changes regctl made, newest first.' 'doctor:Check the whole store for damage (exit 4 when a problem remains).' 'verify:Check a version'\''s artifacts against the digest recorded when it was registered (exit 4 if they differ).' 'alias:Set, delete, list and roll back aliases.') ;;
+        '') reply=('register:Register SOURCE as a new version of NAME and print the version number.' 'models:List registered models with latest version, aliases, tags and last update.' 'versions:List the versions of NAME, newest first.' 'tag:Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version.' 'describe:Show a model or one version (metadata, tags, aliases, description, lineage), or set its description.' 'resolve:Print the absolute local path of the artifacts URI points at, and nothing else.' 'stage:Move VERSION of NAME to STAGE (MLflow'\''s stage transition).' 'rename:Rename a registered model, keeping its versions, tags and aliases.' 'delete:Delete a registered model, or soft-delete one version.' 'history:Show the journal of changes regctl made, newest first.' 'doctor:Check the whole store for damage (exit 4 when a problem remains).' 'verify:Check a version'\''s artifacts against the digest recorded when it was registered (exit 4 if they differ).' 'download:Copy the files URI points at into DEST (through the server'\''s artifact proxy for a server store).' 'push:Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions.' 'alias:Set, delete, list and roll back aliases.') ;;
         'alias') reply=('set:Point ALIAS of NAME at VERSION.' 'delete:Delete ALIAS of NAME.' 'list:List the aliases of NAME.' 'rollback:Move ALIAS back to where it pointed before its last change.') ;;
         *) reply=() ;;
     esac
@@ -12,7 +12,7 @@ _regctl_commands() {
 
 _regctl_options() {
     case "$1" in
-        '') reply=('--store:The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local, else ./mlruns.' '--traceback:Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).' '--version:Print the version and exit.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        '') reply=('--store:The store: an mlruns/ directory (a path or file: URI) or an MLflow tracking server (http(s)://HOST:PORT). Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when local or a server, else ./mlruns.' '--traceback:Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).' '--version:Print the version and exit.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'register') reply=('--name:Registered model name (created if missing).' '--description:Description of the new version.' '--tag:Version tag; repeatable.' '--alias:Point this alias at the new version; repeatable.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'models') reply=('--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'versions') reply=('--all:Include soft-deleted versions.' '--limit:Show only the newest N versions.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
@@ -25,6 +25,8 @@ _regctl_options() {
         'history') reply=('--alias:Only changes of this alias.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'doctor') reply=('--fix:Repair what is safe to repair: leftover temp files, dangling aliases, wrong name fields, stale alias snapshots.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'verify') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'download') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
+        'push') reply=('--to:The target store: a path, file: URI or http(s):// server.' '--from:The source store (default: the store, as --store or the environment choose it).' '--dry-run:Print what would be copied; change nothing.' '--json:Print JSON, with MLflow'\''s field names.' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias set') reply=('--expect:Only move the alias if it currently points at this version ('\''none'\'': must not exist).' '-h:Show this message and exit.' '--help:Show this message and exit.') ;;
         'alias delete') reply=('-h:Show this message and exit.' '--help:Show this message and exit.') ;;
@@ -36,7 +38,7 @@ _regctl_options() {
 
 _regctl_takes_value() {
     case "$1:$2" in
-        ':--store'|'register:--name'|'register:--description'|'register:--tag'|'register:--alias'|'versions:--limit'|'tag:--delete'|'tag:--version'|'describe:--version'|'describe:--alias'|'describe:--set'|'describe:--set-file'|'delete:--version'|'history:--alias'|'alias set:--expect') return 0 ;;
+        ':--store'|'register:--name'|'register:--description'|'register:--tag'|'register:--alias'|'versions:--limit'|'tag:--delete'|'tag:--version'|'describe:--version'|'describe:--alias'|'describe:--set'|'describe:--set-file'|'delete:--version'|'history:--alias'|'push:--to'|'push:--from'|'alias set:--expect') return 0 ;;
     esac
     return 1
 }

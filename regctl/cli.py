@@ -51,9 +51,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def main_options(
     store: Annotated[Optional[str], typer.Option(
-        "--store", metavar="PATH_OR_FILE_URI",
-        help="The mlruns/ store. Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or "
-             "$MLFLOW_TRACKING_URI when local, else ./mlruns.")] = None,
+        "--store", metavar="PATH_OR_URI",
+        help="The store: an mlruns/ directory (a path or file: URI) or an MLflow tracking server "
+             "(http(s)://HOST:PORT). Default: $REGCTL_STORE, else $MLFLOW_REGISTRY_URI or "
+             "$MLFLOW_TRACKING_URI when local or a server, else ./mlruns.")] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).")] = False,
     version: Annotated[bool, typer.Option(

@@ -37,6 +37,10 @@ DESCRIPTION = [
     "Global options go before the command. The store is --store, else $REGCTL_STORE, else "
     "$MLFLOW_REGISTRY_URI or $MLFLOW_TRACKING_URI when it is a file: URI or a path, else "
     "./mlruns. Reading a missing store fails with exit status 4; writing creates it.",
+    "The store may also be an MLflow tracking server, http://HOST:PORT or https://...: the same "
+    "commands then go through MLflow's REST API and the server's artifact proxy, with MLflow's "
+    "client's environment variables for credentials, TLS, timeouts and retries. regctl push copies "
+    "models between any two stores.",
     "Locations that MLflow recorded as absolute paths are followed as they are; when one no "
     "longer exists but the same tail exists under the store (the store was moved or copied), "
     "that path is used.",
@@ -46,15 +50,39 @@ DESCRIPTION = [
 ]
 
 ENVIRONMENT = [
-    ("REGCTL_STORE", "The store (a path or a file: URI) when --store is not given."),
+    ("REGCTL_STORE", "The store (a path, a file: URI or an http(s):// server) when --store is not given."),
     ("MLFLOW_REGISTRY_URI", "The store when neither --store nor REGCTL_STORE is set, if it is a "
-                            "file: URI or a path; other URIs are ignored."),
+                            "file: URI or a path, or an http(s):// tracking server; other URIs are ignored."),
     ("MLFLOW_TRACKING_URI", "Used like MLFLOW_REGISTRY_URI when that is unset or not local."),
     ("REGCTL_LOCK_TIMEOUT", "Seconds to wait for a model's lock before failing with exit "
                             "status 4 (default 60)."),
     ("REGCTL_TRACEBACK", "Any value but empty or 0: show a Python traceback on unexpected "
                          "errors, like --traceback."),
     ("NO_COLOR", "Any value: no colour in tables."),
+    # an MLflow tracking server (--store http(s)://...), read as MLflow's client reads them
+    ("MLFLOW_TRACKING_USERNAME", "With MLFLOW_TRACKING_PASSWORD: HTTP basic authentication to the "
+                                 "server (also read from ~/.mlflow/credentials, as MLflow does)."),
+    ("MLFLOW_TRACKING_PASSWORD", "The password for MLFLOW_TRACKING_USERNAME."),
+    ("MLFLOW_TRACKING_TOKEN", "A bearer token, sent when no username and password are set."),
+    ("MLFLOW_TRACKING_INSECURE_TLS", "true: do not verify the server's TLS certificate."),
+    ("MLFLOW_TRACKING_SERVER_CERT_PATH", "A CA bundle (PEM) to verify the server's certificate with."),
+    ("MLFLOW_TRACKING_CLIENT_CERT_PATH", "A client certificate (PEM, with its key) to present to the server."),
+    ("MLFLOW_HTTP_REQUEST_TIMEOUT", "Seconds to wait for the server to connect or answer (default 120)."),
+    ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "Retries of a request after a connection failure or a 408, 429 "
+                                        "or 5xx answer (default 7; 0 fails at once)."),
+    ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "The n-th retry waits factor x 2^(n-1) seconds, the first at "
+                                           "once, at most 120 (default 2); a Retry-After header wins."),
+    ("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "Up to this many seconds are added to each wait at random "
+                                           "(default 1.0)."),
+    ("HTTPS_PROXY", "The proxy for an https:// server (HTTP_PROXY for http://; lower-case forms too)."),
+    ("NO_PROXY", "Hosts reached without a proxy: names, domain suffixes, host:port, or *."),
+    ("MLFLOW_EXPERIMENT_NAME", "The experiment (created if missing) that register uploads a local "
+                               "directory into, on a server; MLFLOW_EXPERIMENT_ID names one by id. "
+                               "Default: the Default experiment (0)."),
+    ("REGCTL_ARTIFACTS_DESTINATION", "The server's --artifacts-destination as mounted on this machine: "
+                                     "resolve then prints local paths instead of download URIs."),
+    ("XDG_STATE_HOME", "Where regctl keeps the journal of changes it made on servers: "
+                       "$XDG_STATE_HOME/regctl/servers/ (default ~/.local/state/regctl/servers/)."),
 ]
 
 EXIT_STATUS = [
@@ -65,7 +93,13 @@ EXIT_STATUS = [
     (errors.EXIT_CONFLICT, "Conflict: the name already exists, or an expected value (--expect) "
                            "did not match."),
     (errors.EXIT_STORE, "Store unusable: unreadable or damaged files, permission denied, or a "
-                        "model's lock not obtained in time."),
+                        "model's lock not obtained in time; a tracking server's error (5xx after the retries)."),
+    (errors.EXIT_UNREACHABLE, "Tracking server unreachable: connection refused, unknown host, timed out "
+                              "or TLS failure, after the retries."),
+    (errors.EXIT_ACCESS_DENIED, "Tracking server refused access: HTTP 401 (missing or wrong credentials) "
+                                "or 403 (no permission)."),
+    (errors.EXIT_NO_API, "Not an MLflow tracking server API: the URL answered HTTP 404 for a REST "
+                         "endpoint (a wrong URL or path prefix, or a server without that API)."),
 ]
 
 FILES = [

@@ -94,14 +94,15 @@ def test_man_page_lists_environment_exit_status_and_sections():
     for variable in ("REGCTL_STORE", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI",
                      "REGCTL_LOCK_TIMEOUT", "REGCTL_TRACEBACK", "NO_COLOR"):
         assert f".B {variable}\n" in man
-    assert re.findall(r"^\.B (\d)$", man, re.M) == ["0", "1", "2", "3", "4"]
+    assert re.findall(r"^\.B (\d)$", man, re.M) == ["0", "1", "2", "3", "4", "5", "6", "7"]
     assert "regctl 0.1.0" in man and not re.search(r"\b20\d\d-\d\d-\d\d\b", man)
 
 
 def test_exit_status_table_matches_the_error_classes():
     from regctl import errors
 
-    classes = [errors.NotFound, errors.InvalidInput, errors.Conflict, errors.StoreError]
+    classes = [errors.NotFound, errors.InvalidInput, errors.Conflict, errors.StoreError,
+               errors.ServerUnreachable, errors.AccessDenied, errors.NoApi]
     assert [code for code, _ in gen.EXIT_STATUS] == [errors.EXIT_OK] + [c.exit_code for c in classes]
 
 
