@@ -198,6 +198,19 @@ class Registry:
         """Soft-delete one version; the aliases pointing at it are removed."""
         return self.backend.delete_version(validate_lookup_name(name), parse_version(version))
 
+    # ------------------------------------------------------- between stores
+
+    def push(self, target: Union["Registry", str], names: Optional[Sequence[str]] = None, *,
+             dry_run: bool = False, progress=None):
+        """Copy models (all when ``names`` is None) with their versions' files, tags, aliases, stages
+        and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``."""
+        from regctl.push import push
+
+        for name in names or ():
+            validate_lookup_name(name)
+        target = target if isinstance(target, Registry) else Registry(target)
+        return push(self, target, names, dry_run=dry_run, progress=progress)
+
 
 def _checked_tags(tags: Mapping[str, str]) -> dict:
     checked = {}

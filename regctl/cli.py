@@ -324,10 +324,8 @@ def push(
     json: JsonOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
-    from regctl.push import push as copy_models
-
-    report = copy_models(Registry(source if source is not None else State.store_option), Registry(to),
-                         names or None, dry_run=dry_run, progress=render.progress_bar() if not json else None)
+    origin = Registry(source if source is not None else State.store_option)
+    report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else render.progress_bar())
     if json:
         render.print_json(report.to_json())
     else:

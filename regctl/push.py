@@ -311,7 +311,7 @@ def _push_model(source, target, model, versions, dry_run, scratch, tick, target_
             continue
         if current_aliases.get(alias) == mapped and mapped is not None:
             continue
-        copy.aliases[alias] = mapped
+        copy.aliases[alias] = mapped if mapped is not None else f"the copy of version {number}"
         if not dry_run:
             target.set_alias(name, alias, mapped)
     return copy

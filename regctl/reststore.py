@@ -813,14 +813,28 @@ class RestBackend:
         return data
 
     def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:
-        self._version(name, version)
-        old = self._read_alias(name, alias)
+        # Two requests: read the alias, move it. The server checks that the model and the
+        # version exist (and are not deleted) when it moves the alias.
+        try:
+            old = _int(self.call("GET", "/registered-models/alias", {"name": name, "alias": alias})
+                       ["model_version"].get("version"))
+        except (NotFound, InvalidInput):  # no such alias (or model: the move below says which)
+            old = None
         if expect_given and old != expect:
+            self._version(name, version)  # a missing model or version first, as in a file store
             raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
                            f"expected {expect if expect is not None else 'none'}; not changed")
         if old == version:
             return AliasChange(name, alias, version, version, False)
-        self.call("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})
+        try:
+            self.call("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})
+        except (NotFound, InvalidInput) as exc:
+            missing = self._version_not_found(name, version, NotFound(exc.message))
+            try:
+                self._version(name, version)
+            except NotFound:
+                raise missing from None
+            raise
         self._record("alias.set", name, alias, None if old is None else str(old), str(version))
         return AliasChange(name, alias, old, version, True)
 

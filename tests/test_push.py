@@ -146,7 +146,7 @@ def test_push_file_to_file_maps_versions_into_an_existing_model(tmp_path):
 
     dry = regctl("push", a, "--to", target, "--dry-run", store=source)
     assert ok(dry).splitlines() == [f"{a}: version 1 -> (new) (dry run)", f"{a}: version 3 = 2 (already there)",
-                                    f"{a}: alias challenger -> None (dry run)", f"{a}: alias champion -> 2 (dry run)"]
+                                    f"{a}: alias challenger -> the copy of version 1 (dry run)", f"{a}: alias champion -> 2 (dry run)"]
     assert "nothing changed" in dry.stderr
     assert [v["version"] for v in versions_json(target, a)] == [2, 1]
 
