@@ -144,7 +144,6 @@ class Transport:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"invalid server URL {url!r}: expected http://HOST[:PORT][/PATH] or https://...")
-        self.url = url.rstrip("/")
         self.scheme = parts.scheme
         self.host = parts.hostname
         try:
@@ -152,6 +151,12 @@ class Transport:
         except ValueError:
             raise InvalidInput(f"invalid server URL {url!r}: bad port") from None
         self.base_path = parts.path.rstrip("/")
+        netloc = f"[{self.host}]" if ":" in self.host else self.host
+        if parts.port:
+            netloc += f":{parts.port}"
+        self.netloc = netloc
+        # for messages and the journal: never the credentials of http://user:password@host
+        self.url = f"{self.scheme}://{netloc}{self.base_path}"
         self.timeout = _env_int(environ, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120)
         self.max_retries = max(0, _env_int(environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 7))
         self.backoff_factor = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2))
@@ -243,7 +248,7 @@ class Transport:
         if params:
             full += "?" + urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
         if self._proxy is not None and self.scheme == "http":
-            return f"http://{self.host}:{self.port}{full}"
+            return f"http://{self.netloc}{full}"
         return full
 
     # ---------------------------------------------------------------- request
@@ -413,6 +418,10 @@ def http_error(response: Response, url: str, method: str, target: str) -> Except
                             "(set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN)")
     if response.status == 403 or code in _DENIED_CODES:
         return AccessDenied(f"{url}: {what}: {message or 'permission denied'}")
+    if response.status in (301, 302, 303, 307, 308):
+        location = response.headers.get("location", "")
+        return StoreError(f"{url}: {what}: the server redirects {method} {endpoint} to {location or 'elsewhere'}; "
+                          "use the URL it redirects to as the store")
     if code in _NOT_FOUND_CODES:
         return NotFound(message or f"not found: {endpoint}")
     if response.status == 404 or code == "ENDPOINT_NOT_FOUND":

@@ -217,3 +217,12 @@ def test_transport_errors_are_typed():
         Transport("http://127.0.0.1:9", {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}).request("GET", SEARCH)
     assert issubclass(AccessDenied, StoreError) and AccessDenied.exit_code == 6
     assert NoApi.exit_code == 7 and ServerUnreachable.exit_code == 5 and NotFound.exit_code == 1
+
+
+def test_credentials_in_the_url_are_used_but_never_shown(scripted):
+    server = scripted([(302, b"", {"Location": "https://elsewhere/api"})])
+    url = server.url.replace("http://", "http://ada:pa%24%24@")
+    result = regctl("models", store=url)
+    one_line(result, 4, "redirects", "https://elsewhere/api")
+    assert "pa$$" not in result.stderr and "pa%24%24" not in result.stderr and "ada" not in result.stderr
+    assert server.requests[0]["headers"]["Authorization"] == "Basic YWRhOnBhJCQ="
