@@ -178,3 +178,34 @@ def test_push_all_models_and_errors(tmp_path):
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "'no-such-model'" in missing.stderr
     unreachable = regctl("push", "--to", "http://127.0.0.1:9", store=source, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     assert unreachable.returncode == 5 and unreachable.stderr.count("\n") == 1
+
+
+def test_push_shows_a_progress_bar_on_a_terminal(tmp_path):
+    """On a terminal: a progress bar on stderr; off a terminal (every other test): one summary line."""
+    import pty
+    import subprocess
+    import sys
+
+    source, names = build_source(tmp_path, "tty")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", str(source), "push", "--to",
+                                str(tmp_path / "tty-target" / "mlruns")],
+                               stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    stdout = process.stdout.read().decode()
+    assert process.wait() == 0
+    shown = b"".join(chunks).decode(errors="replace")
+    assert "pushing" in shown and "/3" in shown and "pushed 2 model(s)" in shown
+    assert "version 1 copied" in stdout
