@@ -408,14 +408,13 @@ class RestBackend:
         if not path:
             return location, None
         proxied = self._proxy_path(location)
-        listing = self._list(proxied) if proxied is not None else None
+        listing = self._list(proxied) if proxied is not None else None  # None: cannot look inside
         names = {entry["path"].rsplit("/", 1)[-1] for entry in listing or ()}
-        if registering and "MLmodel" in names or not registering and listing:
+        if listing and (not registering or "MLmodel" in names):
             return location, None
-        first = path.split("/")[0] if not registering else path
-        outputs = (run.get("outputs") or {}).get("model_outputs") or ()
+        first = path if registering else path.split("/")[0]
         models = []
-        for output in outputs:
+        for output in (run.get("outputs") or {}).get("model_outputs") or ():
             try:
                 info = self._logged_model(output["model_id"])
             except (NotFound, InvalidInput, KeyError):
@@ -423,10 +422,12 @@ class RestBackend:
             if info.get("name") == first:
                 models.append((_int(output.get("step")) or 0, _int(info.get("creation_timestamp_ms")) or 0, info))
         if not models:
+            if listing is None:  # artifacts the proxy does not serve: the location as MLflow records it
+                return location, None
             if registering:
                 raise NotFound(f"source {show(f'runs:/{ref.run_id}/{path}')} not found: "
                                f"the run has no {path}/MLmodel and no logged model named {show(path)}")
-            return location, None
+            raise NotFound(f"artifacts of {show(f'runs:/{ref.run_id}/{path}')} not found at {location}")
         if registering:  # MLflow registers the one logged at the highest step
             info = max(models, key=lambda m: (m[0], m[1]))[2]
             return info.get("artifact_uri") or "", info["model_id"]

@@ -3,6 +3,7 @@ backed by SQLite and by PostgreSQL. Each test runs the real CLI and checks what 
 ``MlflowClient`` on the same store (the oracle). Model names are unique per test, so the
 session's shared servers need no cleaning."""
 
+import contextlib
 import json
 import os
 import uuid
@@ -287,24 +288,29 @@ def test_errors_and_exit_codes(target, name, model_dir):
     target.fails(1, "resolve", f"models:/{name}/staging")
 
 
-def test_register_from_a_run(target, name, model_dir):
-    """``runs:/`` sources are registered as MLflow's own ``register_model`` registers them."""
-    mlflow = import_mlflow()
-    from mlflow_oracle import using_store
-
-    tracking = target.store if target.is_server else Path(target.store).as_uri()
+@contextlib.contextmanager
+def tracking_at(mlflow, uri: str):
+    """MLflow's fluent API pointed at ``uri``, restored afterwards."""
     import mlflow.tracking._model_registry.utils as registry_utils
     import mlflow.tracking._tracking_service.utils as tracking_utils
 
     saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
     try:
-        mlflow.set_tracking_uri(tracking)
-        mlflow.set_registry_uri(tracking)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        yield mlflow
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+
+
+def test_register_from_a_run(target, name, model_dir):
+    """``runs:/`` sources are registered as MLflow's own ``register_model`` registers them."""
+    mlflow = import_mlflow()
+    tracking = target.store if target.is_server else Path(target.store).as_uri()
+    with tracking_at(mlflow, tracking):
         with mlflow.start_run() as run:
             mlflow.log_artifacts(str(model_dir), "model")
         oracle = mlflow.register_model(f"runs:/{run.info.run_id}/model", name + "-oracle")
-    finally:
-        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
     assert target.ok("register", f"runs:/{run.info.run_id}/model", "--name", name) == "1\n"
     client = target.client()
     mine = client.get_model_version(name, "1")
@@ -313,6 +319,9 @@ def test_register_from_a_run(target, name, model_dir):
     assert view["lineage"]["run_id"] == run.info.run_id and view["lineage"]["experiment_id"] == run.info.experiment_id
     assert target.run("verify", f"models:/{name}/1").returncode == 0
     assert target.json("resolve", f"runs:/{run.info.run_id}/model")["run_id"] == run.info.run_id
+    target.fails(1, "resolve", f"runs:/{run.info.run_id}/missing")
+    target.fails(1, "register", f"runs:/{run.info.run_id}/missing", "--name", name)
+    target.fails(1, "resolve", "runs:/0123456789abcdef0123456789abcdef/model")
     # a registered version as the source: the same files, its tags carried over
     target.ok("tag", name, "--version", "1", "origin=run")
     assert target.ok("register", f"models:/{name}/1", "--name", name + "-copy") == "1\n"
@@ -368,3 +377,32 @@ def test_unreachable_server_is_one_line_and_exit_5(tmp_path):
     result = regctl("models", store=url, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
                                              "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"})
     assert result.returncode == 5 and "after 2 retries" in result.stderr
+
+
+def test_register_an_mlflow3_logged_model(sqlite_target, name, tmp_path):
+    """A model logged with ``mlflow.sklearn.log_model`` lives in a logged model, not in the run's artifacts."""
+    mlflow = import_mlflow()
+    from mlflow_oracle import log_model_run
+
+    with tracking_at(mlflow, sqlite_target.store):
+        logged = log_model_run(mlflow, True, [1.0, 2.0], "server-logged")
+        oracle = mlflow.register_model(f"runs:/{logged['run_id']}/model", name + "-oracle")
+    assert sqlite_target.ok("register", f"runs:/{logged['run_id']}/model", "--name", name) == "1\n"
+    assert sqlite_target.ok("register", f"models:/{logged['model_id']}", "--name", name) == "2\n"
+    client = sqlite_target.client()
+    for number in ("1", "2"):
+        mine = client.get_model_version(name, number)
+        assert (mine.source, mine.run_id or None) == (oracle.source, oracle.run_id or None)
+        assert mine.source == f"models:/{logged['model_id']}"
+    view = sqlite_target.json("describe", name, "--version", "1")
+    assert view["model_id"] == logged["model_id"] and view["lineage"]["run_id"] == logged["run_id"]
+    resolved = sqlite_target.json("resolve", f"models:/{logged['model_id']}")
+    assert resolved["location"] == client.get_logged_model(logged["model_id"]).artifact_location
+    assert sqlite_target.json("resolve", f"runs:/{logged['run_id']}/model")["model_id"] == logged["model_id"]
+    dest = tmp_path / "m"
+    sqlite_target.ok("download", f"models:/{name}/2", dest)
+    oracle_dir = mlflow.artifacts.download_artifacts(artifact_uri=resolved["location"],
+                                                     dst_path=str(tmp_path / "oracle"),
+                                                     tracking_uri=sqlite_target.store)
+    assert (dest / "MLmodel").is_file() and files_of(dest) == files_of(Path(oracle_dir))
+    assert sqlite_target.run("verify", f"models:/{name}/2").returncode == 0
