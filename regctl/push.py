@@ -255,18 +255,18 @@ def _push_model(source, target, model, versions, dry_run, scratch, tick, target_
     if not versions:
         copy.note = "no live versions: not copied (a model is created by its first version)"
         return copy
-    present = {}  # digest -> target version
+    available = {}  # digest -> target versions not matched yet, oldest first: each is matched once
     target_versions = {}
     if existing is not None:
         for version in sorted(target.versions(name), key=lambda v: v.version):
             target_versions[version.version] = version
-            present.setdefault(version_digest(target, version), version.version)
+            available.setdefault(version_digest(target, version), []).append(version.version)
     mapping = {}
     next_number = 1
     for version in versions:
         digest = version_digest(source, version)
-        if digest in present:
-            number = present[digest]
+        if available.get(digest):
+            number = available[digest].pop(0)
             mapping[version.version] = number
             copy.versions.append(VersionCopy(version.version, number, "present"))
             if not dry_run:
@@ -290,7 +290,6 @@ def _push_model(source, target, model, versions, dry_run, scratch, tick, target_
         next_number = created.version + 1
         if version.current_stage and version.current_stage != "None":
             target.transition_stage(name, created.version, version.current_stage)
-        present[digest] = created.version
         mapping[version.version] = created.version
         copy.versions.append(VersionCopy(version.version, created.version, "copied"))
         if local.is_relative_to(scratch):

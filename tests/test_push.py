@@ -209,3 +209,17 @@ def test_push_shows_a_progress_bar_on_a_terminal(tmp_path):
     shown = b"".join(chunks).decode(errors="replace")
     assert "pushing" in shown and "/3" in shown and "pushed 2 model(s)" in shown
     assert "version 1 copied" in stdout
+
+
+def test_versions_with_the_same_files_are_each_copied_once(tmp_path):
+    source, target = tmp_path / "same" / "mlruns", tmp_path / "same-target" / "mlruns"
+    files = make_model(tmp_path, "twice")
+    for _ in range(3):
+        ok(regctl("register", files, "--name", "twice", store=source))
+    ok(regctl("alias", "set", "twice", "champion", "2", store=source))
+    first = regctl("push", "--to", target, store=source)
+    assert "3 version(s) copied" in ok(first) + first.stderr
+    assert [v["version"] for v in versions_json(target, "twice")] == [3, 2, 1]
+    again = regctl("push", "--to", target, store=source)
+    assert "0 version(s) copied, 3 already there" in ok(again) + again.stderr
+    assert json.loads(ok(regctl("alias", "list", "twice", "--json", store=target))) == {"champion": 2}
