@@ -226,3 +226,22 @@ def test_credentials_in_the_url_are_used_but_never_shown(scripted):
     one_line(result, 4, "redirects", "https://elsewhere/api")
     assert "pa$$" not in result.stderr and "pa%24%24" not in result.stderr and "ada" not in result.stderr
     assert server.requests[0]["headers"]["Authorization"] == "Basic YWRhOnBhJCQ="
+
+
+def test_client_certificate(scripted, certificate, tmp_path):
+    cert, key = certificate
+    client_cert, client_key = tmp_path / "client.pem", tmp_path / "client.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=regctl-client",
+                    "-keyout", str(client_key), "-out", str(client_cert)], check=True, capture_output=True)
+    bundle = tmp_path / "client-bundle.pem"  # one PEM with the certificate and its key, as requests takes it
+    bundle.write_bytes(client_cert.read_bytes() + client_key.read_bytes())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(str(client_cert))
+    server = scripted([EMPTY] * 2, tls=context)
+    env = {"MLFLOW_TRACKING_SERVER_CERT_PATH": str(cert), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    refused = regctl("models", store=server.url, env=env)
+    assert refused.returncode == 5 and refused.stderr.count("\n") == 1
+    result = regctl("models", "--json", store=server.url, env=dict(env, MLFLOW_TRACKING_CLIENT_CERT_PATH=str(bundle)))
+    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
