@@ -22,12 +22,11 @@ versions are used up by a placeholder version, deleted at once); in a model that
 exists, versions get the next numbers and the mapping is printed.
 """
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from regctl.errors import NotFound, StoreError
 from regctl.names import show

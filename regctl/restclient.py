@@ -311,6 +311,7 @@ class Transport:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: "
                                                f"{_os_reason(exc, self.timeout)}"), sent=False)
         handle = None
+        answered = streamed = False
         try:
             if file_path is not None:
                 handle = open(file_path, "rb")
@@ -319,33 +320,37 @@ class Transport:
             else:
                 conn.request(method, target, body=body, headers=headers)
             response = conn.getresponse()
+            answered = True
             status = response.status
             if 200 <= status < 300 and sink is not None:
                 while True:
                     chunk = response.read(_CHUNK)
                     if not chunk:
                         break
+                    streamed = True
                     sink(chunk)
                 data = b""
             else:
                 data = response.read()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            if handle is not None and getattr(exc, "filename", None) == file_path:
+                raise StoreError(f"cannot read {file_path}: {getattr(exc, 'strerror', None) or exc}") from None
             self.close()
-            if reused:  # a kept-alive connection the server had closed: try again at once, on a new one
+            if streamed:  # part of the body went to the sink already: a retry would repeat it
+                raise ServerUnreachable(f"the MLflow server at {self.url} broke off an answer: "
+                                        f"{_os_reason(exc, self.timeout)}") from None
+            if reused and not answered and isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError,
+                                                            BrokenPipeError)):
+                # a kept-alive connection the server had closed: try again at once, on a new one
                 raise _Retryable(ServerUnreachable(f"the MLflow server at {self.url} closed the connection"),
-                                 sent=False, stale=True)
-            raise _Retryable(ServerUnreachable(f"the MLflow server at {self.url} closed the connection: "
-                                               f"{_os_reason(exc, self.timeout)}"), sent=True)
-        except OSError as exc:
-            if handle is not None and exc.filename == file_path:
-                raise StoreError(f"cannot read {file_path}: {exc.strerror or exc}") from None
-            self.close()
-            raise _Retryable(ServerUnreachable(f"no answer from the MLflow server at {self.url}: "
-                                               f"{_os_reason(exc, self.timeout)}"), sent=True)
-        except http.client.HTTPException as exc:
-            self.close()
-            raise _Retryable(ServerUnreachable(f"bad answer from the MLflow server at {self.url}: "
-                                               f"{type(exc).__name__} {exc}"), sent=True)
+                                 sent=False, stale=True) from None
+            if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                message = f"the MLflow server at {self.url} closed the connection: {_os_reason(exc, self.timeout)}"
+            elif isinstance(exc, http.client.HTTPException):
+                message = f"bad answer from the MLflow server at {self.url}: {type(exc).__name__} {exc}"
+            else:
+                message = f"no answer from the MLflow server at {self.url}: {_os_reason(exc, self.timeout)}"
+            raise _Retryable(ServerUnreachable(message), sent=True) from None
         finally:
             if handle is not None:
                 handle.close()

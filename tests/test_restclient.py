@@ -175,7 +175,7 @@ def test_timeout(scripted):
 def test_http_proxy_and_no_proxy(scripted):
     proxy, direct = scripted(), scripted()
     env = {"HTTP_PROXY": proxy.url}
-    Transport(f"http://registry.internal:5000/prefix", env).request("GET", SEARCH, params={"max_results": 5})
+    Transport("http://registry.internal:5000/prefix", env).request("GET", SEARCH, params={"max_results": 5})
     assert proxy.requests[-1]["path"] == f"http://registry.internal:5000/prefix{SEARCH}?max_results=5"
     Transport(direct.url, dict(env, NO_PROXY="localhost,127.0.0.1")).request("GET", SEARCH)
     assert direct.requests[-1]["path"] == SEARCH and len(proxy.requests) == 1
