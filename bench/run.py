@@ -925,6 +925,9 @@ def main(argv=None) -> int:
     begin, end = "<!-- sqlite benchmark: begin", "<!-- sqlite benchmark: end -->"
     if begin in old and end in old:  # bench/sqlite.py's section stays
         text += "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
+    begin, end = "<!-- begin server -->", "<!-- end server -->"  # bench/server.py's section, kept
+    if begin in old and end in old:
+        text = text.rstrip("\n") + "\n\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
     output.write_text(text, encoding="utf-8")
     print()
     print("\n".join(bench.table()))

@@ -63,6 +63,16 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False) -> Backe
     With ``dry_run``, every write checks and plans its change, returns what it would do,
     and changes nothing.
     """
+    from regctl.remote import server_url
+
+    url = server_url(store)
+    if url is not None:  # an MLflow tracking server: http(s)://HOST[:PORT]
+        if dry_run:
+            raise InvalidInput("--dry-run is not available against a tracking server: its REST API has no "
+                               "transactions to roll back")
+        from regctl.reststore import RestBackend
+
+        return RestBackend(url)
     from regctl.sqlschema import chosen_database
 
     database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database
@@ -290,6 +300,19 @@ class Registry:
         if progress:
             progress(len(names), len(names))
         return tuple(collected)
+
+    # ------------------------------------------------------- between stores
+
+    def push(self, target: Union["Registry", str], names: Optional[Sequence[str]] = None, *,
+             dry_run: bool = False, progress=None):
+        """Copy models (all when ``names`` is None) with their versions' files, tags, aliases, stages
+        and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``."""
+        from regctl.push import push
+
+        for name in names or ():
+            validate_lookup_name(name)
+        target = target if isinstance(target, Registry) else Registry(target)
+        return push(self, target, names, dry_run=dry_run, progress=progress)
 
 
 _MISSING = object()

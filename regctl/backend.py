@@ -129,3 +129,25 @@ class Backend(Protocol):
 
     def collect(self, name: str, keep: int, *, keep_aliased: bool, delete_staged: bool) -> Collection:
         """Soft-delete the versions of ``name`` older than the newest ``keep``, sparing protected ones."""
+
+class ArtifactTransfer(Protocol):
+    """Optional methods a backend may add, used by ``download`` and ``push`` when present.
+
+    Without them, ``regctl.transfer`` and ``regctl.push`` work from ``resolve``'s local path
+    (file stores), and ``push`` cannot copy files into the store.
+    """
+
+    def fetch_files(self, uri: str, dest) -> "tuple[str, int]":
+        """Copy the files ``uri`` points at into the directory ``dest``; ``(location, files copied)``."""
+
+    def recorded_digest(self, name: str, version: int) -> Optional[str]:
+        """The content digest regctl recorded for a version, when not in its ``regctl.content_digest`` tag."""
+
+    def remote_manifest(self, location: str) -> dict:
+        """``{relative path: sha256}`` of files that are not on this machine."""
+
+    def upload_model(self, local_dir) -> "tuple[str, str, dict]":
+        """Store a local directory's files for good; ``(source URI to register, model id, manifest)``."""
+
+    def import_artifacts(self, local_dir) -> str:
+        """Like ``upload_model``, returning only the source URI to register (for other backends)."""

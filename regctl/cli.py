@@ -578,6 +578,29 @@ def gc(
         _told(f"{c.name}: {deleted}{spared}")
 
 
+@app.command(epilog=examples(
+    "regctl push --to http://mlflow.internal:5000 fraud-detector --dry-run",
+    "regctl push --from http://mlflow.internal:5000 --to ./mlruns"))
+def push(
+    to: Annotated[str, typer.Option("--to", metavar="STORE",
+                                    help="The target store: a path, a file: or sqlite: URI, or an http(s):// server.")],
+    names: Annotated[Optional[List[str]], typer.Argument(metavar="[NAME]...", help="Models to copy (default: all).")] = None,
+    source: Annotated[Optional[str], typer.Option("--from", metavar="STORE", help="The source store (default: the "
+                                                  "store, as --store or the environment choose it).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be copied; change nothing.")] = False,
+    json: JsonOption = False,
+) -> None:
+    """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
+    origin = Registry(source if source is not None else State.store_option)
+    report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else render.progress_bar())
+    if json:
+        render.print_json(report.to_json())
+    else:
+        for text in report.lines():
+            render.line(text)
+        render.info(report.summary())
+
+
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     root = command()

@@ -49,6 +49,30 @@ def diff(backend, a, b) -> VersionDiff:
     return compare(backend, a, b)
 
 
+def collect(backend, name, keep, *, keep_aliased, delete_staged):
+    """``gc`` of one model through ``delete_version``, one version after another (for a store
+    without transactions, such as a tracking server: a failure part-way leaves the versions
+    deleted until then deleted, each of them whole)."""
+    from regctl import retention
+    from regctl.results import Collection
+
+    live = {v.version: v.current_stage for v in backend.versions(name)}
+    aliased: dict = {}
+    for alias, number in backend.aliases(name).items():
+        aliased.setdefault(number, []).append(alias)
+    deleted, protected = retention.choose(live, aliased, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
+    if not getattr(backend, "dry_run", False):
+        for version in deleted:
+            backend.delete_version(name, version)
+    return Collection(name=name, deleted=tuple(deleted), kept=tuple(sorted(set(live) - set(deleted), reverse=True)),
+                      protected=protected)
+
+
+def describe_difference(recorded: str, actual: str) -> str:
+    """What can be said of a difference without a per-file record."""
+    return f"digest is {actual}, recorded {recorded}"
+
+
 def page(items: list, max_results: int, damaged: list) -> Listing:
     """The first ``max_results`` of ``items``, saying how many more there were."""
     return Listing(tuple(items[:max_results]), tuple(damaged), more=max(0, len(items) - max_results))

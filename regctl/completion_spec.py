@@ -28,6 +28,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                               "source, and MLmodel's flavors, signature and requirements.",
                       'gc': 'Soft-delete old versions of NAME (as delete --version does), never one an alias '
                             'points at.',
+                      'push': 'Copy registered models to another store: versions (with their files), tags, '
+                              'aliases, stages, descriptions.',
                       'alias': 'Set, delete, list and roll back aliases.'},
       'options': {'--store': ('dir',
                               'The store, given before or after the command: an mlruns/ directory (a path or '
@@ -237,6 +239,18 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                     '--help': (None, 'Show this message and exit.')},
         'arguments': ['model'],
         'variadic': False},
+ 'push': {'subcommands': {},
+          'options': {'--to': ('value',
+                               'The target store: a path, a file: or sqlite: URI, or an http(s):// server.'),
+                      '--from': ('uri',
+                                 'The source store (default: the store, as --store or the environment choose '
+                                 'it).'),
+                      '--dry-run': (None, 'Print what would be copied; change nothing.'),
+                      '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                      '-h': (None, 'Show this message and exit.'),
+                      '--help': (None, 'Show this message and exit.')},
+          'arguments': ['value'],
+          'variadic': True},
  'alias': {'subcommands': {'set': 'Point ALIAS of NAME at VERSION.',
                            'delete': 'Delete ALIAS of NAME.',
                            'list': 'List the aliases of NAME.',

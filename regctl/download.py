@@ -26,13 +26,14 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
     ``backend``: any backend (``regctl.backend.Backend``); the copy is local, the store is only read.
     """
     resolution = backend.resolve(uri)
-    source = Path(resolution.path)
+    fetch = getattr(backend, "fetch_files", None)  # a store whose files may be elsewhere (a server)
+    source = Path(resolution.path) if fetch is None else resolution.location
     target = Path(os.path.abspath(dest))
     _check_destination(target)
     recorded = None
     if resolution.version is not None:
         recorded = backend.recorded_digest(resolution.name, resolution.version)
-    files = _listing(source)
+    files = [] if fetch is not None else _listing(source)
     total = sum(size for _, _, size in files)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -40,8 +41,12 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
     except OSError as exc:
         raise StoreError(f"cannot create {target}: {os_reason(exc)}") from None
     try:
+        if fetch is not None:
+            source, count = fetch(uri, temp)
+            files = [(None, None, 0)] * count
+            total = sum(_size(p) for p in temp.rglob("*") if p.is_file())
         done = 0
-        for relative, path, size in files:
+        for relative, path, size in files if fetch is None else []:
             copied = temp / relative
             copied.parent.mkdir(parents=True, exist_ok=True)
             if path.is_symlink():
@@ -52,7 +57,8 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
             if progress:
                 progress(done, total)
         if recorded is not None:
-            entries = digest.manifest(temp) if source.is_dir() else digest.manifest(temp / source.name)
+            single = fetch is None and not Path(source).is_dir()
+            entries = digest.manifest(temp / Path(source).name) if single else digest.manifest(temp)
             actual = digest.digest_of(entries)
             if actual != recorded:
                 raise IntegrityError(

@@ -9,6 +9,10 @@ EXIT_NOT_FOUND = 1
 EXIT_INVALID = 2
 EXIT_CONFLICT = 3
 EXIT_STORE = 4
+# An MLflow tracking server (``--store http(s)://...``):
+EXIT_UNREACHABLE = 5
+EXIT_ACCESS_DENIED = 6
+EXIT_NO_API = 7
 
 
 class RegctlError(Exception):
@@ -47,3 +51,21 @@ class StoreError(RegctlError):
 
 class IntegrityError(StoreError):
     """Artifacts on disk do not match the digest recorded at registration."""
+
+
+class ServerUnreachable(StoreError):
+    """The tracking server cannot be reached: refused, unknown host, timed out, TLS failure."""
+
+    exit_code = EXIT_UNREACHABLE
+
+
+class AccessDenied(StoreError):
+    """The tracking server refused the credentials (HTTP 401) or the permission (HTTP 403)."""
+
+    exit_code = EXIT_ACCESS_DENIED
+
+
+class NoApi(StoreError):
+    """The URL answers, but not as MLflow's REST API (HTTP 404 for an endpoint, not for a resource)."""
+
+    exit_code = EXIT_NO_API

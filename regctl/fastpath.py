@@ -49,19 +49,7 @@ def run(argv):
     from regctl.report import report
 
     try:
-        from regctl.sqlschema import chosen_database
-
-        database = chosen_database(store_option)
-        if database is not None:  # MLflow's SQLite database
-            from regctl.sqlitestore import SqliteBackend
-
-            resolution = SqliteBackend(database).resolve(uri)
-        else:
-            from regctl.locations import store_root
-            from regctl.resolve import resolve
-            from regctl.store import Store
-
-            resolution = resolve(Store(store_root(store_option)), uri)
+        resolution = _resolution(store_option, uri)
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # every error goes through report()
@@ -74,3 +62,26 @@ def run(argv):
     else:
         sys.stdout.write(f"{resolution.path}\n")
     return 0
+
+
+def _resolution(store_option, uri: str):
+    """``resolve`` on whichever store is chosen, loading only that store's module (as ``api.open_backend`` picks)."""
+    from regctl.remote import server_url
+
+    url = server_url(store_option)
+    if url is not None:  # an MLflow tracking server
+        from regctl.reststore import RestBackend
+
+        return RestBackend(url).resolve(uri)
+    from regctl.sqlschema import chosen_database
+
+    database = chosen_database(store_option)
+    if database is not None:  # MLflow's SQLite database
+        from regctl.sqlitestore import SqliteBackend
+
+        return SqliteBackend(database).resolve(uri)
+    from regctl.locations import store_root
+    from regctl.resolve import resolve
+    from regctl.store import Store
+
+    return resolve(Store(store_root(store_option).path), uri)

@@ -122,6 +122,10 @@ class FileBackend:
 
         return common.diff(self, a, b)
 
+    def import_artifacts(self, local) -> str:
+        """Keep a local directory's files in this store for good (as a logged model); the URI to register."""
+        return registry.import_logged_model(self.store, local)
+
     def recorded_digest(self, name, version):
         from regctl.digest import recorded_digest
 

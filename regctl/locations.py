@@ -87,6 +87,23 @@ class StoreLocation(os.PathLike):
         return f"StoreLocation({self.scheme!r}, {str(self.path)!r}, origin={self.origin!r})"
 
 
+def chosen_value(option: "str | None", environ=os.environ) -> "tuple[str, str] | None":
+    """``(value, where it came from)`` of the store the user named, or None when nothing names one.
+
+    ``--store``, else ``REGCTL_STORE`` (both: set, even empty, counts), else MLflow's registry
+    URI, else its tracking URI (as in MLflow, the registry URI wins, and an empty one is unset).
+    The one precedence every kind of store (file, database, server) is chosen by.
+    """
+    if option is not None:
+        return option, "--store"
+    if environ.get("REGCTL_STORE") is not None:
+        return environ["REGCTL_STORE"], "REGCTL_STORE"
+    for variable in ("MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI"):
+        if environ.get(variable):
+            return environ[variable], variable
+    return None
+
+
 def store_root(option: "str | None", environ=os.environ, cwd: "str | None" = None) -> StoreLocation:
     """Which store to use: ``--store``, else ``REGCTL_STORE``, else MLflow's registry URI,
     else MLflow's tracking URI, else ``./mlruns``.
@@ -98,13 +115,9 @@ def store_root(option: "str | None", environ=os.environ, cwd: "str | None" = Non
     StoreError naming where it came from, never a fallback to another store.
     An empty ``--store`` or ``REGCTL_STORE`` is InvalidInput.
     """
-    if option is not None:
-        return _location(option, "--store")
-    if environ.get("REGCTL_STORE") is not None:
-        return _location(environ["REGCTL_STORE"], "REGCTL_STORE")
-    for variable in ("MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI"):
-        if environ.get(variable):
-            return _location(environ[variable], variable)
+    chosen = chosen_value(option, environ)
+    if chosen is not None:
+        return _location(*chosen)
     return StoreLocation("file", Path(os.path.abspath(os.path.join(cwd or os.getcwd(), "mlruns"))),
                          "default", "./mlruns")
 

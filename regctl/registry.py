@@ -388,3 +388,35 @@ def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, d
             change.touch_model(model_meta)
     kept_all = sorted(set(live) - set(deleted), reverse=True)
     return {"name": name, "deleted": deleted, "kept": kept_all, "protected": protected}
+
+
+def import_logged_model(store: Store, local) -> str:
+    """Copy the files under ``local`` into a new MLflow 3 logged model of the store's Default
+    experiment (``0``), in one change; the ``models:/m-<id>`` URI to register from."""
+    import uuid
+    from pathlib import Path
+
+    from regctl import yamlfile
+
+    local = Path(local)
+    model_id = "m-" + uuid.uuid4().hex
+    experiment = store.root / "0"
+    final = experiment / layout.MODELS_DIR / model_id
+    files: dict = {f"{layout.TAGS_DIR}": None, "params": None, "metrics": None}
+    for path in sorted(local.rglob("*")):
+        if path.is_file():
+            files[f"artifacts/{path.relative_to(local).as_posix()}"] = path
+    with edit(store, layout.logged_model_lock_name(model_id), create=True) as change:
+        now = change.now
+        if not (experiment / layout.META).is_file():
+            change.write(experiment / layout.META, yamlfile.dumps({
+                "artifact_location": experiment.resolve().as_uri(), "creation_time": now,
+                "effective_trace_archival_retention": None, "experiment_id": "0", "last_update_time": now,
+                "lifecycle_stage": "active", "name": "Default", "trace_location": None, "workspace": "default"}))
+        files[layout.META] = yamlfile.dumps({
+            "artifact_location": (final / "artifacts").resolve().as_uri(), "creation_timestamp": now,
+            "experiment_id": "0", "last_updated_timestamp": now, "model_id": model_id, "model_type": None,
+            "name": "model", "source_run_id": None, "status": 2, "status_message": None}).encode("utf-8")
+        change.create_dir(final, files, experiment / layout.MODELS_DIR)
+        change.record("logged_model.create", None, model_id, None, f"models:/{model_id}")
+    return f"models:/{model_id}"

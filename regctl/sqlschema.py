@@ -70,14 +70,12 @@ def chosen_database(option: "str | None", environ=os.environ, cwd: "str | None" 
     configured: ``./mlruns`` when it is a file store, else ``./mlflow.db`` when it exists, else
     ``./mlruns`` (created by the first write).
     """
-    if option is not None:
-        return database_path(option, "--store", cwd) if isinstance(option, str) and is_sqlite_uri(option) else None
-    for variable in ENV_VARIABLES:
-        value = environ.get(variable)
-        if variable.startswith("MLFLOW_") and not value:
-            continue  # as in MLflow, an empty MLflow variable counts as unset
-        if value is not None:
-            return database_path(value, variable, cwd) if is_sqlite_uri(value) else None
+    from regctl.locations import chosen_value
+
+    chosen = chosen_value(option, environ)
+    if chosen is not None:
+        value, where = chosen
+        return database_path(value, where, cwd) if isinstance(value, str) and is_sqlite_uri(value) else None
     base = cwd or os.getcwd()
     default = os.path.join(base, DEFAULT_DB)
     if not os.path.isfile(default) or is_file_store(os.path.join(base, "mlruns")):

@@ -56,7 +56,8 @@ class Plan:
         self.changes.append({"op": REMOVE, "path": self._rel(path), "prune": self._rel(prune_up_to)})
 
     def create_dir(self, target: Path, files: dict, build_in: Path) -> None:
-        """Create directory ``target`` with ``files`` ({relative path: bytes}) in one rename.
+        """Create directory ``target`` with ``files`` in one rename: {relative path: bytes, a Path
+        to copy, or None for an empty directory}.
 
         It is built complete under a temporary name in ``build_in`` first, so
         readers never see it half made; the target must not exist.
@@ -151,7 +152,8 @@ def _abandon(store: Store, pending: Path, built: list) -> None:
 def _preflight(store: Store, plan: Plan) -> None:
     """Refuse, before anything is written, a plan that would leave the store or could not be applied."""
     needed = _SPACE_MARGIN + sum(len(c.get("text", "")) * 2 for c in plan.changes)
-    needed += sum(len(data) for _, files in plan.builds for data in files.values())
+    needed += sum(data.stat().st_size if isinstance(data, Path) else len(data or b"")
+                  for _, files in plan.builds for data in files.values())
     for change in plan.changes:
         for key in ("path", "src", "dst"):
             if key in change:
@@ -206,7 +208,16 @@ def _build(store: Store, temp: Path, files: dict) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create {temp}: {os_reason(exc)}") from None
     for relative, data in files.items():
-        atomic.write_bytes(temp / relative, data)
+        if data is None:  # an empty directory
+            (temp / relative).mkdir(parents=True, exist_ok=True)
+        elif isinstance(data, Path):  # a file to copy, not held in memory
+            try:
+                (temp / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(data, temp / relative)
+            except OSError as exc:
+                raise StoreError(f"cannot copy {data}: {os_reason(exc)}") from None
+        else:
+            atomic.write_bytes(temp / relative, data)
 
 
 def _apply(store: Store, changes: list) -> None:

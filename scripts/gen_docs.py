@@ -40,8 +40,12 @@ DESCRIPTION = [
     "$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds a file store, "
     "else ./mlflow.db when it exists, else ./mlruns. The first of these that is set decides: a "
     "path or a file: URI is a file store, a sqlite: URI is MLflow's SQLite database; any other "
-    "URI (http:, databricks, ...) is an error (exit status 4), never a fallback to another store. "
+    "URI (databricks, ...) is an error (exit status 4), never a fallback to another store. "
     "Reading a missing store fails with exit status 4; writing creates a file store, never a database.",
+    "The store may also be an MLflow tracking server, http://HOST:PORT or https://...: the same "
+    "commands then go through MLflow's REST API and the server's artifact proxy, with MLflow's "
+    "client's environment variables for credentials, TLS, timeouts and retries. regctl push copies "
+    "models between any two stores.",
     "Locations that MLflow recorded as absolute paths are followed as they are; when one no "
     "longer exists but the same tail exists under the store (the store was moved or copied), "
     "that path is used.",
@@ -51,18 +55,43 @@ DESCRIPTION = [
 ]
 
 ENVIRONMENT = [
-    ("REGCTL_STORE", "The store (a path, a file: URI or a sqlite: URI) when --store is not given; "
-                     "set but empty is an error (exit status 2)."),
+    ("REGCTL_STORE", "The store (a path, a file: URI, a sqlite: URI or an http(s):// tracking server) "
+                     "when --store is not given; set but empty is an error (exit status 2)."),
     ("MLFLOW_REGISTRY_URI", "The store when neither --store nor REGCTL_STORE is given. As in "
                             "MLflow, it wins over MLFLOW_TRACKING_URI and empty means unset. A "
-                            "file: URI, a path or a sqlite: URI; any other URI (http:, databricks, "
-                            "databricks-uc, ...) is an error (exit status 4), never a fallback."),
+                            "file: URI, a path, a sqlite: URI or an http(s):// tracking server; any "
+                            "other URI (databricks, databricks-uc, ...) is an error (exit status 4), "
+                            "never a fallback."),
     ("MLFLOW_TRACKING_URI", "The store when MLFLOW_REGISTRY_URI is unset too; the same rules."),
     ("REGCTL_LOCK_TIMEOUT", "Seconds to wait for a model's lock, or for a database's write lock, "
                             "before failing with exit status 4 (default 60)."),
     ("REGCTL_TRACEBACK", "Any value but empty or 0: show a Python traceback on unexpected "
                          "errors, like --traceback."),
     ("NO_COLOR", "Any value: no colour in tables."),
+    # an MLflow tracking server (--store http(s)://...), read as MLflow's client reads them
+    ("MLFLOW_TRACKING_USERNAME", "With MLFLOW_TRACKING_PASSWORD: HTTP basic authentication to the "
+                                 "server (also read from ~/.mlflow/credentials, as MLflow does)."),
+    ("MLFLOW_TRACKING_PASSWORD", "The password for MLFLOW_TRACKING_USERNAME."),
+    ("MLFLOW_TRACKING_TOKEN", "A bearer token, sent when no username and password are set."),
+    ("MLFLOW_TRACKING_INSECURE_TLS", "true: do not verify the server's TLS certificate."),
+    ("MLFLOW_TRACKING_SERVER_CERT_PATH", "A CA bundle (PEM) to verify the server's certificate with."),
+    ("MLFLOW_TRACKING_CLIENT_CERT_PATH", "A client certificate (PEM, with its key) to present to the server."),
+    ("MLFLOW_HTTP_REQUEST_TIMEOUT", "Seconds to wait for the server to connect or answer (default 120)."),
+    ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "Retries of a request after a connection failure or a 408, 429 "
+                                        "or 5xx answer (default 7; 0 fails at once)."),
+    ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "The n-th retry waits factor x 2^(n-1) seconds, the first at "
+                                           "once, at most 120 (default 2); a Retry-After header wins."),
+    ("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "Up to this many seconds are added to each wait at random "
+                                           "(default 1.0)."),
+    ("HTTPS_PROXY", "The proxy for an https:// server (HTTP_PROXY for http://; lower-case forms too)."),
+    ("NO_PROXY", "Hosts reached without a proxy: names, domain suffixes, host:port, or *."),
+    ("MLFLOW_EXPERIMENT_NAME", "The experiment (created if missing) that register uploads a local "
+                               "directory into, on a server; MLFLOW_EXPERIMENT_ID names one by id. "
+                               "Default: the Default experiment (0)."),
+    ("REGCTL_ARTIFACTS_DESTINATION", "The server's --artifacts-destination as mounted on this machine: "
+                                     "resolve then prints local paths instead of download URIs."),
+    ("XDG_STATE_HOME", "Where regctl keeps the journal of changes it made on servers: "
+                       "$XDG_STATE_HOME/regctl/servers/ (default ~/.local/state/regctl/servers/)."),
 ]
 
 EXIT_STATUS = [
@@ -73,7 +102,13 @@ EXIT_STATUS = [
     (errors.EXIT_CONFLICT, "Conflict: the name already exists, or an expected value (--expect) "
                            "did not match."),
     (errors.EXIT_STORE, "Store unusable: unreadable or damaged files, permission denied, or a "
-                        "model's lock not obtained in time."),
+                        "model's lock not obtained in time; a tracking server's error (5xx after the retries)."),
+    (errors.EXIT_UNREACHABLE, "Tracking server unreachable: connection refused, unknown host, timed out "
+                              "or TLS failure, after the retries."),
+    (errors.EXIT_ACCESS_DENIED, "Tracking server refused access: HTTP 401 (missing or wrong credentials) "
+                                "or 403 (no permission)."),
+    (errors.EXIT_NO_API, "Not an MLflow tracking server API: the URL answered HTTP 404 for a REST "
+                         "endpoint (a wrong URL or path prefix, or a server without that API)."),
 ]
 
 FILES = [
@@ -327,7 +362,7 @@ def man_page(tree: List[Command]) -> str:
     out.append(".SH SEE ALSO")
     for name, text in SEE_ALSO:
         out += [".TP", f"\\fB{roff(name)}\\fR", roff_text(text)]
-    return "\n".join(out) + "\n"
+    return "\n".join(line.rstrip() for line in "\n".join(out).split("\n")) + "\n"
 
 
 # ------------------------------------------------------------------ completions

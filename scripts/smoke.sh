@@ -90,6 +90,7 @@ check 0 regctl download models:/iris-classifier@champion "$scratch/downloaded"
 check 0 regctl diff models:/iris-classifier/2 models:/iris-classifier@champion
 check 1 regctl diff models:/iris-classifier/1 models:/iris-classifier/2
 check 0 regctl gc iris-classifier --keep 1 --dry-run
+check 0 regctl push iris-classifier --to "$scratch/pushed"
 check 0 regctl stage iris-classifier 1 Production --dry-run
 check 0 regctl history
 check 0 regctl doctor

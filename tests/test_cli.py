@@ -674,13 +674,15 @@ def test_store_location_precedence(located_stores):
     # a sqlite: registry URI names MLflow's database (relative to the current directory), before the tracking URI
     env = {"MLFLOW_REGISTRY_URI": "sqlite:///mlflow.db", "MLFLOW_TRACKING_URI": s["tracking"].as_uri()}
     one_line_failure(run("models", "--json", env=env, cwd=cwd), 4, f"no MLflow database at {cwd / 'mlflow.db'}")
+    # an http(s) tracking URI is a tracking server (tests/test_server.py): here, one that is not running
+    result = run("models", "--json", env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+                                          "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, cwd=cwd)
+    assert result.returncode == 5 and "cannot reach the MLflow server at http://127.0.0.1:9" in result.stderr
     # relative --store is relative to the current directory
     assert where(run("models", "--json", store="mlruns", cwd=cwd)) == "cwd"
 
 
 UNSERVABLE = [  # (variable value, words the message must contain)
-    ("http://mlflow.internal:5000", "not supported yet"),
-    ("https://mlflow.example.com", "not supported yet"),
     ("postgresql://db.internal/mlflow", "not supported yet"),
     ("databricks", "Databricks"),
     ("databricks-uc", "Databricks"),
@@ -699,12 +701,13 @@ def _store_with_model(tmp_path) -> "tuple[Path, Path]":
     return tmp_path / "work", source
 
 
-def _refused(cwd: Path, variable: str, value: str, words: str, commands) -> None:
+def _refused(cwd: Path, variable: str, value: str, words: str, commands, code: int = 4) -> None:
     before = snapshot(cwd)
     env, store = ({}, value) if variable == "--store" else ({variable: value}, None)
+    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # a server that cannot be reached fails at once
     shown = f"--store {value!r}" if variable == "--store" else f"{variable}={value!r}"
     for args in commands:
-        one_line_failure(run(*args, env=env, store=store, cwd=cwd), 4, shown, words)
+        one_line_failure(run(*args, env=env, store=store, cwd=cwd), code, *([shown, words] if code == 4 else [words]))
     assert snapshot(cwd) == before, "the store beside it, or a new directory, was written"
 
 
@@ -719,17 +722,20 @@ def test_a_store_regctl_cannot_serve_is_an_error_never_a_fallback(tmp_path, vari
     _refused(cwd, variable, value, words, [("alias", "set", "X", "champion", "1"), ("resolve", "models:/X/1")])
 
 
-@pytest.mark.parametrize("variable, value", [("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000"),
-                                             ("MLFLOW_REGISTRY_URI", "databricks-uc"),
-                                             ("MLFLOW_REGISTRY_URI", "databricks")])
-def test_the_issue_examples_fail_for_every_command(tmp_path, variable, value):
+@pytest.mark.parametrize("variable, value, code, words", [
+    ("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000", 5, "cannot reach the MLflow server"),
+    ("MLFLOW_REGISTRY_URI", "databricks-uc", 4, "not supported"),
+    ("MLFLOW_REGISTRY_URI", "databricks", 4, "not supported")])
+def test_the_issue_examples_fail_for_every_command(tmp_path, variable, value, code, words):
+    """Issue 7.2: the store the variables name is the one used, never ./mlruns beside it: a
+    tracking server that cannot be reached fails (exit 5), a registry regctl cannot serve too."""
     cwd, source = _store_with_model(tmp_path)
     commands = [("register", source, "--name", "X"), ("register", source, "--name", "Y"), ("models",),
                 ("versions", "X"), ("alias", "set", "X", "champion", "1"), ("alias", "list", "X"),
                 ("tag", "X", "k=v"), ("describe", "X"), ("resolve", "models:/X/1"),
                 ("resolve", "models:/X/1", "--json"), ("verify", "models:/X/1"), ("stage", "X", "1", "Staging"),
-                ("rename", "X", "Z"), ("delete", "X", "--yes"), ("history",), ("doctor",), ("doctor", "--fix")]
-    _refused(cwd, variable, value, "not supported", commands)
+                ("rename", "X", "Z"), ("delete", "X", "--yes"), ("doctor",), ("doctor", "--fix")]
+    _refused(cwd, variable, value, words, commands + ([] if code == 5 else [("history",)]), code)
 
 
 def test_the_registry_uri_wins_over_the_tracking_uri_even_when_regctl_cannot_serve_it(located_stores):
@@ -745,9 +751,13 @@ def test_the_registry_uri_wins_over_the_tracking_uri_even_when_regctl_cannot_ser
     assert where(run("models", "--json", env=dict(env, REGCTL_STORE=str(s["regctl"])))) == "regctl"
 
 
-def test_credentials_in_a_refused_uri_are_not_printed(tmp_path):
-    result = run("models", env={"MLFLOW_TRACKING_URI": "https://alice:s3cret@mlflow.example.com/"}, cwd=tmp_path)
-    one_line_failure(result, 4, "MLFLOW_TRACKING_URI='https://alice:***@mlflow.example.com/'")
+def test_credentials_in_a_store_uri_are_not_printed(tmp_path):
+    result = run("models", env={"MLFLOW_TRACKING_URI": "https://alice:s3cret@mlflow.example.com/",
+                                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, cwd=tmp_path)
+    one_line_failure(result, 5, "mlflow.example.com")
+    assert "s3cret" not in result.stderr
+    result = run("models", env={"MLFLOW_TRACKING_URI": "postgresql://alice:s3cret@db.example.com/mlflow"}, cwd=tmp_path)
+    one_line_failure(result, 4, "MLFLOW_TRACKING_URI='postgresql://alice:***@db.example.com/mlflow'")
     assert "s3cret" not in result.stderr
 
 

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Benchmark regctl against MLflow's client on a live local MLflow tracking server.
+
+Starts ``mlflow server`` (SQLite backend, artifact proxy) on 127.0.0.1 and a
+free port, then times whole processes, interleaved in rounds so that load on a
+shared machine affects all alike:
+
+* ``regctl resolve models:/X@champion`` vs a script doing
+  ``MlflowClient.get_model_version_by_alias`` + ``get_model_version_download_uri``;
+* ``regctl alias set X bench N`` vs ``MlflowClient.set_registered_model_alias``;
+* ``python -c pass`` (the floor for any Python CLI);
+
+and ``regctl push`` of a local store of 200 versions with small artifacts to the
+server (versions per second), the same push again (nothing to copy), and the
+server back into a new local store. The results replace the block between
+``<!-- begin server -->`` and ``<!-- end server -->`` in bench/RESULTS.md
+(``bench/run.py`` keeps that block when it rewrites the file).
+
+Usage::
+
+    python bench/server.py                 # 7 rounds, 200 versions
+    python bench/server.py --rounds 3 --versions 50 --output /tmp/results.md
+
+Needs MLflow (with its server) in this interpreter.
+"""
+
+import argparse
+import datetime
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from run import cpu_model, run_once  # noqa: E402
+
+BEGIN, END = "<!-- begin server -->", "<!-- end server -->"
+
+MLFLOW_RESOLVE = """
+import sys
+from mlflow import MlflowClient
+client = MlflowClient(sys.argv[1])
+version = client.get_model_version_by_alias("X", "champion")
+print(client.get_model_version_download_uri("X", version.version))
+"""
+MLFLOW_ALIAS = """
+import sys
+from mlflow import MlflowClient
+MlflowClient(sys.argv[1]).set_registered_model_alias("X", "bench", sys.argv[2])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(work: Path):
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
+               f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts"),
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "REGCTL_"))}
+    log = open(work / "server.log", "wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"mlflow server exited:\n{(work / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=5):
+                return url, process
+        except OSError:
+            time.sleep(0.25)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit("mlflow server did not come up in 180 s")
+
+
+def stop_server(process) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def env_for(work: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "REGCTL_"))}
+    env.update(PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(work / "pycache"), XDG_STATE_HOME=str(work / "state"),
+               MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", GIT_PYTHON_REFRESH="quiet")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def checked(sample, label):
+    if sample.code != 0:
+        raise SystemExit(f"{label} failed ({sample.code}): {sample.stderr[-2000:]}")
+    return sample
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per command (default 7)")
+    parser.add_argument("--versions", type=int, default=200, help="versions to push (default 200)")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--work", default=None, help="work directory (default: a temporary one, removed)")
+    args = parser.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="regctl-bench-server-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = env_for(work)
+    py = sys.executable
+    regctl = [py, "-m", "regctl"]
+    (work / "resolve.py").write_text(MLFLOW_RESOLVE)
+    (work / "alias.py").write_text(MLFLOW_ALIAS)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    url, process = start_server(work)
+    try:
+        model = work / "model"
+        (model / "data").mkdir(parents=True, exist_ok=True)
+        (model / "MLmodel").write_text("flavors: {}\n")
+        (model / "data" / "weights.bin").write_bytes(os.urandom(4096))
+        for alias in ("champion", None):
+            command = regctl + ["--store", url, "register", str(model), "--name", "X"]
+            checked(run_once(command + (["--alias", alias] if alias else []), env, work, 300), "register")
+        cases = {
+            "resolve": {"regctl": regctl + ["--store", url, "resolve", "models:/X@champion"],
+                        "mlflow": [py, str(work / "resolve.py"), url]},
+            "alias set": {"regctl": lambda n: regctl + ["--store", url, "alias", "set", "X", "bench", str(n)],
+                          "mlflow": lambda n: [py, str(work / "alias.py"), url, str(n)]},
+        }
+        bare = []
+        times = {(case, tool): [] for case in cases for tool in ("regctl", "mlflow")}
+        for round_ in range(args.rounds + 1):  # round 0 warms up
+            bare_sample = checked(run_once([py, "-c", "pass"], env, work, 60), "python")
+            for case, tools in cases.items():
+                for tool, command in tools.items():
+                    if callable(command):
+                        command = command(1 + round_ % 2 if tool == "regctl" else 2 - round_ % 2)
+                    sample = checked(run_once(command, env, work, 300), f"{tool} {case}")
+                    if round_:
+                        times[(case, tool)].append(sample.seconds)
+            if round_:
+                bare.append(bare_sample.seconds)
+
+        # push: a local store of N versions with small artifacts, written through the API
+        sys.path.insert(0, str(ROOT))
+        from regctl.api import Registry
+
+        source = work / "source" / "mlruns"
+        registry = Registry(str(source))
+        for number in range(1, args.versions + 1):
+            version_dir = work / "sources" / f"v{number}"
+            version_dir.mkdir(parents=True)
+            (version_dir / "MLmodel").write_text(f"flavors: {{}}\n# {number}\n")
+            (version_dir / "weights.bin").write_bytes(os.urandom(2048))
+            registry.register(str(version_dir), "pushed", tags={"n": str(number)})
+        registry.set_alias("pushed", "champion", args.versions)
+        pushes = {}
+        for label, command in [
+            ("push", regctl + ["--store", str(source), "push", "pushed", "--to", url]),
+            ("push again", regctl + ["--store", str(source), "push", "pushed", "--to", url]),
+            ("pull", regctl + ["push", "pushed", "--from", url, "--to", str(work / "offline" / "mlruns")]),
+        ]:
+            pushes[label] = checked(run_once(command, env, work, 3600), label)
+    finally:
+        stop_server(process)
+    elapsed = time.perf_counter() - started
+
+    def med(values):
+        return statistics.median(values)
+
+    lines = [BEGIN, "## Tracking server", "",
+             f"Written by `bench/server.py` (`python bench/server.py --rounds {args.rounds} --versions {args.versions}`), "
+             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s; {cpu_model()}, "
+             f"{os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after.", "",
+             "`mlflow server` 3.17 with a SQLite backend and the artifact proxy, on 127.0.0.1, one worker. Whole "
+             f"processes, median of {args.rounds} interleaved rounds after a warm-up; regctl as `python -m regctl` "
+             "from this checkout; the MLflow client as a short `MlflowClient` script (its time includes importing "
+             f"MLflow, as a CLI call would). A bare `python -c pass`: {med(bare) * 1000:.0f} ms.", "",
+             "| command | regctl (ms) | MLflow client (ms) | MLflow ÷ regctl | goal |", "|---|---:|---:|---:|---|"]
+    for case, what in [("resolve", "`resolve models:/X@champion` (alias lookup + download URI)"),
+                       ("alias set", "`alias set X bench N` (moves the alias every call)")]:
+        mine, theirs = med(times[(case, "regctl")]), med(times[(case, "mlflow")])
+        ratio = theirs / mine
+        lines.append(f"| {what} | {mine * 1000:.0f} | {theirs * 1000:.0f} | {ratio:.1f}x | "
+                     f"{'met' if ratio >= 10 else 'missed'} (>= 10x) |")
+    lines += ["", "| push | versions | seconds | versions/s |", "|---|---:|---:|---:|"]
+    for label, what in [("push", f"`push` local mlruns/ -> server ({args.versions} versions, 2 small files each)"),
+                        ("push again", "the same `push` again (everything already there: nothing copied)"),
+                        ("pull", "`push --from server --to` a new local mlruns/")]:
+        seconds = pushes[label].seconds
+        lines.append(f"| {what} | {args.versions} | {seconds:.1f} | {args.versions / seconds:.1f} |")
+    lines.append(END)
+    block = "\n".join(lines) + "\n"
+    output = Path(args.output)
+    text = output.read_text(encoding="utf-8") if output.exists() else ""
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    output.write_text(text, encoding="utf-8")
+    print(block)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""``regctl push``: copy registered models from one store to another, any kind to any kind.
+
+Built on the ``Registry`` API only (reads, ``register``, ``set_alias``,
+``set_tags``, ``set_description``, ``transition_stage``, ``delete_version``),
+plus two optional backend capabilities:
+
+* ``download(uri, dest)``: fetch a version's files when they are not on this
+  machine (the server backend streams them through the artifact proxy);
+* putting files into the target: the server backend uploads them as a logged
+  model (``upload_model``); a file store gets an MLflow 3 logged model in its
+  Default experiment (``0/models/m-<id>/artifacts``), written here, so the copy
+  does not depend on the source; any other backend may offer
+  ``import_artifacts(local_dir) -> source URI``.
+
+What is copied, per model: every live version with its files, description,
+tags and stage; the model's description and tags; its aliases, moved to the
+mapped versions. Versions are matched by their content digest (the
+``regctl.content_digest`` tag, the manifest regctl keeps beside a server
+version's files, or the files hashed), so a second run copies nothing. A model
+new in the target keeps its version numbers (the numbers of deleted source
+versions are used up by a placeholder version, deleted at once); in a model that
+exists, versions get the next numbers and the mapping is printed.
+"""
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from regctl.errors import NotFound, StoreError
+from regctl.names import show
+
+DIGEST_TAG = "regctl.content_digest"
+
+
+@dataclass
+class VersionCopy:
+    source: int
+    target: Optional[int]
+    action: str  # "copied", "present" (matched by digest), "would copy"
+
+
+@dataclass
+class ModelCopy:
+    name: str
+    created: bool
+    versions: List[VersionCopy] = field(default_factory=list)
+    aliases: dict = field(default_factory=dict)  # alias -> target version moved
+    note: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "created": self.created,
+                "versions": [{"source": v.source, "target": v.target, "action": v.action} for v in self.versions],
+                "aliases": dict(self.aliases), "note": self.note}
+
+
+@dataclass
+class PushReport:
+    source: str
+    target: str
+    dry_run: bool
+    models: List[ModelCopy] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for m in self.models for v in m.versions if v.action == action)
+
+    def to_json(self) -> dict:
+        return {"from": self.source, "to": self.target, "dry_run": self.dry_run,
+                "models": [m.to_json() for m in self.models],
+                "copied": self.count("copied"), "present": self.count("present"),
+                "would_copy": self.count("would copy")}
+
+    def lines(self) -> List[str]:
+        """One line per version copied, renumbered or planned, and per alias moved."""
+        out = []
+        for model in self.models:
+            if model.note:
+                out.append(f"{model.name}: {model.note}")
+            for v in model.versions:
+                if v.action == "copied":
+                    renumbered = f" -> {v.target}" if v.target != v.source else " copied"
+                    out.append(f"{model.name}: version {v.source}{renumbered}")
+                elif v.action == "would copy":
+                    out.append(f"{model.name}: version {v.source} -> {v.target if v.target else '(new)'} (dry run)")
+                elif v.source != v.target:
+                    out.append(f"{model.name}: version {v.source} = {v.target} (already there)")
+            for alias, number in model.aliases.items():
+                out.append(f"{model.name}: alias {alias} -> {number}" + (" (dry run)" if self.dry_run else ""))
+        return out
+
+    def summary(self) -> str:
+        moved = sum(len(m.aliases) for m in self.models)
+        if self.dry_run:
+            return (f"dry run: {len(self.models)} model(s), {self.count('would copy')} version(s) to copy, "
+                    f"{self.count('present')} already in {self.target}, {moved} alias(es) to move; nothing changed")
+        return (f"pushed {len(self.models)} model(s) to {self.target}: {self.count('copied')} version(s) copied, "
+                f"{self.count('present')} already there, {moved} alias(es) moved")
+
+
+# ----------------------------------------------------------------- digests and files
+
+def version_digest(registry, version) -> str:
+    """The content digest of a version: recorded by regctl if it was, else of its files hashed now."""
+    recorded = version.tags.get(DIGEST_TAG)
+    if recorded:
+        return recorded
+    lookup = getattr(registry.backend, "recorded_digest", None)
+    if lookup is not None:
+        found = lookup(version.name, version.version)
+        if found:
+            return found
+    from regctl import digest
+
+    uri = f"models:/{version.name}/{version.version}"
+    resolution = registry.resolve(uri)
+    path = Path(resolution.path) if not isinstance(resolution.path, str) else None
+    if path is not None and path.exists():
+        return digest.digest_of(digest.manifest(path))
+    remote = getattr(registry.backend, "remote_manifest", None)
+    if remote is None:
+        raise StoreError(f"cannot read the files of {show(uri)} in {registry.location}")
+    return digest.digest_of(remote(resolution.location))
+
+
+def local_files(registry, name: str, version: int, scratch: Path) -> Path:
+    """A local directory holding the version's files: where they are, or downloaded into ``scratch``."""
+    uri = f"models:/{name}/{version}"
+    resolution = registry.resolve(uri)
+    if not isinstance(resolution.path, str) and Path(resolution.path).exists():
+        return Path(resolution.path)
+    fetch = getattr(registry.backend, "fetch_files", None)
+    if fetch is None:
+        raise StoreError(f"cannot fetch the files of {show(uri)} from {registry.location}")
+    dest = scratch / f"v{version}"
+    fetch(uri, dest)
+    return dest
+
+
+def import_files(registry, local: Path) -> str:
+    """Put ``local``'s files into the target store for good; the source URI to register."""
+    backend = registry.backend
+    upload = getattr(backend, "upload_model", None)
+    if upload is not None:
+        return upload(local)[0]
+    own = getattr(backend, "import_artifacts", None)
+    if own is not None:
+        return own(local)
+    raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
+
+
+# ------------------------------------------------------------------------ push
+
+def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool = False,
+         progress=None) -> PushReport:
+    """Copy the models ``names`` (all when None) from the ``source`` registry to ``target``."""
+    if names:
+        wanted = list(dict.fromkeys(names))
+    else:
+        wanted = [m.name for m in source.models()]
+    report = PushReport(source.location, target.location, dry_run)
+    plans = []
+    for name in wanted:
+        model = source.get_model(name)  # NotFound for a name the source does not have
+        versions = sorted(source.versions(name), key=lambda v: v.version)
+        plans.append((model, versions))
+    total = sum(len(v) for _, v in plans)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress.update(done[0], total)
+
+    target_exists = _prepare_target(target, dry_run)
+    scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
+    try:
+        for model, versions in plans:
+            report.models.append(_push_model(source, target, model, versions, dry_run, scratch, tick, target_exists))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if progress is not None:
+            progress.close()
+    return report
+
+
+def _prepare_target(target, dry_run: bool) -> bool:
+    """Whether the target store exists; a local one that does not is empty, and the first change creates it."""
+    from regctl.store import Store
+
+    store = getattr(target.backend, "store", None)
+    if isinstance(store, Store) and not store.root.is_dir():
+        return False  # empty: a real push creates it with its first change
+    return True
+
+
+def _push_model(source, target, model, versions, dry_run, scratch, tick, target_exists=True) -> ModelCopy:
+    name = model.name
+    try:
+        existing = target.get_model(name) if target_exists else None
+    except NotFound:
+        existing = None
+    copy = ModelCopy(name, created=existing is None)
+    if not versions:
+        copy.note = "no live versions: not copied (a model is created by its first version)"
+        return copy
+    available: dict = {}  # digest -> target versions not matched yet, oldest first: each is matched once
+    target_versions = {}
+    if existing is not None:
+        for version in sorted(target.versions(name), key=lambda v: v.version):
+            target_versions[version.version] = version
+            available.setdefault(version_digest(target, version), []).append(version.version)
+    mapping = {}
+    next_number = 1
+    for version in versions:
+        digest = version_digest(source, version)
+        if available.get(digest):
+            number = available[digest].pop(0)
+            mapping[version.version] = number
+            copy.versions.append(VersionCopy(version.version, number, "present"))
+            if not dry_run:
+                _sync_version(target, version, target_versions.get(number))
+            tick()
+            continue
+        if dry_run:
+            predicted = version.version if existing is None else None
+            copy.versions.append(VersionCopy(version.version, predicted, "would copy"))
+            mapping[version.version] = predicted
+            tick()
+            continue
+        local = local_files(source, name, version.version, scratch)
+        uri = import_files(target, local)
+        if existing is None:  # keep the numbers: use up those of deleted source versions
+            while next_number < version.version:
+                placeholder = target.register(uri, name)
+                target.delete_version(name, placeholder.version)
+                next_number = placeholder.version + 1
+        created = target.register(uri, name, description=version.description, tags=dict(version.tags))
+        next_number = created.version + 1
+        if version.current_stage and version.current_stage != "None":
+            target.transition_stage(name, created.version, version.current_stage)
+        mapping[version.version] = created.version
+        copy.versions.append(VersionCopy(version.version, created.version, "copied"))
+        if local.is_relative_to(scratch):
+            shutil.rmtree(local, ignore_errors=True)
+        tick()
+    # the model's own description and tags, then the aliases
+    current = target.get_model(name) if not dry_run else existing
+    if current is not None and not dry_run:
+        if model.description is not None and model.description != current.description:
+            target.set_description(name, model.description)
+        changed = {k: v for k, v in model.tags.items() if current.tags.get(k) != v}
+        if changed:
+            target.set_tags(name, changed)
+    current_aliases = dict(current.aliases) if current is not None else {}
+    for alias, number in model.aliases.items():
+        mapped = mapping.get(number)
+        if number is None or mapped is None and not dry_run:
+            continue
+        if current_aliases.get(alias) == mapped and mapped is not None:
+            continue
+        copy.aliases[alias] = mapped if mapped is not None else f"the copy of version {number}"
+        if not dry_run:
+            target.set_alias(name, alias, mapped)
+    return copy
+
+
+def _sync_version(target, version, current) -> None:
+    """Bring a matched target version's description, tags and stage in line with the source."""
+    if current is None:
+        return
+    name, number = current.name, current.version
+    if version.description is not None and version.description != current.description:
+        target.set_description(name, version.description, version=number)
+    changed = {k: v for k, v in version.tags.items() if k != DIGEST_TAG and current.tags.get(k) != v}
+    if changed:
+        target.set_tags(name, changed, version=number)
+    if version.current_stage and version.current_stage != current.current_stage:
+        target.transition_stage(name, number, version.current_stage)

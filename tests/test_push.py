@@ -1,0 +1,224 @@
+"""``regctl push`` between stores: local mlruns/ -> server -> new local store, re-runs that copy
+nothing, renumbering into an existing model, dry runs. The targets are read back with
+``MlflowClient`` and with regctl."""
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import regctl
+from mlflow_oracle import import_mlflow
+
+DIGEST_TAG = "regctl.content_digest"
+# what a copy keeps of a version (timestamps, sources and locations belong to the target store)
+KEPT = ("version", "current_stage", "description", "status", "aliases")
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def files_of(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in Path(root).rglob("*") if p.is_file()}
+
+
+def make_model(tmp_path: Path, label: str) -> Path:
+    directory = tmp_path / "sources" / label
+    (directory / "data").mkdir(parents=True)
+    (directory / "MLmodel").write_text(f"flavors: {{}}\n# {label}\n")
+    (directory / "data" / "weights.bin").write_bytes(os.urandom(512))
+    return directory
+
+
+def build_source(tmp_path: Path, prefix: str) -> "tuple[Path, dict]":
+    """A file store written by regctl: model A with versions 1 and 3 live (2 deleted), stages,
+    tags, descriptions, aliases; model B with one version."""
+    store = tmp_path / "source" / "mlruns"
+    a, b = f"{prefix}-a", f"{prefix} b"
+    sources = {n: make_model(tmp_path, f"{n}") for n in ("a1", "a2", "a3", "b1")}
+    run = lambda *args: ok(regctl(*args, store=store))  # noqa: E731
+    run("register", sources["a1"], "--name", a, "--description", "first", "--tag", "team=ml", "--tag", "metrics/acc=0.9")
+    run("register", sources["a2"], "--name", a)
+    run("register", sources["a3"], "--name", a, "--alias", "champion")
+    run("delete", a, "--version", "2", "--yes")
+    run("alias", "set", a, "challenger", "1")
+    run("stage", a, "1", "Production")
+    run("stage", a, "3", "Staging")
+    run("tag", a, "owner=ada", "notes=line one\nline two")
+    run("describe", a, "--set", "# Model A\n\nR² 0.9\n")
+    run("register", sources["b1"], "--name", b, "--tag", "k=v")
+    return store, {"a": a, "b": b, "sources": sources}
+
+
+def versions_json(store, name, env=None) -> list:
+    return json.loads(ok(regctl("versions", name, "--json", store=store, env=env)))
+
+
+def kept(view: dict) -> dict:
+    data = {k: view[k] for k in KEPT}
+    data["tags"] = {k: v for k, v in view["tags"].items() if k != DIGEST_TAG}
+    return data
+
+
+def model_kept(store, name, env=None) -> dict:
+    view = json.loads(ok(regctl("describe", name, "--json", store=store, env=env)))
+    return {k: view[k] for k in ("name", "description", "tags", "aliases", "latest_version", "version_count")}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_push_round_trip_through_a_server(kind, request, tmp_path, monkeypatch):
+    import_mlflow()
+    server = request.getfixturevalue(f"{kind}_server")
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    source, names = build_source(tmp_path, f"push-{uuid.uuid4().hex[:8]}")
+    a, b = names["a"], names["b"]
+
+    result = regctl("push", a, b, "--to", server.url, store=source, env=env)
+    # a new model keeps its numbers
+    assert ok(result).splitlines() == [f"{a}: version 1 copied", f"{a}: version 3 copied",
+                                       f"{a}: alias challenger -> 1", f"{a}: alias champion -> 3",
+                                       f"{b}: version 1 copied"]
+    assert result.stderr == f"pushed 2 model(s) to {server.url}: 3 version(s) copied, 0 already there, 2 alias(es) moved\n"
+
+    client = server.client()
+    model = client.get_registered_model(a)
+    assert model.description == "# Model A\n\nR² 0.9\n"
+    assert dict(model.tags) == {"owner": "ada", "notes": "line one\nline two"}
+    assert {k: int(v) for k, v in model.aliases.items()} == {"champion": 3, "challenger": 1}
+    live = {int(v.version): v for v in client.search_model_versions(f"name='{a}'")}
+    assert sorted(live) == [1, 3]
+    assert (live[1].current_stage, live[3].current_stage) == ("Production", "Staging")
+    assert live[1].description == "first"
+    assert {k: v for k, v in live[1].tags.items() if k != DIGEST_TAG} == {"team": "ml", "metrics/acc": "0.9"}
+    for number, label in [(1, "a1"), (3, "a3")]:
+        dest = tmp_path / "check" / str(number)
+        ok(regctl("download", f"models:/{a}/{number}", dest, store=server.url, env=env))
+        assert files_of(dest) == files_of(names["sources"][label])
+        assert regctl("verify", f"models:/{a}/{number}", store=server.url, env=env).returncode == 0
+    assert [kept(v) for v in versions_json(server.url, a, env)] == [kept(v) for v in versions_json(source, a)]
+    assert model_kept(server.url, a, env) == model_kept(source, a)
+
+    # a second push copies nothing
+    again = regctl("push", a, b, "--to", server.url, store=source, env=env)
+    assert ok(again) == ""  # nothing copied, nothing renumbered: nothing to print
+    assert again.stderr == f"pushed 2 model(s) to {server.url}: 0 version(s) copied, 3 already there, 0 alias(es) moved\n"
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name='{a}'")) == [1, 3]
+
+    # server -> a new local store, for offline work: the same registry, files included
+    offline = tmp_path / "offline" / "mlruns"
+    result = regctl("push", a, b, "--from", server.url, "--to", offline, env=env)
+    assert "3 version(s) copied" in result.stderr and ok(result).count(" copied\n") == 3
+    for name in (a, b):
+        assert [kept(v) for v in versions_json(offline, name)] == [kept(v) for v in versions_json(source, name)]
+        assert model_kept(offline, name) == model_kept(source, name)
+    for number, label in [(1, "a1"), (3, "a3")]:
+        path = Path(ok(regctl("resolve", f"models:/{a}/{number}", store=offline)).strip())
+        assert path.is_relative_to(offline)  # a copy, not a reference to the source
+        assert files_of(path) == files_of(names["sources"][label])
+        assert regctl("verify", f"models:/{a}/{number}", store=offline).returncode == 0
+    assert versions_json(offline, a)[0]["source"].startswith("models:/m-")
+    assert json.loads(ok(regctl("doctor", "--json", store=offline)))["ok"]
+    # and MLflow reads the new store
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow import MlflowClient
+
+    local = MlflowClient(tracking_uri=offline.as_uri(), registry_uri=offline.as_uri())
+    assert {k: int(v) for k, v in local.get_registered_model(a).aliases.items()} == {"champion": 3, "challenger": 1}
+    assert local.get_model_version_download_uri(a, "3").startswith(offline.as_uri())
+    again = regctl("push", "--from", server.url, "--to", offline, a, b, env=env)
+    assert "0 version(s) copied, 3 already there" in ok(again) + again.stderr
+
+
+def test_push_file_to_file_maps_versions_into_an_existing_model(tmp_path):
+    source, names = build_source(tmp_path, "local")
+    a = names["a"]
+    target = tmp_path / "target" / "mlruns"
+    other = make_model(tmp_path, "unrelated")
+    ok(regctl("register", other, "--name", a, "--alias", "champion", store=target))
+    # one version already there: the same files as source version 3
+    ok(regctl("register", names["sources"]["a3"], "--name", a, store=target))
+
+    dry = regctl("push", a, "--to", target, "--dry-run", store=source)
+    assert ok(dry).splitlines() == [f"{a}: version 1 -> (new) (dry run)", f"{a}: version 3 = 2 (already there)",
+                                    f"{a}: alias challenger -> the copy of version 1 (dry run)", f"{a}: alias champion -> 2 (dry run)"]
+    assert "nothing changed" in dry.stderr
+    assert [v["version"] for v in versions_json(target, a)] == [2, 1]
+
+    result = regctl("push", a, "--to", target, store=source)
+    assert ok(result).splitlines() == [f"{a}: version 1 -> 3", f"{a}: version 3 = 2 (already there)",
+                                       f"{a}: alias challenger -> 3", f"{a}: alias champion -> 2"]
+    views = {v["version"]: v for v in versions_json(target, a)}
+    assert sorted(views) == [1, 2, 3]
+    assert views[3]["current_stage"] == "Production" and views[3]["description"] == "first"
+    assert views[2]["current_stage"] == "Staging"  # the matched version follows the source
+    assert json.loads(ok(regctl("alias", "list", a, "--json", store=target))) == {"challenger": 3, "champion": 2}
+    assert files_of(Path(ok(regctl("resolve", f"models:/{a}/3", store=target)).strip())) == \
+        files_of(names["sources"]["a1"])
+    again = regctl("push", a, "--to", target, "--json", store=source)
+    report = json.loads(ok(again))
+    assert report["copied"] == 0 and report["present"] == 2
+    assert [(v["source"], v["target"], v["action"]) for v in report["models"][0]["versions"]] == [
+        (1, 3, "present"), (3, 2, "present")]
+
+
+def test_push_all_models_and_errors(tmp_path):
+    source, names = build_source(tmp_path, "every")
+    target = tmp_path / "all" / "mlruns"
+    result = regctl("push", "--to", target, store=source)
+    assert "2 model(s)" in ok(result) + result.stderr
+    assert sorted(m["name"] for m in json.loads(ok(regctl("models", "--json", store=target)))) == sorted(
+        [names["a"], names["b"]])
+    missing = regctl("push", "no-such-model", "--to", target, store=source)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "'no-such-model'" in missing.stderr
+    unreachable = regctl("push", "--to", "http://127.0.0.1:9", store=source, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    assert unreachable.returncode == 5 and unreachable.stderr.count("\n") == 1
+
+
+def test_push_shows_a_progress_bar_on_a_terminal(tmp_path):
+    """On a terminal: a progress bar on stderr; off a terminal (every other test): one summary line."""
+    import pty
+    import subprocess
+    import sys
+
+    source, names = build_source(tmp_path, "tty")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", str(source), "push", "--to",
+                                str(tmp_path / "tty-target" / "mlruns")],
+                               stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    stdout = process.stdout.read().decode()
+    assert process.wait() == 0
+    shown = b"".join(chunks).decode(errors="replace")
+    assert "pushing" in shown and "/3" in shown and "pushed 2 model(s)" in shown
+    assert "version 1 copied" in stdout
+
+
+def test_versions_with_the_same_files_are_each_copied_once(tmp_path):
+    source, target = tmp_path / "same" / "mlruns", tmp_path / "same-target" / "mlruns"
+    files = make_model(tmp_path, "twice")
+    for _ in range(3):
+        ok(regctl("register", files, "--name", "twice", store=source))
+    ok(regctl("alias", "set", "twice", "champion", "2", store=source))
+    first = regctl("push", "--to", target, store=source)
+    assert "3 version(s) copied" in ok(first) + first.stderr
+    assert [v["version"] for v in versions_json(target, "twice")] == [3, 2, 1]
+    again = regctl("push", "--to", target, store=source)
+    assert "0 version(s) copied, 3 already there" in ok(again) + again.stderr
+    assert json.loads(ok(regctl("alias", "list", "twice", "--json", store=target))) == {"champion": 2}

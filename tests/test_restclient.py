@@ -1,0 +1,247 @@
+"""The HTTP transport to a tracking server, against a scripted local HTTP server: credentials,
+TLS, proxies, timeouts, retries, and the exit code of each failure (through the real CLI)."""
+
+import json
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import regctl
+
+from regctl.errors import AccessDenied, NoApi, NotFound, ServerUnreachable, StoreError
+from regctl.restclient import Transport
+
+SEARCH = "/api/2.0/mlflow/registered-models/search"
+EMPTY = (200, {"registered_models": []})
+
+
+class Scripted:
+    """A local HTTP server answering from a script: each request pops the next answer.
+
+    An answer is ``(status, json body)``, ``(status, bytes, headers)``, ``"drop"`` (close the
+    connection without answering) or ``("sleep", seconds)``. Requests are recorded."""
+
+    def __init__(self, answers=(), tls=None):
+        self.answers = list(answers)
+        self.requests = []
+        script = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                script.requests.append({"method": self.command, "path": self.path,
+                                        "headers": dict(self.headers), "body": body})
+                answer = script.answers.pop(0) if script.answers else EMPTY
+                if answer == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if isinstance(answer, tuple) and answer[0] == "sleep":
+                    time.sleep(answer[1])
+                    answer = EMPTY
+                status, payload, *rest = answer
+                headers = rest[0] if rest else {}
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def start(answers=(), tls=None):
+        server = Scripted(answers, tls)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+FAST = {"MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0"}
+
+
+def one_line(result, code: int, *needles: str) -> str:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == "" and result.stderr.startswith("regctl: ") and result.stderr.count("\n") == 1
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+    return result.stderr
+
+
+# ---------------------------------------------------------------- credentials
+
+def test_basic_auth_bearer_token_and_user_agent(scripted, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.mlflow/credentials
+    server = scripted()
+    Transport(server.url, {"MLFLOW_TRACKING_USERNAME": "ada", "MLFLOW_TRACKING_PASSWORD": "s3cr:t",
+                           "MLFLOW_TRACKING_TOKEN": "tok"}).request("GET", SEARCH)
+    Transport(server.url, {"MLFLOW_TRACKING_TOKEN": "tok"}).request("GET", SEARCH)
+    Transport(server.url, {}).request("GET", SEARCH)
+    (tmp_path / ".mlflow").mkdir()
+    (tmp_path / ".mlflow" / "credentials").write_text(
+        "[mlflow]\nmlflow_tracking_username = file-user\nmlflow_tracking_password = file-pass\n")
+    Transport(server.url, {}).request("GET", SEARCH)
+    auth = [r["headers"].get("Authorization") for r in server.requests]
+    assert auth == ["Basic YWRhOnMzY3I6dA==", "Bearer tok", None, "Basic ZmlsZS11c2VyOmZpbGUtcGFzcw=="]
+    assert server.requests[0]["headers"]["User-Agent"].startswith("regctl/")
+
+
+def test_unauthenticated_forbidden_and_not_an_api(scripted):
+    server = scripted([(401, b"You are not authenticated.", {"WWW-Authenticate": 'Basic realm="mlflow"'}),
+                       (403, {"error_code": "PERMISSION_DENIED", "message": "Permission denied"}),
+                       (404, b"<html>Not Found</html>", {"Content-Type": "text/html"}),
+                       (404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Registered Model with name=x not found"}),
+                       (500, {"error_code": "INTERNAL_ERROR", "message": "database is locked"})] * 1)
+    one_line(regctl("models", store=server.url), 6, "401", "MLFLOW_TRACKING_USERNAME")
+    one_line(regctl("models", store=server.url), 6, "403", "Permission denied")
+    one_line(regctl("models", store=server.url), 7, "404", "not an MLflow tracking server API")
+    one_line(regctl("describe", "x", store=server.url), 1, "registered model 'x' not found")
+    one_line(regctl("models", store=server.url, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}), 4,
+             "500", "database is locked")
+
+
+# -------------------------------------------------------------------- retries
+
+def test_retries_on_429_and_5xx_with_retry_after(scripted):
+    server = scripted([(503, b"busy", {"Retry-After": "0"}), (429, {"error_code": "REQUEST_LIMIT_EXCEEDED"}),
+                       (502, b"bad gateway"), EMPTY])
+    transport = Transport(server.url, dict(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="3"))
+    assert transport.request("GET", SEARCH).status == 200
+    assert len(server.requests) == 4
+    server.answers = [(500, b"x")] * 3
+    with pytest.raises(StoreError, match="after 2 retries"):
+        Transport(server.url, dict(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="2")).request("GET", SEARCH)
+    server.answers = [(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"})]
+    count = len(server.requests)
+    assert Transport(server.url, FAST).request("GET", SEARCH).status == 400  # not retried
+    assert len(server.requests) == count + 1
+
+
+def test_backoff_schedule_follows_mlflow():
+    transport = Transport("http://127.0.0.1:1", {"MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0"})
+    assert transport.max_retries == 7 and transport.timeout == 120
+    assert [transport._backoff(n) for n in range(1, 9)] == [0, 4, 8, 16, 32, 64, 120, 120]
+
+
+def test_a_lost_answer_is_retried_for_reads_only(scripted):
+    server = scripted(["drop", EMPTY])
+    assert Transport(server.url, FAST).request("GET", SEARCH).status == 200
+    server.answers = ["drop", EMPTY]
+    count = len(server.requests)
+    with pytest.raises(ServerUnreachable, match="closed the connection"):
+        Transport(server.url, FAST).request("POST", "/api/2.0/mlflow/model-versions/create", json_body={})
+    assert len(server.requests) == count + 1  # never sent twice: the version may have been created
+
+
+def test_timeout(scripted):
+    server = scripted([("sleep", 3)])
+    result = regctl("models", store=server.url, env={"MLFLOW_HTTP_REQUEST_TIMEOUT": "1",
+                                                     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    one_line(result, 5, "timed out after 1 s", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+
+
+# ---------------------------------------------------------------------- proxy
+
+def test_http_proxy_and_no_proxy(scripted):
+    proxy, direct = scripted(), scripted()
+    env = {"HTTP_PROXY": proxy.url}
+    Transport("http://registry.internal:5000/prefix", env).request("GET", SEARCH, params={"max_results": 5})
+    assert proxy.requests[-1]["path"] == f"http://registry.internal:5000/prefix{SEARCH}?max_results=5"
+    Transport(direct.url, dict(env, NO_PROXY="localhost,127.0.0.1")).request("GET", SEARCH)
+    assert direct.requests[-1]["path"] == SEARCH and len(proxy.requests) == 1
+    Transport(direct.url, {"http_proxy": proxy.url, "no_proxy": "*"}).request("GET", SEARCH)
+    assert len(direct.requests) == 2
+    # through the CLI: the proxy answers for the server
+    result = regctl("models", "--json", store="http://registry.internal:5000", env={"HTTP_PROXY": proxy.url})
+    assert result.returncode == 0 and json.loads(result.stdout) == []
+
+
+# ------------------------------------------------------------------------ TLS
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_tls_verification_insecure_and_server_cert(scripted, certificate):
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server = scripted([EMPTY] * 3, tls=context)
+    one_line(regctl("models", store=server.url, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}), 5,
+             "not trusted", "MLFLOW_TRACKING_SERVER_CERT_PATH")
+    for env in ({"MLFLOW_TRACKING_INSECURE_TLS": "true"}, {"MLFLOW_TRACKING_SERVER_CERT_PATH": str(cert)}):
+        result = regctl("models", "--json", store=server.url, env=env)
+        assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
+
+
+def test_transport_errors_are_typed():
+    with pytest.raises(ServerUnreachable, match="connection refused"):
+        Transport("http://127.0.0.1:9", {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}).request("GET", SEARCH)
+    assert issubclass(AccessDenied, StoreError) and AccessDenied.exit_code == 6
+    assert NoApi.exit_code == 7 and ServerUnreachable.exit_code == 5 and NotFound.exit_code == 1
+
+
+def test_credentials_in_the_url_are_used_but_never_shown(scripted):
+    server = scripted([(302, b"", {"Location": "https://elsewhere/api"})])
+    url = server.url.replace("http://", "http://ada:pa%24%24@")
+    result = regctl("models", store=url)
+    one_line(result, 4, "redirects", "https://elsewhere/api")
+    assert "pa$$" not in result.stderr and "pa%24%24" not in result.stderr and "ada" not in result.stderr
+    assert server.requests[0]["headers"]["Authorization"] == "Basic YWRhOnBhJCQ="
+
+
+def test_client_certificate(scripted, certificate, tmp_path):
+    cert, key = certificate
+    client_cert, client_key = tmp_path / "client.pem", tmp_path / "client.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=regctl-client",
+                    "-keyout", str(client_key), "-out", str(client_cert)], check=True, capture_output=True)
+    bundle = tmp_path / "client-bundle.pem"  # one PEM with the certificate and its key, as requests takes it
+    bundle.write_bytes(client_cert.read_bytes() + client_key.read_bytes())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(str(client_cert))
+    server = scripted([EMPTY] * 2, tls=context)
+    env = {"MLFLOW_TRACKING_SERVER_CERT_PATH": str(cert), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    refused = regctl("models", store=server.url, env=env)
+    assert refused.returncode == 5 and refused.stderr.count("\n") == 1
+    result = regctl("models", "--json", store=server.url, env=dict(env, MLFLOW_TRACKING_CLIENT_CERT_PATH=str(bundle)))
+    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
