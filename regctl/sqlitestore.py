@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from regctl import sqlschema, uris
+from regctl.atomic import os_reason
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
 from regctl.locations import exists, location_to_path, rebase
 from regctl.names import (
@@ -1158,6 +1159,29 @@ class SqliteBackend:
         from regctl import common
 
         return common.diff(self, a, b)
+
+    def import_artifacts(self, local) -> str:
+        """Keep a local directory's files beside the database for good (``regctl-artifacts/<id>``,
+        built aside and renamed into place whole); the directory to register from."""
+        import shutil
+        import tempfile
+        import uuid
+
+        base = self.path.parent / "regctl-artifacts"
+        target = base / uuid.uuid4().hex
+        try:
+            base.mkdir(exist_ok=True)
+            temp = Path(tempfile.mkdtemp(prefix=".regctl-tmp-", dir=base))
+        except OSError as exc:
+            raise StoreError(f"cannot create {base}: {os_reason(exc)}") from None
+        try:
+            shutil.copytree(local, temp / "files", symlinks=True)
+            os.rename(temp / "files", target)
+        except OSError as exc:
+            raise StoreError(f"cannot copy {local} to {target}: {os_reason(exc)}") from None
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        return str(target)
 
     def recorded_digest(self, name, version):
         with self._reading() as connection:

@@ -222,3 +222,29 @@ def test_versions_with_the_same_files_are_each_copied_once(tmp_path):
     again = regctl("push", "--to", target, store=source)
     assert "0 version(s) copied, 3 already there" in ok(again) + again.stderr
     assert json.loads(ok(regctl("alias", "list", "twice", "--json", store=target))) == {"champion": 2}
+
+
+def test_push_a_file_store_into_mlflows_sqlite_database(tmp_path):
+    """Issue 11: mlruns/ -> mlflow.db, read back with regctl and with MLflow's own client."""
+    import shutil
+
+    from conftest import FIXTURES
+
+    source, names = build_source(tmp_path, "todb")
+    a, b = names["a"], names["b"]
+    shutil.copytree(FIXTURES / "mlflow3-db", tmp_path / "db")
+    target = f"sqlite:///{tmp_path / 'db' / 'mlflow.db'}"
+    result = regctl("push", a, b, "--to", target, store=source)
+    ok(result)
+    for name in (a, b):
+        assert [kept(v) for v in versions_json(target, name)] == [kept(v) for v in versions_json(source, name)]
+        assert model_kept(target, name) == model_kept(source, name)
+    copied = ok(regctl("resolve", f"models:/{a}@champion", store=target)).strip()
+    assert files_of(Path(copied)) == files_of(names["sources"]["a3"])
+    assert regctl("verify", f"models:/{a}@champion", store=target).returncode == 0
+    again = json.loads(ok(regctl("push", a, b, "--to", target, "--json", store=source)))
+    assert again["copied"] == 0
+    mlflow = import_mlflow()
+    client = mlflow.MlflowClient(tracking_uri=target, registry_uri=target)
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{a}'")) == [1, 3]
+    assert int(client.get_model_version_by_alias(a, "champion").version) == 3
