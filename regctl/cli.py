@@ -4,6 +4,7 @@ Every command is a few lines. Errors raised by the library are turned into a
 message and an exit code by ``report.report``, in ``run``.
 """
 
+import difflib
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -12,8 +13,10 @@ import click
 import typer
 
 from regctl import __version__, render
-from regctl.api import Registry, parse_tag_assignment
+from regctl.api import SEARCH_MODELS_DEFAULT, SEARCH_VERSIONS_DEFAULT, Registry, parse_tag_assignment
+from regctl.completion import script
 from regctl.errors import InvalidInput, StoreError
+from regctl.manual import page
 from regctl.report import report
 
 app = typer.Typer(
@@ -449,16 +452,12 @@ def completion(
         click_type=click.Choice(["bash", "zsh", "fish"]), help="bash, zsh or fish.")],
 ) -> None:
     """Print the completion script for SHELL (model names, aliases, versions and stages come from the store)."""
-    from regctl.completion import script
-
     render.out(script(shell))
 
 
 @app.command("man", epilog=examples("regctl man | man -l -", "regctl man > ~/.local/share/man/man1/regctl.1"))
 def man_page() -> None:
     """Print regctl's manual page (roff); pip install also puts it where man finds it."""
-    from regctl.manual import page
-
     render.out(page())
 
 
@@ -501,8 +500,6 @@ def search(
     wide: WideOption = False,
 ) -> None:
     """Search versions (or --models) of every model with MLflow's filter grammar; the same answers as MLflow's search."""
-    from regctl.api import SEARCH_MODELS_DEFAULT, SEARCH_VERSIONS_DEFAULT
-
     fmt = output_format(format, json)
     registry = open_registry()
     limit = max_results if max_results is not None else SEARCH_MODELS_DEFAULT if models else SEARCH_VERSIONS_DEFAULT
@@ -634,8 +631,6 @@ def _with_suggestion(exc: click.ClickException) -> str:
     ctx = getattr(exc, "ctx", None)
     if "Did you mean" in message or not message.startswith("No such command") or ctx is None:
         return message
-    import difflib
-
     typo = message.split("'")[1] if message.count("'") >= 2 else ""
     group = ctx.command
     matches = difflib.get_close_matches(typo, list(getattr(group, "commands", {})))

@@ -5,8 +5,9 @@ nothing faster delegates to them; the file backend has its own searches (they
 read each model directory once).
 """
 
-from regctl import filters
-from regctl.results import Download, Listing, VersionDiff
+from regctl import download as downloads
+from regctl import filters, retention, versiondiff
+from regctl.results import Collection, Download, Listing, VersionDiff
 
 
 def model_names(backend) -> list:
@@ -38,24 +39,17 @@ def search_versions(backend, search, max_results, progress=None) -> Listing:
 
 
 def download(backend, uri, dest, progress=None) -> Download:
-    from regctl.download import download as copy
-
-    return Download(**copy(backend, uri, dest, progress))
+    return Download(**downloads.download(backend, uri, dest, progress))
 
 
 def diff(backend, a, b) -> VersionDiff:
-    from regctl.versiondiff import diff as compare
-
-    return compare(backend, a, b)
+    return versiondiff.diff(backend, a, b)
 
 
 def collect(backend, name, keep, *, keep_aliased, delete_staged):
     """``gc`` of one model through ``delete_version``, one version after another (for a store
     without transactions, such as a tracking server: a failure part-way leaves the versions
     deleted until then deleted, each of them whole)."""
-    from regctl import retention
-    from regctl.results import Collection
-
     live = {v.version: v.current_stage for v in backend.versions(name)}
     aliased: dict = {}
     for alias, number in backend.aliases(name).items():

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from regctl import filters, journal, queries, registry
+from regctl import common, digest, doctor, filters, journal, queries, registry
 from regctl.common import page
 from regctl.errors import StoreError
+from regctl.resolve import resolve
 from regctl.results import (
     AliasChange,
     Collection,
@@ -67,22 +68,16 @@ class FileBackend:
         return queries.list_aliases(self.store, name)
 
     def resolve(self, uri):
-        from regctl.resolve import resolve
-
         return resolve(self.store, uri)
 
     def verify(self, uri) -> Verification:
-        from regctl.digest import verify
-
-        result = verify(self.store, uri)
+        result = digest.verify(self.store, uri)
         return Verification(**result)
 
     def history(self, name=None, alias=None):
         return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store, name, alias))
 
     def doctor(self, *, fix=False) -> DoctorReport:
-        from regctl import doctor
-
         result = doctor.fix(self.store) if fix else doctor.check(self.store)
         return DoctorReport(store=result["store"], problems=result["problems"],
                             warnings=result.get("warnings", []), fixed=result["fixed"],
@@ -113,13 +108,9 @@ class FileBackend:
         return page(filters.sort(found, search, filters.MODELS), max_results, damaged)
 
     def download(self, uri, dest, progress=None) -> Download:
-        from regctl import common
-
         return common.download(self, uri, dest, progress)
 
     def diff(self, a, b) -> VersionDiff:
-        from regctl import common
-
         return common.diff(self, a, b)
 
     def import_artifacts(self, local) -> str:
@@ -127,14 +118,10 @@ class FileBackend:
         return registry.import_logged_model(self.store, local)
 
     def recorded_digest(self, name, version):
-        from regctl.digest import recorded_digest
-
-        return recorded_digest(self.store, name, version)
+        return digest.recorded_digest(self.store, name, version)
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
-        from regctl.digest import describe_difference
-
-        return describe_difference(self.store, name, version, recorded, current, actual)
+        return digest.describe_difference(self.store, name, version, recorded, current, actual)
 
     def model_names(self):
         damaged: list = []

@@ -7,9 +7,11 @@ nothing (see ``transaction``). Arguments arrive validated by ``regctl.api``.
 """
 
 import json
+import uuid
+from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl import digest, journal, layout, prompts, retention, tracking, uris
+from regctl import digest, journal, layout, prompts, retention, tracking, uris, yamlfile
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
@@ -393,11 +395,6 @@ def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, d
 def import_logged_model(store: Store, local) -> str:
     """Copy the files under ``local`` into a new MLflow 3 logged model of the store's Default
     experiment (``0``), in one change; the ``models:/m-<id>`` URI to register from."""
-    import uuid
-    from pathlib import Path
-
-    from regctl import yamlfile
-
     local = Path(local)
     model_id = "m-" + uuid.uuid4().hex
     experiment = store.root / "0"
