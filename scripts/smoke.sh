@@ -102,7 +102,8 @@ check 1 regctl resolve models:/iris-classifier/7
 check 2 regctl delete iris-classifier
 check 2 regctl search "name = iris"
 check 3 regctl alias set iris-classifier champion 1 --expect 1
-check 4 env -u REGCTL_STORE MLFLOW_TRACKING_URI=http://mlflow.internal:5000 regctl models
+check 4 env -u REGCTL_STORE MLFLOW_REGISTRY_URI=databricks-uc regctl models
+check 5 env -u REGCTL_STORE MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 MLFLOW_TRACKING_URI=http://mlflow.internal:5000 regctl models
 
 # Every command that `regctl --help` and `regctl alias --help` list was called above.
 listed() { regctl "$@" --help | awk '/^Commands:/ {on = 1; next} on && !NF {exit} on {print $1}'; }
