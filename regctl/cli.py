@@ -589,7 +589,8 @@ def push(
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
     origin = Registry(source if source is not None else State.store_option)
-    report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else render.progress_bar())
+    with render.progress(None, "pushing") as update:
+        report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update)
     if json:
         render.print_json(report.to_json())
     else:

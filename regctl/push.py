@@ -170,7 +170,7 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     def tick() -> None:
         done[0] += 1
         if progress is not None:
-            progress.update(done[0], total)
+            progress(done[0], total)
 
     target_exists = _prepare_target(target, dry_run)
     scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
@@ -179,8 +179,6 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
             report.models.append(_push_model(source, target, model, versions, dry_run, scratch, tick, target_exists))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        if progress is not None:
-            progress.close()
     return report
 
 

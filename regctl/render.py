@@ -419,10 +419,11 @@ def progress(total, description: str):
         yield _NoProgress()
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True, color_system=None if os.environ.get("NO_COLOR") else "auto")
-    with Progress(console=console, transient=True) as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(visible(description), total=total)
 
         def update(done: int, new_total: int) -> None:
@@ -460,30 +461,3 @@ def _diff_value(value) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
-
-
-class _ProgressBar:
-    """A Rich progress bar on stderr, started on the first update."""
-
-    def __init__(self):
-        self._progress = self._task = None
-
-    def update(self, done: int, total: int) -> None:
-        if self._progress is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._progress = Progress(TextColumn("pushing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                      console=Console(stderr=True), transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task("push", total=total)
-        self._progress.update(self._task, completed=done, total=total)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
-def progress_bar():
-    """A progress bar when stderr is a terminal, else None (the caller prints one summary line)."""
-    return _ProgressBar() if sys.stderr.isatty() else None
