@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from regctl import uris
+from regctl.derived import DerivedOperations
 from regctl.errors import Conflict, IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, canonical_stage, show, validate_artifact_path
 from regctl.remote import is_server, server_url  # noqa: F401  (re-exported)
@@ -159,7 +160,7 @@ def _quoted(name: str) -> str:
 
 # -------------------------------------------------------------------- backend
 
-class RestBackend:
+class RestBackend(DerivedOperations):
     """An MLflow tracking server at ``url``."""
 
     def __init__(self, url: str, environ: Mapping[str, str] = os.environ):
@@ -507,37 +508,6 @@ class RestBackend:
             self._fetch(f"{proxied}/{relative}", hasher.update)
             entries[relative] = hasher.hexdigest()
         return entries
-
-    # built from the reads above (regctl.common)
-    def model_names(self):
-        from regctl import common
-
-        return common.model_names(self)
-
-    def search_models(self, search, max_results, progress=None):
-        from regctl import common
-
-        return common.search_models(self, search, max_results, progress)
-
-    def search_versions(self, search, max_results, progress=None):
-        from regctl import common
-
-        return common.search_versions(self, search, max_results, progress)
-
-    def download(self, uri, dest, progress=None):
-        from regctl import common
-
-        return common.download(self, uri, dest, progress)
-
-    def diff(self, a, b):
-        from regctl import common
-
-        return common.diff(self, a, b)
-
-    def collect(self, name, keep, *, keep_aliased, delete_staged):
-        from regctl import common
-
-        return common.collect(self, name, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
         from regctl import common

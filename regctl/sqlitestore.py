@@ -32,6 +32,7 @@ from typing import Any
 
 from regctl import sqlschema, uris
 from regctl.atomic import os_reason
+from regctl.derived import DerivedOperations
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
 from regctl.locations import exists, location_to_path, rebase
 from regctl.names import (
@@ -88,7 +89,7 @@ def _ordered_tags(pairs) -> dict:
     return dict(sorted(pairs, key=lambda kv: _walk_key(kv[0])))
 
 
-class SqliteBackend:
+class SqliteBackend(DerivedOperations):
     """MLflow's SQLite database at ``path``."""
 
     def __init__(self, path: Path, *, dry_run: bool = False):
@@ -1133,32 +1134,6 @@ class SqliteBackend:
                 self._touch_model(connection, name, now)
         return Collection(name=name, deleted=tuple(deleted), kept=tuple(sorted(set(live) - set(deleted), reverse=True)),
                           protected=protected)
-
-    # built from the reads above (regctl.common): imported only when used, resolve stays light
-    def model_names(self):
-        from regctl import common
-
-        return common.model_names(self)
-
-    def search_models(self, search, max_results, progress=None):
-        from regctl import common
-
-        return common.search_models(self, search, max_results, progress)
-
-    def search_versions(self, search, max_results, progress=None):
-        from regctl import common
-
-        return common.search_versions(self, search, max_results, progress)
-
-    def download(self, uri, dest, progress=None):
-        from regctl import common
-
-        return common.download(self, uri, dest, progress)
-
-    def diff(self, a, b):
-        from regctl import common
-
-        return common.diff(self, a, b)
 
     def import_artifacts(self, local) -> str:
         """Keep a local directory's files beside the database for good (``regctl-artifacts/<id>``,
