@@ -190,3 +190,23 @@ def snapshot(root: Path) -> dict:
         for name in files:
             state[os.path.join(rel, name)] = (Path(parent) / name).read_bytes()
     return state
+
+
+def drain_pty(master: int, timeout: float = 20) -> bytes:
+    """Everything a process writes to a pseudo-terminal, until it closes its end (then close ours)."""
+    import select
+
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], timeout)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return b"".join(chunks)

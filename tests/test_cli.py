@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURES, FixtureStore, expected_of, one_line_failure, snapshot
+from conftest import FIXTURES, FixtureStore, drain_pty, expected_of, one_line_failure, snapshot
 from conftest import regctl as run
 
 import regctl
@@ -808,18 +808,9 @@ def test_no_color_on_a_terminal(store3):
         process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", str(store3), "versions", "iris-classifier"],
                                    stdout=slave, stderr=subprocess.PIPE, env=full_env)
         os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(master)
+        shown = drain_pty(master)
         assert process.wait() == 0
-        return b"".join(chunks).decode()
+        return shown.decode()
 
     assert "\x1b[" in on_tty({})  # the check can see escapes when there are some
     plain = on_tty({"NO_COLOR": "1"})

@@ -9,14 +9,13 @@ import json
 import os
 import pty
 import re
-import select
 import struct
 import subprocess
 import sys
 import termios
 
 import pytest
-from conftest import REPO
+from conftest import REPO, drain_pty
 from conftest import regctl as run
 
 MODEL = "iris-classifier"
@@ -50,21 +49,9 @@ def on_terminal(*args, columns=120, store=None, stdin_text=None, env=None):
     os.close(slave)
     if stdin_text is not None:
         os.write(master, stdin_text.encode())
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 20)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    shown = drain_pty(master)
     status = process.wait(timeout=20)
-    return status, b"".join(chunks).decode(), process.stderr.read().decode()
+    return status, shown.decode(), process.stderr.read().decode()
 
 
 def width(line: str) -> int:

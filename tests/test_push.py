@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import regctl
+from conftest import drain_pty, regctl
 from mlflow_oracle import import_mlflow
 
 DIGEST_TAG = "regctl.content_digest"
@@ -193,19 +193,9 @@ def test_push_shows_a_progress_bar_on_a_terminal(tmp_path):
                                 str(tmp_path / "tty-target" / "mlruns")],
                                stdout=subprocess.PIPE, stderr=slave, env=env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    shown = drain_pty(master).decode(errors="replace")
     stdout = process.stdout.read().decode()
     assert process.wait() == 0
-    shown = b"".join(chunks).decode(errors="replace")
     assert "pushing" in shown and "/3" in shown and "pushed 2 model(s)" in shown
     assert "version 1 copied" in stdout
 
