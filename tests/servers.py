@@ -53,7 +53,7 @@ class Server:
             except ProcessLookupError:
                 pass
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=3)  # its data is thrown away: no need to wait for a graceful stop
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=15)
