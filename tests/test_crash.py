@@ -89,7 +89,7 @@ def test_random_kills_leave_a_usable_consistent_store(tmp_path):
         for _command, proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
-        for _command, proc in procs:
+        for command, proc in procs:
             out, err = proc.communicate()
             if proc.returncode == -signal.SIGKILL:
                 kills += 1
