@@ -180,7 +180,7 @@ class ModelChange(transaction.Plan):
         target = layout.model_dir(self.store.root, new_name)
         if os.path.lexists(target):
             raise Conflict(f"registered model {show(new_name)} already exists")
-        self.move(layout.model_dir(self.store.root, self.name), target)
+        self.move(layout.model_dir(self.store.root, self.name), target, new=True)
 
     def remove_model(self) -> None:
         """Plan the model's removal: one rename out of ``models/`` (readers see it gone at once), then delete."""

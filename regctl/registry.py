@@ -323,8 +323,10 @@ def rename_model(store: Store, old: str, new: str) -> dict:
                 renamed.write_version_meta(number, dict(version_meta, name=new, last_updated_timestamp=change.now))
         renamed.now = change.now
         renamed.touch_model(meta, name=new)
-        change.changes.extend(renamed.changes)
+        change.take(renamed)
         change.record("model.rename", new, None, old, new)
+        if change is outer:
+            inner.take(outer)  # applied when the inner block ends, while both locks are still held
     return {"old": old, "new": new}
 
 

@@ -66,9 +66,16 @@ class Plan:
         self.builds.append((temp, files))
         self.changes.append({"op": MOVE, "src": self._rel(temp), "dst": self._rel(target), "new": True})
 
-    def move(self, source: Path, target: Path) -> None:
-        """Rename a directory (its new parent is created if needed)."""
-        self.changes.append({"op": MOVE, "src": self._rel(source), "dst": self._rel(target)})
+    def move(self, source: Path, target: Path, *, new: bool = False) -> None:
+        """Rename a directory (its new parent is created if needed); ``new``: the target must not exist."""
+        self.changes.append({"op": MOVE, "src": self._rel(source), "dst": self._rel(target), "new": new})
+
+    def take(self, other: "Plan") -> None:
+        """Make ``other``'s change part of this one (``other`` is left empty)."""
+        self.changes += other.changes
+        self.entries += other.entries
+        self.builds += other.builds
+        other.changes, other.entries, other.builds = [], [], []
 
     def remove_tree(self, path: Path) -> None:
         self.changes.append({"op": REMOVE_TREE, "path": self._rel(path)})
