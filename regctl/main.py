@@ -27,6 +27,7 @@ def main(argv=None) -> None:
         code = _run(argv)
         sys.stdout.flush()
     except KeyboardInterrupt:
+        _ignore_further_interrupts()  # a second Ctrl-C must not cut the exit short
         _write_error("regctl: interrupted\n")
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -52,6 +53,15 @@ def _run(argv) -> int:
 
         code = run(argv)
     return code
+
+
+def _ignore_further_interrupts() -> None:
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # not the main thread
+        pass
 
 
 def _write_error(text: str) -> None:
