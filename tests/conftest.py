@@ -139,10 +139,12 @@ def regctl(*args, store=None, env=None, input=None, cwd=None, process=False) -> 
 def _in_process(argv: list, env: dict, input, cwd) -> subprocess.CompletedProcess:
     """``regctl.main.main(argv)`` with its own environment, working directory and standard streams."""
     import io
+    import signal
 
     from regctl.main import main
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_sigint = signal.getsignal(signal.SIGINT)
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     out, err = io.StringIO(), io.StringIO()
     os.environ.clear()
@@ -158,6 +160,7 @@ def _in_process(argv: list, env: dict, input, cwd) -> subprocess.CompletedProces
             code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved_streams
+        signal.signal(signal.SIGINT, saved_sigint)
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
