@@ -4,6 +4,7 @@ and the CLI using nothing of the library but the API, the renderer and the error
 import ast
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,8 @@ def cli_json(store: Path, *args) -> object:
 
 
 def test_registry_finds_the_store_as_the_cli_does(store3, monkeypatch, tmp_path):
+    for variable in [v for v in os.environ if v.startswith(("REGCTL_", "MLFLOW_"))]:
+        monkeypatch.delenv(variable)  # whatever other tests in this process left set
     monkeypatch.setenv("REGCTL_STORE", str(store3))
     assert Path(Registry().location) == store3
     monkeypatch.delenv("REGCTL_STORE")
