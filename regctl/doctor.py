@@ -310,7 +310,7 @@ def _check_journal(store: Store) -> list:
     if path.is_symlink():
         return [_problem(store, "symlink", path, _symlink_message(store, path))]
     try:
-        bad = journal.damaged_lines(store)
+        bad = journal.damaged_lines(store.journal_path())
     except RegctlError as exc:
         return [_problem(store, "unreadable-journal", path, exc.message)]
     if bad:

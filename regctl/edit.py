@@ -22,7 +22,6 @@ from regctl import atomic, layout, transaction, yamlfile
 from regctl.errors import Conflict, StoreError
 from regctl.names import show
 from regctl.store import Store, now_ms
-from regctl.suggest import model_not_found
 
 
 @contextlib.contextmanager
@@ -213,11 +212,3 @@ def version_files(meta: dict, tags: dict, files: dict) -> dict:
         result[f"{layout.TAGS_DIR}/{key}"] = value.encode("utf-8")
     result.update(files)
     return result
-
-
-def require_model(change: ModelChange) -> dict:
-    """The model's meta, NotFound when it does not exist."""
-    meta = change.model_meta_or_none()
-    if meta is None:
-        raise model_not_found(change.store, change.name)
-    return meta

@@ -75,7 +75,8 @@ class FileBackend:
         return Verification(**result)
 
     def history(self, name=None, alias=None):
-        return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store, name, alias))
+        self.store.require()
+        return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store.journal_path(), name, alias))
 
     def doctor(self, *, fix=False) -> DoctorReport:
         result = doctor.fix(self.store) if fix else doctor.check(self.store)

@@ -9,17 +9,20 @@ Lines written by regctl 0.1 (one history entry per line, no transaction) are
 read as committed.
 
 The journal is read from its end, in blocks, so the newest records cost the
-same whatever the journal's size.
+same whatever the journal's size. Every function takes the journal's path: the
+file store keeps it in ``models/``, the SQLite backend beside the database, the
+server backend on this machine; all three use this one module to write and read it.
 """
 
 import getpass
 import json
 import os
 import socket
+from pathlib import Path
 from typing import Iterator, Optional
 
 from regctl.errors import StoreError
-from regctl.store import Store, now_ms, os_reason
+from regctl.store import now_ms, os_reason
 
 INTENT, COMMIT = "intent", "commit"
 _BLOCK = 1 << 16
@@ -50,6 +53,13 @@ def entry(operation: str, model, target, old, new) -> dict:
     return {"operation": operation, "model": model, "target": target, "old": old, "new": new}
 
 
+def change_record(operation: str, model, target, old, new, **extra) -> dict:
+    """One change as a record of its own (no transaction): who, where, when, and ``extra`` fields."""
+    record = {"time": now_ms(), "user": actor(), "host": socket.gethostname(), **entry(operation, model, target, old, new)}
+    record.update(extra)
+    return record
+
+
 def intent_record(txn: str, changes: list, entries: list) -> dict:
     return {"txn": txn, "phase": INTENT, "time": now_ms(), "user": actor(), "host": socket.gethostname(),
             "changes": changes, "entries": entries}
@@ -67,10 +77,10 @@ def encode(record: dict) -> bytes:
         return (json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
 
 
-def append(store: Store, record: dict) -> None:
-    """Append one record and fsync it; StoreError (and nothing appended) when it cannot be written whole."""
-    line = encode(record)
-    path = store.journal_path()
+def append(path: Path, *records: dict) -> int:
+    """Append records in one write and fsync; StoreError (and nothing appended) when they cannot be
+    written whole. Returns the journal's size before, so that a caller can take them back (``truncate``)."""
+    line = b"".join(encode(record) for record in records)
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:
@@ -94,13 +104,24 @@ def append(store: Store, record: dict) -> None:
         raise StoreError(f"cannot append to the journal {path}: {os_reason(exc)}") from None
     finally:
         os.close(fd)
+    return size
+
+
+def truncate(path: Path, size: int) -> None:
+    """Take back what was appended after ``size`` (its change was not made after all)."""
+    try:
+        with open(path, "r+b") as handle:
+            handle.truncate(size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise StoreError(f"cannot truncate the journal {path}: {os_reason(exc)}") from None
 
 
 # ------------------------------------------------------------------ reading
 
-def lines_from_end(store: Store) -> Iterator[bytes]:
+def lines_from_end(path: Path) -> Iterator[bytes]:
     """The journal's lines, newest first, read in blocks from the end."""
-    path = store.journal_path()
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -136,11 +157,16 @@ def parse(line: bytes) -> Optional[dict]:
     return record if isinstance(record, dict) else None
 
 
-def history_entries(store: Store, model: Optional[str] = None) -> Iterator[dict]:
+def records(path: Path) -> list:
+    """Every readable record, oldest first (for replaying the whole journal)."""
+    return list(reversed([r for r in map(parse, lines_from_end(path)) if r is not None]))
+
+
+def history_entries(path: Path, model: Optional[str] = None) -> Iterator[dict]:
     """Committed history entries (with ``time``, ``user``, ``host``), newest first."""
     committed = set()
     needle = None if model is None else json.dumps(model, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")
-    for line in lines_from_end(store):
+    for line in lines_from_end(path):
         if needle is not None and b'"phase": "commit"' not in line and needle not in line \
                 and json.dumps(model)[1:-1].encode("ascii", "backslashreplace") not in line:
             continue  # cheap filter: a record of this model names it
@@ -164,12 +190,11 @@ def history_entries(store: Store, model: Optional[str] = None) -> Iterator[dict]
             yield record  # a record from before transactions
 
 
-def history(store: Store, name: Optional[str] = None, alias: Optional[str] = None,
+def history(path: Path, name: Optional[str] = None, alias: Optional[str] = None,
             limit: Optional[int] = None) -> list:
     """Committed history entries, newest first, optionally of one model (and one alias of it)."""
-    store.require()
     found = []
-    for record in history_entries(store, name):
+    for record in history_entries(path, name):
         if alias is not None and not (record.get("operation") in ("alias.set", "alias.delete")
                                       and record.get("target") == alias):
             continue
@@ -179,6 +204,6 @@ def history(store: Store, name: Optional[str] = None, alias: Optional[str] = Non
     return found
 
 
-def damaged_lines(store: Store) -> int:
+def damaged_lines(path: Path) -> int:
     """How many journal lines cannot be read as records."""
-    return sum(1 for line in lines_from_end(store) if parse(line) is None)
+    return sum(1 for line in lines_from_end(path) if parse(line) is None)

@@ -188,7 +188,7 @@ def rollback_alias(store: Store, name: str, alias: str) -> dict:
     """Move ``alias`` back to where it pointed before its last recorded change, if it is still what that left."""
     with edit(store, name) as change:
         model_meta = change.model_meta()
-        moves = journal.history(store, name, alias, limit=1)
+        moves = journal.history(store.journal_path(), name, alias, limit=1)
         if not moves:
             raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back")
         last = moves[0]

@@ -618,52 +618,24 @@ class RestBackend(DerivedOperations):
         return Path(base) / "regctl" / "servers" / f"{host}-{key}.jsonl"
 
     def _record(self, operation: str, model, target, old, new) -> None:
-        import socket
+        from regctl import journal
 
-        from regctl.journal import actor
-        from regctl.store import now_ms
-
-        record = {"time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": operation,
-                  "model": model, "target": target, "old": old, "new": new, "server": self.location}
         path = self.journal_path()
-        line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-        except OSError as exc:
+            journal.append(path, journal.change_record(operation, model, target, old, new, server=self.location))
+        except (OSError, StoreError) as exc:
             # the change is made on the server; a journal that cannot be written must not hide that
             import sys
 
-            sys.stderr.write(f"regctl: warning: cannot append to the journal {path}: {exc.strerror or exc}\n")
-
-    def _journal(self) -> list:
-        try:
-            raw = self.journal_path().read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise StoreError(f"cannot read the journal {self.journal_path()}: {exc.strerror or exc}") from None
-        records = []
-        for line in raw.splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("server") == self.location:
-                records.append(record)
-        return records
+            reason = exc.message if isinstance(exc, StoreError) else (exc.strerror or str(exc))
+            sys.stderr.write(f"regctl: warning: cannot append to the journal {path}: {reason}\n")
 
     def history(self, name=None, alias=None):
-        records = self._journal()
-        if name is not None:
-            records = [r for r in records if r.get("model") == name]
-        if alias is not None:
-            records = [r for r in records if r.get("operation") in ("alias.set", "alias.delete") and r.get("target") == alias]
-        return tuple(HistoryRecord.from_record(r) for r in reversed(records))
+        from regctl import journal
+
+        return tuple(HistoryRecord.from_record(r) for r in journal.history(self.journal_path(), name, alias)
+                     if r.get("server") == self.location)
 
     # --------------------------------------------------------------- doctor
 

@@ -176,7 +176,9 @@ class SqliteBackend(DerivedOperations):
                 connection.execute("ROLLBACK")  # checked and planned by the database itself; nothing kept
                 return
             if records:
-                journal_size = self._append_journal(records)
+                from regctl import journal
+
+                journal_size = journal.append(self.journal_path, *records)
             connection.execute("COMMIT")
         except BaseException as exc:
             try:
@@ -184,7 +186,9 @@ class SqliteBackend(DerivedOperations):
             except sqlite3.Error:
                 pass
             if journal_size is not None:
-                _truncate(self.journal_path, journal_size)
+                from regctl import journal
+
+                journal.truncate(self.journal_path, journal_size)
             if isinstance(exc, sqlite3.Error):
                 raise self._store_error(exc, writing=True) from None
             raise
@@ -192,53 +196,14 @@ class SqliteBackend(DerivedOperations):
     # ---------------------------------------------------------- the journal
 
     def _record(self, records: list, operation: str, model, target, old, new, **extra) -> None:
-        import socket
+        from regctl import journal
 
-        from regctl.journal import actor
-
-        record = {"time": now_ms(), "user": actor(), "host": socket.gethostname(), "operation": operation,
-                  "model": model, "target": target, "old": old, "new": new}
-        record.update(extra)
-        records.append(record)
-
-    def _append_journal(self, records: list) -> int:
-        """Append records (one JSON line each); return the journal's size before, to undo it."""
-        import json
-
-        data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records).encode("utf-8")
-        path = self.journal_path
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    data = b"\n" + data  # never glue a record onto a line cut short by a crash
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise StoreError(f"cannot append to the journal {path}: {exc.strerror or exc}") from None
-        return size
+        records.append(journal.change_record(operation, model, target, old, new, **extra))
 
     def _read_journal(self) -> list:
-        import json
+        from regctl import journal
 
-        try:
-            raw = self.journal_path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise StoreError(f"cannot read the journal {self.journal_path}: {exc.strerror or exc}") from None
-        records = []
-        for line in raw.splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(record, dict):
-                records.append(record)
-        return records
+        return journal.records(self.journal_path)
 
     # ------------------------------------------------------ row-level reads
 
@@ -627,15 +592,11 @@ class SqliteBackend(DerivedOperations):
 
     @_translated
     def history(self, name=None, alias=None):
+        from regctl import journal
         from regctl.results import HistoryRecord
 
         self._connect()
-        records = self._read_journal()
-        if name is not None:
-            records = [r for r in records if r.get("model") == name]
-        if alias is not None:
-            records = [r for r in records if r.get("operation") in ("alias.set", "alias.delete") and r.get("target") == alias]
-        return tuple(HistoryRecord.from_record(r) for r in reversed(records))
+        return tuple(HistoryRecord.from_record(r) for r in journal.history(self.journal_path, name, alias))
 
     # ------------------------------------------------------------------ doctor
 
@@ -718,22 +679,13 @@ class SqliteBackend(DerivedOperations):
                     path="model_versions")
 
     def _check_journal(self) -> list:
-        import json
+        from regctl import journal
 
         try:
-            raw = self.journal_path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
+            bad = journal.damaged_lines(self.journal_path)
+        except StoreError as exc:
             return [{"kind": "unreadable-journal", "model": None, "path": self.journal_path.name,
-                     "message": f"cannot read the journal: {exc.strerror or exc}", "fixable": False}]
-        bad = 0
-        for line in raw.splitlines():
-            try:
-                if not isinstance(json.loads(line), dict):
-                    bad += 1
-            except ValueError:
-                bad += 1
+                     "message": exc.message, "fixable": False}]
         if bad:
             return [{"kind": "damaged-journal", "model": None, "path": self.journal_path.name,
                      "message": f"{bad} journal line(s) cannot be read; they are skipped", "fixable": False}]
@@ -938,11 +890,12 @@ class SqliteBackend(DerivedOperations):
             raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
         if last.old is None:
             return self.delete_alias(name, alias)
-        try:
-            previous = int(str(last.old).strip())
-        except ValueError:
+        from regctl.views import alias_version  # the one reading of an alias's version text
+
+        previous = alias_version(last.old)
+        if previous is None:
             raise StoreError(f"damaged journal record of alias {show(alias)} of {show(name)}: "
-                             f"{show(str(last.old))} is not a version") from None
+                             f"{show(str(last.old))} is not a version")
         return self.set_alias(name, alias, previous, expect=int(current), expect_given=True)
 
     def _current_tags(self, connection, name: str, version) -> dict:
@@ -1182,13 +1135,3 @@ def _existing(resolution: Resolution) -> Resolution:
         raise NotFound(f"artifacts of {show(resolution.uri)} not found at {resolution.path}")
     return resolution
 
-
-def _truncate(path: Path, size: int) -> None:
-    """Undo an append to the journal (the database write it recorded was rolled back)."""
-    try:
-        with open(path, "r+b") as handle:
-            handle.truncate(size)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError:
-        pass

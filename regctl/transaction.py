@@ -102,7 +102,7 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
             built.append(temp)
         txn = os.urandom(8).hex()
         intent = journal.intent_record(txn, plan.changes, plan.entries)
-        journal.append(store, intent)
+        journal.append(store.journal_path(), intent)
     except BaseException:
         for temp in built:
             _remove_tree(temp)
@@ -122,7 +122,7 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
         except RegctlError as exc:
             raise StoreError(f"{exc.message}; the change is recorded in {pending.name} and will be completed "
                              "by the next write to this model or by doctor --fix") from None
-        journal.append(store, journal.commit_record(txn))
+        journal.append(store.journal_path(), journal.commit_record(txn))
         atomic.remove_file(pending)
 
 
@@ -143,7 +143,7 @@ def recover(store: Store, pending: Path) -> bool:
         except _TargetExists:
             atomic.remove_file(pending)  # its first step never happened: nothing to complete
             return True
-        journal.append(store, dict(journal.commit_record(str(intent.get("txn"))), recovered=True))
+        journal.append(store.journal_path(), dict(journal.commit_record(str(intent.get("txn"))), recovered=True))
         atomic.remove_file(pending)
     return True
 

@@ -505,7 +505,7 @@ def test_hand_written_pending_change_is_completed_by_the_next_write(tmp_path):
     changes = [{"op": "write", "path": "models/m/aliases/champion", "text": "2"}]
     intent = journal.intent_record("feedc0ffee123456", changes,
                                    [journal.entry("alias.set", "m", "champion", "1", "2")])
-    journal.append(Store(store), intent)  # the killed writer got as far as its intent
+    journal.append(Store(store).journal_path(), intent)  # the killed writer got as far as its intent
     pending = layout.pending_of_key(store, layout.model_key("m"))
     pending.write_bytes(journal.encode(intent))
     # not committed yet: history does not show it

@@ -56,7 +56,7 @@ def journal(store: Path) -> list:
     from regctl import journal as journal_module
     from regctl.store import Store
 
-    return list(reversed(list(journal_module.history_entries(Store(store)))))
+    return list(reversed(list(journal_module.history_entries(Store(store).journal_path()))))
 
 
 def test_parallel_registrations_get_distinct_consecutive_versions(tmp_path):

@@ -77,9 +77,9 @@ def test_history_reads_from_the_end_across_blocks_and_skips_damage(store3):
     lines.insert(10, "[" * 100000)
     lines.insert(20, '{"cut')
     _journal_file(store3).write_text("\n".join(lines) + "\n")
-    targets = [r["target"] for r in journal.history_entries(Store(store3), "iris-classifier")]
+    targets = [r["target"] for r in journal.history_entries(Store(store3).journal_path(), "iris-classifier")]
     assert targets == [f"k{i}" for i in reversed(range(3000))]
-    assert journal.damaged_lines(Store(store3)) == 2
+    assert journal.damaged_lines(Store(store3).journal_path()) == 2
     newest = json.loads(regctl("history", "iris-classifier", "--json", store=store3).stdout)[0]
     assert newest["target"] == "k2999"
 
