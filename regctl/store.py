@@ -90,14 +90,12 @@ class Store:
             raise StoreError(f"damaged file {path}: expected a YAML mapping")
         return data
 
-    def read_text(self, path: Path, *, missing_ok: bool = True) -> str:
-        """A text file's content; with ``missing_ok=False`` a missing file raises FileNotFoundError as it is."""
+    def read_text(self, path: Path) -> str:
+        """A text file's content; FileNotFoundError as it is (the caller knows what a missing file means)."""
         try:
             return path.read_bytes().decode("utf-8")
-        except FileNotFoundError as exc:
-            if not missing_ok:
-                raise
-            raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
+        except FileNotFoundError:
+            raise
         except (OSError, UnicodeDecodeError) as exc:
             raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
 
@@ -116,7 +114,7 @@ class Store:
                 for file_name in sorted(files):
                     key = file_name if base == "." else f"{base}/{file_name}".replace(os.sep, "/")
                     try:
-                        found[key] = self.read_text(self.inside(Path(parent) / file_name), missing_ok=False)
+                        found[key] = self.read_text(self.inside(Path(parent) / file_name))
                     except FileNotFoundError:
                         continue  # removed by a writer since the directory was listed: not there
         except RecursionError:
