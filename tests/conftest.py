@@ -167,6 +167,18 @@ def _in_process(argv: list, env: dict, input, cwd) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(["regctl", *argv], code, out.getvalue(), err.getvalue())
 
 
+def ok(result) -> str:
+    """Assert success without a traceback; return stdout."""
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def ok_json(*args, store, **kwargs):
+    """The parsed ``--json`` output of a successful ``regctl`` call."""
+    return json.loads(ok(regctl(*args, "--json", store=store, **kwargs)))
+
+
 def one_line_failure(result, code: int, *needles: str) -> str:
     """The failure a user must see: exit ``code``, nothing on stdout, exactly one ``regctl:`` line
     on stderr containing each of ``needles``, no traceback. Returns that line."""

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_fixture_store, regctl
+from conftest import REPO, copy_fixture_store, ok, regctl
 
 
 def snapshot(root: Path) -> dict:
@@ -49,11 +49,6 @@ def refused(result, code: int) -> None:
     assert len(lines) == 1 and lines[0].startswith("regctl: "), result.stderr
     assert result.stdout == "", result.stdout
     assert "Traceback" not in result.stderr
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    return result.stdout
 
 
 def make_source(tmp_path: Path, name: str = "src") -> Path:

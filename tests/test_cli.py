@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURES, FixtureStore, drain_pty, expected_of, one_line_failure, snapshot
+from conftest import FIXTURES, FixtureStore, drain_pty, expected_of, ok, ok_json, one_line_failure, snapshot
 from conftest import regctl as run
 
 import regctl
@@ -38,17 +38,6 @@ VERSION_JSON_KEYS = {"name", "version", "creation_timestamp", "last_updated_time
                      "storage_location", "model_id", "tags", "aliases"}
 MODEL_JSON_KEYS = {"name", "creation_timestamp", "last_updated_timestamp", "description", "tags", "aliases",
                    "latest_version"}
-
-
-def ok(result) -> str:
-    """Assert success without a traceback; return stdout."""
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def ok_json(*args, store, **kwargs):
-    return json.loads(ok(run(*args, "--json", store=store, **kwargs)))
 
 
 def user_tags(tags: dict) -> dict:

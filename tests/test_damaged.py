@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture_store, regctl, snapshot
+from conftest import copy_fixture_store, ok, regctl, snapshot
 
 MODEL = "iris-classifier"
 OTHER = "iris.baseline model"
@@ -22,11 +22,6 @@ def damaged_line(result, code: int = 4) -> str:
 def state(root: Path) -> dict:
     """The store's bytes, minus the empty lock files a refused write may leave (flock needs a file)."""
     return {k: v for k, v in snapshot(root).items() if "/.regctl%lock%" not in "/" + k}
-
-
-def ok(result):
-    assert result.returncode == 0, (result.returncode, result.stderr)
-    return result
 
 
 def rewrite(path: Path, text: str) -> None:

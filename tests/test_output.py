@@ -15,16 +15,11 @@ import sys
 import termios
 
 import pytest
-from conftest import REPO, drain_pty
+from conftest import REPO, drain_pty, ok
 from conftest import regctl as run
 
 MODEL = "iris-classifier"
 LONG_TAG = "a fairly long tag value that will never fit next to everything else in 120 columns"
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    return result.stdout
 
 
 def one_error(result, code: int) -> str:

@@ -8,18 +8,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import drain_pty, regctl
+from conftest import drain_pty, ok, regctl
 from mlflow_oracle import import_mlflow
 
 DIGEST_TAG = "regctl.content_digest"
 # what a copy keeps of a version (timestamps, sources and locations belong to the target store)
 KEPT = ("version", "current_stage", "description", "status", "aliases")
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result.stdout
 
 
 def files_of(root: Path) -> dict:

@@ -22,20 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, FixtureStore, snapshot, sqlite_uri
+from conftest import FIXTURES, REPO, FixtureStore, ok, ok_json, snapshot, sqlite_uri
 from conftest import regctl as run
 
 JOURNAL = ".regctl-journal.jsonl"
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def ok_json(*args, store, **kwargs):
-    return json.loads(ok(run(*args, "--json", store=store, **kwargs)))
 
 
 def fails(result, code: int, *needles: str) -> str:
