@@ -13,7 +13,7 @@ returns a typed result from ``regctl.results``. Errors are the typed
 exceptions of ``regctl.errors``; each has an ``exit_code``.
 """
 
-from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from regctl import filters
 from regctl.backend import Backend, Progress
@@ -57,11 +57,13 @@ SEARCH_MODELS_DEFAULT = 100
 __all__ = ["Registry", "open_backend", "parse_tag_assignment"]
 
 
-def open_backend(store: Optional[str] = None, *, dry_run: bool = False) -> Backend:
+def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
+                 notify: Optional[Callable[[str], None]] = None) -> Backend:
     """The backend serving ``store`` (a path or URI), found as the CLI finds it when None.
 
     With ``dry_run``, every write checks and plans its change, returns what it would do,
-    and changes nothing.
+    and changes nothing. ``notify`` is told, in one line, whenever a tracking server's
+    request fails and is about to be retried (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``).
     """
     from regctl.remote import server_url
 
@@ -72,7 +74,7 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False) -> Backe
                                "transactions to roll back")
         from regctl.reststore import RestBackend
 
-        return RestBackend(url)
+        return RestBackend(url, notify=notify)
     from regctl.sqlschema import chosen_database
 
     database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database
@@ -89,8 +91,10 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False) -> Backe
 class Registry:
     """A model registry in one store. ``store``: a path or URI; None finds it as the CLI does."""
 
-    def __init__(self, store: Optional[str] = None, *, backend: Optional[Backend] = None, dry_run: bool = False):
-        self.backend = backend if backend is not None else open_backend(store, dry_run=dry_run)
+    def __init__(self, store: Optional[str] = None, *, backend: Optional[Backend] = None, dry_run: bool = False,
+                 notify: Optional[Callable[[str], None]] = None):
+        self.backend = backend if backend is not None else open_backend(store, dry_run=dry_run, notify=notify)
+        self.notify = notify
 
     @property
     def location(self) -> str:
@@ -311,7 +315,7 @@ class Registry:
 
         for name in names or ():
             validate_lookup_name(name)
-        target = target if isinstance(target, Registry) else Registry(target)
+        target = target if isinstance(target, Registry) else Registry(target, notify=self.notify)
         return push(self, target, names, dry_run=dry_run, progress=progress)
 
 

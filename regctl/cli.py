@@ -66,7 +66,7 @@ class State:
 
 def open_registry(dry_run: bool = False) -> Registry:
     State.dry_run = dry_run
-    return Registry(State.store_option, dry_run=dry_run)
+    return Registry(State.store_option, dry_run=dry_run, notify=render.waiting)
 
 
 def _told(message: str) -> None:
@@ -588,7 +588,7 @@ def push(
     json: JsonOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
-    origin = Registry(source if source is not None else State.store_option)
+    origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
     with render.progress(None, "pushing") as update:
         report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update)
     if json:

@@ -70,9 +70,10 @@ def _resolution(store_option, uri: str):
 
     url = server_url(store_option)
     if url is not None:  # an MLflow tracking server
+        from regctl.render import waiting
         from regctl.reststore import RestBackend
 
-        return RestBackend(url).resolve(uri)
+        return RestBackend(url, notify=waiting).resolve(uri)
     from regctl.sqlschema import chosen_database
 
     database = chosen_database(store_option)

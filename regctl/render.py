@@ -44,6 +44,14 @@ def info(message: str) -> None:
     sys.stderr.write(visible(message) + "\n")
 
 
+def waiting(message: str) -> None:
+    """Why regctl is waiting (a server being retried), on stderr when it is a terminal; in logs, only
+    the final error counts (one line)."""
+    if _isatty(sys.stderr):
+        sys.stderr.write(f"regctl: {visible(message)}\n")
+        sys.stderr.flush()
+
+
 def interactive() -> bool:
     """Whether a person can be asked: standard input is a terminal."""
     return _isatty(sys.stdin)

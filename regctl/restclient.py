@@ -140,8 +140,10 @@ def _bypass_proxy(host: str, port: int, no_proxy: str) -> bool:
 class Transport:
     """One tracking server: its base URL, credentials, TLS, proxy, timeout and retry policy."""
 
-    def __init__(self, url: str, environ: Mapping[str, str] = os.environ):
+    def __init__(self, url: str, environ: Mapping[str, str] = os.environ,
+                 notify: Optional[Callable[[str], None]] = None):
         parts = urlsplit(url)
+        self.notify = notify  # told, in one line, each time a failed request is about to be retried
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"invalid server URL {url!r}: expected http://HOST[:PORT][/PATH] or https://...")
         self.scheme = parts.scheme
@@ -285,6 +287,9 @@ class Transport:
                         error.args = (error.message,)
                     raise error from None
                 delay = retry.delay if retry.delay is not None else self._backoff(failures)
+                if self.notify is not None:
+                    self.notify(f"{getattr(retry.error, 'message', retry.error)}; retry {failures} of "
+                                f"{self.max_retries} in {delay:.0f} s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)")
                 time.sleep(delay)
 
     def _backoff(self, failures: int) -> float:

@@ -42,7 +42,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from regctl import uris
 from regctl.derived import DerivedOperations
@@ -163,11 +163,12 @@ def _quoted(name: str) -> str:
 class RestBackend(DerivedOperations):
     """An MLflow tracking server at ``url``."""
 
-    def __init__(self, url: str, environ: Mapping[str, str] = os.environ):
+    def __init__(self, url: str, environ: Mapping[str, str] = os.environ,
+                 notify: Optional[Callable[[str], None]] = None):
         from regctl.restclient import Transport
 
         self.environ = environ
-        self.http = Transport(url, environ)
+        self.http = Transport(url, environ, notify)
         self.location = self.http.url
 
     # ----------------------------------------------------------- raw calls

@@ -10,7 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import regctl
+from conftest import drain_pty, regctl
 
 from regctl.errors import AccessDenied, NoApi, NotFound, ServerUnreachable, StoreError
 from regctl.restclient import Transport
@@ -145,6 +145,39 @@ def test_retries_on_429_and_5xx_with_retry_after(scripted):
     count = len(server.requests)
     assert Transport(server.url, FAST).request("GET", SEARCH).status == 400  # not retried
     assert len(server.requests) == count + 1
+
+
+def test_each_retry_is_told_to_notify_and_shown_only_on_a_terminal(scripted):
+    server = scripted([(503, b"busy"), (502, b"bad gateway"), EMPTY])
+    told = []
+    transport = Transport(server.url, dict(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="3"), notify=told.append)
+    assert transport.request("GET", SEARCH).status == 200
+    assert len(told) == 2 and "503" in told[0] and "502" in told[1]
+    assert all(f"retry {n} of 3 in 0 s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)" in m for n, m in zip((1, 2), told))
+
+    # a person at a terminal sees why regctl waits; a log gets the one line of the failure only
+    import os
+    import pty
+    import sys
+
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    env.update(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="2")
+    for command in (["models"], ["resolve", "models:/m/1"]):  # the full CLI, and resolve's fast path
+        master, slave = pty.openpty()
+        process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", url, *command],
+                                   stdout=subprocess.PIPE, stderr=slave, env=env)
+        os.close(slave)
+        shown = drain_pty(master).decode().replace("\r\n", "\n").splitlines()
+        assert process.wait() == 5 and process.stdout.read() == b""
+        refused = f"regctl: cannot reach the MLflow server at {url}: connection refused"
+        assert shown == [f"{refused}; retry 1 of 2 in 0 s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)",
+                         f"{refused}; retry 2 of 2 in 0 s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)",
+                         f"{refused} (after 2 retries; MLFLOW_HTTP_REQUEST_MAX_RETRIES)"], shown
+        piped = regctl(*command, store=url, env=dict(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="2"), process=True)
+        one_line(piped, 5, "connection refused (after 2 retries")
 
 
 def test_backoff_schedule_follows_mlflow():
