@@ -69,12 +69,9 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
 
     url = server_url(store)
     if url is not None:  # an MLflow tracking server: http(s)://HOST[:PORT]
-        if dry_run:
-            raise InvalidInput("--dry-run is not available against a tracking server: its REST API has no "
-                               "transactions to roll back")
         from regctl.reststore import RestBackend
 
-        return RestBackend(url, notify=notify)
+        return RestBackend(url, notify=notify, dry_run=dry_run)
     from regctl.sqlschema import chosen_database
 
     database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database

@@ -29,6 +29,11 @@ What a server store does differently, by necessity:
   compare-and-set, so another client can move it between the two requests.
 * Soft-deleted versions are invisible through the REST API, so ``versions --all``
   lists the same versions as ``versions``.
+* A dry run (``dry_run``) sends every read a real run sends, checks what the server
+  would check (the model, the version, a free new name), and sends no request that
+  changes anything. The version number a dry-run ``register`` shows is the one after
+  the highest version the API lists; the server counts deleted versions too, so a
+  real run may get a higher one.
 * ``history`` and ``alias rollback`` use a journal of the changes regctl made,
   kept on this machine: ``$XDG_STATE_HOME/regctl/servers/<host>-<port>-<hash>.jsonl``
   (``~/.local/state/...`` by default). Changes made elsewhere are not in it.
@@ -164,10 +169,11 @@ class RestBackend(DerivedOperations):
     """An MLflow tracking server at ``url``."""
 
     def __init__(self, url: str, environ: Mapping[str, str] = os.environ,
-                 notify: Optional[Callable[[str], None]] = None):
+                 notify: Optional[Callable[[str], None]] = None, *, dry_run: bool = False):
         from regctl.restclient import Transport
 
         self.environ = environ
+        self.dry_run = dry_run  # reads and checks only; no request that changes the server
         self.http = Transport(url, environ, notify)
         self.location = self.http.url
 
@@ -185,6 +191,10 @@ class RestBackend(DerivedOperations):
         if not 200 <= response.status < 300:
             raise http_error(response, self.location, method, path)
         return response.json()
+
+    def change(self, method: str, endpoint: str, body: Optional[dict] = None) -> Optional[dict]:
+        """A call that changes the server: sent, or in a dry run not sent (None)."""
+        return None if self.dry_run else self.call(method, endpoint, body)
 
     def _pages(self, method: str, endpoint: str, params: dict, key: str, limit: Optional[int] = None):
         """Every item of a paged search (``page_token``/``next_page_token``)."""
@@ -621,6 +631,8 @@ class RestBackend(DerivedOperations):
     def _record(self, operation: str, model, target, old, new) -> None:
         from regctl import journal
 
+        if self.dry_run:
+            return
         path = self.journal_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -738,6 +750,8 @@ class RestBackend(DerivedOperations):
 
     def register(self, source, name, *, description, tags, aliases) -> ModelVersion:
         origin = self._registration_source(source, tags)
+        if self.dry_run:
+            return self._planned_version(origin, name, description, tags, aliases)
         created = self._ensure_model(name)
         try:
             if "upload" in origin:
@@ -777,6 +791,25 @@ class RestBackend(DerivedOperations):
         model = self._model(name)
         return version_of(data, aliases_of(model), storage_location=self._download_uri(name, number))
 
+    def _planned_version(self, origin: dict, name: str, description, tags: dict, aliases) -> ModelVersion:
+        """The version a registration would create, found by reads only."""
+        if "upload" in origin:
+            from regctl import digest
+
+            if not digest.manifest(origin["upload"]):
+                raise NotFound(f"source {origin['upload']} holds no files")
+            origin["source"] = str(origin["upload"])
+        try:
+            current = aliases_of(self._model(name))
+            versions = self._search_versions(name, limit=1)
+        except NotFound:
+            current, versions = {}, []
+        number = int(versions[0]["version"]) + 1 if versions else 1
+        data = {"name": name, "version": str(number), "source": origin["source"], "run_id": origin.get("run_id"),
+                "description": description, "current_stage": "None", "status": "READY",
+                "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+        return version_of(data, dict(current, **{alias: number for alias in aliases}))
+
     def _await_ready(self, name: str, number: int, data: dict) -> dict:
         deadline = time.monotonic() + REGISTRATION_WAIT
         delay = 0.05
@@ -806,8 +839,10 @@ class RestBackend(DerivedOperations):
                            f"expected {expect if expect is not None else 'none'}; not changed")
         if old == version:
             return AliasChange(name, alias, version, version, False)
+        if self.dry_run:
+            self._version(name, version)  # what the server checks when it moves the alias
         try:
-            self.call("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})
+            self.change("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})
         except (NotFound, InvalidInput) as exc:
             missing = self._version_not_found(name, version, NotFound(exc.message))
             try:
@@ -822,7 +857,7 @@ class RestBackend(DerivedOperations):
         old = self._read_alias(name, alias)
         if old is None:
             raise NotFound(f"alias {show(alias)} of model {show(name)} not found")
-        self.call("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
+        self.change("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
         self._record("alias.delete", name, alias, str(old), None)
         return AliasChange(name, alias, old, None, True)
 
@@ -847,15 +882,15 @@ class RestBackend(DerivedOperations):
 
     def _set_tag(self, name: str, version: Optional[int], key: str, value: str) -> None:
         if version is None:
-            self.call("POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value})
+            self.change("POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value})
         else:
-            self.call("POST", "/model-versions/set-tag", {"name": name, "version": str(version), "key": key, "value": value})
+            self.change("POST", "/model-versions/set-tag", {"name": name, "version": str(version), "key": key, "value": value})
 
     def _delete_tag(self, name: str, version: Optional[int], key: str) -> None:
         if version is None:
-            self.call("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
+            self.change("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
         else:
-            self.call("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key})
+            self.change("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key})
 
     def _undo_tags(self, name, version, before: dict, keys: Iterable[str]) -> None:
         for key in keys:
@@ -904,13 +939,13 @@ class RestBackend(DerivedOperations):
     def set_description(self, name, text, version=None, alias=None) -> DescriptionChange:
         if version is None and alias is None:
             old = self._model(name).get("description") or None
-            self.call("PATCH", "/registered-models/update", {"name": name, "description": text})
+            self.change("PATCH", "/registered-models/update", {"name": name, "description": text})
             self._record("model.describe", name, None, old, text)
             return DescriptionChange(name, None, text)
         ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, version)
         data = self._find(ref)
         number = int(data["version"])
-        self.call("PATCH", "/model-versions/update", {"name": name, "version": str(number), "description": text})
+        self.change("PATCH", "/model-versions/update", {"name": name, "version": str(number), "description": text})
         self._record("version.describe", name, f"version-{number}", data.get("description") or None, text)
         return DescriptionChange(name, number, text)
 
@@ -923,35 +958,43 @@ class RestBackend(DerivedOperations):
                                if v.get("current_stage") == stage and int(v["version"]) != version), reverse=True)
         # The other versions are archived one request each, not with archive_existing_versions:
         # MLflow 3.17's server fails that query on PostgreSQL (integer <> varchar).
-        self.call("POST", "/model-versions/transition-stage",
-                  {"name": name, "version": str(version), "stage": stage, "archive_existing_versions": False})
+        self.change("POST", "/model-versions/transition-stage",
+                    {"name": name, "version": str(version), "stage": stage, "archive_existing_versions": False})
         for other in archived:
-            self.call("POST", "/model-versions/transition-stage",
-                      {"name": name, "version": str(other), "stage": "Archived", "archive_existing_versions": False})
+            self.change("POST", "/model-versions/transition-stage",
+                        {"name": name, "version": str(other), "stage": "Archived", "archive_existing_versions": False})
             self._record("version.stage", name, f"version-{other}", stage, "Archived")
         self._record("version.stage", name, f"version-{version}", old, stage)
         return StageChange(name, version, old, stage, tuple(archived))
 
     def rename(self, old, new) -> Rename:
         self._model(old)
+        taken = Conflict(f"registered model {show(new)} already exists")
+        if self.dry_run:
+            try:
+                self._model(new)
+            except NotFound:
+                pass
+            else:
+                raise taken
         try:
-            self.call("POST", "/registered-models/rename", {"name": old, "new_name": new})
+            self.change("POST", "/registered-models/rename", {"name": old, "new_name": new})
         except Conflict:
-            raise Conflict(f"registered model {show(new)} already exists") from None
+            raise taken from None
         self._record("model.rename", new, None, old, new)
         return Rename(old, new)
 
     def delete_model(self, name) -> Deletion:
         self._model(name)
         count = len(self._search_versions(name))
-        self.call("DELETE", "/registered-models/delete", {"name": name})
+        self.change("DELETE", "/registered-models/delete", {"name": name})
         self._record("model.delete", name, None, f"{count} versions", None)
         return Deletion(name)
 
     def delete_version(self, name, version) -> Deletion:
         data = self._version(name, version)
         aliases = [a for a, v in aliases_of(self._model(name)).items() if v == version]
-        self.call("DELETE", "/model-versions/delete", {"name": name, "version": str(version)})
+        self.change("DELETE", "/model-versions/delete", {"name": name, "version": str(version)})
         self._record("version.delete", name, f"version-{version}", data.get("current_stage") or "None", DELETED_STAGE)
         for alias in aliases:
             self._record("alias.delete", name, alias, str(version), None)

@@ -334,6 +334,75 @@ def test_register_from_a_run(target, name, model_dir):
 
 # ------------------------------------------------------------------ server only
 
+def registry_state(target, prefix: str) -> dict:
+    """Everything MLflow knows of the models named ``prefix...``, and regctl's journal of them."""
+    client = target.client()
+    state = {}
+    for model in client.search_registered_models(f"name LIKE '{prefix}%'"):
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        state[model.name] = (model.description, dict(model.tags), dict(model.aliases), model.last_updated_timestamp,
+                             sorted((int(v.version), v.current_stage, v.description, dict(v.tags),
+                                     v.last_updated_timestamp) for v in versions))
+    state["logged models"] = len(client.search_logged_models(experiment_ids=["0"]))
+    state["history"] = target.ok("history", "--json")
+    return state
+
+
+def test_a_dry_run_checks_everything_and_changes_nothing(target, name, model_dir):
+    """Each write with --dry-run: what the real run then prints, prefixed "would: ", and no change."""
+    for _ in range(3):
+        target.ok("register", model_dir, "--name", name)
+    target.ok("alias", "set", name, "champion", "2")
+    target.ok("stage", name, "1", "Staging")
+    target.ok("register", model_dir, "--name", name + "-taken")
+    renamed = name + "-renamed"
+    writes = [
+        ("register", f"models:/{name}/1", "--name", name, "--alias", "candidate"),
+        ("alias", "set", name, "champion", "1"),
+        ("alias", "rollback", name, "champion"),
+        ("alias", "delete", name, "candidate"),
+        ("tag", name, "a=1", "b=2"),
+        ("tag", name, "--version", "1", "k=v"),
+        ("tag", name, "--delete", "a"),
+        ("describe", name, "--set", "model text"),
+        ("describe", name, "--alias", "champion", "--set", "version text"),
+        ("stage", name, "2", "Staging", "--archive-existing"),
+        ("rename", name, renamed),
+        ("gc", renamed, "--keep", "2"),
+        ("delete", renamed, "--version", "@champion", "--yes"),
+        ("delete", renamed, "--yes"),
+    ]
+    for args in writes:
+        before = registry_state(target, name)
+        dry = target.run(*args, "--dry-run")
+        assert dry.returncode == 0 and "Traceback" not in dry.stderr, (args, dry.stderr)
+        assert registry_state(target, name) == before, args
+        real = target.run(*args)
+        assert real.returncode == 0, (args, real.stderr)
+        assert (dry.stdout, dry.stderr) == (real.stdout, f"would: {real.stderr}"), args
+        assert registry_state(target, name) != before, args
+
+    # a local directory: checked, not uploaded
+    before = registry_state(target, name)
+    dry = target.run("register", model_dir, "--name", name, "--dry-run")
+    assert dry.stdout == "1\n" and dry.stderr.startswith(f"would: registered {name} version 1 from "), dry.stderr
+    target.fails(1, "register", model_dir.parent / "missing", "--name", name, "--dry-run")
+    # what a real run would refuse, a dry run refuses, with the same line
+    target.ok("register", model_dir, "--name", renamed)
+    target.ok("alias", "set", renamed, "champion", "1")
+    before = registry_state(target, name)
+    for code, args in [(1, ("alias", "set", renamed, "champion", "9")),
+                       (3, ("alias", "set", renamed, "champion", "1", "--expect", "none")),
+                       (1, ("tag", renamed, "--delete", "nope")),
+                       (1, ("tag", renamed, "--version", "7", "k=v")),
+                       (1, ("stage", renamed, "7", "Production")),
+                       (3, ("rename", renamed, name + "-taken")),
+                       (1, ("delete", renamed, "--version", "5", "--yes")),
+                       (1, ("describe", name + "-missing", "--set", "x"))]:
+        assert target.fails(code, *args, "--dry-run") == target.fails(code, *args), args
+    assert registry_state(target, name) == before
+
+
 @pytest.fixture
 def sqlite_target(sqlite_server, tmp_path):
     import_mlflow()
