@@ -21,7 +21,7 @@ from regctl.report import report
 
 app = typer.Typer(
     name="regctl",
-    help="A fast model registry CLI over MLflow's local file store (mlruns/) or SQLite database.",
+    help="A fast model registry CLI over MLflow's file store (mlruns/), SQLite database or tracking server.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -80,8 +80,9 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI) "
-              "or MLflow's SQLite database (sqlite:///mlflow.db). Default: $REGCTL_STORE, else "
+STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI), "
+              "MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow tracking server "
+              "(http://HOST:PORT, https://...). Default: $REGCTL_STORE, else "
               "$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds a file store, "
               "else ./mlflow.db when it exists, else ./mlruns; a URI of another kind is an error, never a "
               "fallback.")
@@ -97,7 +98,7 @@ def main_options(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    """A fast model registry CLI over MLflow's local file store (mlruns/) or SQLite database."""
+    """A fast model registry CLI over MLflow's file store (mlruns/), SQLite database or tracking server."""
     State.store_option = store
     State.traceback = traceback
 

@@ -33,10 +33,11 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       'alias': 'Set, delete, list and roll back aliases.'},
       'options': {'--store': ('dir',
                               'The store, given before or after the command: an mlruns/ directory (a path or '
-                              "a file: URI) or MLflow's SQLite database (sqlite:///mlflow.db). Default: "
-                              '$REGCTL_STORE, else $MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else '
-                              './mlruns when it holds a file store, else ./mlflow.db when it exists, else '
-                              './mlruns; a URI of another kind is an error, never a fallback.'),
+                              "a file: URI), MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow "
+                              'tracking server (http://HOST:PORT, https://...). Default: $REGCTL_STORE, else '
+                              '$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds '
+                              'a file store, else ./mlflow.db when it exists, else ./mlruns; a URI of '
+                              'another kind is an error, never a fallback.'),
                   '--traceback': (None,
                                   'Show a Python traceback on unexpected errors (also REGCTL_TRACEBACK=1).'),
                   '--version': (None, 'Print the version and exit.'),

@@ -128,9 +128,7 @@ def _location(value: str, origin: str) -> StoreLocation:
         raise InvalidInput(f"{shown}: the store must not be empty")
     scheme = _BARE_REGISTRY_URIS.get(value) or scheme_of(value) or "file"
     if scheme != "file":
-        raise StoreError(f"{shown}: {_kind(scheme)} are not supported{' yet' if _planned(scheme) else ''}; "
-                         "regctl works on MLflow's file store (a path or a file: URI) and its SQLite database "
-                         "(sqlite:///path/to/mlflow.db)")
+        raise StoreError(f"{shown}: {_kind(scheme)} are not supported; {_instead(scheme)}")
     try:
         path = location_to_path(value)
     except InvalidInput as exc:
@@ -138,8 +136,13 @@ def _location(value: str, origin: str) -> StoreLocation:
     return StoreLocation("file", path, origin, value)
 
 
-def _planned(scheme: str) -> bool:
-    return scheme in ("http", "https") or scheme.startswith(_DATABASES)
+def _instead(scheme: str) -> str:
+    """What regctl can serve, said where a store it cannot serve was chosen."""
+    if scheme.startswith(_DATABASES) and not scheme.startswith("sqlite"):
+        return ("regctl reaches such a database through an MLflow tracking server on it "
+                "(mlflow server --backend-store-uri ...; then the store is http://HOST:PORT)")
+    return ("regctl works on MLflow's file store (a path or a file: URI), its SQLite database "
+            "(sqlite:///path/to/mlflow.db) and MLflow tracking servers (http://HOST:PORT or https://...)")
 
 
 def _kind(scheme: str) -> str:

@@ -672,7 +672,7 @@ def test_store_location_precedence(located_stores):
 
 
 UNSERVABLE = [  # (variable value, words the message must contain)
-    ("postgresql://db.internal/mlflow", "not supported yet"),
+    ("postgresql://db.internal/mlflow", "through an MLflow tracking server"),
     ("databricks", "Databricks"),
     ("databricks-uc", "Databricks"),
     ("databricks://my-profile", "Databricks"),
