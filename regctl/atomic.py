@@ -34,6 +34,23 @@ def lock_timeout() -> float:
 
 
 @contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT and SIGTERM back while a change is applied; they take effect right after."""
+    import signal
+
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
 def locked(lock_path: Path, what: str):
     """Hold an exclusive lock on ``lock_path`` for the duration of the block, as git does.
 

@@ -107,6 +107,27 @@ def append(path: Path, *records: dict) -> int:
     return size
 
 
+def check_appendable(path: Path) -> None:
+    """StoreError unless records can be appended to ``path`` (a regular file, or none yet in a
+    writable directory): what a backend that journals *after* its change checks *before* it."""
+    target = path if os.path.lexists(path) else path.parent
+    if os.path.islink(path) or (target is path and not path.is_file()):
+        raise StoreError(f"cannot append to the journal {path}: not a regular file")
+    if not os.access(target, os.W_OK):
+        raise StoreError(f"cannot append to the journal {path}: permission denied")
+
+
+def append_after(path: Path, *records: dict) -> None:
+    """Journal a change already made: a journal that cannot be written is said on stderr, as a
+    warning, and does not turn the change into a failure."""
+    try:
+        append(path, *records)
+    except StoreError as exc:
+        import sys
+
+        sys.stderr.write(f"regctl: warning: the change is made, but {exc.message}\n")
+
+
 def truncate(path: Path, size: int) -> None:
     """Take back what was appended after ``size`` (its change was not made after all)."""
     try:

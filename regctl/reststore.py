@@ -636,13 +636,10 @@ class RestBackend(DerivedOperations):
         path = self.journal_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            journal.append(path, journal.change_record(operation, model, target, old, new, server=self.location))
-        except (OSError, StoreError) as exc:
-            # the change is made on the server; a journal that cannot be written must not hide that
-            import sys
-
-            reason = exc.message if isinstance(exc, StoreError) else (exc.strerror or str(exc))
-            sys.stderr.write(f"regctl: warning: cannot append to the journal {path}: {reason}\n")
+        except OSError:
+            pass  # said by append_after
+        # the change is made on the server; a journal that cannot be written must not hide that
+        journal.append_after(path, journal.change_record(operation, model, target, old, new, server=self.location))
 
     def history(self, name=None, alias=None):
         from regctl import journal

@@ -137,7 +137,7 @@ class SqliteBackend(DerivedOperations):
             from regctl.atomic import lock_timeout
 
             return StoreError(f"could not lock the database {self.path} within {lock_timeout():g}s; "
-                              "another writer holds it")
+                              "another connection holds it (a writer, or a reader a commit waits for)")
         if "readonly" in text or (writing and not (os.access(self.path, os.W_OK)
                                                    and os.access(self.path.parent, os.W_OK))):
             return StoreError(f"cannot write the database {self.path}: permission denied")
@@ -157,38 +157,42 @@ class SqliteBackend(DerivedOperations):
 
     @contextlib.contextmanager
     def _transaction(self):
-        """One write: BEGIN IMMEDIATE ... COMMIT, the journal records appended just before the commit.
+        """One write: BEGIN IMMEDIATE ... COMMIT, then its journal records.
 
         Yields a list that collects journal records. Any error rolls the database
-        back and leaves the journal as it was.
+        back and leaves the journal as it was. The records are appended only once
+        the commit is made, so that the journal never holds a change the database
+        does not: SIGINT and SIGTERM wait until both are done (the commit itself
+        may wait for readers), and a SIGKILL between the two loses the record,
+        never the change.
         """
+        from regctl import journal
+        from regctl.atomic import signals_held
+
         connection = self._connect()
         sqlschema.check_writable(self.schema, self.path)
-        records = []
+        records: list = []
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise self._store_error(exc, writing=True) from None
-        journal_size = None
         try:
             yield records
             if self.dry_run:
                 connection.execute("ROLLBACK")  # checked and planned by the database itself; nothing kept
                 return
             if records:
-                from regctl import journal
-
-                journal_size = journal.append(self.journal_path, *records)
-            connection.execute("COMMIT")
+                journal.check_appendable(self.journal_path)
+            with signals_held():
+                connection.execute("COMMIT")
+                if records:
+                    journal.append_after(self.journal_path, *records)
         except BaseException as exc:
-            try:
-                connection.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            if journal_size is not None:
-                from regctl import journal
-
-                journal.truncate(self.journal_path, journal_size)
+            if connection.in_transaction:
+                try:
+                    connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             if isinstance(exc, sqlite3.Error):
                 raise self._store_error(exc, writing=True) from None
             raise

@@ -20,11 +20,9 @@ commits. So a store always ends up with the old state or the new one. SIGINT
 and SIGTERM are held back during steps 3-5.
 """
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 from pathlib import Path
 
 from regctl import atomic, journal, layout
@@ -107,7 +105,7 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
         for temp in built:
             _remove_tree(temp)
         raise
-    with _signals_held():
+    with atomic.signals_held():
         try:
             atomic.write_bytes(pending, journal.encode(intent))
         except RegctlError:
@@ -137,7 +135,7 @@ def recover(store: Store, pending: Path) -> bool:
     intent = journal.parse(raw.strip())
     if intent is None or not isinstance(intent.get("changes"), list):
         raise StoreError(f"damaged store: the interrupted change in {pending} cannot be read")
-    with _signals_held():
+    with atomic.signals_held():
         try:
             _apply(store, intent["changes"])
         except _TargetExists:
@@ -293,18 +291,3 @@ def _remove_tree(path: Path) -> None:
     except (OSError, RecursionError) as exc:
         reason = os_reason(exc) if isinstance(exc, OSError) else "too deeply nested"
         raise StoreError(f"cannot remove {path}: {reason}") from None
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold SIGINT and SIGTERM back while a change is applied; they take effect right after."""
-    wanted = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
-    except (AttributeError, ValueError, OSError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

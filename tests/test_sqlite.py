@@ -454,6 +454,71 @@ def test_a_held_write_lock_times_out_cleanly(db3):
     ok(run("alias", "set", "iris-classifier", "champion", "1", store=db3, env={"REGCTL_LOCK_TIMEOUT": "0.5"}))
 
 
+def _writer_waiting_for_a_reader(db: FixtureStore, *args):
+    """``regctl ARGS`` in a process whose COMMIT waits: a reader holds the database (as an MLflow
+    server's query does). Returns (process, reader); the writer has changed pages, not committed."""
+    reader = sqlite3.connect(db.root, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM registered_models").fetchall()  # a SHARED lock, until COMMIT
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    env["REGCTL_LOCK_TIMEOUT"] = "30"
+    process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", db.store, *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hot_journal = Path(str(db.root) + "-journal")  # SQLite's rollback journal: pages changed, commit pending
+    deadline = time.monotonic() + 20
+    while not hot_journal.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert process.poll() is None, process.communicate()
+    return process, reader
+
+
+@pytest.mark.parametrize("args", [("rename", "iris-classifier", "renamed"),
+                                  ("alias", "set", "iris-classifier", "champion", "1")])
+def test_a_write_killed_while_its_commit_waits_leaves_no_record(db3, args):
+    """The journal only ever holds committed changes: SIGKILL before the commit leaves both as they
+    were; SIGTERM is held until the commit and its record are both written."""
+    before, records = dump(db3), journal(db3)
+    process, reader = _writer_waiting_for_a_reader(db3, *args)
+    process.kill()
+    process.wait()
+    reader.execute("COMMIT")
+    reader.close()
+    assert dump(db3) == before and journal(db3) == records
+    assert not Path(str(db3.root) + JOURNAL).exists()
+
+    process, reader = _writer_waiting_for_a_reader(db3, *args)
+    process.terminate()
+    time.sleep(0.3)
+    reader.execute("COMMIT")  # the commit goes through, then SIGTERM takes effect
+    reader.close()
+    process.wait(timeout=30)
+    assert dump(db3) != before
+    assert [r["operation"] for r in journal(db3)] == [{"rename": "model.rename", "alias": "alias.set"}[args[0]]]
+    ok(run("history", store=db3))
+
+
+def test_a_commit_that_times_out_behind_a_reader_leaves_nothing(db3):
+    before = dump(db3)
+    reader = sqlite3.connect(db3.root, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM registered_models").fetchall()
+    try:
+        fails(run("alias", "set", "iris-classifier", "champion", "1", store=db3, process=True,
+                  env={"REGCTL_LOCK_TIMEOUT": "0.5"}), 4, "could not lock the database", "a reader")
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert dump(db3) == before and sorted(p.name for p in db3.base.iterdir()) == ["mlflow.db", "mlruns"]
+
+
+def test_a_journal_that_cannot_be_appended_refuses_the_write_before_it_commits(db3):
+    before = dump(db3)
+    Path(str(db3.root) + JOURNAL).mkdir()
+    fails(run("alias", "set", "iris-classifier", "champion", "1", store=db3), 4, "journal", "not a regular file")
+    assert dump(db3) == before
+
+
 def test_parallel_registrations_get_distinct_contiguous_versions(db3, tmp_path):
     """8 processes x 5 registrations of one new model: versions 1..40, each source exactly once."""
     workers, calls = 8, 5
