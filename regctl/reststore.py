@@ -75,6 +75,7 @@ ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 MANIFEST_SUFFIX = ".regctl-manifest.json"
 DIGEST_TAG = "regctl.content_digest"
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPTS_FILTER = f"tags.`{PROMPT_TAG}` = 'true'"
 MODEL_PAGE = 1000   # the server's maximum for registered-models/search
 VERSION_PAGE = 10000
 REGISTRATION_WAIT = 300  # seconds, as MLflow's client waits for READY
@@ -252,10 +253,16 @@ class RestBackend(DerivedOperations):
             raise
 
     def _search_versions(self, name: str, limit: Optional[int] = None):
-        params = {"filter": f"name={_quoted(name)}", "order_by": "version_number DESC",
-                  "max_results": min(VERSION_PAGE, limit or VERSION_PAGE)}
-        found = [v for v in self._pages("GET", "/model-versions/search", params, "model_versions", limit)
-                 if v.get("name") == name and v.get("current_stage") != DELETED_STAGE]
+        """The live versions of ``name``, newest first; a prompt's too, which MLflow's SQL store
+        returns only to a filter that asks for prompts (so a second search, when the first finds none)."""
+        found: list = []
+        for prompts in ("", f" AND {PROMPTS_FILTER}"):
+            params = {"filter": f"name={_quoted(name)}{prompts}", "order_by": "version_number DESC",
+                      "max_results": min(VERSION_PAGE, limit or VERSION_PAGE)}
+            found = [v for v in self._pages("GET", "/model-versions/search", params, "model_versions", limit)
+                     if v.get("name") == name and v.get("current_stage") != DELETED_STAGE]
+            if found:
+                break
         found.sort(key=lambda v: -int(v["version"]))
         return found
 
@@ -285,13 +292,15 @@ class RestBackend(DerivedOperations):
     # ---------------------------------------------------------------- reads
 
     def models(self, *, include_prompts: bool = False) -> Listing:
-        found = []
-        for data in self._pages("GET", "/registered-models/search", {"max_results": MODEL_PAGE}, "registered_models"):
-            model = model_of(data)
-            if include_prompts or model.tags.get(PROMPT_TAG, "").lower() != "true":
-                found.append(model)
-        found.sort(key=lambda m: m.name)
-        return Listing(tuple(found))
+        # MLflow's SQL store returns prompts only to a search that asks for them
+        found = {}
+        for search in ({}, {"filter": PROMPTS_FILTER}) if include_prompts else ({},):
+            for data in self._pages("GET", "/registered-models/search", dict(search, max_results=MODEL_PAGE),
+                                    "registered_models"):
+                model = model_of(data)
+                if include_prompts or model.tags.get(PROMPT_TAG, "").lower() != "true":
+                    found[model.name] = model
+        return Listing(tuple(found[name] for name in sorted(found)))
 
     def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
         aliases = aliases_of(self._model(name))

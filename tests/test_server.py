@@ -478,3 +478,20 @@ def test_register_an_mlflow3_logged_model(sqlite_target, name, tmp_path):
                                                      tracking_uri=sqlite_target.store)
     assert (dest / "MLmodel").is_file() and files_of(dest) == files_of(Path(oracle_dir))
     assert sqlite_target.run("verify", f"models:/{name}/2").returncode == 0
+
+
+def test_prompts_are_found_when_a_filter_asks_for_them(sqlite_target, name):
+    """MLflow's SQL store returns prompts only to searches naming ``mlflow.prompt.is_prompt``;
+    regctl on a server finds what MLflow's client and regctl on the same database find."""
+    mlflow = import_mlflow()
+    with tracking_at(mlflow, sqlite_target.store):
+        mlflow.genai.register_prompt(name=name, template="Hello {{who}}")
+    client = sqlite_target.client()
+    wanted = "tags.`mlflow.prompt.is_prompt` = 'true'"
+    assert name in [m.name for m in client.search_registered_models(wanted)]
+    found = sqlite_target.json("search", "--models", f"{wanted} AND name = '{name}'")
+    assert [m["name"] for m in found] == [name]
+    versions = sqlite_target.json("search", f"{wanted} AND name = '{name}'")
+    assert [(v["name"], v["version"]) for v in versions] == [(name, 1)]
+    assert [v["version"] for v in sqlite_target.json("versions", name)] == [1]
+    assert name not in [m["name"] for m in sqlite_target.json("models")]  # left out unless asked for
