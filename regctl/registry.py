@@ -274,7 +274,6 @@ def set_description(store: Store, name: str, text: str, version: Optional[int] =
         ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, version)
         number, meta = find_version(store, ref)  # the alias is read under the lock
         change.write_version_meta(number, dict(meta, description=text, last_updated_timestamp=change.now))
-        change.touch_model(model_meta)
         change.record("version.describe", name, f"version-{number}", meta.get("description"), text)
     return {"name": name, "version": number, "description": text}
 

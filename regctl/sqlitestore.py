@@ -51,6 +51,7 @@ from regctl.resolve import MAX_DEPTH, Resolution, run_location
 
 JOURNAL_SUFFIX = ".regctl-journal.jsonl"
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+DELETED_VERSION_ALIAS = "deleted-version-alias"  # a warning: MLflow 2's SQL store leaves these
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 REDACTED = {"source": "REDACTED-SOURCE-PATH", "run_id": "REDACTED-RUN-ID", "run_link": "REDACTED-RUN-LINK"}
 VERSION_COLUMNS = ("name", "version", "creation_time", "last_updated_time", "current_stage", "description",
@@ -657,9 +658,10 @@ class SqliteBackend(DerivedOperations):
                 if (name, number) not in stages:
                     problem("dangling-alias", f"alias {show(alias)} points at version {number}, which does not exist",
                             model=name, path="registered_model_aliases", fixable=True, alias=alias, version=number)
-                elif stage == DELETED_STAGE:
-                    problem("dangling-alias", f"alias {show(alias)} points at version {number}, which is deleted",
-                            model=name, path="registered_model_aliases", fixable=True, alias=alias, version=number)
+                elif stage == DELETED_STAGE:  # what MLflow 2's delete_model_version leaves: a warning
+                    warnings.append({"kind": DELETED_VERSION_ALIAS, "model": name, "path": "registered_model_aliases",
+                                     "message": f"alias {show(alias)} points at version {number}, which is deleted",
+                                     "fixable": True, "alias": alias, "version": number})
         problems.extend(self._check_journal())
         notes = [f"database {self.path}, schema revision {self.schema.describe_revision()}",
                  f"regctl's journal (and the digests verify checks): {self.journal_path}"]
@@ -707,15 +709,16 @@ class SqliteBackend(DerivedOperations):
                 + " AND (v.version IS NULL OR v.current_stage = ?) ORDER BY a.name, a.alias",
                 (DELETED_STAGE,)).fetchall()
             for name, alias, version, stage in rows:
-                what = "is deleted" if stage == DELETED_STAGE else "does not exist"
+                deleted = stage == DELETED_STAGE
+                what = "is deleted" if deleted else "does not exist"
                 connection.execute("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?" + self._ws,
                                    (name, alias))
-                found = {"kind": "dangling-alias", "model": name, "path": "registered_model_aliases",
+                kind = DELETED_VERSION_ALIAS if deleted else "dangling-alias"
+                found = {"kind": kind, "model": name, "path": "registered_model_aliases",
                          "message": f"alias {show(alias)} points at version {version}, which {what}",
                          "fixable": True, "alias": alias, "version": version}
                 fixed.append(found)
-                self._record(records, "doctor.fix", name, f"registered_model_aliases:{alias}", "dangling-alias",
-                             "repaired")
+                self._record(records, "doctor.fix", name, f"registered_model_aliases:{alias}", kind, "repaired")
         return fixed
 
     # ----------------------------------------------------------------- writes

@@ -412,8 +412,11 @@ def test_describe_set(backend, tmp_path):
     model_meta = model_dir(backend.root, "iris-classifier") / "meta.yaml"
     ok(run("describe", "iris-classifier", "--set", "New text: with a colon\n", store=backend))
     assert description() == "New text: with a colon\n"
+    model_updated = ok_json("describe", "iris-classifier", store=backend)["last_updated_timestamp"]
     ok(run("describe", "iris-classifier", "--version", "1", "--set", "v1 notes", store=backend))
     assert description("--version", "1") == "v1 notes"
+    # as MLflow's update_model_version (file and SQL stores): the version's time moves, not the model's
+    assert ok_json("describe", "iris-classifier", store=backend)["last_updated_timestamp"] == model_updated
     source = tmp_path / "desc.md"
     source.write_text("# From a file\n\nR² = 0.93\n", encoding="utf-8")
     ok(run("describe", "iris-classifier", "--set-file", source, store=backend))
