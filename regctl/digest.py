@@ -36,6 +36,9 @@ from regctl.resolve import location_path, resolve
 
 DIGEST_TAG = "regctl.content_digest"  # regctl 0.1 only; see the module docstring
 MANIFEST_FILE = ".regctl%manifest.json"
+# What MLflow itself writes into a model's directory when it loads the model (``pyfunc.load_model``
+# of a ``models:/`` URI on a local store): not part of what was registered, so never hashed.
+MLFLOW_LOAD_FILES = ("registered_model_meta",)
 ALGORITHM = "sha256"
 _CHUNK = 1 << 20
 _MAX_NAMED = 5
@@ -73,6 +76,8 @@ def manifest(root: Path) -> dict:
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
         for child in children:
+            if not prefix and child.name in MLFLOW_LOAD_FILES:
+                continue
             relative = prefix + child.name
             path = Path(child.path)
             try:

@@ -312,6 +312,10 @@ def test_mlflow_loads_the_champion(written):
     assert champion != pytest.approx(staging)
     resolved = Path(regctl_ok(root, "resolve", f"models:/{X}@champion").rstrip("\n"))
     assert resolved == location_path(written["client"].get_model_version_download_uri(X, "1"))
+    # loading wrote MLflow's registered_model_meta into the stored files: not a change of the model
+    assert (resolved / "registered_model_meta").is_file()
+    regctl_ok(root, "verify", f"models:/{X}@champion")
+    regctl_ok(root, "resolve", "--verify", f"models:/{X}@champion")
 
 
 def test_mlflow_searches_whole_store_with_regctl_files_present(written):

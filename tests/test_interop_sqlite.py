@@ -208,6 +208,10 @@ def test_mlflow3_loads_the_champion(written3):
     assert list(predictions) == pytest.approx(first["predictions"])
     path = regctl_ok(written3["uri"], "resolve", f"models:/{X}@champion").strip()
     assert (Path(path) / "MLmodel").is_file()
+    # loading writes MLflow's registered_model_meta into the stored files: not a change of the model
+    assert (Path(path) / "registered_model_meta").is_file()
+    regctl_ok(written3["uri"], "verify", f"models:/{X}@champion")
+    regctl_ok(written3["uri"], "resolve", "--verify", f"models:/{X}@champion")
 
 
 def test_mlflow3_writes_after_regctl_and_regctl_reads_it(written3):
