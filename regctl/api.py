@@ -29,7 +29,7 @@ from regctl.names import (
     validate_lookup_name,
     validate_model_name,
     validate_tag_key,
-    validate_tag_value,
+    validate_tags,
 )
 from regctl.results import (
     AliasChange,
@@ -187,7 +187,7 @@ class Registry:
     def register(self, source: str, name: str, *, description: Optional[str] = None,
                  tags: Optional[Mapping[str, str]] = None, aliases: Iterable[str] = ()) -> ModelVersion:
         """A new version of ``name`` (created if missing) from a ``runs:/``, ``models:/``, file URI or path."""
-        tags = _checked_tags(tags or {})
+        tags = validate_tags(tags or {})
         aliases = [validate_alias(a) for a in aliases]
         check_text(source, "source")
         if description is not None:
@@ -216,7 +216,7 @@ class Registry:
         """Set tags of ``name``, or of one of its versions."""
         if not tags:
             raise InvalidInput("no tags to set")
-        return self.backend.set_tags(validate_lookup_name(name), _checked_tags(tags), self._optional_number(name, version))
+        return self.backend.set_tags(validate_lookup_name(name), validate_tags(tags), self._optional_number(name, version))
 
     def delete_tags(self, name: str, keys: Sequence[str], *, version: Optional[VersionArg] = None) -> TagChange:
         """Remove tags of ``name``, or of one of its versions; all or none."""
@@ -333,13 +333,3 @@ def _max_results(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput(f"invalid max_results {value!r}: must be a positive integer")
     return value
-
-
-def _checked_tags(tags: Mapping[str, str]) -> dict:
-    checked = {}
-    for key, value in tags.items():
-        if not isinstance(value, str):
-            raise InvalidInput(f"tag {key!r}: the value must be text")
-        checked[validate_tag_key(key)] = validate_tag_value(key, check_text(value, f"value of tag {key!r}"))
-    return checked
-

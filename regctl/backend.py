@@ -151,3 +151,6 @@ class ArtifactTransfer(Protocol):
 
     def import_artifacts(self, local_dir) -> str:
         """Like ``upload_model``, returning only the source URI to register (for other backends)."""
+
+    def check_import(self):
+        """Fail as ``import_artifacts`` would for what can be known before copying (a symbolic link leading out)."""

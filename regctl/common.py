@@ -62,11 +62,6 @@ def collect(backend, name, keep, *, keep_aliased, delete_staged):
                       protected=protected)
 
 
-def describe_difference(recorded: str, actual: str) -> str:
-    """What can be said of a difference without a per-file record."""
-    return f"digest is {actual}, recorded {recorded}"
-
-
 def page(items: list, max_results: int, damaged: list) -> Listing:
     """The first ``max_results`` of ``items``, saying how many more there were."""
     return Listing(tuple(items[:max_results]), tuple(damaged), more=max(0, len(items) - max_results))

@@ -48,6 +48,16 @@ def rebase(path: Path, root: Path) -> Path:
     return path
 
 
+def inside(path: Path, real_root: str) -> Path:
+    """``path``, unless a symbolic link makes it lead outside the store whose resolved root is
+    ``real_root`` (StoreError): a link leading out is reported, never followed."""
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise StoreError(f"damaged store: {path} is a symbolic link leading outside the store "
+                         f"(to {real}); refusing to use it")
+    return path
+
+
 def exists(path: Path) -> bool:
     """``path.exists()``, False (not an exception) for names the OS cannot hold (too long, NUL bytes)."""
     try:

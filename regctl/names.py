@@ -7,6 +7,7 @@ outside the store.
 
 import posixpath
 import re
+from typing import Mapping
 
 from regctl.errors import InvalidInput
 from regctl.layout import TEMP_PREFIX
@@ -111,6 +112,16 @@ def validate_tag_value(key: str, value: str) -> str:
             f"tag {show(key)}: value is {len(value)} characters, at most {MAX_TAG_VALUE_LENGTH} allowed"
         )
     return value
+
+
+def validate_tags(tags: "Mapping[str, str]") -> dict:
+    """``tags`` as a dict if every key and value is valid, else InvalidInput."""
+    checked = {}
+    for key, value in tags.items():
+        if not isinstance(value, str):
+            raise InvalidInput(f"tag {key!r}: the value must be text")
+        checked[validate_tag_key(key)] = validate_tag_value(key, check_text(value, f"value of tag {key!r}"))
+    return checked
 
 
 def parse_tag_assignment(text: str) -> "tuple[str, str]":

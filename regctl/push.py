@@ -20,16 +20,23 @@ version's files, or the files hashed), so a second run copies nothing. A model
 new in the target keeps its version numbers (the numbers of deleted source
 versions are used up by a placeholder version, deleted at once); in a model that
 exists, versions get the next numbers and the mapping is printed.
+
+Every model is read and checked before anything is written to the target, in a
+dry run as in a real one (``plan_model``): the files of each version to copy are
+there and match the digest regctl recorded for them, and the target would accept
+the model's name, aliases and tags. What only shows while writing (the target
+failing mid-way) can leave a partial copy, which a second run completes.
 """
 
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
-from regctl.errors import NotFound, StoreError
-from regctl.names import show
+from regctl import digest
+from regctl.errors import IntegrityError, NotFound, StoreError
+from regctl.names import show, validate_alias, validate_model_name, validate_tags
 
 DIGEST_TAG = "regctl.content_digest"
 
@@ -100,27 +107,41 @@ class PushReport:
 
 # ----------------------------------------------------------------- digests and files
 
-def version_digest(registry, version) -> str:
-    """The content digest of a version: recorded by regctl if it was, else of its files hashed now."""
+def recorded_digest(registry, version) -> Optional[str]:
+    """The digest regctl recorded for a version (its ``regctl.content_digest`` tag, else the backend's record)."""
     recorded = version.tags.get(DIGEST_TAG)
     if recorded:
         return recorded
     lookup = getattr(registry.backend, "recorded_digest", None)
-    if lookup is not None:
-        found = lookup(version.name, version.version)
-        if found:
-            return found
-    from regctl import digest
+    return lookup(version.name, version.version) if lookup is not None else None
 
+
+def current_files(registry, version) -> "tuple[str, dict]":
+    """Where a version's files are and their manifest as they are now, read where they are."""
     uri = f"models:/{version.name}/{version.version}"
-    resolution = registry.resolve(uri)
+    resolution = registry.resolve(uri)  # NotFound when its files are gone
     path = Path(resolution.path) if not isinstance(resolution.path, str) else None
     if path is not None and path.exists():
-        return digest.digest_of(digest.manifest(path))
+        return str(path), digest.manifest(path)
     remote = getattr(registry.backend, "remote_manifest", None)
     if remote is None:
         raise StoreError(f"cannot read the files of {show(uri)} in {registry.location}")
-    return digest.digest_of(remote(resolution.location))
+    return resolution.location, remote(resolution.location)
+
+
+def version_digest(registry, version) -> str:
+    """The content digest of a version: recorded by regctl if it was, else of its files hashed now."""
+    return recorded_digest(registry, version) or digest.digest_of(current_files(registry, version)[1])
+
+
+def check_files(registry, version, recorded: str) -> None:
+    """IntegrityError, naming the files, unless a version's files still match the digest recorded for them."""
+    location, current = current_files(registry, version)
+    actual = digest.digest_of(current)
+    if actual != recorded:
+        difference = registry.backend.describe_difference(version.name, version.version, recorded, current, actual)
+        raise IntegrityError(f"cannot push {show(f'models:/{version.name}/{version.version}')}: its artifacts at "
+                             f"{location} differ from what was registered ({difference}); nothing was pushed")
 
 
 def local_files(registry, name: str, version: int, scratch: Path) -> Path:
@@ -149,22 +170,75 @@ def import_files(registry, local: Path) -> str:
     raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
 
 
+# ------------------------------------------------------------------------ plan
+
+@dataclass
+class ModelPlan:
+    """What push does to one model, found by reading both stores; checked before the target is written."""
+    model: Any
+    versions: list  # the source's live versions, oldest first
+    existing: Any  # the model in the target, or None
+    target_versions: dict = field(default_factory=dict)  # number -> the target's version
+    present: dict = field(default_factory=dict)  # source number -> the target version with the same files
+
+
+def plan_model(source, target, name: str, target_exists: bool) -> ModelPlan:
+    """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are."""
+    model = source.get_model(name)  # NotFound for a name the source does not have
+    versions = sorted(source.versions(name), key=lambda v: v.version)
+    plan = ModelPlan(model, versions, _target_model(target, name, target_exists))
+    _check_values(plan)
+    available: dict = {}  # digest -> target versions not matched yet, oldest first: each is matched once
+    if plan.existing is not None:
+        for version in sorted(target.versions(name), key=lambda v: v.version):
+            plan.target_versions[version.version] = version
+            available.setdefault(version_digest(target, version), []).append(version.version)
+    for version in versions:
+        recorded = recorded_digest(source, version)
+        matches = available.get(recorded or version_digest(source, version))
+        if matches:
+            plan.present[version.version] = matches.pop(0)
+        elif recorded:  # to be copied: its files must be there and be what was registered
+            check_files(source, version, recorded)
+    return plan
+
+
+def _target_model(target, name: str, target_exists: bool):
+    if not target_exists:
+        return None
+    try:
+        return target.get_model(name)
+    except NotFound:
+        return None
+
+
+def _check_values(plan: ModelPlan) -> None:
+    """InvalidInput for a name, alias or tag the target would refuse (a model MLflow 2 named ``a:b``)."""
+    if plan.existing is None and plan.versions:
+        validate_model_name(plan.model.name)
+    for tags in [plan.model.tags] + [v.tags for v in plan.versions]:
+        validate_tags(tags)
+    for alias in plan.model.aliases:
+        validate_alias(alias)
+
+
 # ------------------------------------------------------------------------ push
 
 def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool = False,
          progress=None) -> PushReport:
-    """Copy the models ``names`` (all when None) from the ``source`` registry to ``target``."""
-    if names:
-        wanted = list(dict.fromkeys(names))
-    else:
-        wanted = [m.name for m in source.models()]
+    """Copy the models ``names`` (all when None) from the ``source`` registry to ``target``.
+
+    Every model is read and checked first (see ``plan_model``), so a push that would fail on
+    what can be checked fails, dry run or not, before anything is written to the target.
+    """
+    wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
+    target_exists = _target_exists(target)
+    plans = [plan_model(source, target, name, target_exists) for name in wanted]
+    check_import = getattr(target.backend, "check_import", None)
+    if check_import is not None and any(len(plan.present) < len(plan.versions) for plan in plans):
+        check_import()
     report = PushReport(source.location, target.location, dry_run)
-    plans = []
-    for name in wanted:
-        model = source.get_model(name)  # NotFound for a name the source does not have
-        versions = sorted(source.versions(name), key=lambda v: v.version)
-        plans.append((model, versions))
-    total = sum(len(v) for _, v in plans)
+    total = sum(len(plan.versions) for plan in plans)
     done = [0]
 
     def tick() -> None:
@@ -172,78 +246,72 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
         if progress is not None:
             progress(done[0], total)
 
-    target_exists = _prepare_target(target, dry_run)
     scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
     try:
-        for model, versions in plans:
-            report.models.append(_push_model(source, target, model, versions, dry_run, scratch, tick, target_exists))
+        for plan in plans:
+            report.models.append(_push_model(source, target, plan, dry_run, scratch, tick))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report
 
 
-def _prepare_target(target, dry_run: bool) -> bool:
+def _target_exists(target) -> bool:
     """Whether the target store exists; a local one that does not is empty, and the first change creates it."""
     from regctl.store import Store
 
     store = getattr(target.backend, "store", None)
-    if isinstance(store, Store) and not store.root.is_dir():
-        return False  # empty: a real push creates it with its first change
-    return True
+    return not (isinstance(store, Store) and not store.root.is_dir())
 
 
-def _push_model(source, target, model, versions, dry_run, scratch, tick, target_exists=True) -> ModelCopy:
-    name = model.name
-    try:
-        existing = target.get_model(name) if target_exists else None
-    except NotFound:
-        existing = None
+def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick) -> ModelCopy:
+    name, existing = plan.model.name, plan.existing
     copy = ModelCopy(name, created=existing is None)
-    if not versions:
+    if not plan.versions:
         copy.note = "no live versions: not copied (a model is created by its first version)"
         return copy
-    available: dict = {}  # digest -> target versions not matched yet, oldest first: each is matched once
-    target_versions = {}
-    if existing is not None:
-        for version in sorted(target.versions(name), key=lambda v: v.version):
-            target_versions[version.version] = version
-            available.setdefault(version_digest(target, version), []).append(version.version)
     mapping = {}
     next_number = 1
-    for version in versions:
-        digest = version_digest(source, version)
-        if available.get(digest):
-            number = available[digest].pop(0)
-            mapping[version.version] = number
+    for version in plan.versions:
+        number = plan.present.get(version.version)
+        if number is not None:
             copy.versions.append(VersionCopy(version.version, number, "present"))
             if not dry_run:
-                _sync_version(target, version, target_versions.get(number))
-            tick()
-            continue
-        if dry_run:
-            predicted = version.version if existing is None else None
-            copy.versions.append(VersionCopy(version.version, predicted, "would copy"))
-            mapping[version.version] = predicted
-            tick()
-            continue
-        local = local_files(source, name, version.version, scratch)
-        uri = import_files(target, local)
-        if existing is None:  # keep the numbers: use up those of deleted source versions
-            while next_number < version.version:
-                placeholder = target.register(uri, name)
-                target.delete_version(name, placeholder.version)
-                next_number = placeholder.version + 1
-        created = target.register(uri, name, description=version.description, tags=dict(version.tags))
-        next_number = created.version + 1
-        if version.current_stage and version.current_stage != "None":
-            target.transition_stage(name, created.version, version.current_stage)
-        mapping[version.version] = created.version
-        copy.versions.append(VersionCopy(version.version, created.version, "copied"))
-        if local.is_relative_to(scratch):
-            shutil.rmtree(local, ignore_errors=True)
+                _sync_version(target, version, plan.target_versions[number])
+        elif dry_run:
+            number = version.version if existing is None else None
+            copy.versions.append(VersionCopy(version.version, number, "would copy"))
+        else:
+            number = _copy_version(source, target, version, next_number if existing is None else None, scratch)
+            next_number = number + 1
+            copy.versions.append(VersionCopy(version.version, number, "copied"))
+        mapping[version.version] = number
         tick()
-    # the model's own description and tags, then the aliases
-    current = target.get_model(name) if not dry_run else existing
+    _push_model_fields(target, plan, mapping, copy, dry_run)
+    return copy
+
+
+def _copy_version(source, target, version, next_number: Optional[int], scratch: Path) -> int:
+    """Copy one version's files and fields; its number in the target. ``next_number``: keep the
+    source's number, using up those of deleted source versions from there (a model new in the target)."""
+    name = version.name
+    local = local_files(source, name, version.version, scratch)
+    uri = import_files(target, local)
+    while next_number is not None and next_number < version.version:
+        placeholder = target.register(uri, name)
+        target.delete_version(name, placeholder.version)
+        next_number = placeholder.version + 1
+    created = target.register(uri, name, description=version.description, tags=dict(version.tags))
+    if version.current_stage and version.current_stage != "None":
+        target.transition_stage(name, created.version, version.current_stage)
+    if local.is_relative_to(scratch):
+        shutil.rmtree(local, ignore_errors=True)
+    return created.version
+
+
+def _push_model_fields(target, plan: ModelPlan, mapping: dict, copy: ModelCopy, dry_run: bool) -> None:
+    """The model's own description and tags, then its aliases, moved to the mapped versions."""
+    name, model = plan.model.name, plan.model
+    current = target.get_model(name) if not dry_run else plan.existing
     if current is not None and not dry_run:
         if model.description is not None and model.description != current.description:
             target.set_description(name, model.description)
@@ -260,7 +328,6 @@ def _push_model(source, target, model, versions, dry_run, scratch, tick, target_
         copy.aliases[alias] = mapped if mapped is not None else f"the copy of version {number}"
         if not dry_run:
             target.set_alias(name, alias, mapped)
-    return copy
 
 
 def _sync_version(target, version, current) -> None:

@@ -530,9 +530,12 @@ class RestBackend(DerivedOperations):
         return entries
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
-        from regctl import common
+        """Which files differ, as far as the manifest beside the version's files tells."""
+        from regctl import digest
 
-        return common.describe_difference(recorded, actual)
+        location = self._download_uri(name, version) or ""
+        manifest = self._recorded_manifest(location) if location else None
+        return digest.name_differences(manifest["files"] if manifest else None, recorded, current, actual)
 
     def fetch_files(self, uri: str, dest: Path) -> "tuple[str, int]":
         """Copy the files ``uri`` points at into ``dest`` (created); ``(location, number of files)``."""
@@ -613,16 +616,7 @@ class RestBackend(DerivedOperations):
         current = self.remote_manifest(resolution.location)
         actual = digest.digest_of(current)
         if actual != recorded:
-            if manifest and digest.digest_of(manifest["files"]) == recorded:
-                before = manifest["files"]
-                changed = sorted(k for k in current if k in before and current[k] != before[k])
-                added = sorted(k for k in current if k not in before)
-                removed = sorted(k for k in before if k not in current)
-                parts = [f"{label} {', '.join(show(k) for k in keys[:5])}" + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-                         for label, keys in (("changed", changed), ("added", added), ("removed", removed)) if keys]
-                detail = "; ".join(parts)
-            else:
-                detail = f"digest is {actual}, recorded {recorded}"
+            detail = digest.name_differences(manifest["files"] if manifest else None, recorded, current, actual)
             raise IntegrityError(f"artifacts of {show(uri)} at {resolution.path} differ from what was registered: {detail}")
         return Verification(uri=uri, name=name, version=number, path=str(resolution.path), digest=actual,
                             files=len(current))

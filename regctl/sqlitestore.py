@@ -34,7 +34,7 @@ from regctl import sqlschema, uris
 from regctl.atomic import os_reason
 from regctl.derived import DerivedOperations
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
-from regctl.locations import exists, location_to_path, rebase
+from regctl.locations import exists, inside, location_to_path, rebase
 from regctl.names import (
     DELETED_STAGE,
     STAGES,
@@ -1102,7 +1102,7 @@ class SqliteBackend(DerivedOperations):
         import tempfile
         import uuid
 
-        base = self.path.parent / "regctl-artifacts"
+        base = self.check_import()
         target = base / uuid.uuid4().hex
         try:
             base.mkdir(exist_ok=True)
@@ -1117,6 +1117,10 @@ class SqliteBackend(DerivedOperations):
         finally:
             shutil.rmtree(temp, ignore_errors=True)
         return str(target)
+
+    def check_import(self) -> Path:
+        """Where ``import_artifacts`` keeps files; StoreError when a symbolic link leads it out of the store."""
+        return inside(self.root / "regctl-artifacts", os.path.realpath(self.root))
 
     def recorded_digest(self, name, version):
         with self._reading() as connection:

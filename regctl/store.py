@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from regctl import layout, prompts, yamlfile
+from regctl import layout, locations, prompts, yamlfile
 from regctl.atomic import os_reason
 from regctl.errors import NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
@@ -60,11 +60,7 @@ class Store:
         """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
         if self._real_root is None:
             self._real_root = os.path.realpath(self.root)
-        real, root = os.path.realpath(path), self._real_root
-        if real != root and not real.startswith(root + os.sep):
-            raise StoreError(f"damaged store: {path} is a symbolic link leading outside the store "
-                             f"(to {real}); refusing to use it")
-        return path
+        return locations.inside(path, self._real_root)
 
     # ----------------------------------------------------------- raw reading
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import drain_pty, ok, regctl
+from conftest import FixtureStore, drain_pty, ok, one_line_failure, regctl, snapshot
 from mlflow_oracle import import_mlflow
 
 DIGEST_TAG = "regctl.content_digest"
@@ -232,3 +232,100 @@ def test_push_a_file_store_into_mlflows_sqlite_database(tmp_path):
     client = mlflow.MlflowClient(tracking_uri=target, registry_uri=target)
     assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{a}'")) == [1, 3]
     assert int(client.get_model_version_by_alias(a, "champion").version) == 3
+
+
+# ---------------------------------------------- every check before the first write
+
+def source_store(tmp_path: Path, kind: str) -> "tuple[object, Path]":
+    """A source store of ``kind``: a new file store, or a copy of the MLflow 3 database; and its directory."""
+    if kind == "sqlite":
+        return FixtureStore("mlflow3-db", tmp_path / "db-source").store, tmp_path / "db-source"
+    return tmp_path / "source" / "mlruns", tmp_path / "source"
+
+
+def existing_target(tmp_path: Path) -> Path:
+    """A file store with one model of its own, to prove a refused push leaves it as it was."""
+    target = tmp_path / "target" / "mlruns"
+    ok(regctl("register", make_model(tmp_path, "theirs"), "--name", "theirs", store=target))
+    return target
+
+
+def refused_both_ways(args: list, store, target, code: int, *needles: str, directory=None) -> str:
+    """The dry run and the real run fail with the same line, and the target (in ``directory``) is
+    left byte for byte."""
+    directory = directory or target
+    before = snapshot(directory)
+    dry = one_line_failure(regctl("push", *args, "--to", target, "--dry-run", store=store), code, *needles)
+    real = one_line_failure(regctl("push", *args, "--to", target, store=store), code, *needles)
+    assert dry == real
+    assert snapshot(directory) == before
+    return real
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_push_refuses_a_version_whose_files_changed_since_registration(kind, tmp_path):
+    store, _ = source_store(tmp_path, kind)
+    ok(regctl("register", make_model(tmp_path, "good"), "--name", "good", store=store))
+    changed = make_model(tmp_path, "changed")
+    ok(regctl("register", changed, "--name", "zzz", store=store))
+    with open(changed / "MLmodel", "a") as handle:
+        handle.write("tampered\n")
+    assert regctl("verify", "models:/zzz/1", store=store).returncode == 4
+    target = existing_target(tmp_path)
+    line = refused_both_ways([], store, target, 4, "'models:/zzz/1'", "'MLmodel'", "differ")
+    assert "good" not in line
+    assert [m["name"] for m in json.loads(ok(regctl("models", "--json", store=target)))] == ["theirs"]
+
+
+@pytest.mark.server
+def test_push_from_a_server_refuses_a_version_whose_files_changed(sqlite_server, tmp_path):
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    label = f"served-{uuid.uuid4().hex[:8]}"
+    ok(regctl("register", make_model(tmp_path, label), "--name", label, store=sqlite_server.url, env=env))
+    [served] = [p for p in sqlite_server.artifacts.rglob("MLmodel") if label in p.read_text()]
+    with open(served, "a") as handle:
+        handle.write("tampered\n")
+    target = existing_target(tmp_path)
+    before = snapshot(target)
+    for dry_run in (["--dry-run"], []):
+        one_line_failure(regctl("push", label, "--from", sqlite_server.url, "--to", target, *dry_run, env=env), 4,
+                         f"'models:/{label}/1'", "'MLmodel'")
+    assert snapshot(target) == before
+
+
+def test_push_into_a_database_refuses_a_symlinked_artifact_directory(tmp_path):
+    """As the file store does: a link leading out of the store is reported, never followed."""
+    store, _ = source_store(tmp_path, "file")
+    ok(regctl("register", make_model(tmp_path, "m"), "--name", "zzz", store=store))
+    database = FixtureStore("mlflow3-db", tmp_path / "db-target")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (database.base / "regctl-artifacts").symlink_to(outside)
+    refused_both_ways(["zzz"], store, database.store, 4, "symbolic link leading outside the store",
+                      directory=database.base)
+    assert list(outside.iterdir()) == []
+
+
+def test_push_with_missing_files_fails_in_its_dry_run_and_writes_nothing(tmp_path):
+    store, _ = source_store(tmp_path, "file")
+    ok(regctl("register", make_model(tmp_path, "first"), "--name", "aaa", store=store))
+    ok(regctl("register", make_model(tmp_path, "z1"), "--name", "zzz", store=store))
+    gone = make_model(tmp_path, "z2")
+    ok(regctl("register", gone, "--name", "zzz", store=store))
+    gone.rename(tmp_path / "moved-away")
+    target = existing_target(tmp_path)
+    refused_both_ways([], store, target, 1, "'models:/zzz/2'", "not found")
+
+
+def test_push_checks_names_the_target_would_refuse_before_writing(tmp_path):
+    """A name MLflow 2 allowed (``team:churn``) cannot create a model: refused before any model is copied."""
+    import sqlite3
+
+    store, base = source_store(tmp_path, "sqlite")
+    connection = sqlite3.connect(base / "mlflow.db")
+    with connection:
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("UPDATE registered_models SET name = 'team:churn' WHERE name = 'iris.baseline model'")
+    connection.close()
+    target = existing_target(tmp_path)
+    refused_both_ways([], store, target, 2, "'team:churn'")
