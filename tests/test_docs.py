@@ -247,3 +247,9 @@ def test_smoke_script_calls_every_command():
     names = [" ".join(cmd.path) for cmd in LEAVES]
     assert "alias set" in names
     assert [n for n in names if not re.search(rf"^check 0 regctl {n}( |$)", text, re.M)] == []
+
+
+def test_every_file_the_docs_cite_exists():
+    for doc in ("README.md", "ARCHITECTURE.md"):
+        cited = set(re.findall(r"`((?:tests|regctl|scripts|bench|docs)/[\w/.-]+\.(?:py|md|sh))`", (REPO / doc).read_text()))
+        assert cited and not sorted(p for p in cited if not (REPO / p).is_file()), doc
