@@ -103,7 +103,7 @@ def is_locked(lock_path: Path) -> bool:
     try:
         import fcntl
 
-        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except (ImportError, OSError):
         return False
     try:
@@ -226,6 +226,29 @@ def rename_dir(source: Path, target: Path) -> bool:
     return True
 
 
+def read_file(path: Path) -> bytes:
+    """The bytes of the regular file at ``path`` (links followed). Anything else raises OSError:
+    a directory IsADirectoryError, a FIFO, socket or device "not a regular file" (it is never read:
+    a FIFO would block its reader forever)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks: list = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def os_reason(exc: BaseException) -> str:
     """Why an OS call (or decoding what it read) failed, in the words of every regctl message."""
     if isinstance(exc, UnicodeDecodeError):
@@ -237,3 +260,38 @@ def os_reason(exc: BaseException) -> str:
             return "permission denied"
         return exc.strerror or str(exc)
     return str(exc)
+
+
+_FS_IOC_GETFLAGS = 0x80086601
+_IMMUTABLE_OR_APPEND_ONLY = 0x10 | 0x20  # FS_IMMUTABLE_FL, FS_APPEND_FL (chattr +i, +a)
+
+
+def why_unchangeable(path: Path) -> "str | None":
+    """Why ``path`` (a file or directory) cannot be replaced, renamed or removed although its
+    directory is writable: immutable or append-only (``chattr``), or another user's in a sticky
+    directory such as /tmp. None when nothing stands in the way (or ``path`` does not exist)."""
+    import stat
+
+    try:
+        info = os.lstat(path)
+        parent = os.stat(os.path.dirname(path) or ".")
+    except OSError:
+        return None
+    if parent.st_mode & stat.S_ISVTX and os.geteuid() not in (0, info.st_uid, parent.st_uid):
+        return "it belongs to another user in a sticky directory"
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        return None  # a link is renamed, never opened; nothing else is opened either
+    try:
+        import fcntl
+        import struct
+
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except (ImportError, OSError):
+        return None
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4])[0]
+    except OSError:  # a file system without these flags
+        return None
+    finally:
+        os.close(fd)
+    return "it is immutable or append-only (chattr)" if flags & _IMMUTABLE_OR_APPEND_ONLY else None

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional
 
 from regctl import layout
-from regctl.atomic import os_reason
+from regctl.atomic import os_reason, read_file
 from regctl.errors import IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import show
 from regctl.resolve import location_path, resolve
@@ -137,7 +137,7 @@ def read_manifest(store, name: str, version: int) -> Optional[dict]:
     """The version's manifest; None when there is none; StoreError when it cannot be read."""
     path = store.inside(layout.version_dir(store.root, name, version) / MANIFEST_FILE)
     try:
-        data = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
+        data = json.loads(read_file(path).decode("utf-8", "surrogateescape"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:

@@ -253,6 +253,9 @@ def _check_data_dir(store: Store, name: str, directory: Path, kind: str) -> list
                                          "which MLflow reads as data", model=name))
             elif path.is_symlink():
                 problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
+            elif entry in files and not path.is_file():
+                problems.append(_problem(store, "special-file", path, f"not a regular file inside {kind}/ (a FIFO, "
+                                         "socket or device): MLflow and regctl cannot read it as data", model=name))
             elif entry in files and kind == layout.TAGS_DIR:
                 try:
                     validate_tag_key(key)

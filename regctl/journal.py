@@ -144,7 +144,7 @@ def truncate(path: Path, size: int) -> None:
 def lines_from_end(path: Path) -> Iterator[bytes]:
     """The journal's lines, newest first, read in blocks from the end."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
     except FileNotFoundError:
         return
     except OSError as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from regctl import digest, journal, layout, prompts, retention, tracking, uris, yamlfile
+from regctl.atomic import read_file
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
@@ -136,7 +137,7 @@ def _record_model_version(change: ModelChange, model_dir, name: str, version: in
     tags_dir = change.store.inside(model_dir / layout.TAGS_DIR)
     tag = tags_dir / MODEL_VERSIONS_TAG
     try:
-        text = change.store.inside(tag).read_bytes().decode("utf-8")
+        text = read_file(change.store.inside(tag)).decode("utf-8")
     except FileNotFoundError:
         text = "[]"
     except (OSError, UnicodeDecodeError) as exc:

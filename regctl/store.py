@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from regctl import layout, locations, prompts, yamlfile
-from regctl.atomic import os_reason
+from regctl.atomic import os_reason, read_file
 from regctl.errors import NotFound, StoreError
 from regctl.names import DELETED_STAGE, show
 from regctl.suggest import model_not_found
@@ -68,7 +68,7 @@ class Store:
         """Parse a meta file; None when missing and ``missing_ok``; StoreError when damaged."""
         for delay in (0.05, 0.1, None):
             try:
-                text = path.read_bytes().decode("utf-8")
+                text = read_file(path).decode("utf-8")
             except FileNotFoundError:
                 if missing_ok:
                     return None
@@ -89,7 +89,7 @@ class Store:
     def read_text(self, path: Path) -> str:
         """A text file's content; FileNotFoundError as it is (the caller knows what a missing file means)."""
         try:
-            return path.read_bytes().decode("utf-8")
+            return read_file(path).decode("utf-8")
         except FileNotFoundError:
             raise
         except (OSError, UnicodeDecodeError) as exc:
@@ -163,7 +163,7 @@ class Store:
     def read_alias(self, name: str, alias: str):
         """The version text an alias file holds, or None."""
         try:
-            return self.inside(layout.alias_file(self.root, name, alias)).read_bytes().decode("utf-8")
+            return read_file(self.inside(layout.alias_file(self.root, name, alias))).decode("utf-8")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -215,7 +215,7 @@ class Store:
             return 0
         path = layout.version_meta(self.root, name, numbers[0])
         try:
-            match = _VERSION_LINE.search(path.read_bytes())
+            match = _VERSION_LINE.search(read_file(path))
         except FileNotFoundError:
             return numbers[0]
         except OSError as exc:

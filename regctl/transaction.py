@@ -31,6 +31,7 @@ from regctl.store import Store, os_reason
 
 WRITE, REMOVE, MOVE, REMOVE_TREE = "write", "remove", "move", "remove_tree"
 _SPACE_MARGIN = 1 << 20
+_INODE_MARGIN = 16
 
 
 class Plan:
@@ -127,7 +128,7 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
 def recover(store: Store, pending: Path) -> bool:
     """Complete the change a killed writer left in ``pending``; True if there was one. Caller holds the lock."""
     try:
-        raw = pending.read_bytes()
+        raw = atomic.read_file(pending)
     except FileNotFoundError:
         return False
     except OSError as exc:
@@ -159,16 +160,25 @@ def _preflight(store: Store, plan: Plan) -> None:
     needed = _SPACE_MARGIN + sum(len(c.get("text", "")) * 2 for c in plan.changes)
     needed += sum(data.stat().st_size if isinstance(data, Path) else len(data or b"")
                   for _, files in plan.builds for data in files.values())
+    moves = [(store.root / c["dst"], store.root / c["src"]) for c in plan.changes if c["op"] == MOVE]
     for change in plan.changes:
         for key in ("path", "src", "dst"):
             if key in change:
                 target = store.root / change[key]
                 store.inside(target.parent)
-                if change["op"] in (WRITE, REMOVE) or key == "dst":
+                if change["op"] in (WRITE, REMOVE) or key in ("src", "dst"):
                     _require_writable(_existing_ancestor(target.parent), target)
+        if change["op"] in (WRITE, REMOVE):
+            _require_changeable(_before_moves(store.root / change["path"], moves))
+        elif change["op"] == MOVE:
+            _require_changeable(store.root / change["src"])
+        elif change["op"] == REMOVE_TREE:
+            tree = store.root / change["path"]
+            for part in [tree] + [src for dst, src in moves if dst == tree or tree in dst.parents]:
+                _require_tree_removable(part)
     for temp, _ in plan.builds:
         store.inside(temp.parent)
-    _require_space(store, needed)
+    _require_space(store, needed, len(plan.changes) + sum(len(files) for _, files in plan.builds))
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -183,6 +193,31 @@ def _require_writable(directory: Path, target: Path) -> None:
         raise StoreError(f"cannot write {target}: {reason} ({directory}); nothing was changed")
 
 
+def _before_moves(path: Path, moves: list) -> Path:
+    """Where ``path`` is now, when the plan moves a directory holding it to where it will be."""
+    for destination, source in moves:
+        if path == destination or destination in path.parents:
+            return source / path.relative_to(destination)
+    return path
+
+
+def _require_changeable(path: Path) -> None:
+    reason = atomic.why_unchangeable(path)
+    if reason is not None:
+        raise StoreError(f"cannot replace or remove {path}: {reason}; nothing was changed")
+
+
+def _require_tree_removable(tree: Path) -> None:
+    """Every directory and file of ``tree`` can go (a tree that does not exist yet has nothing in the way)."""
+    if not os.path.isdir(tree) or os.path.islink(tree):
+        return
+    _require_changeable(tree)
+    for directory, subdirectories, files in os.walk(tree):
+        _require_writable(Path(directory), Path(directory))
+        for name in subdirectories + files:
+            _require_changeable(Path(directory) / name)
+
+
 def _read_only(directory: Path) -> bool:
     try:
         return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
@@ -190,7 +225,8 @@ def _read_only(directory: Path) -> bool:
         return False
 
 
-def _require_space(store: Store, needed: int) -> None:
+def _require_space(store: Store, needed: int, files: int) -> None:
+    """Room for ``needed`` bytes and, with a margin for temporary and journal files, ``files`` new inodes."""
     try:
         stat = os.statvfs(store.root)
     except OSError:
@@ -198,6 +234,10 @@ def _require_space(store: Store, needed: int) -> None:
     free = stat.f_bavail * stat.f_frsize
     if free < needed:
         raise StoreError(f"not enough free space in {store.root} ({free} bytes free, about {needed} needed); "
+                         "nothing was changed")
+    inodes = 2 * files + _INODE_MARGIN
+    if stat.f_files and stat.f_favail < inodes:  # f_files 0: a file system without an inode limit
+        raise StoreError(f"not enough free inodes in {store.root} ({stat.f_favail} free, {inodes} needed); "
                          "nothing was changed")
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -203,7 +204,10 @@ def snapshot(root: Path) -> dict:
         rel = os.path.relpath(parent, root)
         state[rel + "/"] = None
         for name in files:
-            state[os.path.join(rel, name)] = (Path(parent) / name).read_bytes()
+            path = Path(parent) / name
+            mode = os.lstat(path).st_mode
+            special = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            state[os.path.join(rel, name)] = ("special", stat.S_IFMT(mode)) if special else path.read_bytes()
     return state
 
 

@@ -1,0 +1,76 @@
+"""What a store can hold that stops a write half-way, and what a reader can meet in it:
+files that cannot be replaced (immutable, append-only), special files (a FIFO),
+leftover lock files, a pipe closed after a write. Each refused write exits 4 with
+one line and leaves the store byte for byte as it was.
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, one_line_failure, regctl, snapshot
+
+MODEL = "iris-classifier"
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    root = tmp_path / "mlruns"
+    shutil.copytree(REPO / "examples" / "mlruns", root, symlinks=True)
+    return root
+
+
+@contextlib.contextmanager
+def immutable(path: Path):
+    """``chattr +i path`` for the block (skips where the file system or the user cannot)."""
+    if not shutil.which("chattr"):
+        pytest.skip("chattr is not installed")
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("this file system or user cannot make files immutable")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+IMMUTABLE_CASES = [  # (the file or directory made immutable, the write it must stop before anything changes)
+    ("models/iris-classifier/meta.yaml",
+     ["register", "models:/m-edcc948ee8684cc0a792f736d9f6e4f1", "--name", MODEL, "--alias", "newa", "--tag", "x=1"]),
+    ("models/iris-classifier/meta.yaml", ["tag", MODEL, "a=1", "b=2"]),
+    ("models/iris-classifier/aliases/champion", ["delete", MODEL, "--version", "2", "--yes"]),
+    ("models/iris-classifier/version-1/meta.yaml", ["describe", MODEL, "--version", "1", "--set", "hello"]),
+    ("models/iris-classifier/version-1/meta.yaml", ["rename", MODEL, "zz"]),
+    ("models/iris-classifier/version-1/tags", ["delete", MODEL, "--yes"]),
+    ("models/iris-classifier/aliases/champion", ["alias", "set", MODEL, "champion", "1"]),
+]
+
+
+@pytest.mark.parametrize("frozen, args", IMMUTABLE_CASES, ids=lambda v: v if isinstance(v, str) else v[0])
+def test_a_file_that_cannot_be_replaced_stops_the_write_before_anything_changes(store, frozen, args):
+    before = snapshot(store)
+    with immutable(store / frozen):
+        line = one_line_failure(regctl(*args, store=store), 4, "immutable")
+        assert "nothing was changed" in line and frozen.split("/")[-1] in line
+        assert snapshot(store) == before
+    ok_after = regctl(*args, store=store)  # the same write, once the file can be replaced again
+    assert ok_after.returncode == 0, ok_after.stderr
+
+
+def test_a_fifo_in_the_store_is_reported_never_opened(store):
+    fifo = store / "models" / MODEL / "tags" / "evil"
+    os.mkfifo(fifo)
+    before = snapshot(store)
+    for args in (["models"], ["describe", MODEL], ["search", "--models", "name = 'iris-classifier'"],
+                 ["tag", MODEL, "k=v"], ["versions", MODEL]):
+        result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(store), *args],
+                                capture_output=True, text=True, timeout=60)
+        assert "Traceback" not in result.stderr, args
+        if result.returncode != 0:
+            assert result.returncode == 4 and "not a regular file" in result.stderr, (args, result.stderr)
+    report = regctl("doctor", "--json", store=store)
+    assert report.returncode == 4 and "not a regular file" in report.stdout
+    assert snapshot(store) == before
