@@ -6,8 +6,10 @@ files to remove, directories to move, trees to remove, plus its history
 entries. Nothing is written until the whole plan is known. Then ``run``:
 
 1. checks every path of the plan is inside the store once symbolic links are
-   resolved, that the directories written to are writable and that the disk
-   has room (nothing written yet, so a refusal leaves the store untouched);
+   resolved, that the directories written to are writable, that every file and
+   directory replaced, moved or removed can be (not immutable or append-only,
+   not another user's in a sticky directory) and that the disk has room, bytes
+   and inodes (nothing written yet, so a refusal leaves the store untouched);
 2. builds new directories (a new version, a new model) under temporary names;
 3. appends the *intent* (transaction id, the changes, the history entries) to
    the journal, fsynced, and leaves a copy of it as the model's *pending* file;
