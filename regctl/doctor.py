@@ -128,6 +128,8 @@ def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
                                          model=name))
         elif entry.is_symlink():
             problems.append(_problem(store, "symlink", path, _symlink_message(store, path), model=name))
+            if layout.version_number_of(entry.name) is not None:  # a version all the same (MLflow follows
+                live[layout.version_number_of(entry.name)] = None  # the link): its aliases are not dangling
         elif entry.name in (layout.TAGS_DIR, layout.ALIASES_DIR):
             problems.extend(_check_data_dir(store, name, path, entry.name))
         elif layout.version_number_of(entry.name) is not None:

@@ -74,3 +74,19 @@ def test_a_fifo_in_the_store_is_reported_never_opened(store):
     report = regctl("doctor", "--json", store=store)
     assert report.returncode == 4 and "not a regular file" in report.stdout
     assert snapshot(store) == before
+
+
+def test_doctor_fix_keeps_the_aliases_of_a_version_behind_a_symbolic_link(store, tmp_path):
+    """A version directory that is a link out of the store is reported, never followed; the version
+    exists all the same (MLflow follows the link), so its aliases are not dangling and --fix keeps them."""
+    version = store / "models" / MODEL / "version-1"
+    outside = tmp_path / "outside" / "version-1"
+    shutil.move(version, outside)
+    version.symlink_to(outside)
+    aliases_before = sorted(os.listdir(store / "models" / MODEL / "aliases"))
+    outside_before = snapshot(outside.parent)
+    report = regctl("doctor", "--fix", "--json", store=store)
+    assert report.returncode == 4 and "symlink" in report.stdout and "dangling-alias" not in report.stdout
+    assert sorted(os.listdir(store / "models" / MODEL / "aliases")) == aliases_before
+    assert (store / "models" / MODEL / "aliases" / "challenger").read_text() == "1"
+    assert snapshot(outside.parent) == outside_before
