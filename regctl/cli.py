@@ -62,6 +62,7 @@ class State:
     store_option: Optional[str] = None
     traceback: bool = False
     dry_run: bool = False
+    changed: bool = False  # a write has been made: a reader leaving early no longer makes the command fail
 
 
 def open_registry(dry_run: bool = False) -> Registry:
@@ -71,6 +72,7 @@ def open_registry(dry_run: bool = False) -> Registry:
 
 def _told(message: str) -> None:
     """A write's confirmation; a dry run's says what would have changed."""
+    State.changed = not State.dry_run
     render.info(f"would: {message}" if State.dry_run else message)
 
 
@@ -117,8 +119,8 @@ def register(
     """Register SOURCE as a new version of NAME and print the version number."""
     tags = dict(parse_tag_assignment(t) for t in tag or [])
     version = open_registry(dry_run).register(source, name, description=description, tags=tags, aliases=alias or [])
-    render.line(version.version)
     _told(f"registered {name} version {version.version} from {version.source}")
+    render.line(version.version)
 
 
 @app.command(epilog=examples(
@@ -425,6 +427,7 @@ def doctor(
     """Check the whole store: problems are damage (exit 4 when one remains); warnings, such as states
     MLflow itself leaves, are printed but exit 0."""
     found = open_registry().doctor(fix=fix)
+    State.changed = bool(found.fixed)
     render.print_json(found.to_json()) if json else render.line("\n".join(render.doctor_lines(found.to_json())))
     if found.problems:
         raise StoreError(f"{len(found.problems)} problem(s) found in the store {found.store}")
@@ -592,6 +595,7 @@ def push(
     origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
     with render.progress(None, "pushing") as update:
         report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update)
+    State.changed = not dry_run
     if json:
         render.print_json(report.to_json())
     else:
@@ -603,7 +607,7 @@ def push(
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     root = command()
-    State.store_option, State.traceback, State.dry_run = None, False, False
+    State.store_option, State.traceback, State.dry_run, State.changed = None, False, False, False
     try:
         code = root.main(args=list(argv), prog_name="regctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -617,6 +621,9 @@ def run(argv) -> int:
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None  # Click's name for Ctrl-C; main() reports it
     except render.OutputClosed:
+        if State.changed:  # the change is made: a reader that left early does not turn it into a failure
+            render.silence_stdout()
+            return 0
         raise BrokenPipeError from None  # main() ends quietly
     except (KeyboardInterrupt, BrokenPipeError):
         raise

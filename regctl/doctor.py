@@ -117,7 +117,7 @@ def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
                                  model=name))
     if meta is not None:
         problems.extend(_check_model_fields(store, name, meta))
-    live = {}
+    live: dict = {}
     # a live writer's temporary files are not leftovers
     writing = not holding_lock and atomic.is_locked(store.lock_path(name))
     for entry in entries:

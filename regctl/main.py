@@ -3,7 +3,8 @@
 What every command shares as a Unix tool is settled here: output that the
 terminal's encoding cannot show is escaped rather than fatal, Ctrl-C exits 130
 with one line, and a reader that closes the pipe early ends the command
-quietly (exit 141, as a tool killed by SIGPIPE), never with a traceback.
+quietly (exit 141, as a tool killed by SIGPIPE; 0 when it had already made its
+change), never with a traceback.
 """
 
 import os
@@ -36,7 +37,9 @@ def main(argv=None) -> None:
         _write_error(f"regctl: cannot write output: {exc.strerror or exc}\n")
         code = 4
     if code == EXIT_BROKEN_PIPE:
-        _silence_stdout()
+        from regctl.render import silence_stdout
+
+        silence_stdout()
     sys.exit(code)
 
 
@@ -72,13 +75,4 @@ def _write_error(text: str) -> None:
         else:
             os.write(2, text.encode("utf-8", "backslashreplace"))
     except (OSError, ValueError):
-        pass
-
-
-def _silence_stdout() -> None:
-    """Python flushes stdout again at exit; a closed pipe must not turn that into a second error."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
         pass

@@ -30,6 +30,15 @@ def out(text: str) -> None:
         raise OutputClosed() from None
 
 
+def silence_stdout() -> None:
+    """Python flushes stdout again at exit; a closed pipe must not turn that into a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def line(text) -> None:
     out(f"{visible(str(text))}\n")
 

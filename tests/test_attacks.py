@@ -616,6 +616,22 @@ def test_reader_closing_the_pipe_early_ends_quietly(tmp_path):
         assert result.stderr == "", (args, result.stderr)
 
 
+def test_a_write_whose_reader_left_early_still_succeeds(tmp_path):
+    """``regctl register ... | head -c0`` made the version and exited 141: a CI script with
+    ``set -o pipefail`` that retries on failure registered it twice. A change that is made is a success."""
+    store = new_store(tmp_path, versions=1)
+    source = make_source(tmp_path, "second")
+    result = run_into_closed_pipe("register", source, "--name", "m", store=store)
+    assert (result.returncode, result.stderr) == (0, f"registered m version 2 from {source}\n")
+    assert ok(regctl("versions", "m", store=store)).count("\n") == 2
+    dry = run_into_closed_pipe("register", source, "--name", "m", "--dry-run", store=store)
+    assert dry.returncode == 141  # nothing was changed: the closed pipe is the news
+    (store / "models" / "m" / "aliases").mkdir(exist_ok=True)
+    (store / "models" / "m" / "aliases" / "ghost").write_text("9")
+    fixed = run_into_closed_pipe("doctor", "--fix", store=store)
+    assert fixed.returncode == 0 and not (store / "models" / "m" / "aliases" / "ghost").exists()
+
+
 def test_resolve_with_stdout_closed(tmp_path):
     """Finding 10: ``regctl resolve ... >&-`` printed a traceback instead of one line and exit 4."""
     store = new_store(tmp_path)
