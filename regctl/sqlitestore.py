@@ -755,9 +755,9 @@ class SqliteBackend(DerivedOperations):
         if not location:
             raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
         self._require_dir(connection, location, source)
-        # MLflow's create_model_version: the source as given, the download location as storage
-        # location, no tags copied; run kept as copy_model_version keeps it
-        return {"source": f"models:/{ref.name}/{number}", "storage_location": location, "run_id": row["run_id"],
+        # As MLflow 3's register_model from models:/NAME/N: the source as given, the download location
+        # as storage location, no tags copied, and no run (register_model passes none for a models:/ source)
+        return {"source": f"models:/{ref.name}/{number}", "storage_location": location, "run_id": None,
                 "model": None}
 
     def _require_dir(self, connection, location, source: str) -> None:

@@ -156,7 +156,9 @@ def test_register_copy_of_a_version(backend, source, version):
     original = ok_json("describe", "iris-classifier", "--version", version, store=backend)
     assert copied["source"] == f"models:/iris-classifier/{version}"
     assert copied["storage_location"] == original["storage_location"]
-    assert copied["run_id"] == original["run_id"] and copied["model_id"] == original["model_id"]
+    # MLflow's register_model passes no run; its file store fills it in from the logged model, a database does not
+    assert copied["run_id"] == (original["run_id"] if backend.is_file else None)
+    assert copied["model_id"] == original["model_id"]
     assert copied["lineage"]["artifact_path"] == original["lineage"]["artifact_path"]
     oracle = backend.expected["registered_models"]["iris-classifier"]["versions"][str(version)]
     assert oracle["tags"]

@@ -214,6 +214,21 @@ def test_mlflow3_loads_the_champion(written3):
     regctl_ok(written3["uri"], "resolve", "--verify", f"models:/{X}@champion")
 
 
+def test_register_from_a_registered_version_records_what_mlflow3_records(written3):
+    """MLflow 3's register_model("models:/X/1", ...) on a database: the source as given, no tags and
+    no run (a file store fills the run in from the logged model; a database does not)."""
+    copy = written3["work"] / "copy-of-version.db"
+    shutil.copyfile(written3["database"], copy)
+    uri = db_uri(copy)
+    with using_db(uri, written3["work"]) as mlflow:
+        theirs = mlflow.register_model(f"models:/{X}/1", "copied by mlflow")
+    assert regctl_ok(uri, "register", f"models:/{X}/1", "--name", "copied by regctl") == "1\n"
+    client = client_of(uri)
+    mine = client.get_model_version("copied by regctl", "1")
+    assert theirs.run_id is None and dict(theirs.tags) == {}
+    assert (mine.source, mine.run_id, dict(mine.tags)) == (theirs.source, theirs.run_id, dict(theirs.tags))
+
+
 def test_mlflow3_writes_after_regctl_and_regctl_reads_it(written3):
     """On a copy: MLflow's own writes after regctl's, regctl reading them, ``mlflow db upgrade``, more writes."""
     copy = written3["work"] / "after.db"

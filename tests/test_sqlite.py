@@ -204,7 +204,7 @@ def test_register_from_a_version_copies_no_tags(db3):
     copied, original = version_row(db3, "copy", 1), version_row(db3, "iris-classifier", 2)
     assert copied["source"] == "models:/iris-classifier/2"
     assert copied["storage_location"] == original["storage_location"]
-    assert copied["run_id"] == original["run_id"] and copied["description"] is None
+    assert original["run_id"] and copied["run_id"] is None and copied["description"] is None
     assert query(db3, "SELECT * FROM model_version_tags WHERE name = 'copy'") == []
     view = ok_json("describe", "copy", "--version", "1", store=db3)
     assert view["model_id"] == ok_json("describe", "iris-classifier", "--version", "2", store=db3)["model_id"]
