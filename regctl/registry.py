@@ -50,8 +50,14 @@ def registration_source(store: Store, source: str) -> dict:
         raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
     _require_dir(store, location, source)
     # MLflow gives a version registered from another version none of its tags: approvals must not spread.
-    return {"source": f"models:/{ref.name}/{number}", "storage_location": location,
-            "run_id": meta.get("run_id"), "model_id": meta.get("model_id"), "tags": {}}
+    origin = {"source": f"models:/{ref.name}/{number}", "storage_location": location,
+              "run_id": meta.get("run_id"), "model_id": meta.get("model_id"), "tags": {}}
+    if isinstance(meta.get("model_id"), str):  # MLflow 3 lists the new version on the version's logged model too
+        try:
+            origin["logged_model_dir"] = tracking.find_logged_model(store, meta["model_id"])["_dir"]
+        except NotFound:
+            pass
+    return origin
 
 
 def _source_from_run(store: Store, ref: uris.RunRef) -> dict:

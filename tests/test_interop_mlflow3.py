@@ -426,6 +426,10 @@ def test_register_from_a_registered_version_copies_no_tags_as_mlflow(made, tmp_p
     for field in ("tags", "source", "run_id", "model_id", "aliases", "current_stage", "description"):
         assert view[field] == expected[field], field
     assert view["storage_location"] == client_of(theirs).get_model_version_download_uri("copy", "1")
+    # and, as MLflow 3's file store, the new version is listed on the logged model
+    listed = [json.loads(client_of(root).get_logged_model(expected["model_id"]).tags["mlflow.modelVersions"])
+              for root in (ours, theirs)]
+    assert listed[0] == listed[1] and {"name": "copy", "version": 1} in listed[0]
 
 
 def test_doctor_finds_no_problem_in_what_only_mlflow_wrote(tmp_path, file_store_allowed):
