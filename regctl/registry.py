@@ -50,7 +50,7 @@ def registration_source(store: Store, source: str) -> dict:
         raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
     _require_dir(store, location, source)
     # MLflow gives a version registered from another version none of its tags: approvals must not spread.
-    origin = {"source": f"models:/{ref.name}/{number}", "storage_location": location,
+    origin: dict = {"source": f"models:/{ref.name}/{number}", "storage_location": location,
               "run_id": meta.get("run_id"), "model_id": meta.get("model_id"), "tags": {}}
     if isinstance(meta.get("model_id"), str):  # MLflow 3 lists the new version on the version's logged model too
         try:
