@@ -163,7 +163,8 @@ class Registry:
     def search_models(self, filter: Optional[str] = None, order_by: Sequence[str] = (),
                       max_results: int = SEARCH_MODELS_DEFAULT, *, progress: Progress = None) -> Listing:
         """Registered models matching an MLflow filter, as MLflow's ``search_registered_models``."""
-        search = filters.search(_filter_text(filter), _order_list(order_by), filters.MODELS)
+        kind = filters.SQL_MODELS if self.backend.search_dialect == "sql" else filters.MODELS
+        search = filters.search(_filter_text(filter), _order_list(order_by), kind)
         return self.backend.search_models(search, _max_results(max_results), progress)
 
     def download(self, uri: str, dest: str, *, progress: Progress = None) -> Download:

@@ -39,6 +39,8 @@ class Backend(Protocol):
 
     #: What the user named the store by (a path or a URI), for messages.
     location: str
+    #: Whose reading of a search filter applies: MLflow's file store ("file") or its SQL store ("sql").
+    search_dialect: str
 
     # ------------------------------------------------------------------ reads
     def models(self, *, include_prompts: bool = False) -> Listing:

@@ -2,7 +2,8 @@
 
 Functions of a backend (``regctl.backend.Backend``). A backend whose store offers
 nothing faster delegates to them; the file backend has its own searches (they
-read each model directory once).
+read each model directory once). The searches here serve MLflow's SQL stores (a
+database, a tracking server), so LIKE means what it means there (``filters.sql_like``).
 """
 
 from regctl import download as downloads
@@ -20,8 +21,8 @@ def model_names(backend) -> list:
 
 def search_models(backend, search, max_results, progress=None) -> Listing:
     listing = backend.models(include_prompts=True)
-    found = [m for m in listing if filters.matches(search, m, filters.MODELS)]
-    return page(filters.sort(found, search, filters.MODELS), max_results, list(listing.damaged))
+    found = [m for m in listing if filters.matches(search, m, filters.SQL_MODELS, sql=True)]
+    return page(filters.sort(found, search, filters.SQL_MODELS), max_results, list(listing.damaged))
 
 
 def search_versions(backend, search, max_results, progress=None) -> Listing:
@@ -32,7 +33,7 @@ def search_versions(backend, search, max_results, progress=None) -> Listing:
             progress(done, len(models))
         listing = backend.versions(model.name)
         damaged += listing.damaged
-        found += [v for v in listing if filters.matches(search, v, filters.VERSIONS)]
+        found += [v for v in listing if filters.matches(search, v, filters.VERSIONS, sql=True)]
     if progress:
         progress(len(models), len(models))
     return page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)

@@ -9,6 +9,8 @@ that ``resolve`` on such a store stays light.
 class DerivedOperations:
     """``model_names``, ``search_models``, ``search_versions``, ``download``, ``diff`` and ``collect``."""
 
+    search_dialect = "sql"  # searches mean what MLflow's SQL store makes of them (``filters.SQL_MODELS``)
+
     def model_names(self):
         from regctl import common
 

@@ -42,6 +42,8 @@ def model_of(view: dict) -> RegisteredModel:
 class FileBackend:
     """MLflow's file store at ``root``."""
 
+    search_dialect = "file"  # searches mean what MLflow's file store makes of them
+
     def __init__(self, root: Path, *, dry_run: bool = False):
         self.store = Store(Path(root), dry_run=dry_run)
         self.location = str(root)

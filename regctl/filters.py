@@ -26,7 +26,7 @@ be joined by exactly one ``AND`` (MLflow also takes ``a = 'x' b = 'y'``).
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Optional, Sequence, Tuple
 
@@ -70,6 +70,10 @@ MODELS = Kind(
     default_order=(),
     fields=(),
 )
+# MLflow's SQL store (a database, a tracking server) orders models by name and last update only,
+# the latter also called ``timestamp``
+SQL_MODELS = replace(MODELS, order_keys=frozenset({"name", "timestamp", "last_updated_timestamp"}),
+                     fields=(("timestamp", "last_updated_timestamp"),))
 
 STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"})
 NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
@@ -388,7 +392,34 @@ def _lhs(item, clause: Comparison, kind: Kind):
     return getattr(item, kind.field(clause.key), None)
 
 
-def clause_matches(item, clause: Comparison, kind: Kind) -> bool:
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def sql_like(text: str, pattern: str, ignore_case: bool = False) -> bool:
+    """LIKE as MLflow's SQL store evaluates it in SQLite: ``%`` and ``_`` match newlines too, the
+    whole text must match, and ILIKE (``lower() LIKE lower()``) folds ASCII letters only."""
+    if ignore_case:
+        text, pattern = text.translate(_ASCII_LOWER), pattern.translate(_ASCII_LOWER)
+    first, *rest = _sql_like_pieces(pattern)
+    found = first.match(text)
+    for piece in rest:  # leftmost in turn, as like() does: ending earlier never leaves fewer places
+        if found is None:
+            return False
+        found = piece.search(text, found.end())
+    return found is not None
+
+
+@lru_cache(maxsize=256)
+def _sql_like_pieces(pattern: str) -> tuple:
+    pieces = pattern.split("%")
+    last = len(pieces) - 1
+    return tuple(re.compile(re.escape(piece).replace("_", ".") + ("" if i < last or pattern.endswith("%") else r"\Z"),
+                            re.DOTALL) for i, piece in enumerate(pieces) if piece or i == 0)
+
+
+def clause_matches(item, clause: Comparison, kind: Kind, *, sql: bool = False) -> bool:
+    """Whether ``item`` satisfies ``clause``; ``sql``: LIKE as in MLflow's SQL store (``sql_like``),
+    else as in its file store (``like``)."""
     lhs, op, value = _lhs(item, clause, kind), clause.op, clause.value
     if clause.key == PROMPT_TAG and clause.kind == "tag" and lhs is None:
         return (op == "=" and value == "false") or (op == "!=" and value == "true")
@@ -405,7 +436,7 @@ def clause_matches(item, clause: Comparison, kind: Kind) -> bool:
     if op == "!=":
         return lhs != value
     if op in ("LIKE", "ILIKE"):
-        return isinstance(lhs, str) and like(lhs, value, op == "ILIKE")
+        return isinstance(lhs, str) and (sql_like if sql else like)(lhs, value, op == "ILIKE")
     if op == "IN":
         return lhs in value
     if op == "NOT IN":
@@ -417,11 +448,11 @@ def is_deleted(item) -> bool:
     return getattr(item, "current_stage", None) == DELETED_STAGE
 
 
-def matches(found: Search, item, kind: Kind) -> bool:
+def matches(found: Search, item, kind: Kind, *, sql: bool = False) -> bool:
     """Whether ``item`` (a ``ModelVersion`` or ``RegisteredModel``) is in the search's answer."""
     if kind is VERSIONS and is_deleted(item):
         return False
-    return all(clause_matches(item, clause, kind) for clause in found.clauses)
+    return all(clause_matches(item, clause, kind, sql=sql) for clause in found.clauses)
 
 
 class _Last:

@@ -253,3 +253,48 @@ def test_a_like_pattern_of_many_percent_signs_is_answered(searched):
     assert result.returncode == 0, result.stderr
     found = [(v["name"], v["version"]) for v in json.loads(result.stdout)]
     assert found == [("search model", 2), ("search model", 1), ("iris.baseline model", 1)]
+
+
+SQL_NAMES = ["Abc", "abc", "ünï", "ÜNÏ", "a\nb", "ab\n", "İstanbul", "istanbul", "100%", "a_b", "ǅx"]
+SQL_PATTERNS = ["abc", "ABC", "a%b", "A_B", "%b", "ünï", "ÜNÏ", "istanbul", "ab", "a%", "%\n", "100%", "_bc",
+                "%", "ǆX", "a\\_b"]
+
+
+def test_like_on_a_database_agrees_with_mlflows_sql_store(tmp_path):
+    """In a SQLite database MLflow's LIKE is SQL's: % and _ match newlines, the whole name must match,
+    and ILIKE folds ASCII letters only (SQLite's lower())."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in SQL_NAMES:
+        client.create_registered_model(name)
+    registry = Registry(uri)
+    for op in ("LIKE", "ILIKE"):
+        for pattern in SQL_PATTERNS:
+            text = f"name {op} '{pattern}'"
+            expected = sorted(m.name for m in oracle(client.search_registered_models, text))
+            mine = sorted(m.name for m in registry.search_models(text))
+            assert mine == expected, (text, mine, expected)
+
+
+def test_models_order_by_the_keys_mlflows_sql_store_takes(tmp_path):
+    """A database orders models by name and last update (also called ``timestamp``), not by creation."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in ("b", "a", "c"):
+        client.create_registered_model(name)
+    client.set_registered_model_tag("a", "k", "v")  # no change of last update in a database
+    client.update_registered_model("b", description="moves b's last update")
+    registry = Registry(uri)
+    for order in (["timestamp DESC"], ["timestamp ASC"], ["last_updated_timestamp DESC"], ["name DESC"],
+                  ["creation_timestamp DESC"]):
+        found = oracle(client.search_registered_models, order_by=order)
+        expected = found if found == "error" else [m.name for m in found]
+        try:
+            mine = [m.name for m in registry.search_models(None, order)]
+        except InvalidInput:
+            mine = "error"
+        assert mine == expected, (order, mine, expected)
