@@ -27,6 +27,7 @@ be joined by exactly one ``AND`` (MLflow also takes ``a = 'x' b = 'y'``).
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Optional, Sequence, Tuple
 
 from regctl.errors import InvalidInput
@@ -349,14 +350,36 @@ def _order(text: str, kind: Kind) -> Order:
 
 # ------------------------------------------------------------------ evaluating
 
-def _like_regex(pattern: str, ignore_case: bool):
-    """MLflow's LIKE: ``%`` any run of characters but newlines, ``_`` one, anchored unless at a ``%``."""
-    regex = re.escape(pattern).replace("%", ".*").replace("_", ".")
-    if not pattern.startswith("%"):
-        regex = "^" + regex
-    if not pattern.endswith("%"):
-        regex = regex + "$"
-    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
+@lru_cache(maxsize=256)
+def _like_pieces(pattern: str, ignore_case: bool) -> tuple:
+    """The text between the ``%`` of a LIKE pattern as regular expressions of fixed length (``_`` is
+    ``.``), empty ones left out but the first; the last ends with ``$`` unless the pattern ends with ``%``."""
+    flags = re.IGNORECASE if ignore_case else 0
+    pieces = pattern.split("%")
+    last = len(pieces) - 1
+    return tuple(re.compile(re.escape(piece).replace("_", ".") + ("" if i < last or pattern.endswith("%") else "$"),
+                            flags) for i, piece in enumerate(pieces) if piece or i == 0)
+
+
+def like(text: str, pattern: str, ignore_case: bool = False) -> bool:
+    """MLflow's LIKE: whether its regular expression ``^piece.*piece.*...$`` matches, in
+    O(len(text) * len(pattern)).
+
+    MLflow turns ``%`` into ``.*`` (no newline; after a final ``%`` the rest is left unread) and
+    ``_`` into ``.``: a regular expression that backtracks exponentially in the number of ``%``.
+    Here each piece between two ``%`` is found leftmost in turn, starting on the line where the
+    one before ends: ending earlier never leaves fewer places for the pieces that follow.
+    """
+    first, *rest = _like_pieces(pattern, ignore_case)
+    found = first.match(text)
+    for piece in rest:
+        if found is None:
+            return False
+        line_end = text.find("\n", found.end())
+        found = piece.search(text, found.end())
+        if found is not None and 0 <= line_end < found.start():
+            found = None
+    return found is not None
 
 
 def _lhs(item, clause: Comparison, kind: Kind):
@@ -382,7 +405,7 @@ def clause_matches(item, clause: Comparison, kind: Kind) -> bool:
     if op == "!=":
         return lhs != value
     if op in ("LIKE", "ILIKE"):
-        return isinstance(lhs, str) and _like_regex(value, op == "ILIKE").match(lhs) is not None
+        return isinstance(lhs, str) and like(lhs, value, op == "ILIKE")
     if op == "IN":
         return lhs in value
     if op == "NOT IN":

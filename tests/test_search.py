@@ -226,3 +226,30 @@ def test_parsed_filters_are_small_frozen_objects():
                        filters.Comparison("attribute", "name", "IN", ("m", "n")))
     with pytest.raises(AttributeError):
         clauses[0].key = "other"  # type: ignore[misc]
+
+
+LIKE_TEXTS = ["", "\n", "a", "ab", "a\nb", "ab\n", "a\nb\n", "iris_v2", "IRIS V2", "100%", "100\\x", "ſK", "aXbXb"]
+LIKE_PATTERNS = ["", "%", "%%", "a", "a%", "%b", "%a%b", "a%%b", "a_", "_", "%_%", "a\nb", "a\n%", "%\nb", "b%",
+                 "iris_v_", "%V2", "100\\%", "100%", "s%", "%k", "a%b%b", "a%b"]
+
+
+def test_like_agrees_with_mlflow_on_wildcards_newlines_and_case():
+    from mlflow.utils.search_utils import _ilike, _like
+
+    for text in LIKE_TEXTS:
+        for pattern in LIKE_PATTERNS:
+            assert filters.like(text, pattern) == _like(text, pattern), (text, pattern)
+            assert filters.like(text, pattern, ignore_case=True) == _ilike(text, pattern), (text, pattern)
+
+
+def test_a_like_pattern_of_many_percent_signs_is_answered(searched):
+    # MLflow's regular expression for 80 "%" backtracks for longer than anyone waits: regctl answers at once
+    import subprocess
+    import sys
+
+    filter_text = "name LIKE '" + "%" * 80 + "l' AND version_number < 3"
+    result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(searched["root"]), "search",
+                             filter_text, "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    found = [(v["name"], v["version"]) for v in json.loads(result.stdout)]
+    assert found == [("search model", 2), ("search model", 1), ("iris.baseline model", 1)]
