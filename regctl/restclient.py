@@ -23,7 +23,10 @@ seconds, at most 120 seconds, or after ``Retry-After`` when a 429 or 503 sends
 one. A request that reached the server and lost its answer is retried only if
 it is idempotent (not a POST), so a version is never created twice.
 
-Every failure becomes one of regctl's typed errors with a one-line message.
+The URL, the proxy and the credentials are checked before any request: a value
+``http.client`` cannot send (a bad port or IPv6 address, bytes that are not UTF-8, a
+newline in a header) is bad input naming its variable. Every failure becomes one of
+regctl's typed errors with a one-line message.
 """
 
 import base64
@@ -35,7 +38,7 @@ import socket
 import ssl
 import time
 from typing import Any, Callable, Mapping, Optional
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlencode, urlsplit
 
 from regctl import __version__
 from regctl.errors import (
@@ -47,6 +50,7 @@ from regctl.errors import (
     ServerUnreachable,
     StoreError,
 )
+from regctl.restanswers import Unreadable, decode, excerpt
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
@@ -66,16 +70,6 @@ class Response:
 
     def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes):
         self.status, self.reason, self.headers, self.body = status, reason, headers, body
-
-    def json(self) -> dict:
-        if not self.body.strip():
-            return {}
-        try:
-            data = json.loads(self.body)
-        except ValueError:
-            raise StoreError(f"the server answered HTTP {self.status} with a body that is not JSON: "
-                             f"{_excerpt(self.body)}") from None
-        return data if isinstance(data, dict) else {}
 
 
 def _env_int(environ, name: str, default: int) -> int:
@@ -112,12 +106,60 @@ def _credentials_file(environ) -> "tuple[Optional[str], Optional[str]]":
     config = configparser.ConfigParser()
     try:
         config.read(path)
-    except (OSError, configparser.Error):
+    except (OSError, UnicodeDecodeError, configparser.Error):
         return None, None
     if "mlflow" not in config:
         return None, None
     section = config["mlflow"]
     return section.get("mlflow_tracking_username"), section.get("mlflow_tracking_password")
+
+
+def _split(url: str, what: str) -> SplitResult:
+    """The parts of a URL the user gave (``what`` says which), checked as ``http.client`` will use
+    them: text (not bytes that are not UTF-8), a port number, a host name IDNA can encode."""
+    try:
+        url.encode("utf-8")
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a ValueError for a port that is not a number)
+        (parts.hostname or "").encode("idna")
+    except ValueError as exc:  # UnicodeError too
+        raise InvalidInput(f"{what}: {'not UTF-8 text' if isinstance(exc, UnicodeEncodeError) else exc}") from None
+    return parts
+
+
+def _env_text(environ, name: str, header: bool = False) -> Optional[str]:
+    """A variable's value that goes to the server: text, or a header's (Latin-1, no control
+    characters). A credential: never shown."""
+    value = environ.get(name)
+    if not value:
+        return value
+    try:
+        value.encode("latin-1" if header else "utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} is not {'Latin-1' if header else 'UTF-8'} text") from None
+    if header and not value.isprintable():
+        raise InvalidInput(f"{name} holds characters an HTTP header cannot carry")
+    return value
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.standard_b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def _authorization(environ, parts: SplitResult) -> Optional[str]:
+    """The Authorization header MLflow's client would send: user and password (variables, else
+    ``~/.mlflow/credentials``, else the URL's), else the token."""
+    username = _env_text(environ, "MLFLOW_TRACKING_USERNAME")
+    password = _env_text(environ, "MLFLOW_TRACKING_PASSWORD")
+    if not (username and password):
+        file_user, file_password = _credentials_file(environ)
+        username, password = username or file_user, password or file_password
+    if parts.username and not username:  # http://user:pass@host, as requests reads it
+        username, password = unquote(parts.username), unquote(parts.password or "")
+    if username and password:
+        return _basic(username, password)
+    token = _env_text(environ, "MLFLOW_TRACKING_TOKEN", header=True)
+    return f"Bearer {token}" if token else None
 
 
 def _bypass_proxy(host: str, port: int, no_proxy: str) -> bool:
@@ -142,17 +184,14 @@ class Transport:
 
     def __init__(self, url: str, environ: Mapping[str, str] = os.environ,
                  notify: Optional[Callable[[str], None]] = None):
-        parts = urlsplit(url)
         self.notify = notify  # told, in one line, each time a failed request is about to be retried
+        parts = _split(url, f"invalid server URL {url!r}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"invalid server URL {url!r}: expected http://HOST[:PORT][/PATH] or https://...")
         self.scheme = parts.scheme
         self.host = parts.hostname
-        try:
-            self.port = parts.port or (443 if self.scheme == "https" else 80)
-        except ValueError:
-            raise InvalidInput(f"invalid server URL {url!r}: bad port") from None
-        self.base_path = parts.path.rstrip("/")
+        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        self.base_path = quote(parts.path.rstrip("/"), safe="/%:@!$&'()*+,;=~")
         netloc = f"[{self.host}]" if ":" in self.host else self.host
         if parts.port:
             netloc += f":{parts.port}"
@@ -165,17 +204,9 @@ class Transport:
         self.backoff_jitter = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1.0))
         self.respect_retry_after = environ.get("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", "true").lower() in ("true", "1")
         self.headers = {"User-Agent": f"regctl/{__version__}", "Accept": "application/json"}
-        username, password = environ.get("MLFLOW_TRACKING_USERNAME"), environ.get("MLFLOW_TRACKING_PASSWORD")
-        if not (username and password):
-            file_user, file_password = _credentials_file(environ)
-            username, password = username or file_user, password or file_password
-        if parts.username and not username:  # http://user:pass@host, as requests reads it
-            username, password = unquote(parts.username), unquote(parts.password or "")
-        if username and password:
-            token = base64.standard_b64encode(f"{username}:{password}".encode()).decode("ascii")
-            self.headers["Authorization"] = f"Basic {token}"
-        elif environ.get("MLFLOW_TRACKING_TOKEN"):
-            self.headers["Authorization"] = f"Bearer {environ['MLFLOW_TRACKING_TOKEN']}"
+        authorization = _authorization(environ, parts)
+        if authorization:
+            self.headers["Authorization"] = authorization
         self._ssl = self._ssl_context(environ) if self.scheme == "https" else None
         self._proxy = self._proxy_of(environ)
         self._conn = None
@@ -202,19 +233,14 @@ class Transport:
         if no_proxy and _bypass_proxy(self.host, self.port, no_proxy):
             return None
         names = ("HTTPS_PROXY", "https_proxy") if self.scheme == "https" else ("HTTP_PROXY", "http_proxy")
-        value = next((environ[n] for n in names if environ.get(n)), "") or environ.get("ALL_PROXY", environ.get("all_proxy", ""))
-        if not value:
+        name = next((n for n in (*names, "ALL_PROXY", "all_proxy") if environ.get(n)), None)
+        if name is None:
             return None
-        if "://" not in value:
-            value = "http://" + value
-        proxy = urlsplit(value)
+        value = environ[name]
+        proxy = _split(value if "://" in value else "http://" + value, f"{name}={value!r} is not a proxy URL")
         if not proxy.hostname:
             return None
-        auth = None
-        if proxy.username:
-            token = base64.standard_b64encode(
-                f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode("ascii")
-            auth = f"Basic {token}"
+        auth = _basic(unquote(proxy.username), unquote(proxy.password or "")) if proxy.username else None
         return proxy.hostname, proxy.port or (443 if proxy.scheme == "https" else 80), auth
 
     def _connection(self):
@@ -401,16 +427,11 @@ def _os_reason(exc: BaseException, timeout) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _excerpt(body: bytes) -> str:
-    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
-    return repr(text if len(text) <= 200 else text[:197] + "...")
-
-
 def error_payload(response: Response) -> "tuple[Optional[str], Optional[str]]":
     """MLflow's ``(error_code, message)`` from an error answer, or (None, None)."""
     try:
-        data = json.loads(response.body)
-    except ValueError:
+        data = decode(response.body)
+    except Unreadable:
         return None, None
     if not isinstance(data, dict):
         return None, None
@@ -441,7 +462,7 @@ def http_error(response: Response, url: str, method: str, target: str) -> Except
         return Conflict(message or what)
     if code in _INVALID_CODES:
         return InvalidInput(message or what)
-    detail = message or (_excerpt(response.body) if response.body.strip() else "")
+    detail = message or (excerpt(response.body) if response.body.strip() else "")
     return StoreError(f"{url}: {what} for {method} {endpoint}" + (f": {detail}" if detail else ""))
 
 

@@ -5,7 +5,9 @@ or ``MLFLOW_REGISTRY_URI``/``MLFLOW_TRACKING_URI`` set to one). Requests go to
 ``/api/2.0/mlflow/...`` and, for files, to the server's artifact proxy
 ``/api/2.0/mlflow-artifacts/artifacts/...`` (``mlflow server`` serves it unless
 started with ``--no-serve-artifacts``). Transport, credentials, TLS, proxies and
-retries: ``regctl.restclient``.
+retries: ``regctl.restclient``. Every answer is checked against the shape of what is read
+from it (``regctl.restanswers``) before anything reads it; an answer of another shape, or a
+paged search whose server sends a page token again, is a StoreError naming the endpoint.
 
 What a server store does differently, by necessity:
 
@@ -54,6 +56,20 @@ from regctl.derived import DerivedOperations
 from regctl.errors import Conflict, IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, canonical_stage, show, validate_artifact_path
 from regctl.remote import is_server, server_url  # noqa: F401  (re-exported)
+from regctl.restanswers import (
+    ARTIFACT_LIST,
+    LOGGED_MODEL,
+    MANIFEST,
+    MODEL_VERSION,
+    REGISTERED_MODEL,
+    RUN,
+    TEXT,
+    Required,
+    Unreadable,
+    answer,
+    page,
+    read,
+)
 from regctl.results import (
     AliasChange,
     Deletion,
@@ -93,7 +109,7 @@ def _int(value) -> Optional[int]:
 
 
 def _tags(entries) -> dict:
-    return {t["key"]: t.get("value", "") for t in entries or () if isinstance(t, dict) and "key" in t}
+    return {t["key"]: t.get("value") or "" for t in entries or ()}
 
 
 def model_id_of(source: Optional[str]) -> Optional[str]:
@@ -134,7 +150,7 @@ def version_of(data: dict, aliases: Mapping[str, Optional[int]], storage_locatio
 
 
 def aliases_of(data: dict) -> dict:
-    found = {a["alias"]: _int(a.get("version")) for a in data.get("aliases") or () if "alias" in a}
+    found = {a["alias"]: _int(a.get("version")) for a in data.get("aliases") or ()}
     return dict(sorted(found.items()))
 
 
@@ -180,8 +196,9 @@ class RestBackend(DerivedOperations):
 
     # ----------------------------------------------------------- raw calls
 
-    def call(self, method: str, endpoint: str, body: Optional[dict] = None, *, api: str = API) -> dict:
-        """One REST call; the JSON answer, or the typed error."""
+    def call(self, method: str, endpoint: str, body: Optional[dict] = None, *, api: str = API,
+             shape: Optional[dict] = None) -> dict:
+        """One REST call; its JSON answer, an object of ``shape`` (``restanswers``), or the typed error."""
         from regctl.restclient import http_error
 
         path = api + endpoint
@@ -191,37 +208,49 @@ class RestBackend(DerivedOperations):
             response = self.http.request(method, path, json_body=body or {})
         if not 200 <= response.status < 300:
             raise http_error(response, self.location, method, path)
-        return response.json()
+        try:
+            return read(response.body, shape or {})
+        except Unreadable as exc:
+            raise StoreError(f"the server at {self.location} answered {method} {path} with {exc}") from None
 
     def change(self, method: str, endpoint: str, body: Optional[dict] = None) -> Optional[dict]:
         """A call that changes the server: sent, or in a dry run not sent (None)."""
         return None if self.dry_run else self.call(method, endpoint, body)
 
-    def _pages(self, method: str, endpoint: str, params: dict, key: str, limit: Optional[int] = None):
-        """Every item of a paged search (``page_token``/``next_page_token``)."""
-        token, count = None, 0
+    def _pages(self, endpoint: str, params: dict, key: str, item: dict, limit: Optional[int] = None):
+        """Every item (of shape ``item``) of a paged search (``page_token``/``next_page_token``).
+
+        A token the server sent before would repeat the search forever: a StoreError."""
+        token, seen, count = None, set(), 0
         while True:
-            page = self.call(method, endpoint, dict(params, page_token=token) if token else params)
-            for item in page.get(key) or ():
-                yield item
+            reply = self.call("GET", endpoint, dict(params, page_token=token) if token else params,
+                              shape=page(key, item))
+            for found in reply.get(key) or ():
+                yield found
                 count += 1
                 if limit is not None and count >= limit:
                     return
-            token = page.get("next_page_token")
+            token = reply.get("next_page_token")
             if not token:
                 return
+            if token in seen:
+                raise StoreError(f"the server at {self.location} answered GET {API}{endpoint} with a "
+                                 f"next_page_token it sent before ({token[:40]!r}): its pages never end")
+            seen.add(token)
 
     # -------------------------------------------------------- model lookups
 
     def _model(self, name: str) -> dict:
         try:
-            return self.call("GET", "/registered-models/get", {"name": name})["registered_model"]
+            return self.call("GET", "/registered-models/get", {"name": name},
+                             shape=answer("registered_model", REGISTERED_MODEL))["registered_model"]
         except NotFound:
             raise NotFound(f"registered model {show(name)} not found") from None
 
     def _version(self, name: str, version: int) -> dict:
         try:
-            data = self.call("GET", "/model-versions/get", {"name": name, "version": str(version)})["model_version"]
+            data = self.call("GET", "/model-versions/get", {"name": name, "version": str(version)},
+                             shape=answer("model_version", MODEL_VERSION))["model_version"]
         except NotFound as exc:
             raise self._version_not_found(name, version, exc) from None
         if data.get("current_stage") == DELETED_STAGE:
@@ -237,9 +266,14 @@ class RestBackend(DerivedOperations):
             return missing
         return NotFound(f"version {version} of model {show(name)} not found")
 
+    def _alias_version(self, name: str, alias: str) -> dict:
+        """The version an alias points at, as the server answers (NotFound or InvalidInput if none)."""
+        return self.call("GET", "/registered-models/alias", {"name": name, "alias": alias},
+                         shape=answer("model_version", MODEL_VERSION))["model_version"]
+
     def _alias_target(self, name: str, alias: str) -> dict:
         try:
-            return self.call("GET", "/registered-models/alias", {"name": name, "alias": alias})["model_version"]
+            return self._alias_version(name, alias)
         except (NotFound, InvalidInput):  # the SQL store answers a missing alias with INVALID_PARAMETER_VALUE
             self._model(name)  # NotFound for a missing model first
             raise NotFound(f"alias {show(alias)} of model {show(name)} not found") from None
@@ -259,7 +293,7 @@ class RestBackend(DerivedOperations):
         for prompts in ("", f" AND {PROMPTS_FILTER}"):
             params = {"filter": f"name={_quoted(name)}{prompts}", "order_by": "version_number DESC",
                       "max_results": min(VERSION_PAGE, limit or VERSION_PAGE)}
-            found = [v for v in self._pages("GET", "/model-versions/search", params, "model_versions", limit)
+            found = [v for v in self._pages("/model-versions/search", params, "model_versions", MODEL_VERSION, limit)
                      if v.get("name") == name and v.get("current_stage") != DELETED_STAGE]
             if found:
                 break
@@ -286,8 +320,8 @@ class RestBackend(DerivedOperations):
         return self._version(name, int(best["version"]))  # with its tags
 
     def _download_uri(self, name: str, version: int) -> Optional[str]:
-        return self.call("GET", "/model-versions/get-download-uri",
-                         {"name": name, "version": str(version)}).get("artifact_uri") or None
+        return self.call("GET", "/model-versions/get-download-uri", {"name": name, "version": str(version)},
+                         shape={"artifact_uri": TEXT}).get("artifact_uri") or None
 
     # ---------------------------------------------------------------- reads
 
@@ -295,8 +329,8 @@ class RestBackend(DerivedOperations):
         # MLflow's SQL store returns prompts only to a search that asks for them
         found = {}
         for search in ({}, {"filter": PROMPTS_FILTER}) if include_prompts else ({},):
-            for data in self._pages("GET", "/registered-models/search", dict(search, max_results=MODEL_PAGE),
-                                    "registered_models"):
+            for data in self._pages("/registered-models/search", dict(search, max_results=MODEL_PAGE),
+                                    "registered_models", REGISTERED_MODEL):
                 model = model_of(data)
                 if include_prompts or model.tags.get(PROMPT_TAG, "").lower() != "true":
                     found[model.name] = model
@@ -326,7 +360,7 @@ class RestBackend(DerivedOperations):
         experiment_id = run_name = None
         if run_id:
             try:
-                info = self.call("GET", "/runs/get", {"run_id": run_id})["run"]["info"]
+                info = self.call("GET", "/runs/get", {"run_id": run_id}, shape=RUN)["run"]["info"]
                 experiment_id, run_name = info.get("experiment_id"), info.get("run_name") or None
             except (NotFound, InvalidInput):
                 pass
@@ -406,7 +440,7 @@ class RestBackend(DerivedOperations):
 
         validate_logged_model_id(model_id)
         try:
-            return self.call("GET", f"/logged-models/{model_id}")["model"]["info"]
+            return self.call("GET", f"/logged-models/{model_id}", shape=LOGGED_MODEL)["model"]["info"]
         except NotFound:
             raise NotFound(f"logged model {show(model_id)} not found") from None
 
@@ -415,7 +449,7 @@ class RestBackend(DerivedOperations):
 
         validate_run_id(run_id)
         try:
-            return self.call("GET", "/runs/get", {"run_id": run_id})["run"]
+            return self.call("GET", "/runs/get", {"run_id": run_id}, shape=RUN)["run"]
         except (NotFound, InvalidInput):
             raise NotFound(f"run {show(run_id)} not found") from None
 
@@ -424,7 +458,7 @@ class RestBackend(DerivedOperations):
         its logged model called ``path``."""
         run = self._run(ref.run_id)
         path = validate_artifact_path(ref.path)
-        root = (run.get("info", {}).get("artifact_uri") or "").rstrip("/")
+        root = (run["info"].get("artifact_uri") or "").rstrip("/")
         location = f"{root}/{path}" if path else root
         if not path:
             return location, None
@@ -438,7 +472,7 @@ class RestBackend(DerivedOperations):
         for output in (run.get("outputs") or {}).get("model_outputs") or ():
             try:
                 info = self._logged_model(output["model_id"])
-            except (NotFound, InvalidInput, KeyError):
+            except (NotFound, InvalidInput):
                 continue
             if info.get("name") == first:
                 models.append((_int(output.get("step")) or 0, _int(info.get("creation_timestamp_ms")) or 0, info))
@@ -461,8 +495,7 @@ class RestBackend(DerivedOperations):
 
     def _list(self, path: str) -> list:
         """Entries (``path``, ``is_dir``, ``file_size``) directly under ``path`` in the artifact proxy."""
-        data = self.call("GET", "", {"path": path}, api=ARTIFACTS)
-        return [f for f in data.get("files") or () if isinstance(f, dict) and "path" in f]
+        return self.call("GET", "", {"path": path}, api=ARTIFACTS, shape=ARTIFACT_LIST).get("files") or []
 
     def _walk(self, path: str) -> list:
         """Every file under ``path`` as relative paths, depth first."""
@@ -558,25 +591,20 @@ class RestBackend(DerivedOperations):
         return location, len(files)
 
     def _recorded_manifest(self, location: str) -> Optional[dict]:
+        """The manifest regctl recorded beside the files at ``location``; None if none can be read."""
         proxied = self._proxy_path(location)
-        if proxied is None:
-            local = self._local_path(location)
-            if local is None:
-                return None
-            try:
-                return json.loads(Path(str(local) + MANIFEST_SUFFIX).read_bytes())
-            except (OSError, ValueError):
-                return None
         chunks: list = []
         try:
-            self._fetch(proxied + MANIFEST_SUFFIX, chunks.append)
-        except NotFound:
+            if proxied is not None:
+                self._fetch(proxied + MANIFEST_SUFFIX, chunks.append)
+            else:
+                local = self._local_path(location)
+                if local is None:
+                    return None
+                chunks.append(Path(str(local) + MANIFEST_SUFFIX).read_bytes())
+            return read(b"".join(chunks), MANIFEST)
+        except (NotFound, OSError, Unreadable):
             return None
-        try:
-            data = json.loads(b"".join(chunks))
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
 
     def _record_manifest(self, location: str, entries: dict) -> None:
         """Upload the manifest beside the files, unless one is there already (the first registration's wins)."""
@@ -687,13 +715,18 @@ class RestBackend(DerivedOperations):
         if not name:
             return "0"
         try:
-            return self.call("GET", "/experiments/get-by-name", {"experiment_name": name})["experiment"]["experiment_id"]
+            return self._experiment_by_name(name)
         except NotFound:
             pass
         try:
-            return self.call("POST", "/experiments/create", {"name": name})["experiment_id"]
+            return self.call("POST", "/experiments/create", {"name": name},
+                             shape={"experiment_id": Required(TEXT)})["experiment_id"]
         except Conflict:
-            return self.call("GET", "/experiments/get-by-name", {"experiment_name": name})["experiment"]["experiment_id"]
+            return self._experiment_by_name(name)
+
+    def _experiment_by_name(self, name: str) -> str:
+        return self.call("GET", "/experiments/get-by-name", {"experiment_name": name},
+                         shape=answer("experiment", {"experiment_id": Required(TEXT)}))["experiment"]["experiment_id"]
 
     def upload_model(self, local: Path, name: str = "model") -> "tuple[str, str, dict]":
         """Upload a local directory as a new logged model; ``(source, model id, manifest)``."""
@@ -703,7 +736,8 @@ class RestBackend(DerivedOperations):
         if not entries:
             raise NotFound(f"source {local} holds no files")
         experiment_id = self._experiment_id()
-        info = self.call("POST", "/logged-models", {"experiment_id": experiment_id, "name": name})["model"]["info"]
+        info = self.call("POST", "/logged-models", {"experiment_id": experiment_id, "name": name},
+                         shape=LOGGED_MODEL)["model"]["info"]
         model_id, location = info["model_id"], info.get("artifact_uri") or ""
         try:
             proxied = self._proxied_or_fail(location, "upload to")
@@ -775,7 +809,8 @@ class RestBackend(DerivedOperations):
             for key in ("run_id", "model_id"):
                 if origin.get(key):
                     body[key] = origin[key]
-            data = self.call("POST", "/model-versions/create", body)["model_version"]
+            data = self.call("POST", "/model-versions/create", body,
+                             shape=answer("model_version", MODEL_VERSION))["model_version"]
         except BaseException:
             if created:
                 try:
@@ -829,8 +864,7 @@ class RestBackend(DerivedOperations):
         # Two requests: read the alias, move it. The server checks that the model and the
         # version exist (and are not deleted) when it moves the alias.
         try:
-            old = _int(self.call("GET", "/registered-models/alias", {"name": name, "alias": alias})
-                       ["model_version"].get("version"))
+            old = int(self._alias_version(name, alias)["version"])
         except (NotFound, InvalidInput):  # no such alias (or model: the move below says which)
             old = None
         if expect_given and old != expect:

@@ -102,7 +102,8 @@ EXIT_STATUS = [
     (errors.EXIT_CONFLICT, "Conflict: the name already exists, or an expected value (--expect) "
                            "did not match."),
     (errors.EXIT_STORE, "Store unusable: unreadable or damaged files, permission denied, or a "
-                        "model's lock not obtained in time; a tracking server's error (5xx after the retries)."),
+                        "model's lock not obtained in time; a tracking server's error (5xx after the retries) "
+                        "or an answer regctl cannot read (not JSON, the wrong shape, pages that never end)."),
     (errors.EXIT_UNREACHABLE, "Tracking server unreachable: connection refused, unknown host, timed out "
                               "or TLS failure, after the retries."),
     (errors.EXIT_ACCESS_DENIED, "Tracking server refused access: HTTP 401 (missing or wrong credentials) "

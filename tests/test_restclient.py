@@ -278,3 +278,69 @@ def test_client_certificate(scripted, certificate, tmp_path):
     assert refused.returncode == 5 and refused.stderr.count("\n") == 1
     result = regctl("models", "--json", store=server.url, env=dict(env, MLFLOW_TRACKING_CLIENT_CERT_PATH=str(bundle)))
     assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
+
+
+# ------------------------------------------------------------ hostile servers
+
+def test_a_search_whose_pages_never_end_stops(scripted):
+    same = (200, {"registered_models": [{"name": "a"}], "next_page_token": "same"})
+    server = scripted([same] * 3)
+    one_line(regctl("models", store=server.url), 4, server.url, "GET /api/2.0/mlflow/registered-models/search",
+             "next_page_token it sent before")
+    assert len(server.requests) == 2
+    server.answers = [(200, {"registered_model": {"name": "a"}})] + \
+        [(200, {"model_versions": [{"name": "a", "version": "1"}], "next_page_token": 12})] * 3
+    one_line(regctl("versions", "a", store=server.url), 4, "GET /api/2.0/mlflow/model-versions/search",
+             "next_page_token is 12, not text")
+
+
+DEEP = b'{"registered_models":' + b"[" * 100000 + b"]" * 100000 + b"}"
+MISSHAPEN = [
+    (["models"], [(200, b"null")], "registered-models/search", "the answer is null, not an object"),
+    (["models"], [(200, b"[1, 2, 3]")], "registered-models/search", "the answer is an array, not an object"),
+    (["describe", "a"], [(200, {})], "registered-models/get", "registered_model is missing"),
+    (["describe", "a"], [(200, {"registered_model": {"name": ["x"]}})], "registered-models/get",
+     "registered_model.name is an array, not text"),
+    (["versions", "a"], [(200, {"registered_model": {"name": "a"}}),
+                         (200, {"model_versions": [{"name": "a", "version": "abc"}]})],
+     "model-versions/search", 'model_versions[0].version is "abc", not a version number'),
+    (["models"], [(200, {"registered_models": [{"name": "a", "latest_versions": "x", "tags": {"a": 1}}]})],
+     "registered-models/search", 'registered_models[0].tags is an object, not an array'),
+    (["models"], [(200, b'{"registered_models": [{"name": "a", "creation_timestamp": NaN}]}')],
+     "registered-models/search", "NaN is not a number"),
+    (["models"], [(200, b'{"registered_models": [{"name": "a", "last_updated_timestamp": 1e400}]}')],
+     "registered-models/search", "1e400 is too large a number"),
+    (["models"], [(200, {"registered_models": [{"name": "a", "creation_timestamp": 10 ** 30}]})],
+     "registered-models/search", "not a 64-bit integer"),
+    (["models"], [(200, DEEP)], "registered-models/search", "nested too deeply"),
+    (["resolve", "models:/a/1"], [(200, {"model_version": 4})], "model-versions/get",
+     "model_version is 4, not an object"),
+    (["describe", "a", "--version", "1"], [(200, {"model_version": {"name": "a", "version": "1", "tags": 3}})],
+     "model-versions/get", "model_version.tags is 3, not an array"),
+]
+
+
+@pytest.mark.parametrize("command, answers, endpoint, reason", MISSHAPEN, ids=[case[3] for case in MISSHAPEN])
+def test_an_answer_of_the_wrong_shape_is_one_line(scripted, command, answers, endpoint, reason):
+    server = scripted(answers)
+    one_line(regctl(*command, store=server.url), 4,
+             f"the server at {server.url} answered GET /api/2.0/mlflow/{endpoint} with ", reason)
+
+
+BAD_SETTINGS = [
+    ({}, "http://[::1", "invalid server URL 'http://[::1'"),
+    ({"HTTP_PROXY": "http://[::1"}, None, "HTTP_PROXY='http://[::1' is not a proxy URL"),
+    ({"HTTP_PROXY": "http://\udcff:1"}, None, "HTTP_PROXY='http://\\udcff:1' is not a proxy URL: not UTF-8 text"),
+    ({"MLFLOW_TRACKING_USERNAME": "\udcff", "MLFLOW_TRACKING_PASSWORD": "x"}, None,
+     "MLFLOW_TRACKING_USERNAME is not UTF-8 text"),
+    ({"MLFLOW_TRACKING_TOKEN": "a\nb"}, None, "MLFLOW_TRACKING_TOKEN holds characters an HTTP header cannot carry"),
+]
+
+
+@pytest.mark.parametrize("env, store, needle", BAD_SETTINGS, ids=[case[2][:30] for case in BAD_SETTINGS])
+def test_a_bad_server_url_proxy_or_credential_is_bad_input(scripted, env, store, needle):
+    server = scripted()
+    for command in (["models"], ["resolve", "models:/a/1"]):  # the full CLI, and resolve's fast path
+        result = regctl(*command, store=store or server.url, env=env, process=True)  # a real, non-UTF-8 environment
+        one_line(result, 2, needle)
+    assert server.requests == []
