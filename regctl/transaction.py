@@ -164,23 +164,33 @@ def _preflight(store: Store, plan: Plan) -> None:
                   for _, files in plan.builds for data in files.values())
     moves = [(store.root / c["dst"], store.root / c["src"]) for c in plan.changes if c["op"] == MOVE]
     for change in plan.changes:
-        for key in ("path", "src", "dst"):
-            if key in change:
-                target = store.root / change[key]
-                store.inside(target.parent)
-                if change["op"] in (WRITE, REMOVE) or key in ("src", "dst"):
-                    _require_writable(_existing_ancestor(target.parent), target)
-        if change["op"] in (WRITE, REMOVE):
-            _require_changeable(_before_moves(store.root / change["path"], moves))
-        elif change["op"] == MOVE:
-            _require_changeable(store.root / change["src"])
-        elif change["op"] == REMOVE_TREE:
-            tree = store.root / change["path"]
-            for part in [tree] + [src for dst, src in moves if dst == tree or tree in dst.parents]:
-                _require_tree_removable(part)
+        _check_directories(store, change)
+        _check_what_goes(store, change, moves)
     for temp, _ in plan.builds:
         store.inside(temp.parent)
     _require_space(store, needed, len(plan.changes) + sum(len(files) for _, files in plan.builds))
+
+
+def _check_directories(store: Store, change: dict) -> None:
+    """The change's paths stay inside the store, and the directories it writes to are writable."""
+    for key in ("path", "src", "dst"):
+        if key in change:
+            target = store.root / change[key]
+            store.inside(target.parent)
+            if change["op"] in (WRITE, REMOVE) or key in ("src", "dst"):
+                _require_writable(_existing_ancestor(target.parent), target)
+
+
+def _check_what_goes(store: Store, change: dict, moves: list) -> None:
+    """What the change replaces, moves or removes can be (where it is now, before the plan's moves)."""
+    if change["op"] in (WRITE, REMOVE):
+        _require_changeable(_before_moves(store.root / change["path"], moves))
+    elif change["op"] == MOVE:
+        _require_changeable(store.root / change["src"])
+    elif change["op"] == REMOVE_TREE:
+        tree = store.root / change["path"]
+        for part in [tree] + [src for dst, src in moves if dst == tree or tree in dst.parents]:
+            _require_tree_removable(part)
 
 
 def _existing_ancestor(path: Path) -> Path:
