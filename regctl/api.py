@@ -186,15 +186,19 @@ class Registry:
     # ----------------------------------------------------------------- writes
 
     def register(self, source: str, name: str, *, description: Optional[str] = None,
-                 tags: Optional[Mapping[str, str]] = None, aliases: Iterable[str] = ()) -> ModelVersion:
-        """A new version of ``name`` (created if missing) from a ``runs:/``, ``models:/``, file URI or path."""
+                 tags: Optional[Mapping[str, str]] = None, aliases: Iterable[str] = (),
+                 run_link: Optional[str] = None) -> ModelVersion:
+        """A new version of ``name`` (created if missing) from a ``runs:/``, ``models:/``, file URI or path.
+
+        ``run_link``: MLflow's link to the run that made it (``push`` keeps the source version's)."""
         tags = validate_tags(tags or {})
         aliases = [validate_alias(a) for a in aliases]
         check_text(source, "source")
-        if description is not None:
-            check_text(description, "description")
+        for text, what in ((description, "description"), (run_link, "run link")):
+            if text is not None:
+                check_text(text, what)
         return self.backend.register(source, validate_lookup_name(name), description=description,
-                                     tags=tags, aliases=aliases)
+                                     tags=tags, aliases=aliases, run_link=run_link)
 
     def set_alias(self, name: str, alias: str, version: VersionArg, *,
                   expect: Optional[VersionArg] = None) -> AliasChange:

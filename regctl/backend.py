@@ -90,8 +90,9 @@ class Backend(Protocol):
 
     # ----------------------------------------------------------------- writes
     def register(self, source: str, name: str, *, description: Optional[str], tags: Mapping[str, str],
-                 aliases: Sequence[str]) -> ModelVersion:
-        """A new version of ``name`` (created if needed) from ``source``."""
+                 aliases: Sequence[str], run_link: Optional[str] = None) -> ModelVersion:
+        """A new version of ``name`` (created if needed) from ``source``; ``run_link`` as MLflow's
+        ``create_model_version`` takes it (a link to the run in another tracking system)."""
 
     def set_alias(self, name: str, alias: str, version: int, *, expect: Optional[int],
                   expect_given: bool) -> AliasChange:

@@ -135,8 +135,9 @@ class FileBackend:
 
     # ----------------------------------------------------------------- writes
 
-    def register(self, source, name, *, description, tags, aliases) -> ModelVersion:
-        view = registry.register(self.store, source, name, description=description, tags=tags, aliases=aliases)
+    def register(self, source, name, *, description, tags, aliases, run_link=None) -> ModelVersion:
+        view = registry.register(self.store, source, name, description=description, tags=tags, aliases=aliases,
+                                 run_link=run_link)
         return version_of(view)
 
     def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:

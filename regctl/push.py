@@ -300,7 +300,8 @@ def _copy_version(source, target, version, next_number: Optional[int], scratch: 
         placeholder = target.register(uri, name)
         target.delete_version(name, placeholder.version)
         next_number = placeholder.version + 1
-    created = target.register(uri, name, description=version.description, tags=dict(version.tags))
+    created = target.register(uri, name, description=version.description, tags=dict(version.tags),
+                              run_link=version.run_link)
     if version.current_stage and version.current_stage != "None":
         target.transition_stage(name, created.version, version.current_stage)
     if local.is_relative_to(scratch):

@@ -82,7 +82,7 @@ def _require_dir(store: Store, location: str, source: str) -> None:
 
 
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
-             tags: Optional[dict] = None, aliases: Iterable[str] = ()) -> dict:
+             tags: Optional[dict] = None, aliases: Iterable[str] = (), run_link: Optional[str] = None) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
     if prompts.is_prompt(store.root, name):
         raise prompts.name_taken(name)
@@ -101,7 +101,7 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
         if not exists:
             validate_model_name(name)  # the strict rules are for new names; existing ones are used as they are
         number = store.highest_version_number(name) + 1 if exists else 1
-        meta = new_version_meta(name, origin, description, change.now, number)
+        meta = dict(new_version_meta(name, origin, description, change.now, number), run_link=run_link)
         old_aliases = {alias: change.aliases().get(alias) for alias in aliases}
         if not exists:
             change.aliases().update((alias, str(number)) for alias in aliases)

@@ -782,7 +782,7 @@ class RestBackend(DerivedOperations):
         # as MLflow's register_model: the new version gets none of the source version's tags
         return {"source": f"models:/{ref.name}/{number}", "location": self._download_uri(ref.name, number) or ""}
 
-    def register(self, source, name, *, description, tags, aliases) -> ModelVersion:
+    def register(self, source, name, *, description, tags, aliases, run_link=None) -> ModelVersion:
         origin = self._registration_source(source, tags)
         if self.dry_run:
             return self._planned_version(origin, name, description, tags, aliases)
@@ -804,8 +804,9 @@ class RestBackend(DerivedOperations):
             all_tags = dict(tags)
             body = {"name": name, "source": origin["source"],
                     "tags": [{"key": k, "value": v} for k, v in all_tags.items()]}
-            if description is not None:
-                body["description"] = description
+            for key, value in (("description", description), ("run_link", run_link)):
+                if value is not None:
+                    body[key] = value
             for key in ("run_id", "model_id"):
                 if origin.get(key):
                     body[key] = origin[key]

@@ -779,7 +779,7 @@ class SqliteBackend(DerivedOperations):
         connection.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?" + self._ws, (now, name))
 
     @_translated
-    def register(self, source, name, *, description, tags, aliases):
+    def register(self, source, name, *, description, tags, aliases, run_link=None):
         from regctl import digest
 
         validate_model_name(name)
@@ -804,7 +804,7 @@ class SqliteBackend(DerivedOperations):
             self._insert(connection, "model_versions", {
                 "name": name, "version": number, "creation_time": now, "last_updated_time": now,
                 "description": description, "user_id": None, "current_stage": "None", "source": origin["source"],
-                "storage_location": origin["storage_location"], "run_id": origin["run_id"], "run_link": None,
+                "storage_location": origin["storage_location"], "run_id": origin["run_id"], "run_link": run_link,
                 "status": "READY", "status_message": None})
             for key, value in tags.items():
                 self._insert(connection, "model_version_tags", {"key": key, "value": value, "name": name,

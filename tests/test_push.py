@@ -329,3 +329,28 @@ def test_push_checks_names_the_target_would_refuse_before_writing(tmp_path):
     connection.close()
     target = existing_target(tmp_path)
     refused_both_ways([], store, target, 2, "'team:churn'")
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_push_keeps_the_run_link(tmp_path, kind):
+    """MLflow's ``run_link`` (where the run lives in another tracking system) travels with the version."""
+    import shutil
+
+    from conftest import FIXTURES, ok_json
+
+    from regctl import Registry
+
+    link = "https://ci.example.org/runs/7"
+    source = tmp_path / "source" / "mlruns"
+    Registry(str(source)).register(str(make_model(tmp_path, "linked")), "linked", run_link=link)
+    if kind == "sqlite":
+        shutil.copytree(FIXTURES / "mlflow3-db", tmp_path / "db")
+        target = f"sqlite:///{tmp_path / 'db' / 'mlflow.db'}"
+    else:
+        target = str(tmp_path / "target" / "mlruns")
+    ok(regctl("push", "linked", "--to", target, store=source))
+    assert ok_json("describe", "linked", "--version", "1", store=source)["run_link"] == link
+    assert ok_json("describe", "linked", "--version", "1", store=target)["run_link"] == link
+    if kind == "sqlite":
+        mlflow = import_mlflow()
+        assert mlflow.MlflowClient(tracking_uri=target, registry_uri=target).get_model_version("linked", "1").run_link == link
