@@ -458,7 +458,7 @@ def test_a_held_write_lock_times_out_cleanly(db3):
 
 def _writer_waiting_for_a_reader(db: FixtureStore, *args):
     """``regctl ARGS`` in a process whose COMMIT waits: a reader holds the database (as an MLflow
-    server's query does). Returns (process, reader); the writer has changed pages, not committed."""
+    server's query does). Returns (process, reader) once the writer is in its COMMIT."""
     reader = sqlite3.connect(db.root, isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM registered_models").fetchall()  # a SHARED lock, until COMMIT
@@ -466,13 +466,22 @@ def _writer_waiting_for_a_reader(db: FixtureStore, *args):
     env["REGCTL_LOCK_TIMEOUT"] = "30"
     process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", db.store, *args], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    hot_journal = Path(str(db.root) + "-journal")  # SQLite's rollback journal: pages changed, commit pending
-    deadline = time.monotonic() + 20
-    while not hot_journal.exists() and process.poll() is None and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not _holds_sigterm(process.pid) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(0.3)
-    assert process.poll() is None, process.communicate()
+    time.sleep(0.2)  # in COMMIT, which waits for the reader (SIGINT and SIGTERM are held from just before it)
+    assert process.poll() is None and _holds_sigterm(process.pid), process.communicate()
     return process, reader
+
+
+def _holds_sigterm(pid: int) -> bool:
+    """Whether the process blocks SIGTERM now (Linux: the SigBlk mask in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    blocked = next((line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), "0")
+    return bool(int(blocked, 16) & (1 << (15 - 1)))
 
 
 @pytest.mark.parametrize("args", [("rename", "iris-classifier", "renamed"),
