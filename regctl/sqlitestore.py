@@ -30,7 +30,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from regctl import sqlschema, uris
+from regctl import sqlschema, sqltracking, uris
 from regctl.atomic import os_reason
 from regctl.derived import DerivedOperations
 from regctl.errors import Conflict, InvalidInput, NotFound, StoreError
@@ -42,10 +42,8 @@ from regctl.names import (
     show,
     validate_alias,
     validate_artifact_path,
-    validate_logged_model_id,
     validate_lookup_name,
     validate_model_name,
-    validate_run_id,
 )
 from regctl.resolve import MAX_DEPTH, Resolution, run_location
 
@@ -396,7 +394,7 @@ class SqliteBackend(DerivedOperations):
                 "artifact_path": None}
         if row["run_id"]:
             try:
-                run = self._find_run(connection, row["run_id"])
+                run = sqltracking.find_run(connection, self.schema, row["run_id"])
                 info["experiment_id"], info["run_name"] = run["experiment_id"], run["run_name"]
             except (NotFound, InvalidInput):
                 pass
@@ -432,7 +430,7 @@ class SqliteBackend(DerivedOperations):
         if isinstance(ref, uris.RunRef):
             return self._resolve_run(connection, ref, uri)
         if isinstance(ref, uris.LoggedModelRef):
-            model = self._find_logged_model(connection, ref.model_id)
+            model = sqltracking.find_logged_model(connection, self.schema, ref.model_id)
             location = model["artifact_location"] or ""
             return Resolution(uri, location, self._location_path(connection, location, depth),
                               model_id=ref.model_id, run_id=model["source_run_id"])
@@ -454,13 +452,13 @@ class SqliteBackend(DerivedOperations):
 
     def _resolve_run(self, connection, ref, uri: str) -> Resolution:
         """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its newest logged model of that name."""
-        run = self._find_run(connection, ref.run_id)
+        run = sqltracking.find_run(connection, self.schema, ref.run_id)
         path = validate_artifact_path(ref.path)
         location = run_location(run, path)
         local = self._location_path(connection, location)
         if exists(local) or not path:
             return Resolution(uri, location, local, run_id=ref.run_id)
-        model = self._logged_model_named(connection, run, path.split("/")[0], newest_first=True)
+        model = sqltracking.logged_model_named(connection, self.schema, run, path.split("/")[0], newest_first=True)
         if model is None:
             return Resolution(uri, location, local, run_id=ref.run_id)
         rest = path.split("/", 1)[1] if "/" in path else ""
@@ -494,52 +492,6 @@ class SqliteBackend(DerivedOperations):
             raise NotFound(f"no versions of model {show(name)}{in_stage} found")
         row = dict(zip(VERSION_COLUMNS, row))
         return row["version"], row
-
-    # ------------------------------------------------------ tracking lookups
-
-    def _find_run(self, connection, run_id: str) -> dict:
-        validate_run_id(run_id)
-        row = None
-        if self.schema.has("runs"):
-            row = connection.execute("SELECT run_uuid, name, experiment_id, artifact_uri FROM runs WHERE run_uuid = ?",
-                                     (run_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"run {show(run_id)} not found")
-        return {"run_id": row[0], "run_name": row[1], "experiment_id": None if row[2] is None else str(row[2]),
-                "artifact_uri": row[3]}
-
-    _LOGGED_MODEL = ("model_id", "experiment_id", "name", "artifact_location", "creation_timestamp_ms",
-                     "source_run_id", "lifecycle_stage")
-
-    def _find_logged_model(self, connection, model_id: str) -> dict:
-        validate_logged_model_id(model_id)
-        row = None
-        if self.schema.has("logged_models"):
-            row = connection.execute("SELECT " + ", ".join(self._LOGGED_MODEL) + " FROM logged_models "
-                                     "WHERE model_id = ?", (model_id,)).fetchone()
-        if row is None or row[-1] == "deleted":
-            raise NotFound(f"logged model {show(model_id)} not found")
-        return dict(zip(self._LOGGED_MODEL, row))
-
-    def _logged_model_named(self, connection, run: dict, name: str, *, newest_first: bool):
-        """The run's logged model called ``name``: the newest (download rule) or the highest step (registration)."""
-        if not self.schema.has("logged_models"):
-            return None
-        with_step = self.schema.has("inputs", "step")
-        step = ("COALESCE((SELECT MAX(step) FROM inputs WHERE source_type = 'RUN_OUTPUT' AND source_id = lm.source_run_id "
-                "AND destination_type = 'MODEL_OUTPUT' AND destination_id = lm.model_id), 0)") if with_step else "0"
-        rows = connection.execute(
-            "SELECT " + ", ".join("lm." + c for c in self._LOGGED_MODEL) + f", {step} FROM logged_models AS lm "
-            "WHERE lm.source_run_id = ? AND lm.name = ? AND (lm.lifecycle_stage IS NULL OR lm.lifecycle_stage != 'deleted')",
-            (run["run_id"], name)).fetchall()
-        if not rows:
-            return None
-        candidates = [dict(zip(self._LOGGED_MODEL + ("step",), r)) for r in rows]
-        if newest_first:
-            candidates.sort(key=lambda m: (-(m["creation_timestamp_ms"] or 0), m["model_id"]))
-        else:
-            candidates.sort(key=lambda m: (-(m["step"] or 0), -(m["creation_timestamp_ms"] or 0)))
-        return candidates[0]
 
     # ------------------------------------------------------ verify, history
 
@@ -727,12 +679,12 @@ class SqliteBackend(DerivedOperations):
         """What MLflow would store for a registration from ``source``; NotFound if nothing is there."""
         ref = uris.parse_uri(source)
         if isinstance(ref, uris.RunRef):
-            run = self._find_run(connection, ref.run_id)
+            run = sqltracking.find_run(connection, self.schema, ref.run_id)
             path = validate_artifact_path(ref.path)
             location = run_location(run, path)
             if (self._location_path(connection, location) / "MLmodel").is_file():
                 return {"source": location, "storage_location": location, "run_id": ref.run_id, "model": None}
-            model = self._logged_model_named(connection, run, path, newest_first=False) if path else None
+            model = sqltracking.logged_model_named(connection, self.schema, run, path, newest_first=False) if path else None
             if model is None:
                 raise NotFound(f"source {show(f'runs:/{ref.run_id}/{path}')} not found: "
                                f"the run has no {path or '.'}/MLmodel and no logged model named {show(path)}")
@@ -740,7 +692,7 @@ class SqliteBackend(DerivedOperations):
             return {"source": f"models:/{model['model_id']}", "storage_location": model["artifact_location"],
                     "run_id": ref.run_id, "model": model}
         if isinstance(ref, uris.LoggedModelRef):
-            model = self._find_logged_model(connection, ref.model_id)
+            model = sqltracking.find_logged_model(connection, self.schema, ref.model_id)
             self._require_dir(connection, model["artifact_location"], source)
             return {"source": f"models:/{ref.model_id}", "storage_location": model["artifact_location"],
                     "run_id": model["source_run_id"], "model": model}
