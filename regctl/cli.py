@@ -620,11 +620,13 @@ def run(argv) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None  # Click's name for Ctrl-C; main() reports it
-    except render.OutputClosed:
-        if State.changed:  # the change is made: a reader that left early does not turn it into a failure
+    except render.OutputClosed as closed:
+        if State.changed:  # the change is made: output that cannot be written does not turn it into a failure
             render.silence_stdout()
             return 0
-        raise BrokenPipeError from None  # main() ends quietly
+        if isinstance(closed.error, BrokenPipeError):
+            raise BrokenPipeError from None  # main() ends quietly
+        raise closed.error from None  # main() says the output cannot be written
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:

@@ -18,16 +18,21 @@ import time
 
 
 class OutputClosed(Exception):
-    """Standard output was closed by its reader (``| head``); not an OSError, so Click leaves it alone."""
+    """Standard output cannot be written: its reader went away (``| head``, a BrokenPipeError), or
+    the disk behind it is full. Not an OSError, so Click leaves it alone; ``error`` says which."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def out(text: str) -> None:
-    """Write to standard output; a reader that went away raises OutputClosed."""
+    """Write to standard output; OutputClosed when it cannot be written."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:
-        raise OutputClosed() from None
+    except OSError as exc:
+        raise OutputClosed(exc) from None
 
 
 def silence_stdout() -> None:
@@ -49,8 +54,13 @@ def print_json(data) -> None:
 
 
 def info(message: str) -> None:
-    """A human confirmation: stderr, so stdout stays clean for pipelines."""
-    sys.stderr.write(visible(message) + "\n")
+    """A human confirmation: stderr, so stdout stays clean for pipelines. Where stderr cannot be
+    written (a full disk behind it) the confirmation is lost, never the command's stdout or status."""
+    try:
+        sys.stderr.write(visible(message) + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 def waiting(message: str) -> None:

@@ -632,6 +632,27 @@ def test_a_write_whose_reader_left_early_still_succeeds(tmp_path):
     assert fixed.returncode == 0 and not (store / "models" / "m" / "aliases" / "ghost").exists()
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_write_whose_output_hits_a_full_disk_still_succeeds(tmp_path):
+    """``register ... >/dev/full`` (a CI log on a full disk) made the version and exited 4, so a
+    retry registered it twice; ``2>/dev/full`` also lost the version number on stdout."""
+    store = new_store(tmp_path, versions=1)
+    source = make_source(tmp_path, "second")
+    with open("/dev/full", "w") as full:
+        no_stdout = spawn("register", source, "--name", "m", store=store, stdout=full, stderr=subprocess.PIPE,
+                          text=True)
+        _, err = no_stdout.communicate(timeout=60)
+        assert (no_stdout.returncode, err) == (0, f"registered m version 2 from {source}\n")
+        no_stderr = spawn("register", source, "--name", "m", store=store, stdout=subprocess.PIPE, stderr=full,
+                          text=True)
+        out, _ = no_stderr.communicate(timeout=60)
+        assert (no_stderr.returncode, out) == (0, "3\n")
+        read = spawn("versions", "m", store=store, stdout=full, stderr=subprocess.PIPE, text=True)
+        _, err = read.communicate(timeout=60)
+    assert read.returncode == 4 and err == "regctl: cannot write output: No space left on device\n"
+    assert ok(regctl("versions", "m", store=store)).count("\n") == 3
+
+
 def test_resolve_with_stdout_closed(tmp_path):
     """Finding 10: ``regctl resolve ... >&-`` printed a traceback instead of one line and exit 4."""
     store = new_store(tmp_path)
