@@ -117,15 +117,20 @@ def check_appendable(path: Path) -> None:
         raise StoreError(f"cannot append to the journal {path}: permission denied")
 
 
-def append_after(path: Path, *records: dict) -> None:
+def append_after(path: Path, *records: dict) -> bool:
     """Journal a change already made: a journal that cannot be written is said on stderr, as a
-    warning, and does not turn the change into a failure."""
+    warning, and does not turn the change into a failure. Whether the records were written."""
     try:
         append(path, *records)
     except StoreError as exc:
         import sys
 
-        sys.stderr.write(f"regctl: warning: the change is made, but {exc.message}\n")
+        try:
+            sys.stderr.write(f"regctl: warning: the change is made, but {exc.message}\n")
+        except OSError:
+            pass
+        return False
+    return True
 
 
 def truncate(path: Path, size: int) -> None:

@@ -123,8 +123,10 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
         except RegctlError as exc:
             raise StoreError(f"{exc.message}; the change is recorded in {pending.name} and will be completed "
                              "by the next write to this model or by doctor --fix") from None
-        journal.append(store.journal_path(), journal.commit_record(txn))
-        atomic.remove_file(pending)
+        # the change is made and visible: a commit record that cannot be written (a full disk) is a
+        # warning, and the pending file stays for the next write to this model to record it
+        if journal.append_after(store.journal_path(), journal.commit_record(txn)):
+            atomic.remove_file(pending)
 
 
 def recover(store: Store, pending: Path) -> bool:

@@ -5,6 +5,7 @@ one line and leaves the store byte for byte as it was.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -90,3 +91,35 @@ def test_doctor_fix_keeps_the_aliases_of_a_version_behind_a_symbolic_link(store,
     assert sorted(os.listdir(store / "models" / MODEL / "aliases")) == aliases_before
     assert (store / "models" / MODEL / "aliases" / "challenger").read_text() == "1"
     assert snapshot(outside.parent) == outside_before
+
+
+def test_a_commit_record_that_cannot_be_written_does_not_fail_a_made_change(store, tmp_path):
+    """The change is applied before its commit record is appended: a journal that stops growing
+    then (a full disk; here the file size limit) is a warning, the command succeeds, and the next
+    write records the commit."""
+    import resource
+    import signal
+
+    journal = store / "models" / ".regctl%journal.jsonl"
+    probe = tmp_path / "probe"
+    shutil.copytree(store, probe)
+    assert regctl("alias", "set", MODEL, "champion", "1", store=probe).returncode == 0
+    lines = (probe / "models" / ".regctl%journal.jsonl").read_bytes().splitlines(keepends=True)
+    intent = len(lines[0])  # this write's intent, then its commit
+    journal.write_bytes(b"\n" * 20000)
+    limit = 20000 + intent + 8  # room for the intent, not for the commit after it
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(store), "alias", "set", MODEL,
+                             "champion", "1"], capture_output=True, text=True, preexec_fn=limited, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "warning: the change is made" in result.stderr and "File too large" in result.stderr
+    assert (store / "models" / MODEL / "aliases" / "champion").read_text() == "1"
+    assert regctl("alias", "set", MODEL, "challenger", "2", store=store).returncode == 0  # records the commit
+    history = json.loads(regctl("history", "--json", store=store).stdout)
+    assert [(r["target"], r["new"]) for r in history][:2] == [
+        ("challenger", "2"), ("champion", "1")]
+    assert regctl("doctor", store=store).returncode == 0
