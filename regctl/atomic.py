@@ -72,6 +72,9 @@ def locked(lock_path: Path, what: str):
         return
     import time
 
+    if frozen(lock_path.parent):  # a lock file made there could never be removed again
+        raise StoreError(f"cannot lock {what}: {lock_path.parent} is immutable or append-only (chattr); "
+                         "nothing was changed")
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -281,17 +284,23 @@ def why_unchangeable(path: Path) -> "str | None":
         return "it belongs to another user in a sticky directory"
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
         return None  # a link is renamed, never opened; nothing else is opened either
+    return "it is immutable or append-only (chattr)" if frozen(path) else None
+
+
+def frozen(path: Path) -> bool:
+    """Whether ``path`` (a regular file or a directory) is immutable or append-only (``chattr +i``,
+    ``+a``): no entry of such a directory can be added, renamed or removed (``+a``: only added)."""
     try:
         import fcntl
         import struct
 
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except (ImportError, OSError):
-        return None
+        return False
     try:
         flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4])[0]
     except OSError:  # a file system without these flags
-        return None
+        return False
     finally:
         os.close(fd)
-    return "it is immutable or append-only (chattr)" if flags & _IMMUTABLE_OR_APPEND_ONLY else None
+    return bool(flags & _IMMUTABLE_OR_APPEND_ONLY)

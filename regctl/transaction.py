@@ -14,7 +14,8 @@ entries. Nothing is written until the whole plan is known. Then ``run``:
 3. appends the *intent* (transaction id, the changes, the history entries) to
    the journal, fsynced, and leaves a copy of it as the model's *pending* file;
 4. applies the changes, each of which can be applied again harmlessly;
-5. appends the *commit* and removes the pending file.
+5. appends the *commit* and removes the pending file (a commit that cannot be
+   appended then is a warning: the change is made, and the next write records it).
 
 A process killed in step 4 leaves the pending file behind; whoever next takes
 that model's lock (or ``doctor --fix``) applies the changes again from it and
@@ -95,7 +96,7 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
     """Apply ``plan`` all or nothing (see the module docstring). The caller holds the lock."""
     if not plan:
         return
-    _preflight(store, plan)
+    _preflight(store, plan, pending)
     built = []
     try:
         for temp, files in plan.builds:
@@ -105,15 +106,13 @@ def run(store: Store, pending: Path, plan: Plan) -> None:
         intent = journal.intent_record(txn, plan.changes, plan.entries)
         journal.append(store.journal_path(), intent)
     except BaseException:
-        for temp in built:
-            _remove_tree(temp)
+        _discard(store, built)
         raise
     with atomic.signals_held():
         try:
             atomic.write_bytes(pending, journal.encode(intent))
         except RegctlError:
-            for temp in built:  # nothing applied; history skips an intent without a commit
-                _remove_tree(temp)
+            _discard(store, built)  # nothing applied; history skips an intent without a commit
             raise
         try:
             _apply(store, plan.changes)
@@ -153,34 +152,47 @@ def recover(store: Store, pending: Path) -> bool:
 
 def _abandon(store: Store, pending: Path, built: list) -> None:
     atomic.remove_file(pending)
+    _discard(store, built)
+
+
+def _discard(store: Store, built: list) -> None:
+    """Remove directories built for a change that will not be made, and the staging directories
+    (``regctltmp-*``) they leave empty."""
     for temp in built:
         _remove_tree(temp)
+        _prune(temp.parent, store.root)
 
 
 # ------------------------------------------------------------------ checks
 
-def _preflight(store: Store, plan: Plan) -> None:
+def _preflight(store: Store, plan: Plan, pending: Path) -> None:
     """Refuse, before anything is written, a plan that would leave the store or could not be applied."""
+    _require_writable(pending.parent, pending)
     needed = _SPACE_MARGIN + sum(len(c.get("text", "")) * 2 for c in plan.changes)
     needed += sum(data.stat().st_size if isinstance(data, Path) else len(data or b"")
                   for _, files in plan.builds for data in files.values())
     moves = [(store.root / c["dst"], store.root / c["src"]) for c in plan.changes if c["op"] == MOVE]
     for change in plan.changes:
-        _check_directories(store, change)
+        _check_directories(store, change, moves)
         _check_what_goes(store, change, moves)
+    journal.check_appendable(store.journal_path())
     for temp, _ in plan.builds:
         store.inside(temp.parent)
     _require_space(store, needed, len(plan.changes) + sum(len(files) for _, files in plan.builds))
 
 
-def _check_directories(store: Store, change: dict) -> None:
-    """The change's paths stay inside the store, and the directories it writes to are writable."""
+def _check_directories(store: Store, change: dict, moves: list) -> None:
+    """The change's paths stay inside the store, and the directories it writes to (its temporary
+    files' included) are writable."""
     for key in ("path", "src", "dst"):
         if key in change:
             target = store.root / change[key]
             store.inside(target.parent)
             if change["op"] in (WRITE, REMOVE) or key in ("src", "dst"):
-                _require_writable(_existing_ancestor(target.parent), target)
+                _require_writable(_existing_ancestor(_before_moves(target.parent, moves)), target)
+    if change["op"] == WRITE:
+        target = _before_moves(store.root / change["path"], moves)
+        _require_writable(_existing_ancestor(_temp_dir_for(target)), target)
 
 
 def _check_what_goes(store: Store, change: dict, moves: list) -> None:
@@ -202,6 +214,10 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def _require_writable(directory: Path, target: Path) -> None:
+    """Entries of ``directory`` can be created, renamed and removed (temporary files are renamed)."""
+    if atomic.frozen(directory):
+        raise StoreError(f"cannot write {target}: {directory} is immutable or append-only (chattr); "
+                         "nothing was changed")
     if not os.access(directory, os.W_OK | os.X_OK):
         reason = "read-only file system" if _read_only(directory) else "permission denied"
         raise StoreError(f"cannot write {target}: {reason} ({directory}); nothing was changed")

@@ -26,16 +26,17 @@ def store(tmp_path) -> Path:
 
 
 @contextlib.contextmanager
-def immutable(path: Path):
-    """``chattr +i path`` for the block (skips where the file system or the user cannot)."""
+def immutable(path: Path, flag: str = "i"):
+    """``chattr +i path`` (``flag="a"``: append-only) for the block (skips where the file system or
+    the user cannot)."""
     if not shutil.which("chattr"):
         pytest.skip("chattr is not installed")
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+    if subprocess.run(["chattr", f"+{flag}", str(path)], capture_output=True).returncode != 0:
         pytest.skip("this file system or user cannot make files immutable")
     try:
         yield path
     finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
+        subprocess.run(["chattr", f"-{flag}", str(path)], check=True)
 
 
 IMMUTABLE_CASES = [  # (the file or directory made immutable, the write it must stop before anything changes)
@@ -59,6 +60,49 @@ def test_a_file_that_cannot_be_replaced_stops_the_write_before_anything_changes(
         assert snapshot(store) == before
     ok_after = regctl(*args, store=store)  # the same write, once the file can be replaced again
     assert ok_after.returncode == 0, ok_after.stderr
+
+
+DIRECTORY_CASES = [  # (a directory, its flag, a write that would need to add, rename or remove entries in it)
+    ("models/iris-classifier/aliases", "a", ["alias", "set", MODEL, "champion", "1"]),
+    ("models/iris-classifier/tags", "a", ["tag", MODEL, "k=v"]),
+    ("models/iris-classifier", "a", ["alias", "set", MODEL, "champion", "1"]),
+    ("models", "a", ["alias", "set", MODEL, "champion", "1"]),
+    (".", "a", ["delete", MODEL, "--yes"]),
+    ("models/iris-classifier/version-1", "i", ["tag", MODEL, "--version", "1", "k=v"]),
+]
+
+
+@pytest.mark.parametrize("directory, flag, args", DIRECTORY_CASES, ids=lambda v: v if isinstance(v, str) else "")
+def test_a_directory_whose_entries_cannot_change_stops_the_write_before_anything_changes(store, directory, flag,
+                                                                                          args):
+    before = snapshot(store)
+    with immutable(store / directory, flag):
+        one_line_failure(regctl(*args, store=store), 4, "immutable or append-only", "nothing was changed")
+        assert snapshot(store) == before
+
+
+def test_a_journal_that_cannot_take_the_intent_leaves_nothing_behind(store, tmp_path):
+    """A new model's files are built in a staging directory at the store root first: a refused
+    write removes it, and a FIFO journal is refused, never written into (it would block)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    journal = store / "models" / ".regctl%journal.jsonl"
+    before = snapshot(store)
+    with immutable(journal.parent, "a"):
+        pass  # the journal may not exist yet: create it, then freeze it
+    journal.write_bytes(b"")
+    before = snapshot(store)
+    with immutable(journal):
+        one_line_failure(regctl("register", source, "--name", "fresh", store=store), 4, "journal")
+        assert snapshot(store) == before
+    journal.unlink()
+    os.mkfifo(journal)
+    big = tmp_path / "big.md"
+    big.write_text("x" * 200_000)
+    result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(store), "describe", MODEL, "--set-file",
+                             str(big)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 4 and "not a regular file" in result.stderr
 
 
 def test_a_fifo_in_the_store_is_reported_never_opened(store):
