@@ -49,14 +49,17 @@ def registration_source(store: Store, source: str) -> dict:
     if not location:
         raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
     _require_dir(store, location, source)
-    # MLflow gives a version registered from another version none of its tags: approvals must not spread.
+    # As MLflow's register_model from models:/NAME/N: none of the version's tags (approvals must not
+    # spread), its logged model, and no run of its own: MLflow passes none, and its file store takes
+    # the run of the logged model (MLflow 3), which also lists the new version.
     origin: dict = {"source": f"models:/{ref.name}/{number}", "storage_location": location,
-              "run_id": meta.get("run_id"), "model_id": meta.get("model_id"), "tags": {}}
-    if isinstance(meta.get("model_id"), str):  # MLflow 3 lists the new version on the version's logged model too
+                    "run_id": None, "model_id": meta.get("model_id"), "tags": {}}
+    if isinstance(meta.get("model_id"), str):
         try:
-            origin["logged_model_dir"] = tracking.find_logged_model(store, meta["model_id"])["_dir"]
+            model = tracking.find_logged_model(store, meta["model_id"])
         except NotFound:
-            pass
+            return origin
+        origin.update(run_id=model.get("source_run_id"), logged_model_dir=model["_dir"])
     return origin
 
 

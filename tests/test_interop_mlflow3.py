@@ -431,6 +431,20 @@ def test_register_from_a_registered_version_copies_no_tags_as_mlflow(made, tmp_p
               for root in (ours, theirs)]
     assert listed[0] == listed[1] and {"name": "copy", "version": 1} in listed[0]
 
+    # a source version with a run but no logged model: MLflow passes no run, and its file store has none
+    # to take from a logged model, so the copy has no run
+    run_id = made["client"].get_model_version(MODEL, "1").run_id
+    files = str(location_path(made["client"].get_model_version_download_uri(MODEL, "1")))
+    for root in (ours, theirs):
+        client = client_of(root)
+        client.create_registered_model("plain")
+        client.create_model_version("plain", files, run_id=run_id)
+    with using_store(theirs) as fluent:
+        plain = version_as_regctl(fluent.register_model("models:/plain/1", "plain copy"))
+    assert regctl_ok(ours, "register", "models:/plain/1", "--name", "plain copy") == "1\n"
+    mine = regctl_json(ours, "describe", "plain copy", "--version", "1")
+    assert plain["run_id"] is None and (mine["run_id"], mine["model_id"]) == (plain["run_id"], plain["model_id"])
+
 
 def test_doctor_finds_no_problem_in_what_only_mlflow_wrote(tmp_path, file_store_allowed):
     """Issue 7.3.6: MLflow's own rename leaves a stale aliases mapping in meta.yaml (MLflow reads
