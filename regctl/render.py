@@ -12,9 +12,10 @@ thousand rows.
 import contextlib
 import json
 import os
-import re
 import sys
 import time
+
+from regctl.report import visible
 
 
 class OutputClosed(Exception):
@@ -95,12 +96,6 @@ def timestamp(ms) -> str:
         return str(ms)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def visible(text: str) -> str:
-    """``text`` with control characters (terminal escapes, bidi overrides) shown as escapes, not obeyed."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def first_line(text) -> str:

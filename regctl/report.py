@@ -6,6 +6,17 @@ import sys
 from regctl.atomic import os_reason
 from regctl.errors import EXIT_STORE, RegctlError
 
+# C0 and C1 controls but tab and newline, DEL, and the bidi overrides: written as escapes, so that a
+# terminal shows them instead of obeying them (a server's message, a path, a tag value)
+_ESCAPES = {c: chr(c).encode("unicode_escape").decode("ascii")
+            for c in [*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0), *range(0x202a, 0x202f),
+                      *range(0x2066, 0x206a)]}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (terminal escapes, bidi overrides) shown as escapes, not obeyed."""
+    return text.translate(_ESCAPES)
+
 
 def wants_traceback(option: bool = False) -> bool:
     """The ``--traceback`` option's value, or ``REGCTL_TRACEBACK`` set to anything but '' or 0."""
@@ -28,5 +39,5 @@ def report(exc: BaseException, traceback: bool = False) -> int:
         code = EXIT_STORE
     if wants_traceback(traceback) and not isinstance(exc, RegctlError):
         raise exc
-    sys.stderr.write("regctl: " + " ".join(message.splitlines()) + "\n")
+    sys.stderr.write("regctl: " + visible(" ".join(message.splitlines())) + "\n")
     return code

@@ -332,3 +332,17 @@ def test_an_alias_is_accepted_wherever_a_version_is(store3):
                  ("alias", "set", MODEL, "x", "@nope"), ("delete", MODEL, "--version", "@nope", "--yes")]:
         assert "alias 'nope' of model 'iris-classifier' not found" in one_error(run(*args, store=store3), 1)
     one_error(run("stage", MODEL, "@", "Staging", store=store3), 2)
+
+
+def test_an_error_line_shows_terminal_escapes_never_obeys_them(tmp_path):
+    """A path (or a server's message) with an escape sequence: the error line shows it escaped,
+    as tables and confirmations do, through the CLI and the resolve fast path."""
+    import shutil
+
+    shutil.copytree(REPO / "examples" / "mlruns", tmp_path / "mlruns")
+    hostile = f"{tmp_path}/\x1b]0;PWNED\x07\x1b[2K\r\u202eevil"
+    for args in (["resolve", hostile], ["--traceback", "resolve", hostile], ["describe", "\x1b[31mred"]):
+        result = run(*args, store=tmp_path / "mlruns", process=True)
+        assert result.returncode in (1, 2, 4) and result.stderr.count("\n") == 1, result.stderr
+        assert not any(c in result.stderr for c in "\x1b\x07\r\u202e"), result.stderr
+        assert "\\x1b" in result.stderr
