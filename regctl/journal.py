@@ -155,23 +155,35 @@ def lines_from_end(path: Path) -> Iterator[bytes]:
     except OSError as exc:
         raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
     try:
-        position = os.fstat(fd).st_size
-        rest = b""
-        while position > 0:
-            step = min(_BLOCK, position)
-            position -= step
-            block = os.pread(fd, step, position) + rest
-            parts = block.split(b"\n")
-            rest = parts[0]
-            if len(rest) > _MAX_LINE:
-                rest = b""  # an absurd line: skip it rather than hold it in memory
-            for line in reversed(parts[1:]):
-                if line:
-                    yield line
-        if rest:
-            yield rest
+        yield from _lines_backwards(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)
+
+
+def _lines_backwards(fd: int, position: int) -> Iterator[bytes]:
+    """The lines of the first ``position`` bytes, last first. Each block is read and split once: the
+    start of a line that spans blocks is kept as a list of pieces (newest read first), so a long
+    line costs its length, not its length squared. A line over ``_MAX_LINE`` is damage, skipped."""
+    pieces: list = []  # the partial line after the last newline seen, as blocks in reverse order
+    size, skipping = 0, False
+    while position > 0:
+        step = min(_BLOCK, position)
+        position -= step
+        parts = os.pread(fd, step, position).split(b"\n")
+        if len(parts) == 1:
+            pieces.append(parts[0])
+            size += len(parts[0])
+            if size > _MAX_LINE:  # an absurd line: skip it rather than hold it in memory
+                pieces, size, skipping = [], 0, True
+            continue
+        line = parts[-1] + b"".join(reversed(pieces))
+        if line and not skipping:
+            yield line
+        yield from (line for line in reversed(parts[1:-1]) if line)
+        pieces, size, skipping = [parts[0]], len(parts[0]), False
+    line = b"".join(reversed(pieces))
+    if line and not skipping:
+        yield line
 
 
 def parse(line: bytes) -> Optional[dict]:

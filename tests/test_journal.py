@@ -3,6 +3,7 @@
 Each test runs on a file store and on a database (``backend``), whose journal is a file beside it."""
 
 import json
+import os
 
 from conftest import regctl
 
@@ -92,3 +93,22 @@ def test_a_journal_that_cannot_be_appended_to_fails_the_write_and_changes_nothin
     result = regctl("alias", "set", "iris-classifier", "champion", "1", store=store3)
     one_line_failure(result, 4, "journal")
     assert snapshot(store3) == before
+
+
+def test_a_journal_ending_in_a_long_run_without_line_breaks_is_read_in_linear_time(tmp_path):
+    """A crash can leave a NUL-filled tail without any line break: ``history`` reads past it in one
+    pass (it took minutes: each block re-copied the whole partial line) and skips it as damage."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "mlruns"
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    assert regctl("register", source, "--name", "m", store=store).returncode == 0
+    journal = store / "models" / ".regctl%journal.jsonl"
+    os.truncate(journal, journal.stat().st_size + (128 << 20))  # a sparse tail of NULs, no line break
+    result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(store), "history", "--json"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert [r["operation"] for r in json.loads(result.stdout)] == ["version.create", "model.create"]
