@@ -6,7 +6,6 @@ message and an exit code by ``report.report``, in ``run``.
 
 import difflib
 import sys
-from pathlib import Path
 from typing import Annotated, List, Optional
 
 import click
@@ -81,6 +80,8 @@ def _version_callback(value: bool) -> None:
         render.line(f"regctl {__version__}")
         raise typer.Exit()
 
+
+MAX_DESCRIPTION = 1 << 24  # characters read for --set-file: a description, not /dev/zero
 
 STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI), "
               "MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow tracking server "
@@ -295,12 +296,18 @@ def _description_text(text: Optional[str], file: Optional[str]) -> str:
         raise InvalidInput("give --set or --set-file, not both")
     if text is not None:
         return text
-    if file is None or file == "-":
-        return sys.stdin.read()
+    where = "standard input" if file is None or file == "-" else f"description file {file!r}"
     try:
-        return Path(file).read_text(encoding="utf-8")
+        if file is None or file == "-":
+            text = sys.stdin.read(MAX_DESCRIPTION + 1)
+        else:
+            with open(file, encoding="utf-8") as handle:
+                text = handle.read(MAX_DESCRIPTION + 1)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read description file {file!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InvalidInput(f"cannot read {where}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput(f"{where} is longer than {MAX_DESCRIPTION} characters: not a description")
+    return text
 
 
 @app.command(epilog=examples(

@@ -32,6 +32,8 @@ def report(exc: BaseException, traceback: bool = False) -> int:
         message, code = exc.message, exc.exit_code
     elif isinstance(exc, OSError):
         message, code = f"{os_reason(exc)}: {exc.filename or ''}".rstrip(": "), EXIT_STORE
+    elif isinstance(exc, MemoryError):
+        message, code = "out of memory (a file in the store or an input too large to hold)", EXIT_STORE
     else:
         if wants_traceback(traceback):
             raise exc

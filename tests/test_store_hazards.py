@@ -167,3 +167,25 @@ def test_a_commit_record_that_cannot_be_written_does_not_fail_a_made_change(stor
     assert [(r["target"], r["new"]) for r in history][:2] == [
         ("challenger", "2"), ("champion", "1")]
     assert regctl("doctor", store=store).returncode == 0
+
+
+def test_a_file_too_large_for_memory_is_one_line_not_an_internal_error(store):
+    import resource
+
+    huge = store / "models" / MODEL / "tags" / "huge"
+    huge.touch()
+    os.truncate(huge, 1 << 30)  # sparse: no disk used
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))
+
+    result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(store), "models"], capture_output=True,
+                            text=True, preexec_fn=limited, timeout=120)
+    assert (result.returncode, result.stdout) == (4, "")
+    assert result.stderr.startswith("regctl: out of memory") and result.stderr.count("\n") == 1
+
+
+def test_a_description_file_that_never_ends_is_refused(store):
+    before = snapshot(store)
+    one_line_failure(regctl("describe", MODEL, "--set-file", "/dev/zero", store=store), 2, "longer than")
+    assert snapshot(store) == before
