@@ -112,6 +112,10 @@ class SqliteBackend(DerivedOperations):
                 raise StoreError(f"{self.path} is not a file, so not an MLflow database")
             raise StoreError(f"no MLflow database at {self.path} (use --store or REGCTL_STORE; regctl does not "
                              "create databases: MLflow creates one on first use)")
+        for suffix in ("-journal", "-wal", "-shm"):  # SQLite's own files: a FIFO there would block it forever
+            beside = Path(f"{self.path}{suffix}")
+            if os.path.lexists(beside) and not beside.is_file():
+                raise StoreError(f"damaged database: {beside} is not a regular file")
         from regctl.atomic import lock_timeout
 
         # a file: URI for SQLite (mode=...): '%', '?' and '#' escaped; urllib.parse costs start-up time
@@ -166,10 +170,13 @@ class SqliteBackend(DerivedOperations):
         never the change.
         """
         from regctl import journal
-        from regctl.atomic import signals_held
+        from regctl.atomic import frozen, signals_held
 
         connection = self._connect()
         sqlschema.check_writable(self.schema, self.path)
+        if frozen(self.path.parent):  # SQLite could not remove its rollback journal: the database would stay hot
+            raise StoreError(f"cannot write the database {self.path}: {self.path.parent} is immutable or "
+                             "append-only (chattr); nothing was changed")
         records: list = []
         try:
             connection.execute("BEGIN IMMEDIATE")

@@ -189,3 +189,27 @@ def test_a_description_file_that_never_ends_is_refused(store):
     before = snapshot(store)
     one_line_failure(regctl("describe", MODEL, "--set-file", "/dev/zero", store=store), 2, "longer than")
     assert snapshot(store) == before
+
+
+def test_a_database_with_a_fifo_for_its_rollback_journal_is_reported_not_waited_on(tmp_path):
+    from conftest import FixtureStore
+
+    db = FixtureStore("mlflow3-db", tmp_path)
+    os.mkfifo(f"{db.root}-journal")
+    for args in (["models"], ["alias", "set", MODEL, "champion", "1"]):
+        result = subprocess.run([sys.executable, "-m", "regctl", "--store", db.store, *args], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 4 and "not a regular file" in result.stderr, (args, result.stderr)
+
+
+def test_a_database_in_an_append_only_directory_refuses_writes_before_sqlite_starts_one(tmp_path):
+    """SQLite could write the database, but never remove its rollback journal again: the write would
+    fail half-way and leave the database hot for every later reader."""
+    from conftest import FixtureStore
+
+    db = FixtureStore("mlflow3-db", tmp_path)
+    data = db.root.read_bytes()
+    with immutable(db.root.parent, "a"):
+        one_line_failure(regctl("alias", "set", MODEL, "champion", "1", store=db), 4, "append-only")
+        assert db.root.read_bytes() == data and not os.path.exists(f"{db.root}-journal")
+        assert regctl("models", store=db).returncode == 0
