@@ -2,8 +2,9 @@
 
 Functions of a backend (``regctl.backend.Backend``). A backend whose store offers
 nothing faster delegates to them; the file backend has its own searches (they
-read each model directory once). The searches here serve MLflow's SQL stores (a
-database, a tracking server), so LIKE means what it means there (``filters.sql_like``).
+read each model directory once), and a tracking server runs searches itself. The
+searches here serve MLflow's SQLite database, so LIKE means what it means there
+(``filters.sql_like``).
 """
 
 from regctl import download as downloads

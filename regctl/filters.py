@@ -102,6 +102,9 @@ class Search:
 
     clauses: Tuple[Comparison, ...]
     order: Tuple[Order, ...]
+    # as the user wrote them, for a store that searches itself (a tracking server)
+    text: str = ""
+    order_by: Tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------ tokens
@@ -231,7 +234,7 @@ def search(filter_text: Optional[str], order_by: Sequence[str], kind: Kind) -> S
     clauses = parse_filter(filter_text, kind)
     if PROMPT_TAG not in (filter_text or ""):
         clauses += (Comparison("tag", PROMPT_TAG, "!=", "true"),)
-    return Search(clauses, parse_order(order_by, kind))
+    return Search(clauses, parse_order(order_by, kind), filter_text or "", tuple(order_by or ()))
 
 
 def _comparison(text: str, tokens: list, i: int, kind: Kind) -> "tuple[Comparison, int]":

@@ -31,6 +31,8 @@ What a server store does differently, by necessity:
   compare-and-set, so another client can move it between the two requests.
 * Soft-deleted versions are invisible through the REST API, so ``versions --all``
   lists the same versions as ``versions``.
+* ``search`` is run by the server (``model-versions/search`` with the filter and
+  order as written, once regctl has checked them): its answer, whatever its database.
 * A dry run (``dry_run``) sends every read a real run sends, checks what the server
   would check (the model, the version, a free new name), and sends no request that
   changes anything. The version number a dry-run ``register`` shows is the one after
@@ -335,6 +337,31 @@ class RestBackend(DerivedOperations):
                 if include_prompts or model.tags.get(PROMPT_TAG, "").lower() != "true":
                     found[model.name] = model
         return Listing(tuple(found[name] for name in sorted(found)))
+
+    def search_versions(self, search, max_results, progress=None) -> Listing:
+        """The server's own answer to the search (MLflow's SQL store, whatever its database), with aliases."""
+        found = self._searched("/model-versions/search", "model_versions", MODEL_VERSION, search, VERSION_PAGE)
+        aliases: dict = {}
+        for data in found[:max_results]:
+            if data["name"] not in aliases:
+                aliases[data["name"]] = aliases_of(self._model(data["name"]))
+        return Listing(tuple(version_of(d, aliases[d["name"]]) for d in found[:max_results]),
+                       more=max(0, len(found) - max_results))
+
+    def search_models(self, search, max_results, progress=None) -> Listing:
+        found = self._searched("/registered-models/search", "registered_models", REGISTERED_MODEL, search,
+                               MODEL_PAGE)
+        return Listing(tuple(model_of(d) for d in found[:max_results]), more=max(0, len(found) - max_results))
+
+    def _searched(self, endpoint: str, key: str, item: dict, search, page_size: int) -> list:
+        """Every match of a search the server runs itself: the filter and order as the user wrote them
+        (regctl has checked them first), so that the answer is the server's, to the letter."""
+        params: dict = {"max_results": page_size}
+        if search.text:
+            params["filter"] = search.text
+        if search.order_by:
+            params["order_by"] = list(search.order_by)
+        return list(self._pages(endpoint, params, key, item))
 
     def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
         aliases = aliases_of(self._model(name))

@@ -495,3 +495,39 @@ def test_prompts_are_found_when_a_filter_asks_for_them(sqlite_target, name):
     assert [(v["name"], v["version"]) for v in versions] == [(name, 1)]
     assert [v["version"] for v in sqlite_target.json("versions", name)] == [1]
     assert name not in [m["name"] for m in sqlite_target.json("models")]  # left out unless asked for
+
+
+def test_searches_give_what_mlflow_gives_on_the_same_store(target, name, model_dir):
+    """On a server the search is the server's own (whatever database it runs on); on a file store,
+    regctl's reading of MLflow's file store. Versions made by uploading a directory have no run."""
+    from mlflow.exceptions import MlflowException
+
+    for tags in (("--tag", "team=ml"), ("--tag", "team=ops"), ()):
+        target.ok("register", model_dir, "--name", name, *tags)
+    target.ok("register", model_dir, "--name", name + "-other", "--tag", "team=ml")
+    client = target.client()
+    filters = [f"name = '{name}'", f"name = '{name}' AND run_id = ''", f"name = '{name}' AND run_id != 'x'",
+               f"name = '{name}' AND run_id LIKE '%'", f"name LIKE '{name}%' AND tags.team = 'ml'",
+               f"name ILIKE '{name.upper()}%'", f"name = '{name}' AND version_number > 1"]
+
+    def theirs(call, *args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except MlflowException:
+            return "error"
+
+    for order in ([], ["version_number ASC"], ["creation_timestamp DESC"]):
+        for text in filters:
+            found = theirs(client.search_model_versions, text, order_by=order)
+            expected = found if found == "error" else [(v.name, int(v.version)) for v in found]
+            result = target.run("search", text, *[a for o in order for a in ("--order-by", o)], "--json")
+            mine = [(v["name"], v["version"]) for v in json.loads(result.stdout)] if result.returncode == 0 \
+                else "error"
+            assert mine == expected, (target.kind, text, order)
+    for order in ([], ["name DESC"], ["timestamp DESC"]):
+        found = theirs(client.search_registered_models, f"name LIKE '{name}%'", order_by=order)
+        expected = found if found == "error" else [m.name for m in found]
+        result = target.run("search", "--models", f"name LIKE '{name}%'",
+                            *[a for o in order for a in ("--order-by", o)], "--json")
+        mine = [m["name"] for m in json.loads(result.stdout)] if result.returncode == 0 else "error"
+        assert mine == expected, (target.kind, order)
