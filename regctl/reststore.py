@@ -400,8 +400,8 @@ class RestBackend(DerivedOperations):
     def aliases(self, name):
         return aliases_of(self._model(name))
 
-    def resolve(self, uri):
-        from regctl.resolve import Resolution
+    def resolve(self, uri, _depth: int = 0):
+        from regctl.resolve import MAX_DEPTH, Resolution
 
         ref = uris.parse_uri(uri)
         if isinstance(ref, uris.PathRef):
@@ -422,7 +422,13 @@ class RestBackend(DerivedOperations):
         data = self._find(ref)
         number = int(data["version"])
         location = self._download_uri(ref.name, number) or data.get("source") or ""
-        return Resolution(uri, location, self._where(location), ref.name, number,
+        path = self._where(location)
+        if uris.scheme_of(location) in ("runs", "models"):  # a version made from runs:/...: MLflow follows it
+            if _depth >= MAX_DEPTH:
+                raise StoreError(f"{show(location)}: locations refer to each other more than {MAX_DEPTH} times")
+            inner = self.resolve(location, _depth + 1)
+            location, path = inner.location, inner.path
+        return Resolution(uri, location, path, ref.name, number,
                           data.get("model_id") or model_id_of(data.get("source")), data.get("run_id") or None)
 
     def _where(self, location: str):

@@ -531,3 +531,21 @@ def test_searches_give_what_mlflow_gives_on_the_same_store(target, name, model_d
                             *[a for o in order for a in ("--order-by", o)], "--json")
         mine = [m["name"] for m in json.loads(result.stdout)] if result.returncode == 0 else "error"
         assert mine == expected, (target.kind, order)
+
+
+def test_a_version_made_from_a_runs_uri_is_resolved_and_downloaded(sqlite_target, name, model_dir, tmp_path):
+    """``MlflowClient.create_model_version(name, "runs:/RUN/model")`` leaves the server a ``runs:/`` download
+    URI; regctl follows it to the run's files, as MLflow's download does."""
+    mlflow = import_mlflow()
+    with tracking_at(mlflow, sqlite_target.store):
+        with mlflow.start_run() as run:
+            mlflow.log_artifacts(str(model_dir), "model")
+    client = sqlite_target.client()
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    assert client.get_model_version_download_uri(name, "1").startswith("runs:/")
+    resolved = sqlite_target.json("resolve", f"models:/{name}/1")
+    assert resolved["version"] == 1 and not resolved["path"].startswith("runs:/")
+    dest = tmp_path / "downloaded"
+    assert sqlite_target.ok("download", f"models:/{name}/1", dest).strip() == str(dest)
+    assert files_of(dest) == files_of(model_dir)
