@@ -12,6 +12,7 @@ either applies the whole change or leaves its store as it was.
 from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from regctl.filters import Search
+from regctl.resolve import Resolution
 from regctl.results import (
     AliasChange,
     Collection,
@@ -81,6 +82,9 @@ class Backend(Protocol):
 
     def diff(self, a: str, b: str) -> VersionDiff:
         """What differs between the registered versions ``a`` and ``b`` (``models:/`` URIs)."""
+
+    def artifact_bytes(self, resolution: Resolution, relative: str) -> Optional[bytes]:
+        """The bytes of the file ``relative`` below what ``resolution`` names (``MLmodel``), or None."""
 
     def recorded_digest(self, name: str, version: int) -> Optional[str]:
         """The digest regctl recorded when it registered the version, or None."""

@@ -7,8 +7,11 @@ searches here serve MLflow's SQLite database, so LIKE means what it means there
 (``filters.sql_like``).
 """
 
+from typing import Optional
+
 from regctl import download as downloads
 from regctl import filters, retention, versiondiff
+from regctl.errors import StoreError
 from regctl.results import Collection, Download, Listing, VersionDiff
 
 
@@ -46,6 +49,21 @@ def download(backend, uri, dest, progress=None) -> Download:
 
 def diff(backend, a, b) -> VersionDiff:
     return versiondiff.diff(backend, a, b)
+
+
+def local_artifact(resolution, relative: str) -> Optional[bytes]:
+    """The bytes of ``relative`` below a resolution's local path; None when there is no such file."""
+    from pathlib import Path
+
+    from regctl.atomic import os_reason, read_file
+
+    path = Path(resolution.path) / relative
+    if not path.is_file():
+        return None
+    try:
+        return read_file(path)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
 
 
 def collect(backend, name, keep, *, keep_aliased, delete_staged):

@@ -36,6 +36,11 @@ class DerivedOperations:
 
         return common.diff(self, a, b)
 
+    def artifact_bytes(self, resolution, relative):
+        from regctl import common
+
+        return common.local_artifact(resolution, relative)
+
     def collect(self, name, keep, *, keep_aliased, delete_staged):
         from regctl import common
 

@@ -116,6 +116,9 @@ class FileBackend:
     def diff(self, a, b) -> VersionDiff:
         return common.diff(self, a, b)
 
+    def artifact_bytes(self, resolution, relative):
+        return common.local_artifact(resolution, relative)
+
     def import_artifacts(self, local) -> str:
         """Keep a local directory's files in this store for good (as a logged model); the URI to register."""
         return registry.import_logged_model(self.store, local)

@@ -558,6 +558,24 @@ class RestBackend(DerivedOperations):
                 raise NotFound(f"artifact {show(path)} not found on {self.location}")
             raise error
 
+    def artifact_bytes(self, resolution, relative):
+        """A file of a version's artifacts: read here when they are on this machine, else through the proxy."""
+        import io
+
+        if isinstance(resolution.path, Path):
+            from regctl import common
+
+            return common.local_artifact(resolution, relative)
+        proxied = self._proxy_path(resolution.location)
+        if proxied is None:
+            return None
+        sink = io.BytesIO()
+        try:
+            self._fetch(f"{proxied}/{relative}", sink.write)
+        except NotFound:
+            return None
+        return sink.getvalue()
+
     def _put(self, path: str, local: Optional[str] = None, data: Optional[bytes] = None) -> None:
         """Upload one file (``local``) or bytes (``data``) to ``path`` in the artifact proxy."""
         from regctl.restclient import http_error, quote_path

@@ -6,7 +6,7 @@ MLflow's version) and ``requirements.txt``. Reads only.
 """
 
 import json
-from pathlib import Path
+from typing import Optional
 
 from regctl import yamlfile
 from regctl.errors import InvalidInput, StoreError
@@ -36,23 +36,23 @@ def facts(backend, uri: str) -> dict:
         "source": view["source"],
     }
     found.update((f"tags.{k}", v) for k, v in sorted(view["tags"].items()))
-    found.update(_mlmodel(Path(resolution.path)))
-    requirements = _requirements(Path(resolution.path) / "requirements.txt")
+    found.update(_mlmodel(backend.artifact_bytes(resolution, "MLmodel"), f"{resolution.path}/MLmodel"))
+    requirements = _requirements(backend.artifact_bytes(resolution, "requirements.txt"),
+                                 f"{resolution.path}/requirements.txt")
     if requirements is not None:
         found["requirements"] = requirements
     return found
 
 
-def _mlmodel(directory: Path) -> dict:
-    path = directory / "MLmodel"
-    if not path.is_file():
+def _mlmodel(raw: Optional[bytes], where: str) -> dict:
+    if raw is None:
         return {}
     try:
-        data = yamlfile.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, yamlfile.YamlSyntaxError) as exc:
-        raise StoreError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        data = yamlfile.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yamlfile.YamlSyntaxError) as exc:
+        raise StoreError(f"cannot read {where}: {exc}") from None
     if not isinstance(data, dict):
-        raise StoreError(f"damaged file {path}: not a YAML mapping")
+        raise StoreError(f"damaged file {where}: not a YAML mapping")
     found: dict = {}
     flavors: dict = data["flavors"] if isinstance(data.get("flavors"), dict) else {}
     found["flavors"] = sorted(flavors)
@@ -78,11 +78,11 @@ def _json(value):
     return value
 
 
-def _requirements(path: Path):
-    if not path.is_file():
+def _requirements(raw: Optional[bytes], where: str):
+    if raw is None:
         return None
     try:
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"cannot read {where}: {exc}") from None
     return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]

@@ -549,3 +549,19 @@ def test_a_version_made_from_a_runs_uri_is_resolved_and_downloaded(sqlite_target
     dest = tmp_path / "downloaded"
     assert sqlite_target.ok("download", f"models:/{name}/1", dest).strip() == str(dest)
     assert files_of(dest) == files_of(model_dir)
+
+
+def test_diff_reads_each_versions_mlmodel_and_requirements(target, name, tmp_path):
+    """On a server the files are read through its artifact proxy: two versions that differ only in
+    their MLmodel and requirements are not 'the same'."""
+    for label, flavor, requirement in (("one", "sklearn", "scikit-learn==1.5"), ("two", "xgboost", "xgboost==2.1")):
+        directory = tmp_path / label
+        directory.mkdir()
+        (directory / "MLmodel").write_text(f"flavors:\n  python_function: {{}}\n  {flavor}: {{}}\n")
+        (directory / "requirements.txt").write_text(f"{requirement}\n")
+        target.ok("register", directory, "--name", name)
+    result = target.run("diff", f"models:/{name}/1", f"models:/{name}/2", "--json")
+    assert result.returncode == 1, result.stderr
+    changed = {d["field"]: (d["a"], d["b"]) for d in json.loads(result.stdout)["differences"]}
+    assert changed["flavors"] == (["python_function", "sklearn"], ["python_function", "xgboost"])
+    assert changed["requirements"] == (["scikit-learn==1.5"], ["xgboost==2.1"])
