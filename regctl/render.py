@@ -415,15 +415,21 @@ def _value(value):
 
 def doctor_lines(report: dict) -> list:
     """A doctor report as lines of text: repairs, remaining problems, warnings, then a summary."""
-    lines = [f"fixed: {p['path']}: {p['message']}" for p in report["fixed"]]
+    lines = [f"fixed: {_doctor_place(p)}: {p['message']}" for p in report["fixed"]]
     for level, found in (("", report["problems"]), ("warning: ", report.get("warnings", []))):
         for p in found:
             hint = " (doctor --fix repairs this)" if p["fixable"] else ""
-            lines.append(f"{level}{p['kind']}: {p['path']}: {p['message']}{hint}")
+            lines.append(f"{level}{p['kind']}: {_doctor_place(p)}: {p['message']}{hint}")
     count, warned = len(report["problems"]), len(report.get("warnings", []))
     summary = "no problems found" if not count else f"{count} problem(s) found"
     lines.append(f"{report['store']}: {summary}" + (f", {warned} warning(s)" if warned else ""))
     return lines
+
+
+def _doctor_place(found: dict) -> str:
+    """Where a doctor finding is: its path, and its model where the path does not say (a database table)."""
+    model = found.get("model")
+    return found["path"] if not model or model in found["path"] else f"{found['path']} (model {model})"
 
 
 class _NoProgress:
