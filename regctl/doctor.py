@@ -54,7 +54,8 @@ DIGEST_TAG = "digest-tag"
 FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT, DIGEST_TAG, INTERRUPTED)
 TRASHED = "trashed-artifacts"
 # kinds that are warnings, not problems: no damage, doctor still exits 0
-WARNINGS = (STALE_SNAPSHOT, TRASHED, DIGEST_TAG)
+DAMAGED_JOURNAL = "damaged-journal"
+WARNINGS = (STALE_SNAPSHOT, TRASHED, DIGEST_TAG, DAMAGED_JOURNAL)
 
 
 def _problem(store: Store, kind: str, path: Path, message: str, model=None, **extra) -> dict:
@@ -319,7 +320,7 @@ def _check_journal(store: Store) -> list:
     except RegctlError as exc:
         return [_problem(store, "unreadable-journal", path, exc.message)]
     if bad:
-        return [_problem(store, "damaged-journal", path, f"{bad} journal line(s) cannot be read; they are skipped")]
+        return [_problem(store, DAMAGED_JOURNAL, path, journal.damage_message(bad))]
     return []
 
 

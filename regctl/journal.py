@@ -107,6 +107,13 @@ def append(path: Path, *records: dict) -> int:
     return size
 
 
+def damage_message(bad: int) -> str:
+    """What doctor says of journal lines that cannot be read: a warning, as the journal's readers
+    skip them and the registry itself is not affected."""
+    return (f"{bad} journal line(s) cannot be read (a write killed while it journaled cuts its line short); "
+            "history and rollback skip them")
+
+
 def check_appendable(path: Path) -> None:
     """StoreError unless records can be appended to ``path`` (a regular file, or none yet in a
     writable directory): what a backend that journals *after* its change checks *before* it."""

@@ -621,7 +621,8 @@ class SqliteBackend(DerivedOperations):
                     warnings.append({"kind": DELETED_VERSION_ALIAS, "model": name, "path": "registered_model_aliases",
                                      "message": f"alias {show(alias)} points at version {number}, which is deleted",
                                      "fixable": True, "alias": alias, "version": number})
-        problems.extend(self._check_journal())
+        for found in self._check_journal():  # a damaged journal line is a warning, as on a file store
+            (warnings if found["kind"] == "damaged-journal" else problems).append(found)
         notes = [f"database {self.path}, schema revision {self.schema.describe_revision()}",
                  f"regctl's journal (and the digests verify checks): {self.journal_path}"]
         return problems, warnings, notes
@@ -653,7 +654,7 @@ class SqliteBackend(DerivedOperations):
                      "message": exc.message, "fixable": False}]
         if bad:
             return [{"kind": "damaged-journal", "model": None, "path": self.journal_path.name,
-                     "message": f"{bad} journal line(s) cannot be read; they are skipped", "fixable": False}]
+                     "message": journal.damage_message(bad), "fixable": False}]
         return []
 
     def _fix(self) -> list:

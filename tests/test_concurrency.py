@@ -217,5 +217,6 @@ def test_a_real_writer_killed_mid_write_does_not_block_others(tmp_path):
     assert tags in ({"after"} | {a.split("=")[0] for a in assignments}, {"after"}), (pending, len(tags))
     assert not list((store / "models").glob(".regctl%pending%*"))
     # what a kill can leave is a temporary file of the killed writer, which doctor --fix removes
-    assert regctl("doctor", "--fix", store=store).returncode == 0
+    fixed = regctl("doctor", "--fix", store=store)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert regctl("doctor", store=store).returncode == 0
