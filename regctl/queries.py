@@ -84,8 +84,7 @@ def describe_model(store: Store, name: str) -> dict:
     latest_by_stage = {}
     aliases = store.read_aliases(name)
     live = 0
-    for number in store.version_numbers(name):
-        meta = store.read_version_meta(name, number)
+    for _number, meta in store.version_metas(name):
         stage = meta.get("current_stage")
         if stage == DELETED_STAGE:
             continue

@@ -63,8 +63,7 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
             raise StoreError(f"damaged alias {show(ref.alias)} of model {show(name)}: {show(text)} is not a version")
         return version, store.read_live_version_meta(name, version)
     stage = None if isinstance(ref, uris.LatestRef) else canonical_stage(ref.stage)
-    for version in store.version_numbers(name):
-        meta = store.read_version_meta(name, version)
+    for version, meta in store.version_metas(name):
         current = meta.get("current_stage")
         if current != DELETED_STAGE and (stage is None or current == stage):
             return version, meta

@@ -189,6 +189,14 @@ class Store:
             raise StoreError(f"damaged store: {path} is missing")
         return meta if meta is None else _check_fields(path, meta, VERSION_FIELD_TYPES)
 
+    def version_metas(self, name: str):
+        """``(number, meta)`` of each version, highest first; a version a writer removed (a delete, a
+        rename) since the directory was listed is not there."""
+        for number in self.version_numbers(name):
+            meta = self.read_version_meta(name, number)
+            if meta is not None:
+                yield number, meta
+
     def read_live_version_meta(self, name: str, version: int) -> dict:
         """The meta of a version that exists and is not deleted, else NotFound."""
         meta = self.read_version_meta(name, version)

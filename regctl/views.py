@@ -56,8 +56,7 @@ def model_view(store: Store, name: str, meta: dict) -> dict:
 
 def latest_version_number(store: Store, name: str) -> Optional[int]:
     """Highest version number that is not soft-deleted, or None."""
-    for number in store.version_numbers(name):
-        meta = store.read_version_meta(name, number)
+    for number, meta in store.version_metas(name):
         if meta.get("current_stage") != DELETED_STAGE:
             return number
     return None

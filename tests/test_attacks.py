@@ -693,10 +693,13 @@ def test_readers_racing_delete_and_rename_never_fail_badly(tmp_path):
     """Finding 11: a reader racing a delete or rename reported an internal error."""
     store = new_store(tmp_path, versions=2)
     ok(regctl("alias", "set", "m", "champion", "1", store=store))
-    writer = subprocess.Popen([sys.executable, "-c", RACE_WRITER, str(store), str(tmp_path / "src"), "6"],
+    writer = subprocess.Popen([sys.executable, "-c", RACE_WRITER, str(store), str(tmp_path / "src"), "8"],
                               env=dict(BASE_ENV, PYTHONPATH=str(REPO)))
+    # describe and latest/stage lookups list the version directories, then read each: a version
+    # removed in between is not there (it was an internal error)
     readers = [["versions", "m"], ["describe", "m"], ["models"], ["resolve", "models:/m@champion"],
-               ["describe", "m", "--version", "1"], ["versions", "m", "--json"]]
+               ["describe", "m", "--version", "1"], ["versions", "m", "--json"], ["resolve", "models:/m/latest"],
+               ["describe", "m"], ["resolve", "models:/m/None"]]
     seen = {0: 0, 1: 0}
     try:
         i = 0
