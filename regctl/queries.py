@@ -7,7 +7,7 @@ from typing import Optional
 
 from regctl import layout, prompts, tracking, uris
 from regctl.errors import InvalidInput, NotFound, StoreError
-from regctl.names import DELETED_STAGE, parse_version, validate_lookup_name
+from regctl.names import DELETED_STAGE, STAGES, parse_version, validate_lookup_name
 from regctl.resolve import find_version, resolve_version
 from regctl.store import Store
 from regctl.views import alias_version, model_view, version_view
@@ -89,7 +89,7 @@ def describe_model(store: Store, name: str) -> dict:
         if stage == DELETED_STAGE:
             continue
         live += 1
-        if stage not in latest_by_stage:
+        if stage in STAGES and stage not in latest_by_stage:  # MLflow: the four stages, spelt as MLflow spells them
             latest_by_stage[stage] = version_view(store, name, meta, aliases)
     view["latest_versions"] = list(latest_by_stage.values())
     view["version_count"] = live

@@ -662,3 +662,18 @@ def test_prompts_are_not_models_for_any_command_as_in_mlflow(tmp_path, file_stor
     assert regctl_json(root, "doctor")["problems"] == []  # a prompt's versions have no artifacts, and need none
     with using_store(root) as fluent:
         assert fluent.genai.load_prompt("prompts:/greeting@prod").template == "Hello {{name}}"
+
+
+def test_a_stage_in_odd_case_is_in_no_latest_versions_as_in_mlflow(tmp_path):
+    """A hand-edited ``current_stage: staging``: MLflow's file store lists only the four stages as it
+    spells them among a model's latest versions; so does regctl's describe."""
+    from conftest import copy_fixture_store
+
+    root = copy_fixture_store("mlflow3-store", tmp_path)
+    meta = root / "models" / "iris-classifier" / "version-1" / "meta.yaml"
+    meta.write_text(meta.read_text().replace("current_stage: Staging", "current_stage: staging"))
+    theirs = sorted((int(v.version), v.current_stage)
+                    for v in client_of(root).get_registered_model("iris-classifier").latest_versions)
+    mine = sorted((v["version"], v["current_stage"])
+                  for v in regctl_json(root, "describe", "iris-classifier")["latest_versions"])
+    assert mine == theirs and (1, "staging") not in mine
