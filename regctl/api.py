@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from regctl import filters
 from regctl.backend import Backend, Progress
-from regctl.errors import InvalidInput, NotFound, StoreError
+from regctl.errors import InvalidInput, NotFound, RegctlError, StoreError
 from regctl.names import (
     ACTIVE_STAGES,
     canonical_stage,
@@ -301,8 +301,15 @@ class Registry:
         for done, model in enumerate(names):
             if progress:
                 progress(done, len(names))
-            collected.append(self.backend.collect(model, keep, keep_aliased=keep_aliased,
-                                                  delete_staged=delete_staged))
+            try:
+                collected.append(self.backend.collect(model, keep, keep_aliased=keep_aliased,
+                                                      delete_staged=delete_staged))
+            except RegctlError as exc:
+                before = [show(c.name) for c in collected if c.deleted]
+                if not before:
+                    raise
+                raise type(exc)(f"model {show(model)}: {exc.message}; collected before it, each in its own "
+                                f"change: {', '.join(before)}") from None
         if progress:
             progress(len(names), len(names))
         return tuple(collected)

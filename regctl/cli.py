@@ -578,6 +578,7 @@ def gc(
     with render.progress(None, "collecting") as progress:
         collected = registry.gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged,
                                 progress=progress)
+    State.changed = not dry_run and any(c.deleted for c in collected)
     if json:
         render.print_json([c.to_json() for c in collected])
     for c in collected:

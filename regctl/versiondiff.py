@@ -6,6 +6,7 @@ MLflow's version) and ``requirements.txt``. Reads only.
 """
 
 import json
+import math
 from typing import Optional
 
 from regctl import yamlfile
@@ -55,25 +56,51 @@ def _mlmodel(raw: Optional[bytes], where: str) -> dict:
         raise StoreError(f"damaged file {where}: not a YAML mapping")
     found: dict = {}
     flavors: dict = data["flavors"] if isinstance(data.get("flavors"), dict) else {}
-    found["flavors"] = sorted(flavors)
-    for flavor, spec in sorted(flavors.items()):
-        for key, value in sorted((spec or {}).items() if isinstance(spec, dict) else []):
-            if key.endswith("_version") or key in ("loader_module", "serialization_format"):
-                found[f"flavors.{flavor}.{key}"] = value
+    found["flavors"] = sorted(str(f) for f in flavors)
+    for flavor, spec in sorted(flavors.items(), key=lambda item: str(item[0])):
+        for key, value in sorted((spec.items() if isinstance(spec, dict) else []), key=lambda item: str(item[0])):
+            if str(key).endswith("_version") or key in ("loader_module", "serialization_format"):
+                found[f"flavors.{flavor}.{key}"] = _bounded(value, where)
     if "mlflow_version" in data:
-        found["mlflow_version"] = data["mlflow_version"]
+        found["mlflow_version"] = _bounded(data["mlflow_version"], where)
     signature: dict = data["signature"] if isinstance(data.get("signature"), dict) else {}
     for part in ("inputs", "outputs", "params"):
         if signature.get(part) is not None:
-            found[f"signature.{part}"] = _json(signature[part])
+            found[f"signature.{part}"] = _bounded(_json(signature[part]), where)
     return found
+
+
+MAX_VALUE_ITEMS = 100_000  # items of one compared value: YAML aliases can make a 10-line file expand forever
+
+
+def _bounded(value, where: str):
+    """``value`` as JSON can hold it: at most ``MAX_VALUE_ITEMS`` items (StoreError beyond: a file
+    built to expand, such as YAML aliases nested ten deep), keys as text, numbers that are not
+    finite and other YAML types (dates, sets, binary) as text."""
+    budget = [MAX_VALUE_ITEMS]
+
+    def plain(item, depth: int):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 100:
+            raise StoreError(f"damaged file {where}: a value too large or too deeply nested to compare")
+        if isinstance(item, dict):
+            return {str(k): plain(v, depth + 1) for k, v in item.items()}
+        if isinstance(item, list):
+            return [plain(v, depth + 1) for v in item]
+        if isinstance(item, (str, int, bool)) or item is None:
+            return item
+        if isinstance(item, float) and math.isfinite(item):
+            return item
+        return str(item)
+
+    return plain(value, 0)
 
 
 def _json(value):
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 

@@ -213,3 +213,29 @@ def test_a_database_in_an_append_only_directory_refuses_writes_before_sqlite_sta
         one_line_failure(regctl("alias", "set", MODEL, "champion", "1", store=db), 4, "append-only")
         assert db.root.read_bytes() == data and not os.path.exists(f"{db.root}-journal")
         assert regctl("models", store=db).returncode == 0
+
+
+def test_gc_of_every_model_says_which_models_it_collected_before_one_was_refused(store, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    for _ in range(2):
+        assert regctl("register", source, "--name", "a-first", store=store).returncode == 0
+    with immutable(store / "models" / "iris.baseline model"):
+        line = one_line_failure(regctl("gc", "--all-models", "--keep", "0", "--delete-staged", store=store), 4,
+                                "model 'iris.baseline model'", "collected before it", "'a-first'")
+    assert "nothing was changed; collected before it" in line
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_gc_json_into_a_full_disk_after_collecting_succeeds(store, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    for _ in range(3):
+        assert regctl("register", source, "--name", "gm", store=store).returncode == 0
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "regctl", "--store", str(store), "gc", "gm", "--keep", "0",
+                                 "--json"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(regctl("versions", "gm", "--json", store=store).stdout) == []

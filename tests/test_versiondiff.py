@@ -50,3 +50,37 @@ def test_diff_needs_registered_versions(store3):
     one_line_failure(regctl("diff", "models:/iris-classifier/1", "runs:/43a5e07a68d34cb2b26fd2bafb0996f9/model",
                             store=store3), 2, "registered versions")
     one_line_failure(regctl("diff", "models:/iris-classifier/1", "models:/iris-classifier/3", store=store3), 1)
+
+
+def alias_bomb() -> str:
+    """Ten lines of YAML whose aliases expand to 10**8 items."""
+    lines = ["a: &a [x,x,x,x,x,x,x,x,x,x]"]
+    for before, name in zip("abcdefg", "bcdefgh"):
+        lines.append(f"{name}: &{name} [{','.join(['*' + before] * 10)}]")
+    return "\n".join(lines) + "\nflavors: {}\nmlflow_version: *h\n"
+
+
+ODD_MLMODELS = {
+    "alias-bomb": alias_bomb(),  # refused, never expanded
+    "mixed-keys": "flavors:\n  1: {}\n  a: {}\n  sk:\n    1: x\n    b_version: 2\n  ~: {}\n",
+    "deep-json": "flavors: {}\nsignature:\n  inputs: '" + "[" * 100_000 + "]" * 100_000 + "'\n",
+    "nan": "flavors: {}\nmlflow_version: .nan\n",
+}
+
+
+def test_odd_mlmodel_files_give_an_answer_or_one_line(store3, tmp_path):
+    """A file built to expand is refused (exit 4); mixed key types, deep JSON and NaN give an answer,
+    and a version compared with itself is equal."""
+    for number, (label, text) in enumerate(ODD_MLMODELS.items(), start=1):
+        directory = tmp_path / label
+        directory.mkdir()
+        (directory / "MLmodel").write_text(text)
+        assert regctl("register", directory, "--name", "odd", store=store3).returncode == 0
+        uri = f"models:/odd/{number}"
+        result = regctl("diff", uri, uri, "--json", store=store3, process=True)
+        if label == "alias-bomb":
+            one_line_failure(result, 4, "too large or too deeply nested")
+        else:
+            assert result.returncode == 0 and json.loads(result.stdout)["equal"], (label, result.stderr)
+        other = regctl("diff", uri, "models:/iris-classifier/1", "--json", store=store3, process=True)
+        assert other.returncode in (1, 4) and "internal error" not in other.stderr, (label, other.stderr)
