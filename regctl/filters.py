@@ -300,10 +300,13 @@ def _value(text: str, token: Token, entity: str, key: str, kind: Kind):
     if value is not None:
         if entity == "attribute" and key in kind.numeric and not re.fullmatch(r"\s*[-+]?[0-9]+\s*", value):
             raise FilterError(text, token.position, f"{key!r} is compared with a whole number")
+        if entity == "attribute" and key in kind.numeric:
+            _require_int64(text, token, value)
         return value
     if token.type == "number" and entity == "attribute":
         if key not in kind.numeric:
             raise FilterError(text, token.position, f"{key!r} is compared with a quoted string, not a number")
+        _require_int64(text, token, token.value)
         return token.value
     if token.type == "list" and entity == "attribute":
         if key not in kind.list_keys:
@@ -311,6 +314,16 @@ def _value(text: str, token: Token, entity: str, key: str, kind: Kind):
                                                     "compared with a list")
         return _list(text, token)
     raise FilterError(text, token.position, "expected a quoted value ('...')")
+
+
+def _require_int64(text: str, token: Token, value) -> None:
+    """Numbers a database column holds (a server's SQL store fails on larger ones, after its retries)."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return  # a decimal: compared as MLflow compares it
+    if not -(1 << 63) <= number < (1 << 63):
+        raise FilterError(text, token.position, "a number out of range (a 64-bit integer is expected)")
 
 
 def _list(text: str, token: Token) -> tuple:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 from regctl import digest
-from regctl.errors import IntegrityError, NotFound, StoreError
+from regctl.errors import IntegrityError, NotFound, RegctlError, StoreError
 from regctl.names import show, validate_alias, validate_model_name, validate_tags
 
 DIGEST_TAG = "regctl.content_digest"
@@ -249,7 +249,15 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
     try:
         for plan in plans:
-            report.models.append(_push_model(source, target, plan, dry_run, scratch, tick))
+            try:
+                report.models.append(_push_model(source, target, plan, dry_run, scratch, tick))
+            except RegctlError as exc:
+                before = [show(m.name) for m in report.models
+                          if m.created or m.aliases or any(v.action == "copied" for v in m.versions)]
+                if not before:
+                    raise
+                raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
+                                f"copies only what is missing): {', '.join(before)}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from regctl import digest, journal, layout, prompts, retention, tracking, uris, yamlfile
-from regctl.atomic import read_file
+from regctl.atomic import os_reason, read_file
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
@@ -150,7 +150,7 @@ def _record_model_version(change: ModelChange, model_dir, name: str, version: in
     except FileNotFoundError:
         text = "[]"
     except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot read {tag}: {exc}") from None
+        raise StoreError(f"cannot read {tag}: {os_reason(exc)}") from None
     try:
         entries = json.loads(text)
     except (ValueError, RecursionError):

@@ -298,3 +298,12 @@ def test_models_order_by_the_keys_mlflows_sql_store_takes(tmp_path):
         except InvalidInput:
             mine = "error"
         assert mine == expected, (order, mine, expected)
+
+
+def test_a_number_beyond_64_bits_is_refused_before_any_store_sees_it(store3):
+    """A database column cannot hold it: MLflow's server fails on it (HTTP 500, after its retries)."""
+    before = snapshot(store3)
+    for text in ("version_number = 99999999999999999999999", "version_number > '-9223372036854775809'"):
+        one_line_failure(regctl("search", text, store=store3), 2, "out of range")
+    assert regctl("search", "version_number < 9223372036854775807", store=store3).returncode == 0
+    assert snapshot(store3) == before

@@ -239,3 +239,16 @@ def test_gc_json_into_a_full_disk_after_collecting_succeeds(store, tmp_path):
                                  "--json"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(regctl("versions", "gm", "--json", store=store).stdout) == []
+
+
+def test_push_refused_at_a_later_model_names_the_models_it_copied(store, tmp_path):
+    """Each model is its own change: when a later one is refused, the line says which were copied."""
+    target = tmp_path / "target" / "mlruns"
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    assert regctl("register", source, "--name", "iris.baseline model", store=target).returncode == 0
+    with immutable(target / "models" / "iris.baseline model"):
+        line = one_line_failure(regctl("push", "--to", target, store=store), 4, "model 'iris.baseline model'",
+                                "copied before it", "'iris-classifier'")
+    assert "a rerun copies only what is missing" in line
