@@ -354,6 +354,9 @@ def _check_logged_models(store: Store) -> list:
             tags = Path(model.path) / layout.TAGS_DIR
             if tags.is_symlink():
                 problems.append(_problem(store, "symlink", tags, _symlink_message(store, tags)))
+            elif tags.is_dir():
+                problems.extend(p for p in _check_data_dir(store, model.name, tags, layout.TAGS_DIR)
+                                if p["kind"] == "special-file")
             if atomic.is_locked(store.lock_path(layout.logged_model_lock_name(model.name))):
                 continue
             for entry in _scan(Path(model.path)):

@@ -252,3 +252,15 @@ def test_push_refused_at_a_later_model_names_the_models_it_copied(store, tmp_pat
         line = one_line_failure(regctl("push", "--to", target, store=store), 4, "model 'iris.baseline model'",
                                 "copied before it", "'iris-classifier'")
     assert "a rerun copies only what is missing" in line
+
+
+def test_doctor_reports_a_fifo_among_a_logged_models_tags(store):
+    model_id = json.loads(regctl("describe", MODEL, "--version", "1", "--json", store=store).stdout)["model_id"]
+    [model_versions] = store.glob(f"*/models/{model_id}/tags/mlflow.modelVersions")
+    model_versions.unlink()
+    os.mkfifo(model_versions)
+    report = regctl("doctor", "--json", store=store)
+    assert report.returncode == 4
+    assert [p["kind"] for p in json.loads(report.stdout)["problems"]] == ["special-file"]
+    one_line_failure(regctl("register", "models:/iris-classifier/1", "--name", "copy", store=store), 4,
+                     "not a regular file")
