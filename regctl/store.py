@@ -143,6 +143,8 @@ class Store:
         self.require()
         path = self.inside(layout.model_meta(self.root, name))
         meta = self.read_yaml(path, missing_ok=True)
+        if meta is None and self.model_exists(name):  # gone, then back: a writer replaced the model meanwhile
+            meta = self.read_yaml(path, missing_ok=True)
         if meta is None:
             if self.model_exists(name):
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
@@ -185,8 +187,10 @@ class Store:
         """The version's meta.yaml, or None when there is no such version directory."""
         path = self.inside(layout.version_meta(self.root, name, version))
         meta = self.read_yaml(path, missing_ok=True)
-        if meta is None and path.parent.is_dir():
-            raise StoreError(f"damaged store: {path} is missing")
+        if meta is None and path.parent.is_dir():  # gone, then back: a writer replaced the model meanwhile
+            meta = self.read_yaml(path, missing_ok=True)
+            if meta is None and path.parent.is_dir():
+                raise StoreError(f"damaged store: {path} is missing")
         return meta if meta is None else _check_fields(path, meta, VERSION_FIELD_TYPES)
 
     def version_metas(self, name: str):
