@@ -16,6 +16,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
 
+def model_source(directory: Path) -> Path:
+    """A directory holding the smallest model regctl registers: an MLmodel file."""
+    directory.mkdir(parents=True)
+    (directory / "MLmodel").write_text("flavors: {}\n")
+    return directory
+
+
 def copy_fixture_store(kind: str, dest: Path) -> Path:
     """Copy ``tests/fixtures/<kind>/mlruns`` into ``dest`` with its empty directories recreated."""
     source = FIXTURES / kind

@@ -5,7 +5,7 @@ Each test runs on a file store and on a database (``backend``), whose journal is
 import json
 import os
 
-from conftest import regctl
+from conftest import model_source, regctl
 
 
 def last_record(store):
@@ -102,9 +102,7 @@ def test_a_journal_ending_in_a_long_run_without_line_breaks_is_read_in_linear_ti
     import sys
 
     store = tmp_path / "mlruns"
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "MLmodel").write_text("flavors: {}\n")
+    source = model_source(tmp_path / "src")
     assert regctl("register", source, "--name", "m", store=store).returncode == 0
     journal = store / "models" / ".regctl%journal.jsonl"
     os.truncate(journal, journal.stat().st_size + (128 << 20))  # a sparse tail of NULs, no line break

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, one_line_failure, regctl, snapshot
+from conftest import REPO, model_source, one_line_failure, regctl, snapshot
 
 MODEL = "iris-classifier"
 
@@ -84,14 +84,9 @@ def test_a_directory_whose_entries_cannot_change_stops_the_write_before_anything
 def test_a_journal_that_cannot_take_the_intent_leaves_nothing_behind(store, tmp_path):
     """A new model's files are built in a staging directory at the store root first: a refused
     write removes it, and a FIFO journal is refused, never written into (it would block)."""
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "MLmodel").write_text("flavors: {}\n")
+    source = model_source(tmp_path / "src")
     journal = store / "models" / ".regctl%journal.jsonl"
-    before = snapshot(store)
-    with immutable(journal.parent, "a"):
-        pass  # the journal may not exist yet: create it, then freeze it
-    journal.write_bytes(b"")
+    journal.write_bytes(b"")  # the example store has none yet: make one to freeze
     before = snapshot(store)
     with immutable(journal):
         one_line_failure(regctl("register", source, "--name", "fresh", store=store), 4, "journal")
@@ -216,9 +211,7 @@ def test_a_database_in_an_append_only_directory_refuses_writes_before_sqlite_sta
 
 
 def test_gc_of_every_model_says_which_models_it_collected_before_one_was_refused(store, tmp_path):
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "MLmodel").write_text("flavors: {}\n")
+    source = model_source(tmp_path / "src")
     for _ in range(2):
         assert regctl("register", source, "--name", "a-first", store=store).returncode == 0
     with immutable(store / "models" / "iris.baseline model"):
@@ -229,9 +222,7 @@ def test_gc_of_every_model_says_which_models_it_collected_before_one_was_refused
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_gc_json_into_a_full_disk_after_collecting_succeeds(store, tmp_path):
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "MLmodel").write_text("flavors: {}\n")
+    source = model_source(tmp_path / "src")
     for _ in range(3):
         assert regctl("register", source, "--name", "gm", store=store).returncode == 0
     with open("/dev/full", "w") as full:
@@ -244,9 +235,7 @@ def test_gc_json_into_a_full_disk_after_collecting_succeeds(store, tmp_path):
 def test_push_refused_at_a_later_model_names_the_models_it_copied(store, tmp_path):
     """Each model is its own change: when a later one is refused, the line says which were copied."""
     target = tmp_path / "target" / "mlruns"
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "MLmodel").write_text("flavors: {}\n")
+    source = model_source(tmp_path / "src")
     assert regctl("register", source, "--name", "iris.baseline model", store=target).returncode == 0
     with immutable(target / "models" / "iris.baseline model"):
         line = one_line_failure(regctl("push", "--to", target, store=store), 4, "model 'iris.baseline model'",
