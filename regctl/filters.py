@@ -370,42 +370,39 @@ def _order(text: str, kind: Kind) -> Order:
 
 # ------------------------------------------------------------------ evaluating
 
-@lru_cache(maxsize=256)
-def _like_pieces(pattern: str, ignore_case: bool) -> tuple:
+@lru_cache(maxsize=512)
+def _like_pieces(pattern: str, flags: int, end: str) -> tuple:
     """The text between the ``%`` of a LIKE pattern as regular expressions of fixed length (``_`` is
-    ``.``), empty ones left out but the first; the last ends with ``$`` unless the pattern ends with ``%``."""
-    flags = re.IGNORECASE if ignore_case else 0
+    ``.``), empty ones left out but the first; the last ends with ``end`` unless the pattern ends with ``%``."""
     pieces = pattern.split("%")
     last = len(pieces) - 1
-    return tuple(re.compile(re.escape(piece).replace("_", ".") + ("" if i < last or pattern.endswith("%") else "$"),
+    return tuple(re.compile(re.escape(piece).replace("_", ".") + ("" if i < last or pattern.endswith("%") else end),
                             flags) for i, piece in enumerate(pieces) if piece or i == 0)
 
 
-def like(text: str, pattern: str, ignore_case: bool = False) -> bool:
-    """MLflow's LIKE: whether its regular expression ``^piece.*piece.*...$`` matches, in
-    O(len(text) * len(pattern)).
-
-    MLflow turns ``%`` into ``.*`` (no newline; after a final ``%`` the rest is left unread) and
-    ``_`` into ``.``: a regular expression that backtracks exponentially in the number of ``%``.
-    Here each piece between two ``%`` is found leftmost in turn, starting on the line where the
-    one before ends: ending earlier never leaves fewer places for the pieces that follow.
-    """
-    first, *rest = _like_pieces(pattern, ignore_case)
+def _pieces_match(text: str, pieces: tuple, *, one_line: bool) -> bool:
+    """Whether ``text`` is the pieces with anything between them, each found leftmost in turn (ending
+    earlier never leaves fewer places for the pieces that follow); ``one_line``: what lies between two
+    pieces holds no line break. O(len(text) * len(pattern))."""
+    first, *rest = pieces
     found = first.match(text)
     for piece in rest:
         if found is None:
             return False
-        line_end = text.find("\n", found.end())
+        line_end = text.find("\n", found.end()) if one_line else -1
         found = piece.search(text, found.end())
         if found is not None and 0 <= line_end < found.start():
             found = None
     return found is not None
 
 
-def _lhs(item, clause: Comparison, kind: Kind):
-    if clause.kind == "tag":
-        return item.tags.get(clause.key)
-    return getattr(item, kind.field(clause.key), None)
+def like(text: str, pattern: str, ignore_case: bool = False) -> bool:
+    """MLflow's LIKE in its file store: whether its regular expression ``^piece.*piece.*...$`` matches.
+
+    MLflow turns ``%`` into ``.*`` (no newline; after a final ``%`` the rest is left unread) and
+    ``_`` into ``.``: a regular expression that backtracks exponentially in the number of ``%``.
+    """
+    return _pieces_match(text, _like_pieces(pattern, re.IGNORECASE if ignore_case else 0, "$"), one_line=True)
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -416,21 +413,13 @@ def sql_like(text: str, pattern: str, ignore_case: bool = False) -> bool:
     whole text must match, and ILIKE (``lower() LIKE lower()``) folds ASCII letters only."""
     if ignore_case:
         text, pattern = text.translate(_ASCII_LOWER), pattern.translate(_ASCII_LOWER)
-    first, *rest = _sql_like_pieces(pattern)
-    found = first.match(text)
-    for piece in rest:  # leftmost in turn, as like() does: ending earlier never leaves fewer places
-        if found is None:
-            return False
-        found = piece.search(text, found.end())
-    return found is not None
+    return _pieces_match(text, _like_pieces(pattern, re.DOTALL, r"\Z"), one_line=False)
 
 
-@lru_cache(maxsize=256)
-def _sql_like_pieces(pattern: str) -> tuple:
-    pieces = pattern.split("%")
-    last = len(pieces) - 1
-    return tuple(re.compile(re.escape(piece).replace("_", ".") + ("" if i < last or pattern.endswith("%") else r"\Z"),
-                            re.DOTALL) for i, piece in enumerate(pieces) if piece or i == 0)
+def _lhs(item, clause: Comparison, kind: Kind):
+    if clause.kind == "tag":
+        return item.tags.get(clause.key)
+    return getattr(item, kind.field(clause.key), None)
 
 
 def clause_matches(item, clause: Comparison, kind: Kind, *, sql: bool = False) -> bool:
