@@ -9,12 +9,18 @@ inside ``tags/`` or ``aliases/`` (MLflow reads every file there as data).
 import contextlib
 import errno
 import os
+import time
 from pathlib import Path
 
 from regctl.errors import InvalidInput, StoreError
-from regctl.layout import TEMP_PREFIX
+from regctl.names import TEMP_PREFIX
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, as MLflow stamps its records."""
+    return int(time.time() * 1000)
 
 
 def lock_timeout() -> float:

@@ -12,7 +12,7 @@ either applies the whole change or leaves its store as it was.
 from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from regctl.filters import Search
-from regctl.resolve import Resolution
+from regctl.resolution import Resolution
 from regctl.results import (
     AliasChange,
     Collection,
@@ -60,7 +60,7 @@ class Backend(Protocol):
         """``{alias: version}`` of a model, sorted by alias."""
 
     def resolve(self, uri: str):
-        """Where ``uri`` points (a ``resolve.Resolution``)."""
+        """Where ``uri`` points (a ``resolution.Resolution``)."""
 
     def verify(self, uri: str) -> Verification:
         """Check a version's artifacts against the digest recorded at registration."""
@@ -133,6 +133,9 @@ class Backend(Protocol):
 
     def model_names(self) -> Sequence[str]:
         """The registered models (prompts left out), sorted."""
+
+    def exists(self) -> bool:
+        """Whether the store is there: a file store may not be yet (its first write creates it)."""
 
     def collect(self, name: str, keep: int, *, keep_aliased: bool, delete_staged: bool) -> Collection:
         """Soft-delete the versions of ``name`` older than the newest ``keep``, sparing protected ones."""

@@ -202,7 +202,7 @@ class _Store:
         if not name:
             return {}
         try:
-            from regctl.views import alias_version
+            from regctl.resolution import alias_version
 
             return {a: alias_version(t) for a, t in sorted(self._open().read_aliases(name).items())}
         except Exception:

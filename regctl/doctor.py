@@ -31,15 +31,15 @@ import contextlib
 import os
 from pathlib import Path
 
-from regctl import atomic, digest, journal, layout, prompts, tracking, transaction
+from regctl import atomic, digest, fileverify, journal, layout, tracking, transaction
 from regctl.atomic import os_reason
 from regctl.edit import edit
 from regctl.errors import RegctlError, StoreError
 from regctl.locations import exists, rebase
 from regctl.names import DELETED_STAGE, STAGES, show, validate_tag_key
+from regctl.resolution import alias_version
 from regctl.resolve import location_path
 from regctl.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
-from regctl.views import alias_version
 
 LOCK_NOTE = ("lock files (.regctl%lock%*) are flock(2) locks released by the kernel when their holder "
              "exits, even on SIGKILL: a leftover lock file is never stale and is not a problem")
@@ -135,7 +135,7 @@ def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
             problems.extend(_check_data_dir(store, name, path, entry.name))
         elif layout.version_number_of(entry.name) is not None:
             number = layout.version_number_of(entry.name)
-            found, stage = check_version(store, name, number, writing, prompt=prompts.is_prompt(store.root, name))
+            found, stage = check_version(store, name, number, writing, prompt=store.is_prompt(name))
             problems.extend(found)
             live[number] = stage
     problems.extend(_check_aliases(store, name, meta, live))
@@ -462,7 +462,7 @@ def _move_digest_tag(change, number: int) -> None:
     store, name = change.store, change.name
     tag = store.read_version_tags(name, number)[digest.DIGEST_TAG]
     try:
-        data = digest.read_manifest(store, name, number)
+        data = fileverify.read_manifest(store, name, number)
     except StoreError:
         data = None  # damaged: rewritten from the tag, which regctl 0.1 trusted over the file list
     if data is None or data.get("digest") != tag:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from regctl import atomic, layout, transaction, yamlfile
+from regctl.atomic import now_ms
 from regctl.errors import Conflict, StoreError
 from regctl.names import show
-from regctl.store import Store, now_ms
+from regctl.store import Store
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from regctl import common, digest, doctor, filters, journal, queries, registry
+from regctl import common, doctor, fileverify, filters, journal, queries, registry
 from regctl.common import page
 from regctl.errors import StoreError
 from regctl.resolve import resolve
@@ -73,7 +73,7 @@ class FileBackend:
         return resolve(self.store, uri)
 
     def verify(self, uri) -> Verification:
-        result = digest.verify(self.store, uri)
+        result = fileverify.verify(self.store, uri)
         return Verification(**result)
 
     def history(self, name=None, alias=None):
@@ -124,10 +124,13 @@ class FileBackend:
         return registry.import_logged_model(self.store, local)
 
     def recorded_digest(self, name, version):
-        return digest.recorded_digest(self.store, name, version)
+        return fileverify.recorded_digest(self.store, name, version)
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
-        return digest.describe_difference(self.store, name, version, recorded, current, actual)
+        return fileverify.describe_difference(self.store, name, version, recorded, current, actual)
+
+    def exists(self) -> bool:
+        return self.store.root.is_dir()
 
     def model_names(self):
         damaged: list = []

@@ -31,8 +31,8 @@ from functools import lru_cache
 from typing import Any, Optional, Sequence, Tuple
 
 from regctl.errors import InvalidInput
+from regctl.prompts import PROMPT_TAG
 
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 DELETED_STAGE = "Deleted_Internal"
 
 

@@ -21,8 +21,8 @@ import socket
 from pathlib import Path
 from typing import Iterator, Optional
 
+from regctl.atomic import now_ms, os_reason
 from regctl.errors import StoreError
-from regctl.store import now_ms, os_reason
 
 INTENT, COMMIT = "intent", "commit"
 _BLOCK = 1 << 16

@@ -6,6 +6,8 @@ is always exactly one path component under ``models/``.
 
 from pathlib import Path
 
+from regctl.names import TEMP_PREFIX  # noqa: F401  (defined with the naming rules that keep names off it)
+
 MODELS_DIR = "models"
 TRASH_DIR = ".trash"
 META = "meta.yaml"
@@ -15,7 +17,6 @@ VERSION_PREFIX = "version-"
 # regctl's own files. '%' can never appear in a model name, so none of these
 # can collide with a registered model's directory; MLflow ignores plain files
 # in models/ and in model and version directories.
-TEMP_PREFIX = ".regctl-tmp-"
 LOCK_PREFIX = ".regctl%lock%"
 PENDING_PREFIX = ".regctl%pending%"
 JOURNAL_FILE = ".regctl%journal.jsonl"

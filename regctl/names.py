@@ -10,8 +10,9 @@ import re
 from typing import Mapping
 
 from regctl.errors import InvalidInput
-from regctl.layout import TEMP_PREFIX
 
+# regctl's temporary files in a store (file store: in tags/, aliases/ and models/; never a name or tag key)
+TEMP_PREFIX = ".regctl-tmp-"
 MAX_FILE_NAME_BYTES = 255
 MAX_ALIAS_LENGTH = 255
 MAX_TAG_KEY_LENGTH = 250

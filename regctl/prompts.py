@@ -10,21 +10,11 @@ The tag's presence decides, as in MLflow's ``get_registered_model`` (its
 searches look for the value ``true``; MLflow itself only ever writes that).
 """
 
-from pathlib import Path
 
-from regctl import layout
 from regctl.errors import Conflict, NotFound
 from regctl.names import show
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
-
-
-def is_prompt(root: Path, name: str) -> bool:
-    """Whether the registered-model directory ``name`` holds an MLflow prompt."""
-    try:
-        return (layout.model_tags_dir(root, name) / PROMPT_TAG).is_file()
-    except (OSError, ValueError):  # a name the OS cannot hold: no model, no prompt
-        return False
 
 
 def not_found(name: str) -> NotFound:

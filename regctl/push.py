@@ -265,10 +265,7 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
 
 def _target_exists(target) -> bool:
     """Whether the target store exists; a local one that does not is empty, and the first change creates it."""
-    from regctl.store import Store
-
-    store = getattr(target.backend, "store", None)
-    return not (isinstance(store, Store) and not store.root.is_dir())
+    return target.backend.exists()
 
 
 def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick) -> ModelCopy:

@@ -5,12 +5,13 @@ Results are plain dicts with MLflow's field names, ready for ``--json``.
 
 from typing import Optional
 
-from regctl import layout, prompts, tracking, uris
+from regctl import layout, tracking, uris
 from regctl.errors import InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, STAGES, parse_version, validate_lookup_name
+from regctl.resolution import alias_version
 from regctl.resolve import find_version, resolve_version
 from regctl.store import Store
-from regctl.views import alias_version, model_view, version_view
+from regctl.views import model_view, version_view
 
 # ------------------------------------------------------------------ reads
 
@@ -21,7 +22,7 @@ def list_models(store: Store, *, include_prompts: bool = False, damaged: Optiona
     """
     models = []
     for name in store.model_names():
-        prompt = prompts.is_prompt(store.root, name)
+        prompt = store.is_prompt(name)
         if prompt and not include_prompts:
             continue
         try:
@@ -42,7 +43,7 @@ def list_versions(store: Store, name: str, *, include_deleted: bool = False, lim
     With a ``damaged`` list, unreadable versions are skipped and their errors appended to it.
     """
     validate_lookup_name(name)
-    if include_prompts and prompts.is_prompt(store.root, name):
+    if include_prompts and store.is_prompt(name):
         store.read_yaml(layout.model_meta(store.root, name))
     else:
         store.read_model_meta(name)

@@ -11,16 +11,17 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl import digest, journal, layout, prompts, retention, tracking, uris, yamlfile
+from regctl import fileverify, journal, layout, prompts, retention, tracking, uris, yamlfile
 from regctl.atomic import os_reason, read_file
 from regctl.edit import ModelChange, edit, version_files
 from regctl.errors import Conflict, NotFound, StoreError
 from regctl.locations import location_to_path
 from regctl.names import DELETED_STAGE, show, validate_artifact_path, validate_model_name
-from regctl.resolve import find_version, location_path, logged_model_named, run_location
+from regctl.resolution import alias_version, run_location
+from regctl.resolve import find_version, location_path, logged_model_named
 from regctl.store import Store
 from regctl.suggest import alias_not_found
-from regctl.views import alias_version, version_view
+from regctl.views import version_view
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
@@ -87,13 +88,13 @@ def _require_dir(store: Store, location: str, source: str) -> None:
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
              tags: Optional[dict] = None, aliases: Iterable[str] = (), run_link: Optional[str] = None) -> dict:
     """Create a new version of ``name`` (creating the model if needed); return the version view."""
-    if prompts.is_prompt(store.root, name):
+    if store.is_prompt(name):
         raise prompts.name_taken(name)
     tags = dict(tags or {})
     aliases = list(aliases)
     origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
     # Hash the artifacts before locking: it reads every file, and nobody needs to wait for that.
-    content_tags, content_files = digest.registration_record(store, origin["storage_location"] or origin["source"])
+    content_tags, content_files = fileverify.registration_record(store, origin["storage_location"] or origin["source"])
     version_tags = {**origin["tags"], **tags, **content_tags}
     _check_tag_paths(version_tags)
     logged_model = origin.get("logged_model_dir")

@@ -17,38 +17,16 @@ from regctl.names import (
     validate_artifact_path,
     validate_lookup_name,
 )
+from regctl.resolution import MAX_DEPTH, Resolution, alias_version, run_location, too_deep
+from regctl.resolution import stored_text as _text
 from regctl.store import Store
 from regctl.suggest import alias_not_found
-from regctl.views import alias_version
-
-MAX_DEPTH = 5
-
-
-class Resolution:
-    """Where a URI points: the stored location, the local path and what it came from."""
-
-    __slots__ = ("uri", "location", "path", "name", "version", "model_id", "run_id")
-
-    def __init__(self, uri, location, path, name=None, version=None, model_id=None, run_id=None):
-        self.uri, self.location, self.path = uri, location, path
-        self.name, self.version, self.model_id, self.run_id = name, version, model_id, run_id
-
-    def to_json(self) -> dict:
-        return {
-            "uri": self.uri,
-            "name": self.name,
-            "version": self.version,
-            "location": self.location,
-            "path": str(self.path),
-            "model_id": self.model_id,
-            "run_id": self.run_id,
-        }
 
 
 def find_version(store: Store, ref) -> "tuple[int, dict]":
     """The (version, meta) a ``models:/<name>...`` reference designates; NotFound otherwise."""
     name = validate_lookup_name(ref.name)
-    if prompts.is_prompt(store.root, name):
+    if store.is_prompt(name):
         raise prompts.not_found(name)
     if isinstance(ref, uris.VersionRef):
         return ref.version, store.read_live_version_meta(name, ref.version)
@@ -105,21 +83,9 @@ def location_path(store: Store, location: str, _depth: int = 0):
     """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
     if uris.scheme_of(location) in ("runs", "models"):
         if _depth >= MAX_DEPTH:
-            raise StoreError(f"{show(location)}: locations refer to each other more than {MAX_DEPTH} times")
+            raise too_deep(location)
         return resolve(store, location, _depth + 1).path
     return rebase(location_to_path(location), store.root)
-
-
-def _text(value, what: str) -> str:
-    if not isinstance(value, str):
-        raise StoreError(f"damaged store: the {what} is {repr(value)[:60]}, not text")
-    return value
-
-
-def run_location(run: dict, path: str) -> str:
-    """The location of ``path`` (a validated artifact path, '' for all) among a run's artifacts."""
-    artifact_uri = _text(run.get("artifact_uri") or "", f"artifact_uri of run {run.get('run_id')}").rstrip("/")
-    return f"{artifact_uri}/{path}" if path else artifact_uri
 
 
 def resolve_run(store: Store, ref: uris.RunRef, uri: str, _depth: int = 0) -> Resolution:

@@ -57,6 +57,7 @@ from regctl import uris
 from regctl.derived import DerivedOperations
 from regctl.errors import Conflict, IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.names import DELETED_STAGE, canonical_stage, show, validate_artifact_path
+from regctl.prompts import PROMPT_TAG
 from regctl.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.restanswers import (
     ARTIFACT_LIST,
@@ -92,7 +93,6 @@ API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 MANIFEST_SUFFIX = ".regctl-manifest.json"
 DIGEST_TAG = "regctl.content_digest"
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 PROMPTS_FILTER = f"tags.`{PROMPT_TAG}` = 'true'"
 MODEL_PAGE = 1000   # the server's maximum for registered-models/search
 VERSION_PAGE = 10000
@@ -186,6 +186,9 @@ def _quoted(name: str) -> str:
 
 class RestBackend(DerivedOperations):
     """An MLflow tracking server at ``url``."""
+
+    def exists(self) -> bool:
+        return True  # a server is there or unreachable, and every request says which
 
     def __init__(self, url: str, environ: Mapping[str, str] = os.environ,
                  notify: Optional[Callable[[str], None]] = None, *, dry_run: bool = False):
@@ -401,7 +404,7 @@ class RestBackend(DerivedOperations):
         return aliases_of(self._model(name))
 
     def resolve(self, uri, _depth: int = 0):
-        from regctl.resolve import MAX_DEPTH, Resolution
+        from regctl.resolution import MAX_DEPTH, Resolution, too_deep
 
         ref = uris.parse_uri(uri)
         if isinstance(ref, uris.PathRef):
@@ -425,7 +428,7 @@ class RestBackend(DerivedOperations):
         path = self._where(location)
         if uris.scheme_of(location) in ("runs", "models"):  # a version made from runs:/...: MLflow follows it
             if _depth >= MAX_DEPTH:
-                raise StoreError(f"{show(location)}: locations refer to each other more than {MAX_DEPTH} times")
+                raise too_deep(location)
             inner = self.resolve(location, _depth + 1)
             location, path = inner.location, inner.path
         return Resolution(uri, location, path, ref.name, number,

@@ -45,10 +45,10 @@ from regctl.names import (
     validate_lookup_name,
     validate_model_name,
 )
-from regctl.resolve import MAX_DEPTH, Resolution, run_location
+from regctl.prompts import PROMPT_TAG
+from regctl.resolution import MAX_DEPTH, Resolution, run_location, too_deep
 
 JOURNAL_SUFFIX = ".regctl-journal.jsonl"
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 DELETED_VERSION_ALIAS = "deleted-version-alias"  # a warning: MLflow 2's SQL store leaves these
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 REDACTED = {"source": "REDACTED-SOURCE-PATH", "run_id": "REDACTED-RUN-ID", "run_link": "REDACTED-RUN-LINK"}
@@ -90,6 +90,9 @@ def _ordered_tags(pairs) -> dict:
 
 class SqliteBackend(DerivedOperations):
     """MLflow's SQLite database at ``path``."""
+
+    def exists(self) -> bool:
+        return True  # opened only once it answered (a database is never created by regctl)
 
     def __init__(self, path: Path, *, dry_run: bool = False):
         self.path = Path(path)
@@ -453,7 +456,7 @@ class SqliteBackend(DerivedOperations):
         """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
         if uris.scheme_of(location) in ("runs", "models"):
             if depth >= MAX_DEPTH:
-                raise StoreError(f"{show(location)}: locations refer to each other more than {MAX_DEPTH} times")
+                raise too_deep(location)
             return self._resolve(connection, location, depth=depth + 1).path
         return rebase(location_to_path(location), self.root)
 
@@ -857,7 +860,7 @@ class SqliteBackend(DerivedOperations):
             raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
         if last.old is None:
             return self.delete_alias(name, alias)
-        from regctl.views import alias_version  # the one reading of an alias's version text
+        from regctl.resolution import alias_version  # the one reading of an alias's version text
 
         previous = alias_version(last.old)
         if previous is None:

@@ -26,10 +26,6 @@ VERSION_FIELD_TYPES = {"name": _TEXT, "version": (int,), "current_stage": _TEXT,
                        "status": _TEXT, "creation_timestamp": _INT, "last_updated_timestamp": _INT}
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class Store:
     """One MLflow file store, addressed by its root directory (the ``mlruns/`` folder)."""
 
@@ -138,6 +134,13 @@ class Store:
         except (OSError, ValueError):  # a name the OS cannot hold (too long, NUL) names no model
             return False
 
+    def is_prompt(self, name: str) -> bool:
+        """Whether the registered-model directory ``name`` holds an MLflow prompt."""
+        try:
+            return (layout.model_tags_dir(self.root, name) / prompts.PROMPT_TAG).is_file()
+        except (OSError, ValueError):  # a name the OS cannot hold: no model, no prompt
+            return False
+
     def read_model_meta(self, name: str, *, missing_ok: bool = False):
         """The model's meta.yaml; NotFound (None with ``missing_ok``) when the model does not exist."""
         self.require()
@@ -151,7 +154,7 @@ class Store:
             if missing_ok:
                 return None
             raise model_not_found(self, name)
-        if prompts.is_prompt(self.root, name):  # MLflow: not a model, for every read and write
+        if self.is_prompt(name):  # MLflow: not a model, for every read and write
             raise prompts.not_found(name)
         return _check_fields(path, meta, MODEL_FIELD_TYPES)
 

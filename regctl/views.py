@@ -3,10 +3,10 @@
 Results are plain dicts with MLflow's field names, the shape ``--json`` prints.
 """
 
-import re
 from typing import Optional
 
 from regctl.names import DELETED_STAGE
+from regctl.resolution import alias_version
 from regctl.store import Store
 
 VERSION_FIELDS = (
@@ -14,18 +14,6 @@ VERSION_FIELDS = (
     "description", "source", "run_id", "run_link", "status", "status_message", "user_id",
     "storage_location", "model_id",
 )
-_ALIAS_TEXT = re.compile(r"\s*([0-9]{1,18})\s*")
-
-
-def alias_version(text) -> Optional[int]:
-    """The version an alias file's text names (ASCII digits, spaces around allowed), else None.
-
-    The one reading of alias files, shared by resolve, the listings, the writes and doctor.
-    """
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    match = _ALIAS_TEXT.fullmatch(text) if isinstance(text, str) else None
-    return int(match.group(1)) if match else None
 
 
 def version_view(store: Store, name: str, meta: dict, aliases: dict, tags: Optional[dict] = None) -> dict:
