@@ -19,7 +19,7 @@ _EXPORTS = {
     "AliasChange": "regctl.results", "TagChange": "regctl.results", "StageChange": "regctl.results",
     "DescriptionChange": "regctl.results", "Rename": "regctl.results", "Deletion": "regctl.results",
     "Verification": "regctl.results", "HistoryRecord": "regctl.results", "DoctorReport": "regctl.results",
-    "Lineage": "regctl.results", "Resolution": "regctl.resolve",
+    "Lineage": "regctl.results", "Resolution": "regctl.resolution",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -130,25 +130,11 @@ def append_after(path: Path, *records: dict) -> bool:
     try:
         append(path, *records)
     except StoreError as exc:
-        import sys
+        from regctl import notices
 
-        try:
-            sys.stderr.write(f"regctl: warning: the change is made, but {exc.message}\n")
-        except OSError:
-            pass
+        notices.warn(f"the change is made, but {exc.message}")
         return False
     return True
-
-
-def truncate(path: Path, size: int) -> None:
-    """Take back what was appended after ``size`` (its change was not made after all)."""
-    try:
-        with open(path, "r+b") as handle:
-            handle.truncate(size)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise StoreError(f"cannot truncate the journal {path}: {os_reason(exc)}") from None
 
 
 # ------------------------------------------------------------------ reading

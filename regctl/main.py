@@ -24,6 +24,9 @@ def main(argv=None) -> None:
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             pass
+    from regctl import notices
+
+    notices.install(_say)
     try:
         code = _run(argv)
         sys.stdout.flush()
@@ -36,6 +39,8 @@ def main(argv=None) -> None:
     except OSError as exc:  # stdout itself cannot be written (closed, full disk)
         _write_error(f"regctl: cannot write output: {exc.strerror or exc}\n")
         code = 4
+    finally:
+        notices.install(None)
     if code == EXIT_BROKEN_PIPE:
         from regctl.render import silence_stdout
 
@@ -65,6 +70,11 @@ def _ignore_further_interrupts() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except (ValueError, OSError):  # not the main thread
         pass
+
+
+def _say(text: str) -> None:
+    """A notice from the library: one line on stderr, never a failure of its own."""
+    _write_error(f"regctl: {text}\n")
 
 
 def _write_error(text: str) -> None:

@@ -1,0 +1,30 @@
+"""Notices a command gives on the way (a warning, a retry): said by whoever runs the library.
+
+The library never prints. The CLI installs a sayer that writes ``regctl: <text>`` lines on
+stderr; without one (the Python API), a notice is a Python warning.
+"""
+
+from typing import Callable, Optional
+
+
+class RegctlWarning(UserWarning):
+    """What a command says on the way when regctl runs as a library."""
+
+
+_sayer: Optional[Callable[[str], None]] = None
+
+
+def install(sayer: Optional[Callable[[str], None]]) -> None:
+    """Route notices to ``sayer`` (the CLI's stderr), or back to Python warnings with None."""
+    global _sayer
+    _sayer = sayer
+
+
+def warn(text: str) -> None:
+    """Say ``text`` as a warning (``regctl: warning: <text>`` on the command line)."""
+    if _sayer is not None:
+        _sayer(f"warning: {text}")
+        return
+    import warnings
+
+    warnings.warn(text, RegctlWarning, stacklevel=3)
