@@ -13,13 +13,13 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Registry": "regctl.api",
-    "RegctlError": "regctl.errors", "NotFound": "regctl.errors", "InvalidInput": "regctl.errors",
-    "Conflict": "regctl.errors", "StoreError": "regctl.errors", "IntegrityError": "regctl.errors",
-    "ModelVersion": "regctl.results", "RegisteredModel": "regctl.results", "Listing": "regctl.results",
-    "AliasChange": "regctl.results", "TagChange": "regctl.results", "StageChange": "regctl.results",
-    "DescriptionChange": "regctl.results", "Rename": "regctl.results", "Deletion": "regctl.results",
-    "Verification": "regctl.results", "HistoryRecord": "regctl.results", "DoctorReport": "regctl.results",
-    "Lineage": "regctl.results", "Resolution": "regctl.resolution",
+    "RegctlError": "regctl.core.errors", "NotFound": "regctl.core.errors", "InvalidInput": "regctl.core.errors",
+    "Conflict": "regctl.core.errors", "StoreError": "regctl.core.errors", "IntegrityError": "regctl.core.errors",
+    "ModelVersion": "regctl.core.results", "RegisteredModel": "regctl.core.results", "Listing": "regctl.core.results",
+    "AliasChange": "regctl.core.results", "TagChange": "regctl.core.results", "StageChange": "regctl.core.results",
+    "DescriptionChange": "regctl.core.results", "Rename": "regctl.core.results", "Deletion": "regctl.core.results",
+    "Verification": "regctl.core.results", "HistoryRecord": "regctl.core.results", "DoctorReport": "regctl.core.results",
+    "Lineage": "regctl.core.results", "Resolution": "regctl.core.resolution",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -1,3 +1,3 @@
-from regctl.main import main
+from regctl.cli.main import main
 
 main()

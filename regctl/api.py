@@ -9,16 +9,16 @@
 
 Every method checks its arguments (names, aliases, tag keys, versions,
 stages) before the store is touched, then calls the store's backend, and
-returns a typed result from ``regctl.results``. Errors are the typed
-exceptions of ``regctl.errors``; each has an ``exit_code``.
+returns a typed result from ``regctl.core.results``. Errors are the typed
+exceptions of ``regctl.core.errors``; each has an ``exit_code``.
 """
 
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from regctl import filters
-from regctl.backend import Backend, Progress
-from regctl.errors import InvalidInput, NotFound, RegctlError, StoreError
-from regctl.names import (
+from regctl.core import filters
+from regctl.core.backend import Backend, Progress
+from regctl.core.errors import InvalidInput, NotFound, RegctlError, StoreError
+from regctl.core.names import (
     ACTIVE_STAGES,
     canonical_stage,
     check_text,
@@ -31,7 +31,7 @@ from regctl.names import (
     validate_tag_key,
     validate_tags,
 )
-from regctl.results import (
+from regctl.core.results import (
     AliasChange,
     Collection,
     Deletion,
@@ -48,7 +48,7 @@ from regctl.results import (
     Verification,
     VersionDiff,
 )
-from regctl.suggest import did_you_mean
+from regctl.core.suggest import did_you_mean
 
 VersionArg = Union[int, str]
 #: MLflow's client defaults for ``search_model_versions`` and ``search_registered_models``.
@@ -65,22 +65,22 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
     and changes nothing. ``notify`` is told, in one line, whenever a tracking server's
     request fails and is about to be retried (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``).
     """
-    from regctl.remote import server_url
+    from regctl.core.remote import server_url
 
     url = server_url(store)
     if url is not None:  # an MLflow tracking server: http(s)://HOST[:PORT]
-        from regctl.reststore import RestBackend
+        from regctl.backends.rest.backend import RestBackend
 
         return RestBackend(url, notify=notify, dry_run=dry_run)
-    from regctl.sqlschema import chosen_database
+    from regctl.backends.sqlite.schema import chosen_database
 
     database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database
     if database is not None:
-        from regctl.sqlitestore import SqliteBackend
+        from regctl.backends.sqlite.backend import SqliteBackend
 
         return SqliteBackend(database, dry_run=dry_run)
-    from regctl.filestore import FileBackend
-    from regctl.locations import store_root
+    from regctl.backends.file.backend import FileBackend
+    from regctl.core.locations import store_root
 
     return FileBackend(store_root(store).path, dry_run=dry_run)
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
-from regctl import digest
-from regctl.errors import IntegrityError, NotFound, RegctlError, StoreError
-from regctl.names import show, validate_alias, validate_model_name, validate_tags
+from regctl.core import digest
+from regctl.core.errors import IntegrityError, NotFound, RegctlError, StoreError
+from regctl.core.names import show, validate_alias, validate_model_name, validate_tags
 
 DIGEST_TAG = "regctl.content_digest"
 

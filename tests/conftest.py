@@ -145,11 +145,11 @@ def regctl(*args, store=None, env=None, input=None, cwd=None, process=False) -> 
 
 
 def _in_process(argv: list, env: dict, input, cwd) -> subprocess.CompletedProcess:
-    """``regctl.main.main(argv)`` with its own environment, working directory and standard streams."""
+    """``regctl.cli.main.main(argv)`` with its own environment, working directory and standard streams."""
     import io
     import signal
 
-    from regctl.main import main
+    from regctl.cli.main import main
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_sigint = signal.getsignal(signal.SIGINT)

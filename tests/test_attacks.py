@@ -84,8 +84,8 @@ def spawn(*args, store=None, env=None, **kwargs) -> subprocess.Popen:
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from regctl.edit import edit
-from regctl.store import Store
+from regctl.backends.file.edit import edit
+from regctl.backends.file.store import Store
 store, name, extra = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
 with edit(Store(store), name):
     for path in extra:
@@ -287,7 +287,7 @@ def test_symlinked_journal_is_refused_and_the_outside_file_untouched(tmp_path):
 
 def test_dangling_symlinked_lock_file_is_refused_and_not_followed(tmp_path):
     """Finding 5: a lock file that is a dangling symbolic link made regctl create the file it points to."""
-    from regctl.layout import model_key
+    from regctl.backends.file.layout import model_key
 
     store = new_store(tmp_path)
     outside = tmp_path / "created-by-regctl"
@@ -308,7 +308,7 @@ def test_doctor_fix_does_not_delete_temp_files_behind_a_symlinked_experiment(tmp
     (outside / "run1/.regctl-tmp-fedcba9876543210").write_text("not ours")
     os.symlink(outside, store / "777")
     # the same outside directory reached as a model and as a new model's staging directory
-    from regctl.layout import model_key
+    from regctl.backends.file.layout import model_key
 
     (outside / "version-1").mkdir()
     (outside / "version-1/.regctl-tmp-00000000deadbeef").write_text("not ours")
@@ -492,8 +492,9 @@ def test_lock_timeout_nan_is_a_usage_error_at_once(tmp_path):
 
 def test_hand_written_pending_change_is_completed_by_the_next_write(tmp_path):
     """Finding 4: a change a killed writer left pending is completed (and committed) by the next write."""
-    from regctl import journal, layout
-    from regctl.store import Store
+    from regctl.backends.file import layout
+    from regctl.backends.file.store import Store
+    from regctl.core import journal
 
     store = new_store(tmp_path, versions=2)
     ok(regctl("alias", "set", "m", "champion", "1", store=store))

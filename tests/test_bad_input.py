@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from regctl import Registry
-from regctl.errors import InvalidInput, NotFound, RegctlError
+from regctl.core.errors import InvalidInput, NotFound, RegctlError
 
 NASTY = [
     "", " ", "\t", "  x  ", "\n", "a\nb", "x\n", "\x00", "a\x00b", "..", ".", "../x", "..x", "x/..", "/", "a/b",

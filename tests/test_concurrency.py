@@ -53,8 +53,8 @@ def clean_failure(result) -> bool:
 
 def journal(store: Path) -> list:
     """The committed history entries, oldest first."""
-    from regctl import journal as journal_module
-    from regctl.store import Store
+    from regctl.backends.file.store import Store
+    from regctl.core import journal as journal_module
 
     return list(reversed(list(journal_module.history_entries(Store(store).journal_path()))))
 
@@ -165,8 +165,8 @@ def test_aliases_and_tags_under_contention_end_as_the_journal_says(tmp_path):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from regctl.edit import edit
-from regctl.store import Store
+from regctl.backends.file.edit import edit
+from regctl.backends.file.store import Store
 
 with edit(Store(Path(sys.argv[1])), "m"):
     print("locked", flush=True)

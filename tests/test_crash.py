@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import regctl as regctl_in_any_process
 
-from regctl.doctor import FIXABLE
+from regctl.backends.file.doctor import FIXABLE
 
 
 def regctl(*args, **kwargs):
@@ -208,7 +208,7 @@ def test_every_writing_command_killed_leaves_the_old_or_the_new_state(tmp_path):
     pending change is completed by the next write, and doctor --fix leaves a clean store."""
     import shutil
 
-    from regctl.layout import PENDING_PREFIX, model_key
+    from regctl.backends.file.layout import PENDING_PREFIX, model_key
 
     base, source = killed_command_base(tmp_path)
     commands = {

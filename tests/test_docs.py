@@ -110,7 +110,7 @@ def test_regctl_man_prints_the_page():
 
 
 def test_exit_status_table_matches_the_error_classes():
-    from regctl import errors
+    from regctl.core import errors
 
     classes = [errors.NotFound, errors.InvalidInput, errors.Conflict, errors.StoreError,
                errors.ServerUnreachable, errors.AccessDenied, errors.NoApi]
@@ -134,9 +134,9 @@ def test_man_page_renders_without_warnings():
 # ------------------------------------------------------------------ completions
 
 def test_completion_spec_covers_every_command_option_and_argument():
-    """regctl/completion_spec.py (what `regctl __complete` reads) is the CLI's tree; the shells
+    """regctl/cli/completion_spec.py (what `regctl __complete` reads) is the CLI's tree; the shells
     themselves are driven in tests/test_completion.py."""
-    from regctl.completion_spec import COMMANDS
+    from regctl.cli.completion_spec import COMMANDS
 
     assert list(COMMANDS) == [" ".join(c.path) for c in TREE]
     for cmd in TREE:

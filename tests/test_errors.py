@@ -16,7 +16,7 @@ import pytest
 from conftest import FixtureStore, copy_fixture_store, expected_of, one_line_failure, snapshot
 from conftest import regctl as run
 
-from regctl import layout
+from regctl.backends.file import layout
 
 E3 = expected_of("mlflow3-store")
 RUN = "{run}"  # the fixture's first run, filled in per backend (see with_run)

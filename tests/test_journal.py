@@ -56,7 +56,7 @@ def _journal_file(store):
 
 def test_history_shows_committed_changes_only(store3):
     """An intent whose writer died before applying it changed nothing, so history does not show it."""
-    from regctl import journal
+    from regctl.core import journal
 
     entry = journal.entry("alias.set", "iris-classifier", "ghost", None, "1")
     with _journal_file(store3).open("a") as handle:
@@ -70,8 +70,8 @@ def test_history_shows_committed_changes_only(store3):
 
 def test_history_reads_from_the_end_across_blocks_and_skips_damage(store3):
     """Old-format lines, a line longer than a read block, a cut line and one absurdly nested line."""
-    from regctl import journal
-    from regctl.store import Store
+    from regctl.backends.file.store import Store
+    from regctl.core import journal
 
     lines = [json.dumps({"operation": "tag.set", "model": "iris-classifier", "target": f"k{i}", "old": None,
                          "new": "v" * (70000 if i == 5 else 1)}) for i in range(3000)]

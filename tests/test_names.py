@@ -2,8 +2,8 @@
 
 import pytest
 
-from regctl.errors import InvalidInput
-from regctl.names import (
+from regctl.core.errors import InvalidInput
+from regctl.core.names import (
     canonical_stage,
     parse_tag_assignment,
     parse_version,

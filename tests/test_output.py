@@ -112,7 +112,7 @@ def test_models_table_keeps_names_whole(busy, columns):
 def test_a_name_wider_than_the_terminal_is_not_cut():
     from rich.console import Console
 
-    from regctl import render
+    from regctl.cli import render
 
     name = "a-model-name-" + "x" * 100
     console = Console(file=io.StringIO(), width=80, color_system=None)
@@ -123,7 +123,7 @@ def test_a_name_wider_than_the_terminal_is_not_cut():
 
 
 def test_lists_are_shortened_after_a_whole_item():
-    from regctl import render
+    from regctl.cli import render
 
     assert render.fit(["champion", "challenger", "candidate"], 24) == "champion, challenger, \u2026"
     assert render.fit(["champion", "challenger"], 30) == "champion, challenger"

@@ -44,7 +44,7 @@ def dependency_closure() -> set:
 def imported_modules() -> set:
     """Top-level names of every module regctl's source imports, lazy imports inside functions included."""
     names = set()
-    for path in sorted((REPO / "regctl").glob("*.py")):
+    for path in sorted((REPO / "regctl").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)

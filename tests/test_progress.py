@@ -3,7 +3,7 @@
 import io
 import sys
 
-from regctl import render
+from regctl.cli import render
 
 
 class Terminal(io.StringIO):

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import drain_pty, regctl
 
-from regctl.errors import AccessDenied, NoApi, NotFound, ServerUnreachable, StoreError
-from regctl.restclient import Transport
+from regctl.backends.rest.client import Transport
+from regctl.core.errors import AccessDenied, NoApi, NotFound, ServerUnreachable, StoreError
 
 SEARCH = "/api/2.0/mlflow/registered-models/search"
 EMPTY = (200, {"registered_models": []})

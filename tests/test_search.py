@@ -6,8 +6,9 @@ import pytest
 from conftest import copy_fixture_store, one_line_failure, regctl, snapshot
 from mlflow_oracle import client_of, file_store_allowed, import_mlflow  # noqa: F401 (module fixture)
 
-from regctl import Registry, filters
-from regctl.errors import InvalidInput
+from regctl import Registry
+from regctl.core import filters
+from regctl.core.errors import InvalidInput
 
 import_mlflow()
 from mlflow.exceptions import MlflowException  # noqa: E402

@@ -362,7 +362,7 @@ def test_which_database_a_uri_or_the_default_names(tmp_path, db3):
 
 def test_resolve_on_a_database_stays_import_light(db3):
     """The resolve fast path on a database imports neither dataclasses nor the CLI stack."""
-    code = ("import sys; from regctl import fastpath; "
+    code = ("import sys; from regctl.cli import fastpath; "
             f"assert fastpath.run(['--store', {str(db3.store)!r}, 'resolve', 'models:/iris-classifier@champion']) == 0; "
             "sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('dataclasses', 'typer', 'click', 'rich', 'yaml', 'json'))))")

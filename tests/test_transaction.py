@@ -5,7 +5,8 @@ import os
 
 from conftest import one_line_failure, regctl, snapshot
 
-from regctl import journal, layout
+from regctl.backends.file import layout
+from regctl.core import journal
 
 
 def pending_file(store, name):

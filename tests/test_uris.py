@@ -2,8 +2,8 @@
 
 import pytest
 
-from regctl.errors import InvalidInput
-from regctl.uris import (
+from regctl.core.errors import InvalidInput
+from regctl.core.uris import (
     AliasRef,
     LatestRef,
     LoggedModelRef,

@@ -13,7 +13,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regctl import yamlfile
+from regctl.core import yamlfile
 
 META_FILES = sorted(glob.glob(str(FIXTURES / "**" / "meta.yaml"), recursive=True))
 MLFLOW_KEYS = ["name", "version", "source", "run_id", "storage_location", "current_stage",

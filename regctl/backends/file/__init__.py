@@ -1,0 +1,1 @@
+"""MLflow's file store (an ``mlruns/`` tree of YAML meta files)."""

@@ -1,0 +1,1 @@
+"""An MLflow tracking server, through its REST API and artifact proxy."""

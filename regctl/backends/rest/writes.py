@@ -1,0 +1,316 @@
+"""Writes as REST requests: register, aliases, tags, stages, descriptions, rename and delete."""
+
+
+import time
+from typing import Iterable, Optional
+
+from regctl.backends.rest.answers import (
+    MODEL_VERSION,
+    answer,
+)
+from regctl.backends.rest.artifacts import RestArtifacts
+from regctl.backends.rest.connection import REGISTRATION_WAIT, _int, _tags, aliases_of, version_of
+from regctl.core import uris
+from regctl.core.errors import Conflict, InvalidInput, NotFound, StoreError
+from regctl.core.names import DELETED_STAGE, show
+from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
+from regctl.core.results import (
+    AliasChange,
+    Deletion,
+    DescriptionChange,
+    ModelVersion,
+    Rename,
+    StageChange,
+    TagChange,
+)
+
+
+class RestWrites(RestArtifacts):
+    """Writes as REST requests: register, aliases, tags, stages, descriptions, rename and delete."""
+
+    def _ensure_model(self, name: str) -> bool:
+        """Create the model if missing; True when this call created it."""
+        try:
+            self.call("POST", "/registered-models/create", {"name": name})
+        except Conflict:
+            return False
+        self._record("model.create", name, None, None, name)
+        return True
+
+    def _registration_source(self, source: str, tags: dict) -> dict:
+        """What to send to ``model-versions/create`` for ``source``, uploading local files first."""
+        ref = uris.parse_uri(source)
+        if isinstance(ref, uris.PathRef):
+            from regctl.core.locations import location_to_path
+
+            path = location_to_path(source)
+            if not path.is_dir():
+                raise NotFound(f"source {show(source)} not found: {path} is not a directory")
+            return {"upload": path}
+        if isinstance(ref, uris.RunRef):
+            location, model_id = self._run_location(ref, registering=True)
+            if model_id:
+                return {"source": f"models:/{model_id}", "model_id": model_id, "run_id": ref.run_id,
+                        "location": location}
+            return {"source": location, "run_id": ref.run_id, "location": location}
+        if isinstance(ref, uris.LoggedModelRef):
+            info = self._logged_model(ref.model_id)
+            return {"source": f"models:/{ref.model_id}", "model_id": ref.model_id,
+                    "run_id": info.get("source_run_id") or None, "location": info.get("artifact_uri") or ""}
+        data = self._find(ref)
+        number = int(data["version"])
+        # as MLflow's register_model: the new version gets none of the source version's tags
+        return {"source": f"models:/{ref.name}/{number}", "location": self._download_uri(ref.name, number) or ""}
+
+    def register(self, source, name, *, description, tags, aliases, run_link=None) -> ModelVersion:
+        origin = self._registration_source(source, tags)
+        if self.dry_run:
+            return self._planned_version(origin, name, description, tags, aliases)
+        created = self._ensure_model(name)
+        try:
+            if "upload" in origin:
+                origin["source"], origin["model_id"], entries = self.upload_model(origin["upload"])
+                origin["run_id"] = None
+            else:
+                entries = None
+                location = origin.get("location")
+                if location and self._proxy_path(location) is not None or location and self._local_path(location):
+                    try:
+                        entries = self.remote_manifest(location)
+                    except NotFound:
+                        entries = None
+                    if entries:
+                        self._record_manifest(location, entries)
+            all_tags = dict(tags)
+            body = {"name": name, "source": origin["source"],
+                    "tags": [{"key": k, "value": v} for k, v in all_tags.items()]}
+            for key, value in (("description", description), ("run_link", run_link)):
+                if value is not None:
+                    body[key] = value
+            for key in ("run_id", "model_id"):
+                if origin.get(key):
+                    body[key] = origin[key]
+            data = self.call("POST", "/model-versions/create", body,
+                             shape=answer("model_version", MODEL_VERSION))["model_version"]
+        except BaseException:
+            if created:
+                try:
+                    self.call("DELETE", "/registered-models/delete", {"name": name})
+                except Exception:
+                    pass
+            raise
+        number = int(data["version"])
+        self._record("version.create", name, number, None, origin["source"])
+        data = self._await_ready(name, number, data)
+        for alias in aliases:
+            self.set_alias(name, alias, number, expect=None, expect_given=False)
+        model = self._model(name)
+        return version_of(data, aliases_of(model), storage_location=self._download_uri(name, number))
+
+    def _planned_version(self, origin: dict, name: str, description, tags: dict, aliases) -> ModelVersion:
+        """The version a registration would create, found by reads only."""
+        if "upload" in origin:
+            from regctl.core import digest
+
+            if not digest.manifest(origin["upload"]):
+                raise NotFound(f"source {origin['upload']} holds no files")
+            origin["source"] = str(origin["upload"])
+        try:
+            current = aliases_of(self._model(name))
+            versions = self._search_versions(name, limit=1)
+        except NotFound:
+            current, versions = {}, []
+        number = int(versions[0]["version"]) + 1 if versions else 1
+        data = {"name": name, "version": str(number), "source": origin["source"], "run_id": origin.get("run_id"),
+                "description": description, "current_stage": "None", "status": "READY",
+                "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+        return version_of(data, dict(current, **{alias: number for alias in aliases}))
+
+    def _await_ready(self, name: str, number: int, data: dict) -> dict:
+        deadline = time.monotonic() + REGISTRATION_WAIT
+        delay = 0.05
+        while (data.get("status") or "READY") == "PENDING_REGISTRATION":
+            if time.monotonic() > deadline:
+                raise StoreError(f"version {number} of model {show(name)} is still PENDING_REGISTRATION "
+                                 f"after {REGISTRATION_WAIT} s")
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
+            data = self._version(name, number)
+        if data.get("status") == "FAILED_REGISTRATION":
+            raise StoreError(f"the server failed to register version {number} of model {show(name)}: "
+                             f"{data.get('status_message') or 'no reason given'}")
+        return data
+
+    def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:
+        # Two requests: read the alias, move it. The server checks that the model and the
+        # version exist (and are not deleted) when it moves the alias.
+        try:
+            old = int(self._alias_version(name, alias)["version"])
+        except (NotFound, InvalidInput):  # no such alias (or model: the move below says which)
+            old = None
+        if expect_given and old != expect:
+            self._version(name, version)  # a missing model or version first, as in a file store
+            raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
+                           f"expected {expect if expect is not None else 'none'}; not changed")
+        if old == version:
+            return AliasChange(name, alias, version, version, False)
+        if self.dry_run:
+            self._version(name, version)  # what the server checks when it moves the alias
+        try:
+            self.change("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})
+        except (NotFound, InvalidInput) as exc:
+            missing = self._version_not_found(name, version, NotFound(exc.message))
+            try:
+                self._version(name, version)
+            except NotFound:
+                raise missing from None
+            raise
+        self._record("alias.set", name, alias, None if old is None else str(old), str(version))
+        return AliasChange(name, alias, old, version, True)
+
+    def delete_alias(self, name, alias) -> AliasChange:
+        old = self._read_alias(name, alias)
+        if old is None:
+            raise NotFound(f"alias {show(alias)} of model {show(name)} not found")
+        self.change("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
+        self._record("alias.delete", name, alias, str(old), None)
+        return AliasChange(name, alias, old, None, True)
+
+    def rollback_alias(self, name, alias) -> AliasChange:
+        moves = self.history(name, alias)
+        if not moves:
+            raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back "
+                           f"(the journal on this machine: {self.journal_path()})")
+        last = moves[0]
+        current = self._read_alias(name, alias)
+        if _int(last.new) != current:
+            raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
+        previous = _int(last.old)
+        if previous is None:
+            return self.delete_alias(name, alias)
+        return self.set_alias(name, alias, previous, expect=current, expect_given=True)
+
+    def _owner_tags(self, name: str, version: Optional[int]) -> dict:
+        if version is None:
+            return _tags(self._model(name).get("tags"))
+        return _tags(self._version(name, version).get("tags"))
+
+    def _set_tag(self, name: str, version: Optional[int], key: str, value: str) -> None:
+        if version is None:
+            self.change("POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value})
+        else:
+            self.change("POST", "/model-versions/set-tag", {"name": name, "version": str(version), "key": key, "value": value})
+
+    def _delete_tag(self, name: str, version: Optional[int], key: str) -> None:
+        if version is None:
+            self.change("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
+        else:
+            self.change("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key})
+
+    def _undo_tags(self, name, version, before: dict, keys: Iterable[str]) -> None:
+        for key in keys:
+            try:
+                if key in before:
+                    self._set_tag(name, version, key, before[key])
+                else:
+                    self._delete_tag(name, version, key)
+            except Exception:
+                pass
+
+    def set_tags(self, name, tags, version=None) -> TagChange:
+        before = self._owner_tags(name, version)
+        done = []
+        try:
+            for key, value in tags.items():
+                self._set_tag(name, version, key, value)
+                done.append(key)
+        except BaseException:
+            self._undo_tags(name, version, before, done)
+            raise
+        for key, value in tags.items():
+            target = key if version is None else f"version-{version}:{key}"
+            self._record("tag.set", name, target, before.get(key), value)
+        return TagChange(name, version, set=dict(tags))
+
+    def delete_tags(self, name, keys, version=None) -> TagChange:
+        before = self._owner_tags(name, version)
+        missing = [k for k in keys if k not in before]
+        if missing:
+            where = f"version {version} of " if version else ""
+            raise NotFound(f"tag {show(missing[0])} of {where}model {show(name)} not found")
+        done = []
+        try:
+            for key in keys:
+                self._delete_tag(name, version, key)
+                done.append(key)
+        except BaseException:
+            self._undo_tags(name, version, before, done)
+            raise
+        for key in keys:
+            target = key if version is None else f"version-{version}:{key}"
+            self._record("tag.delete", name, target, before[key], None)
+        return TagChange(name, version, deleted=tuple(keys))
+
+    def set_description(self, name, text, version=None, alias=None) -> DescriptionChange:
+        if version is None and alias is None:
+            old = self._model(name).get("description") or None
+            self.change("PATCH", "/registered-models/update", {"name": name, "description": text})
+            self._record("model.describe", name, None, old, text)
+            return DescriptionChange(name, None, text)
+        ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, version)
+        data = self._find(ref)
+        number = int(data["version"])
+        self.change("PATCH", "/model-versions/update", {"name": name, "version": str(number), "description": text})
+        self._record("version.describe", name, f"version-{number}", data.get("description") or None, text)
+        return DescriptionChange(name, number, text)
+
+    def transition_stage(self, name, version, stage, *, archive_existing=False) -> StageChange:
+        data = self._version(name, version)
+        old = data.get("current_stage") or "None"
+        archived = []
+        if archive_existing:
+            archived = sorted((int(v["version"]) for v in self._search_versions(name)
+                               if v.get("current_stage") == stage and int(v["version"]) != version), reverse=True)
+        # The other versions are archived one request each, not with archive_existing_versions:
+        # MLflow 3.17's server fails that query on PostgreSQL (integer <> varchar).
+        self.change("POST", "/model-versions/transition-stage",
+                    {"name": name, "version": str(version), "stage": stage, "archive_existing_versions": False})
+        for other in archived:
+            self.change("POST", "/model-versions/transition-stage",
+                        {"name": name, "version": str(other), "stage": "Archived", "archive_existing_versions": False})
+            self._record("version.stage", name, f"version-{other}", stage, "Archived")
+        self._record("version.stage", name, f"version-{version}", old, stage)
+        return StageChange(name, version, old, stage, tuple(archived))
+
+    def rename(self, old, new) -> Rename:
+        self._model(old)
+        taken = Conflict(f"registered model {show(new)} already exists")
+        if self.dry_run:
+            try:
+                self._model(new)
+            except NotFound:
+                pass
+            else:
+                raise taken
+        try:
+            self.change("POST", "/registered-models/rename", {"name": old, "new_name": new})
+        except Conflict:
+            raise taken from None
+        self._record("model.rename", new, None, old, new)
+        return Rename(old, new)
+
+    def delete_model(self, name) -> Deletion:
+        self._model(name)
+        count = len(self._search_versions(name))
+        self.change("DELETE", "/registered-models/delete", {"name": name})
+        self._record("model.delete", name, None, f"{count} versions", None)
+        return Deletion(name)
+
+    def delete_version(self, name, version) -> Deletion:
+        data = self._version(name, version)
+        aliases = [a for a, v in aliases_of(self._model(name)).items() if v == version]
+        self.change("DELETE", "/model-versions/delete", {"name": name, "version": str(version)})
+        self._record("version.delete", name, f"version-{version}", data.get("current_stage") or "None", DELETED_STAGE)
+        for alias in aliases:
+            self._record("alias.delete", name, alias, str(version), None)
+        return Deletion(name, version, tuple(aliases))

@@ -1,0 +1,1 @@
+"""MLflow's SQLite database (``sqlite:///mlflow.db``)."""

@@ -1,0 +1,291 @@
+"""Reading the registry tables: listings, one model or version, aliases, history; resolve and verify."""
+
+
+from pathlib import Path
+
+from regctl.backends.sqlite import tracking as sqltracking
+from regctl.backends.sqlite.connection import (
+    _SELECT_VERSION,
+    VERSION_COLUMNS,
+    SqliteConnection,
+    _existing,
+    _ordered_tags,
+    _translated,
+)
+from regctl.core import uris
+from regctl.core.errors import InvalidInput, NotFound, StoreError
+from regctl.core.locations import exists, location_to_path, rebase
+from regctl.core.names import (
+    DELETED_STAGE,
+    canonical_stage,
+    show,
+    validate_alias,
+    validate_artifact_path,
+    validate_lookup_name,
+)
+from regctl.core.prompts import PROMPT_TAG
+from regctl.core.resolution import MAX_DEPTH, Resolution, run_location, too_deep
+
+
+class SqliteReads(SqliteConnection):
+    """Reading the registry tables: listings, one model or version, aliases, history; resolve and verify."""
+
+    @_translated
+    def models(self, *, include_prompts: bool = False):
+        from regctl.core.results import Listing
+
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT name, creation_time, last_updated_time, description FROM registered_models WHERE 1 = 1"
+                + self._ws).fetchall()
+            tags: dict = {}
+            aliases: dict = {}
+            for name, key, value in connection.execute(
+                    'SELECT name, "key", value FROM registered_model_tags WHERE 1 = 1' + self._ws):
+                tags.setdefault(name, []).append((key, value))
+            for name, alias, version in connection.execute(
+                    "SELECT name, alias, version FROM registered_model_aliases WHERE 1 = 1" + self._ws):
+                aliases.setdefault(name, {})[alias] = version
+            latest = dict(connection.execute(
+                "SELECT name, MAX(version) FROM model_versions WHERE current_stage IS NOT ?" + self._ws
+                + " GROUP BY name", (DELETED_STAGE,)).fetchall())
+        views = []
+        for row in sorted(rows, key=lambda r: r[0]):
+            model_tags = _ordered_tags(tags.get(row[0], []))
+            if include_prompts or str(model_tags.get(PROMPT_TAG, "")).lower() != "true":
+                views.append(self._model_view(None, row, model_tags, aliases.get(row[0], {}), latest.get(row[0])))
+        return Listing(tuple(views))
+
+    @_translated
+    def versions(self, name, *, include_deleted=False, limit=None):
+        from regctl.core.results import Listing
+
+        validate_lookup_name(name)
+        with self._reading() as connection:
+            self._require_model(connection, name)
+            sql = _SELECT_VERSION + " WHERE name = ?" + self._ws
+            params = [name]
+            if not include_deleted:
+                sql += " AND current_stage IS NOT ?"
+                params.append(DELETED_STAGE)
+            sql += " ORDER BY version DESC"
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(int(limit))
+            rows = [dict(zip(VERSION_COLUMNS, r)) for r in connection.execute(sql, params)]
+            tags = self._version_tags(connection, name, None if limit is None else [r["version"] for r in rows])
+            aliases = self._alias_rows(connection, name)
+            return Listing(tuple(self._version_view(connection, r, tags, aliases) for r in rows))
+
+    @_translated
+    def get_model(self, name):
+        validate_lookup_name(name)
+        with self._reading() as connection:
+            row = self._require_model(connection, name)
+            aliases = self._alias_rows(connection, name)
+            live = [dict(zip(VERSION_COLUMNS, r)) for r in connection.execute(
+                _SELECT_VERSION + " WHERE name = ? AND current_stage IS NOT ?" + self._ws + " ORDER BY version DESC",
+                (name, DELETED_STAGE))]
+            latest_by_stage = {}
+            for version in live:
+                latest_by_stage.setdefault(version["current_stage"], version)
+            tags = self._version_tags(connection, name, [v["version"] for v in latest_by_stage.values()])
+            view = self._model_view(connection, row, self._model_tags(connection, name), aliases,
+                                    live[0]["version"] if live else None)
+            latest = tuple(self._version_view(connection, v, tags, aliases) for v in latest_by_stage.values())
+        from dataclasses import replace
+
+        return replace(view, latest_versions=latest, version_count=len(live))
+
+    @_translated
+    def get_version(self, name, version=None, alias=None):
+        from dataclasses import replace
+
+        from regctl.core.results import Lineage
+
+        validate_lookup_name(name)
+        with self._reading() as connection:
+            ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, version)
+            number, row = self._find_version(connection, ref)
+            view = self._version_view(connection, row, self._version_tags(connection, name, [number]),
+                                      self._alias_rows(connection, name))
+            lineage = self._lineage(connection, row, view.model_id)
+        return replace(view, lineage=Lineage(**lineage))
+
+    def _lineage(self, connection, row: dict, model_id) -> dict:
+        info = {"run_id": row["run_id"], "experiment_id": None, "run_name": None, "model_id": model_id,
+                "artifact_path": None}
+        if row["run_id"]:
+            try:
+                run = sqltracking.find_run(connection, self.schema, row["run_id"])
+                info["experiment_id"], info["run_name"] = run["experiment_id"], run["run_name"]
+            except (NotFound, InvalidInput):
+                pass
+        location = row["storage_location"] or row["source"]
+        if location:
+            try:
+                path = self._location_path(connection, location)
+            except (NotFound, InvalidInput, StoreError):
+                path = None
+            if path is not None and exists(path):
+                info["artifact_path"] = str(path)
+        return info
+
+    @_translated
+    def aliases(self, name):
+        validate_lookup_name(name)
+        with self._reading() as connection:
+            self._require_model(connection, name)
+            return self._alias_rows(connection, name)
+
+    @_translated
+    def resolve(self, uri):
+        ref = uris.parse_uri(uri)
+        if isinstance(ref, uris.PathRef):  # needs no database, as for a file store
+            return _existing(Resolution(uri, uri, rebase(location_to_path(uri), self.root)))
+        connection = self._connect()
+        return _existing(self._resolve(connection, uri, ref))
+
+    def _resolve(self, connection, uri: str, ref=None, depth: int = 0) -> Resolution:
+        ref = uris.parse_uri(uri) if ref is None else ref
+        if isinstance(ref, uris.PathRef):
+            return Resolution(uri, uri, rebase(location_to_path(uri), self.root))
+        if isinstance(ref, uris.RunRef):
+            return self._resolve_run(connection, ref, uri)
+        if isinstance(ref, uris.LoggedModelRef):
+            model = sqltracking.find_logged_model(connection, self.schema, ref.model_id)
+            location = model["artifact_location"] or ""
+            return Resolution(uri, location, self._location_path(connection, location, depth),
+                              model_id=ref.model_id, run_id=model["source_run_id"])
+        number, row = self._find_version(connection, ref)
+        location = row["storage_location"] or row["source"] or ""
+        if not location:
+            raise StoreError(f"version {number} of model {show(ref.name)} has no source or storage location")
+        path = self._location_path(connection, location, depth)
+        return Resolution(uri, location, path, ref.name, number, self._model_id_of(connection, row["source"]),
+                          row["run_id"])
+
+    def _location_path(self, connection, location: str, depth: int = 0) -> Path:
+        """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
+        if uris.scheme_of(location) in ("runs", "models"):
+            if depth >= MAX_DEPTH:
+                raise too_deep(location)
+            return self._resolve(connection, location, depth=depth + 1).path
+        return rebase(location_to_path(location), self.root)
+
+    def _resolve_run(self, connection, ref, uri: str) -> Resolution:
+        """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its newest logged model of that name."""
+        run = sqltracking.find_run(connection, self.schema, ref.run_id)
+        path = validate_artifact_path(ref.path)
+        location = run_location(run, path)
+        local = self._location_path(connection, location)
+        if exists(local) or not path:
+            return Resolution(uri, location, local, run_id=ref.run_id)
+        model = sqltracking.logged_model_named(connection, self.schema, run, path.split("/")[0], newest_first=True)
+        if model is None:
+            return Resolution(uri, location, local, run_id=ref.run_id)
+        rest = path.split("/", 1)[1] if "/" in path else ""
+        model_location = (model["artifact_location"] or "").rstrip("/")
+        location = f"{model_location}/{rest}" if rest else model_location
+        return Resolution(uri, location, self._location_path(connection, location), model_id=model["model_id"],
+                          run_id=ref.run_id)
+
+    def _find_version(self, connection, ref) -> "tuple[int, dict]":
+        """The (version, row) a ``models:/<name>...`` reference designates; NotFound otherwise."""
+        name = validate_lookup_name(ref.name)
+        if isinstance(ref, uris.VersionRef):
+            return ref.version, self._live_version(connection, name, ref.version)
+        if isinstance(ref, uris.AliasRef):
+            validate_alias(ref.alias, allow_reserved=True)
+            version = self._alias(connection, name, ref.alias)
+            if version is None:
+                self._require_model(connection, name)
+                raise NotFound(f"alias {show(ref.alias)} of model {show(name)} not found")
+            return version, self._live_version(connection, name, version)
+        stage = None if isinstance(ref, uris.LatestRef) else canonical_stage(ref.stage)
+        sql = _SELECT_VERSION + " WHERE name = ? AND current_stage IS NOT ?" + self._ws
+        params = [name, DELETED_STAGE]
+        if stage is not None:
+            sql += " AND current_stage = ?"
+            params.append(stage)
+        row = connection.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
+        if row is None:
+            self._require_model(connection, name)
+            in_stage = f" in stage {stage}" if stage else ""
+            raise NotFound(f"no versions of model {show(name)}{in_stage} found")
+        row = dict(zip(VERSION_COLUMNS, row))
+        return row["version"], row
+
+    @_translated
+    def verify(self, uri):
+        from regctl.core import digest
+        from regctl.core.errors import IntegrityError
+        from regctl.core.results import Verification
+
+        resolution = self.resolve(uri)
+        if resolution.version is None:
+            raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
+        name, version = resolution.name, resolution.version
+        with self._reading() as connection:
+            created = self._live_version(connection, name, version)["creation_time"]
+        record = self._registration_record(name, version, created)
+        if record is None:
+            raise NotFound(f"version {version} of model {show(name)} has no recorded digest in {self.journal_path} "
+                           "(it was not registered by regctl); nothing to verify")
+        recorded = record.get("digest")
+        if not isinstance(recorded, str) or not recorded.startswith(digest.ALGORITHM + ":") \
+                or len(recorded) != len(digest.ALGORITHM) + 65:
+            raise StoreError(f"damaged digest of version {version} of model {show(name)} in {self.journal_path}: "
+                             f"{show(str(recorded))}")
+        current = digest.manifest(resolution.path)
+        actual = digest.digest_of(current)
+        if actual != recorded:
+            raise IntegrityError(f"artifacts of {show(uri)} at {resolution.path} differ from what was registered: "
+                                 + digest.name_differences(record.get("files"), recorded, current, actual))
+        return Verification(uri=uri, name=name, version=version, path=str(resolution.path), digest=actual,
+                            files=len(current))
+
+    def _registration_record(self, name: str, version: int, created):
+        """The journal's ``version.create`` record of this version, its model renamed since or not.
+
+        Replays the journal: renames carry the records along, a model's deletion drops
+        them, and a record only counts if it names the version's creation time.
+        """
+        found = {}
+        for record in self._read_journal():
+            operation, model = record.get("operation"), record.get("model")
+            if operation == "version.create" and "digest" in record:
+                found[(model, record.get("target"))] = record
+            elif operation == "model.rename":
+                old = record.get("old")
+                for key in [k for k in found if k[0] == old]:
+                    found[(model, key[1])] = found.pop(key)
+            elif operation == "model.delete":
+                for key in [k for k in found if k[0] == model]:
+                    del found[key]
+        record = found.get((name, version))
+        if record is None or record.get("created") != created:
+            return None
+        return record
+
+    @_translated
+    def history(self, name=None, alias=None):
+        from regctl.core import journal
+        from regctl.core.results import HistoryRecord
+
+        self._connect()
+        return tuple(HistoryRecord.from_record(r) for r in journal.history(self.journal_path, name, alias))
+
+    def recorded_digest(self, name, version):
+        with self._reading() as connection:
+            created = self._live_version(connection, name, version)["creation_time"]
+        record = self._registration_record(name, version, created)
+        return None if record is None else record.get("digest")
+
+    def describe_difference(self, name, version, recorded, current, actual) -> str:
+        from regctl.core import digest
+
+        with self._reading() as connection:
+            created = self._live_version(connection, name, version)["creation_time"]
+        record = self._registration_record(name, version, created) or {}
+        return digest.name_differences(record.get("files"), recorded, current, actual)

@@ -1,0 +1,1 @@
+"""The command line: the Typer app, rendering, the error report, completion and the manual."""

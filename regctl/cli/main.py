@@ -1,0 +1,88 @@
+"""Entry point of the ``regctl`` command and of ``python -m regctl``.
+
+What every command shares as a Unix tool is settled here: output that the
+terminal's encoding cannot show is escaped rather than fatal, Ctrl-C exits 130
+with one line, and a reader that closes the pipe early ends the command
+quietly (exit 141, as a tool killed by SIGPIPE; 0 when it had already made its
+change), never with a traceback.
+"""
+
+import os
+import sys
+
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None or sys.stderr is None:
+        _write_error("regctl: standard output or standard error is closed\n")
+        sys.exit(4)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+    from regctl.core import notices
+
+    notices.install(_say)
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        _ignore_further_interrupts()  # a second Ctrl-C must not cut the exit short
+        _write_error("regctl: interrupted\n")
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    except OSError as exc:  # stdout itself cannot be written (closed, full disk)
+        _write_error(f"regctl: cannot write output: {exc.strerror or exc}\n")
+        code = 4
+    finally:
+        notices.install(None)
+    if code == EXIT_BROKEN_PIPE:
+        from regctl.cli.render import silence_stdout
+
+        silence_stdout()
+    sys.exit(code)
+
+
+def _run(argv) -> int:
+    if argv[:1] == ["__complete"]:  # the shells' completion scripts: no CLI framework, no Rich
+        from regctl.cli import completion
+
+        return completion.run(argv)
+    from regctl.cli import fastpath
+
+    code = fastpath.run(argv)
+    if code is None:
+        from regctl.cli.app import run
+
+        code = run(argv)
+    return code
+
+
+def _ignore_further_interrupts() -> None:
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # not the main thread
+        pass
+
+
+def _say(text: str) -> None:
+    """A notice from the library: one line on stderr, never a failure of its own."""
+    _write_error(f"regctl: {text}\n")
+
+
+def _write_error(text: str) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        else:
+            os.write(2, text.encode("utf-8", "backslashreplace"))
+    except (OSError, ValueError):
+        pass

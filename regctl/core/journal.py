@@ -1,0 +1,240 @@
+"""The journal: the store's append-only log of changes, one JSON object per line.
+
+Each write appends two lines (see ``transaction``): an *intent*, before
+anything changes, holding a transaction id, who made the change, where and
+when, the change itself and its history entries (``operation``, ``model``,
+``target``, ``old``, ``new``); then a *commit* with the same id once the change
+is applied. ``history`` and ``alias rollback`` read only committed changes.
+Lines written by regctl 0.1 (one history entry per line, no transaction) are
+read as committed.
+
+The journal is read from its end, in blocks, so the newest records cost the
+same whatever the journal's size. Every function takes the journal's path: the
+file store keeps it in ``models/``, the SQLite backend beside the database, the
+server backend on this machine; all three use this one module to write and read it.
+"""
+
+import getpass
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Iterator, Optional
+
+from regctl.core.atomic import now_ms, os_reason
+from regctl.core.errors import StoreError
+
+INTENT, COMMIT = "intent", "commit"
+_BLOCK = 1 << 16
+_MAX_LINE = 64 << 20  # a longer line is damage, not a record
+
+
+def actor() -> str:
+    """Who is writing: the local user, plus the CI identity when one is present."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    ci = os.environ.get("GITHUB_ACTOR")
+    if ci:
+        run = ""
+        if os.environ.get("GITHUB_RUN_ID"):
+            server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+            run = f" {server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        return f"{user} (github:{ci}{run})"
+    for variable in ("CI_JOB_URL", "BUILD_URL", "CIRCLE_BUILD_URL"):
+        if os.environ.get(variable):
+            return f"{user} ({os.environ[variable]})"
+    return user
+
+
+def entry(operation: str, model, target, old, new) -> dict:
+    """One history entry of a change."""
+    return {"operation": operation, "model": model, "target": target, "old": old, "new": new}
+
+
+def change_record(operation: str, model, target, old, new, **extra) -> dict:
+    """One change as a record of its own (no transaction): who, where, when, and ``extra`` fields."""
+    record = {"time": now_ms(), "user": actor(), "host": socket.gethostname(), **entry(operation, model, target, old, new)}
+    record.update(extra)
+    return record
+
+
+def intent_record(txn: str, changes: list, entries: list) -> dict:
+    return {"txn": txn, "phase": INTENT, "time": now_ms(), "user": actor(), "host": socket.gethostname(),
+            "changes": changes, "entries": entries}
+
+
+def commit_record(txn: str) -> dict:
+    return {"txn": txn, "phase": COMMIT, "time": now_ms()}
+
+
+def encode(record: dict) -> bytes:
+    """One journal line. Text that is not valid Unicode (names from the OS) is escaped, never lost."""
+    try:
+        return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
+
+
+def append(path: Path, *records: dict) -> int:
+    """Append records in one write and fsync; StoreError (and nothing appended) when they cannot be
+    written whole. Returns the journal's size before, so that a caller can take them back (``truncate``)."""
+    line = b"".join(encode(record) for record in records)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise StoreError(f"cannot append to the journal {path}: {os_reason(exc)}") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # never glue a record onto a line cut short by a crash
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(28, "No space left on device")
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, size)  # a partial line must not stay behind
+        except OSError:
+            pass
+        raise StoreError(f"cannot append to the journal {path}: {os_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    return size
+
+
+def damage_message(bad: int) -> str:
+    """What doctor says of journal lines that cannot be read: a warning, as the journal's readers
+    skip them and the registry itself is not affected."""
+    return (f"{bad} journal line(s) cannot be read (a write killed while it journaled cuts its line short); "
+            "history and rollback skip them")
+
+
+def check_appendable(path: Path) -> None:
+    """StoreError unless records can be appended to ``path`` (a regular file, or none yet in a
+    writable directory): what a backend that journals *after* its change checks *before* it."""
+    target = path if os.path.lexists(path) else path.parent
+    if os.path.islink(path) or (target is path and not path.is_file()):
+        raise StoreError(f"cannot append to the journal {path}: not a regular file")
+    if not os.access(target, os.W_OK):
+        raise StoreError(f"cannot append to the journal {path}: permission denied")
+
+
+def append_after(path: Path, *records: dict) -> bool:
+    """Journal a change already made: a journal that cannot be written is said on stderr, as a
+    warning, and does not turn the change into a failure. Whether the records were written."""
+    try:
+        append(path, *records)
+    except StoreError as exc:
+        from regctl.core import notices
+
+        notices.warn(f"the change is made, but {exc.message}")
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ reading
+
+def lines_from_end(path: Path) -> Iterator[bytes]:
+    """The journal's lines, newest first, read in blocks from the end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
+    try:
+        yield from _lines_backwards(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+def _lines_backwards(fd: int, position: int) -> Iterator[bytes]:
+    """The lines of the first ``position`` bytes, last first. Each block is read and split once: the
+    start of a line that spans blocks is kept as a list of pieces (newest read first), so a long
+    line costs its length, not its length squared. A line over ``_MAX_LINE`` is damage, skipped."""
+    pieces: list = []  # the partial line after the last newline seen, as blocks in reverse order
+    size, skipping = 0, False
+    while position > 0:
+        step = min(_BLOCK, position)
+        position -= step
+        parts = os.pread(fd, step, position).split(b"\n")
+        if len(parts) == 1:
+            pieces.append(parts[0])
+            size += len(parts[0])
+            if size > _MAX_LINE:  # an absurd line: skip it rather than hold it in memory
+                pieces, size, skipping = [], 0, True
+            continue
+        line = parts[-1] + b"".join(reversed(pieces))
+        if line and not skipping:
+            yield line
+        yield from (line for line in reversed(parts[1:-1]) if line)
+        pieces, size, skipping = [parts[0]], len(parts[0]), False
+    line = b"".join(reversed(pieces))
+    if line and not skipping:
+        yield line
+
+
+def parse(line: bytes) -> Optional[dict]:
+    """A journal record, or None for a damaged line (cut short, not JSON, absurdly nested)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def records(path: Path) -> list:
+    """Every readable record, oldest first (for replaying the whole journal)."""
+    return list(reversed([r for r in map(parse, lines_from_end(path)) if r is not None]))
+
+
+def history_entries(path: Path, model: Optional[str] = None) -> Iterator[dict]:
+    """Committed history entries (with ``time``, ``user``, ``host``), newest first."""
+    committed = set()
+    needle = None if model is None else json.dumps(model, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")
+    for line in lines_from_end(path):
+        if needle is not None and b'"phase": "commit"' not in line and needle not in line \
+                and json.dumps(model)[1:-1].encode("ascii", "backslashreplace") not in line:
+            continue  # cheap filter: a record of this model names it
+        record = parse(line)
+        if record is None:
+            continue
+        phase = record.get("phase")
+        if phase == COMMIT:
+            committed.add(record.get("txn"))
+            continue
+        if phase == INTENT:
+            if record.get("txn") not in committed:
+                continue  # interrupted before it started: nothing was changed
+            entries = record.get("entries")
+            if not isinstance(entries, list):
+                continue
+            for item in reversed(entries):
+                if isinstance(item, dict) and (model is None or item.get("model") == model):
+                    yield dict(item, time=record.get("time"), user=record.get("user"), host=record.get("host"))
+        elif phase is None and (model is None or record.get("model") == model):
+            yield record  # a record from before transactions
+
+
+def history(path: Path, name: Optional[str] = None, alias: Optional[str] = None,
+            limit: Optional[int] = None) -> list:
+    """Committed history entries, newest first, optionally of one model (and one alias of it)."""
+    found = []
+    for record in history_entries(path, name):
+        if alias is not None and not (record.get("operation") in ("alias.set", "alias.delete")
+                                      and record.get("target") == alias):
+            continue
+        found.append(record)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
+
+
+def damaged_lines(path: Path) -> int:
+    """How many journal lines cannot be read as records."""
+    return sum(1 for line in lines_from_end(path) if parse(line) is None)

@@ -1,0 +1,27 @@
+"""MLflow 3 prompts: directories under ``models/`` that are not registered models.
+
+MLflow's prompt registry keeps a prompt in the registry's layout, as a model
+tagged ``mlflow.prompt.is_prompt`` whose versions hold the prompt text.
+``MlflowClient`` answers "not found" for every model read or write on one
+(``get_registered_model``, ``get_model_version``, ``get_model_version_by_alias``,
+downloads of ``models:/`` URIs, alias, tag and stage changes, rename, delete)
+and its model and version searches leave prompts out. regctl does the same.
+The tag's presence decides, as in MLflow's ``get_registered_model`` (its
+searches look for the value ``true``; MLflow itself only ever writes that).
+"""
+
+
+from regctl.core.errors import Conflict, NotFound
+from regctl.core.names import show
+
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+def not_found(name: str) -> NotFound:
+    """The error for a model read or write on a prompt, as MLflow's "not found"."""
+    return NotFound(f"registered model {show(name)} not found ({show(name)} is an MLflow prompt)")
+
+
+def name_taken(name: str) -> Conflict:
+    """The error for registering a model version under a prompt's name."""
+    return Conflict(f"{show(name)} is an MLflow prompt, not a registered model; no version was registered")

@@ -1,0 +1,23 @@
+"""Is the store an MLflow tracking server? Standard library only: the resolve fast path asks first."""
+
+import os
+from typing import Mapping, Optional
+
+SERVER_SCHEMES = ("http://", "https://")
+
+
+def is_server(value: Optional[str]) -> bool:
+    return isinstance(value, str) and value[:8].lower().startswith(SERVER_SCHEMES)
+
+
+def server_url(option: Optional[str], environ: Mapping[str, str] = os.environ) -> Optional[str]:
+    """The server URL when the chosen store value is ``http(s)://...``, else None.
+
+    The chosen value is ``--store``, else the first set of ``REGCTL_STORE``,
+    ``MLFLOW_REGISTRY_URI`` and ``MLFLOW_TRACKING_URI`` (MLflow's client too uses
+    the registry URI when set, else the tracking URI).
+    """
+    from regctl.core.locations import chosen_value
+
+    chosen = chosen_value(option, environ)
+    return chosen[0] if chosen is not None and is_server(chosen[0]) else None
