@@ -13,11 +13,12 @@ returns a typed result from ``regctl.core.results``. Errors are the typed
 exceptions of ``regctl.core.errors``; each has an ``exit_code``.
 """
 
+import functools
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from regctl.core import filters
 from regctl.core.backend import Backend, Progress
-from regctl.core.errors import InvalidInput, NotFound, RegctlError, StoreError
+from regctl.core.errors import InvalidInput, RegctlError, StoreError
 from regctl.core.names import (
     ACTIVE_STAGES,
     canonical_stage,
@@ -48,6 +49,7 @@ from regctl.core.results import (
     Verification,
     VersionDiff,
 )
+from regctl.core.rules import AliasNotFound, ModelNotFound, with_suggestion
 from regctl.core.suggest import did_you_mean
 
 VersionArg = Union[int, str]
@@ -276,7 +278,7 @@ class Registry:
             aliases = self.aliases(name)
             number = aliases.get(alias, _MISSING)
             if number is _MISSING:
-                raise NotFound(f"alias {show(alias)} of model {show(name)} not found{did_you_mean(alias, aliases)}")
+                raise AliasNotFound(name, alias, did_you_mean(alias, aliases))
             if not isinstance(number, int):
                 raise StoreError(f"damaged alias {show(alias)} of model {show(name)}: it names no version")
             return number
@@ -329,6 +331,22 @@ class Registry:
 
 
 _MISSING = object()
+
+
+def _suggesting(method):
+    """``method`` with a "did you mean" added to a missing model or alias, on every store."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (ModelNotFound, AliasNotFound) as error:
+            raise with_suggestion(error, self.backend.model_names, lambda name: self.backend.aliases(name)) from None
+    return wrapper
+
+
+for _name, _method in list(vars(Registry).items()):
+    if not _name.startswith("_") and callable(_method) and _name != "push":
+        setattr(Registry, _name, _suggesting(_method))
 
 
 def _filter_text(text: Optional[str]) -> Optional[str]:

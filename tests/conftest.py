@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["servers"]  # live MLflow servers, shared by every module (tests/servers.py)
+pytest_plugins = ["servers", "stores"]  # live MLflow servers (tests/servers.py) and the store fixture over file, SQLite and a server (tests/stores.py)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent

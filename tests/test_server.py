@@ -389,10 +389,11 @@ def test_a_dry_run_checks_everything_and_changes_nothing(target, name, model_dir
     target.fails(1, "register", model_dir.parent / "missing", "--name", name, "--dry-run")
     # what a real run would refuse, a dry run refuses, with the same line
     target.ok("register", model_dir, "--name", renamed)
+    target.ok("register", model_dir, "--name", renamed)
     target.ok("alias", "set", renamed, "champion", "1")
     before = registry_state(target, name)
     for code, args in [(1, ("alias", "set", renamed, "champion", "9")),
-                       (3, ("alias", "set", renamed, "champion", "1", "--expect", "none")),
+                       (3, ("alias", "set", renamed, "champion", "2", "--expect", "none")),
                        (1, ("tag", renamed, "--delete", "nope")),
                        (1, ("tag", renamed, "--version", "7", "k=v")),
                        (1, ("stage", renamed, "7", "Production")),

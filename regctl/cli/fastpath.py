@@ -73,16 +73,27 @@ def _resolution(store_option, uri: str):
         from regctl.backends.rest.reads import RestReads
         from regctl.cli.render import waiting
 
-        return RestReads(url, notify=waiting).resolve(uri)
+        return _suggesting(RestReads(url, notify=waiting), uri)
     from regctl.backends.sqlite.schema import chosen_database
 
     database = chosen_database(store_option)
     if database is not None:  # MLflow's SQLite database
         from regctl.backends.sqlite.reads import SqliteReads
 
-        return SqliteReads(database).resolve(uri)
+        return _suggesting(SqliteReads(database), uri)
     from regctl.backends.file.resolve import resolve
     from regctl.backends.file.store import Store
     from regctl.core.locations import store_root
 
     return resolve(Store(store_root(store_option).path), uri)
+
+
+def _suggesting(backend, uri: str):
+    """``backend.resolve(uri)``, a missing model or alias said with its "did you mean" (as the API does)."""
+    from regctl.core.rules import AliasNotFound, ModelNotFound, with_suggestion
+
+    try:
+        return backend.resolve(uri)
+    except (ModelNotFound, AliasNotFound) as error:
+        raise with_suggestion(error, lambda: [m.name for m in backend.models()],
+                              lambda name: backend.aliases(name)) from None

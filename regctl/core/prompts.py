@@ -19,7 +19,9 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 def not_found(name: str) -> NotFound:
     """The error for a model read or write on a prompt, as MLflow's "not found"."""
-    return NotFound(f"registered model {show(name)} not found ({show(name)} is an MLflow prompt)")
+    from regctl.core.rules import ModelNotFound
+
+    return ModelNotFound(name, prompt=True)
 
 
 def name_taken(name: str) -> Conflict:

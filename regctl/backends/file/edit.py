@@ -24,6 +24,7 @@ from regctl.core import atomic, yamlfile
 from regctl.core.atomic import now_ms
 from regctl.core.errors import Conflict, StoreError
 from regctl.core.names import show
+from regctl.core.rules import model_exists
 
 
 @contextlib.contextmanager
@@ -173,14 +174,14 @@ class ModelChange(transaction.Plan):
         staging = layout.new_model_staging(self.store.root, self.name, os.urandom(4).hex())
         target = layout.model_dir(self.store.root, self.name)
         if os.path.lexists(target):
-            raise Conflict(f"registered model {show(self.name)} already exists")
+            raise model_exists(self.name)
         self.create_dir(target, files, staging)
         self.remove_tree(staging)  # empty by then
 
     def move_model(self, new_name: str) -> None:
         target = layout.model_dir(self.store.root, new_name)
         if os.path.lexists(target):
-            raise Conflict(f"registered model {show(new_name)} already exists")
+            raise model_exists(new_name)
         self.move(layout.model_dir(self.store.root, self.name), target, new=True)
 
     def remove_model(self) -> None:

@@ -9,7 +9,7 @@ first match. Imports nothing beyond the standard library and PyYAML.
 from regctl.backends.file import tracking
 from regctl.backends.file.store import Store
 from regctl.core import prompts, uris
-from regctl.core.errors import NotFound, StoreError
+from regctl.core.errors import StoreError
 from regctl.core.locations import exists, location_to_path, rebase
 from regctl.core.names import (
     DELETED_STAGE,
@@ -21,7 +21,7 @@ from regctl.core.names import (
 )
 from regctl.core.resolution import MAX_DEPTH, Resolution, alias_version, run_location, too_deep
 from regctl.core.resolution import stored_text as _text
-from regctl.core.suggest import alias_not_found
+from regctl.core.rules import alias_not_found, artifacts_missing, no_versions
 
 
 def find_version(store: Store, ref) -> "tuple[int, dict]":
@@ -46,8 +46,7 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
         current = meta.get("current_stage")
         if current != DELETED_STAGE and (stage is None or current == stage):
             return version, meta
-    in_stage = f" in stage {stage}" if stage else ""
-    raise NotFound(f"no versions of model {show(name)}{in_stage} found")
+    raise no_versions(name, stage)
 
 
 def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
@@ -122,5 +121,5 @@ def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool
 
 def _existing(resolution: Resolution) -> Resolution:
     if not exists(resolution.path):
-        raise NotFound(f"artifacts of {show(resolution.uri)} not found at {resolution.path}")
+        raise artifacts_missing(resolution.uri, resolution.path)
     return resolution

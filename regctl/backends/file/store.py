@@ -13,9 +13,9 @@ from pathlib import Path
 from regctl.backends.file import layout
 from regctl.core import locations, prompts, yamlfile
 from regctl.core.atomic import os_reason, read_file
-from regctl.core.errors import NotFound, StoreError
+from regctl.core.errors import StoreError
 from regctl.core.names import DELETED_STAGE, show
-from regctl.core.suggest import model_not_found
+from regctl.core.rules import model_not_found, version_not_found
 
 _VERSION_LINE = re.compile(rb"^version: *([0-9]+) *$", re.MULTILINE)
 _TEXT, _INT = (str, type(None)), (int, type(None))
@@ -211,7 +211,7 @@ class Store:
         if meta is None or meta.get("current_stage") == DELETED_STAGE:
             if not self.model_exists(name):
                 raise model_not_found(self, name)
-            raise NotFound(f"version {version} of model {show(name)} not found")
+            raise version_not_found(name, version)
         return meta
 
     def read_version_tags(self, name: str, version: int) -> dict:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from regctl.backends.file import layout
 from regctl.backends.file.store import Store
-from regctl.core.errors import NotFound
-from regctl.core.names import show, validate_logged_model_id, validate_run_id
+from regctl.core.names import validate_logged_model_id, validate_run_id
+from regctl.core.rules import logged_model_not_found, run_not_found
 
 
 def _experiment_dirs(store: Store):
@@ -29,7 +29,7 @@ def find_run(store: Store, run_id: str) -> dict:
         meta = store.read_yaml(experiment / run_id / layout.META, missing_ok=True)
         if meta is not None:
             return dict(meta, _dir=experiment / run_id)
-    raise NotFound(f"run {show(run_id)} not found")
+    raise run_not_found(run_id)
 
 
 def find_logged_model(store: Store, model_id: str) -> dict:
@@ -45,7 +45,7 @@ def find_logged_model(store: Store, model_id: str) -> dict:
             if meta.get("lifecycle_stage") == "deleted":
                 break
             return dict(meta, _dir=model_dir)
-    raise NotFound(f"logged model {show(model_id)} not found")
+    raise logged_model_not_found(model_id)
 
 
 def logged_models_of_run(store: Store, run: dict) -> list:

@@ -22,7 +22,14 @@ from regctl.core.errors import Conflict, NotFound, StoreError
 from regctl.core.locations import location_to_path
 from regctl.core.names import DELETED_STAGE, show, validate_artifact_path, validate_model_name
 from regctl.core.resolution import alias_version, run_location
-from regctl.core.suggest import alias_not_found
+from regctl.core.rules import (
+    alias_moves,
+    alias_not_found,
+    rollback_target,
+    source_not_a_directory,
+    source_without_artifacts,
+    tag_not_found,
+)
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
@@ -43,7 +50,7 @@ def registration_source(store: Store, source: str) -> dict:
     if isinstance(ref, uris.PathRef):
         path = location_to_path(source)
         if not path.is_dir():
-            raise NotFound(f"source {show(source)} not found: {path} is not a directory")
+            raise source_not_a_directory(source, path)
         location = source if uris.scheme_of(source) == "file" else str(path)
         return {"source": location, "storage_location": location, "run_id": None, "model_id": None, "tags": {}}
     number, meta = find_version(store, ref)
@@ -83,7 +90,7 @@ def _source_from_run(store: Store, ref: uris.RunRef) -> dict:
 
 def _require_dir(store: Store, location: str, source: str) -> None:
     if not location or not location_path(store, location).is_dir():
-        raise NotFound(f"source {show(source)} not found: no artifacts at {location or '(no location)'}")
+        raise source_without_artifacts(source, location)
 
 
 def register(store: Store, source: str, name: str, *, description: Optional[str] = None,
@@ -172,10 +179,8 @@ def set_alias(store: Store, name: str, alias: str, version: int, *, expect_given
         model_meta = change.model_meta()
         change.version_meta(version)
         old = change.aliases().get(alias)
-        if expect_given and (None if old is None else alias_version(old)) != expect:
-            raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
-                           f"expected {expect if expect is not None else 'none'}; not changed")
-        if old is not None and alias_version(old) == version and old == str(version):
+        moves = alias_moves(name, alias, None if old is None else alias_version(old), version, expect, expect_given)
+        if not moves and old == str(version):  # (a hand-written " 3 " is rewritten as MLflow writes it)
             return {"name": name, "alias": alias, "old": version, "new": version, "changed": False}
         change.set_alias(alias, version)
         change.touch_model(model_meta)
@@ -201,13 +206,10 @@ def rollback_alias(store: Store, name: str, alias: str) -> dict:
     with edit(store, name) as change:
         model_meta = change.model_meta()
         moves = journal.history(store.journal_path(), name, alias, limit=1)
-        if not moves:
-            raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back")
-        last = moves[0]
         current = change.aliases().get(alias)
-        if last.get("new") != current:
-            raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
-        previous = last.get("old")
+        last = (moves[0].get("old"), moves[0].get("new")) if moves else None
+        rollback_target(name, alias, last, current)  # NotFound or Conflict when it cannot be rolled back
+        previous = last[0] if last else None
         if previous is None:
             change.delete_alias(alias)
             change.record("alias.delete", name, alias, current, None)
@@ -249,8 +251,7 @@ def delete_tags(store: Store, name: str, keys: list, version: Optional[int] = No
         current = change.tags(version)
         missing = [k for k in keys if k not in current]
         if missing:
-            where = f"version {version} of " if version else ""
-            raise NotFound(f"tag {show(missing[0])} of {where}model {show(name)} not found")
+            raise tag_not_found(name, missing[0], version or None)
         for key in dict.fromkeys(keys):
             change.delete_tag(key, version)
             change.record("tag.delete", name, _tag_target(key, version), current[key], None)

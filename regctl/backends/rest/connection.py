@@ -25,6 +25,7 @@ from regctl.core.results import (
     ModelVersion,
     RegisteredModel,
 )
+from regctl.core.rules import AliasNotFound, ModelNotFound, no_versions, version_not_found
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -183,7 +184,7 @@ class RestConnection:
             return self.call("GET", "/registered-models/get", {"name": name},
                              shape=answer("registered_model", REGISTERED_MODEL))["registered_model"]
         except NotFound:
-            raise NotFound(f"registered model {show(name)} not found") from None
+            raise ModelNotFound(name) from None
 
     def _version(self, name: str, version: int) -> dict:
         try:
@@ -192,17 +193,17 @@ class RestConnection:
         except NotFound as exc:
             raise self._version_not_found(name, version, exc) from None
         if data.get("current_stage") == DELETED_STAGE:
-            raise NotFound(f"version {version} of model {show(name)} not found")
+            raise version_not_found(name, version)
         return data
 
     def _version_not_found(self, name: str, version: int, exc: NotFound) -> NotFound:
         if "Registered Model" in exc.message and "Model Version" not in exc.message:
-            return NotFound(f"registered model {show(name)} not found")
+            return ModelNotFound(name)
         try:
             self._model(name)
         except NotFound as missing:
             return missing
-        return NotFound(f"version {version} of model {show(name)} not found")
+        return version_not_found(name, version)
 
     def _alias_version(self, name: str, alias: str) -> dict:
         """The version an alias points at, as the server answers (NotFound or InvalidInput if none)."""
@@ -214,7 +215,7 @@ class RestConnection:
             return self._alias_version(name, alias)
         except (NotFound, InvalidInput):  # the SQL store answers a missing alias with INVALID_PARAMETER_VALUE
             self._model(name)  # NotFound for a missing model first
-            raise NotFound(f"alias {show(alias)} of model {show(name)} not found") from None
+            raise AliasNotFound(name, alias) from None
 
     def _read_alias(self, name: str, alias: str) -> Optional[int]:
         try:
@@ -252,8 +253,7 @@ class RestConnection:
         candidates = [v for v in self._model(name).get("latest_versions") or ()
                       if v.get("current_stage") != DELETED_STAGE and (stage is None or v.get("current_stage") == stage)]
         if not candidates:
-            in_stage = f" in stage {stage}" if stage else ""
-            raise NotFound(f"no versions of model {show(name)}{in_stage} found")
+            raise no_versions(name, stage)
         best = max(candidates, key=lambda v: int(v["version"]))
         return self._version(name, int(best["version"]))  # with its tags
 

@@ -35,6 +35,7 @@ from regctl.core.results import (
     ModelVersion,
     RegisteredModel,
 )
+from regctl.core.rules import artifacts_missing, logged_model_not_found, run_not_found
 
 
 class RestReads(RestConnection):
@@ -122,7 +123,7 @@ class RestReads(RestConnection):
 
             path = location_to_path(uri)
             if not exists(path):
-                raise NotFound(f"artifacts of {show(uri)} not found at {path}")
+                raise artifacts_missing(uri, path)
             return Resolution(uri, uri, path)
         if isinstance(ref, uris.RunRef):
             location, model_id = self._run_location(ref)
@@ -188,7 +189,7 @@ class RestReads(RestConnection):
         try:
             return self.call("GET", f"/logged-models/{model_id}", shape=LOGGED_MODEL)["model"]["info"]
         except NotFound:
-            raise NotFound(f"logged model {show(model_id)} not found") from None
+            raise logged_model_not_found(model_id) from None
 
     def _run(self, run_id: str) -> dict:
         from regctl.core.names import validate_run_id
@@ -197,7 +198,7 @@ class RestReads(RestConnection):
         try:
             return self.call("GET", "/runs/get", {"run_id": run_id}, shape=RUN)["run"]
         except (NotFound, InvalidInput):
-            raise NotFound(f"run {show(run_id)} not found") from None
+            raise run_not_found(run_id) from None
 
     def _run_location(self, ref: uris.RunRef, *, registering: bool = False) -> "tuple[str, Optional[str]]":
         """(location, logged model id) of ``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3)

@@ -9,7 +9,7 @@ from regctl.backends.rest.answers import (
     answer,
 )
 from regctl.backends.rest.artifacts import RestArtifacts
-from regctl.backends.rest.connection import REGISTRATION_WAIT, _int, _tags, aliases_of, version_of
+from regctl.backends.rest.connection import REGISTRATION_WAIT, _tags, aliases_of, version_of
 from regctl.core import uris
 from regctl.core.errors import Conflict, InvalidInput, NotFound, StoreError
 from regctl.core.names import DELETED_STAGE, show
@@ -22,6 +22,14 @@ from regctl.core.results import (
     Rename,
     StageChange,
     TagChange,
+)
+from regctl.core.rules import (
+    AliasNotFound,
+    alias_moves,
+    model_exists,
+    rollback_target,
+    source_not_a_directory,
+    tag_not_found,
 )
 
 
@@ -45,7 +53,7 @@ class RestWrites(RestArtifacts):
 
             path = location_to_path(source)
             if not path.is_dir():
-                raise NotFound(f"source {show(source)} not found: {path} is not a directory")
+                raise source_not_a_directory(source, path)
             return {"upload": path}
         if isinstance(ref, uris.RunRef):
             location, model_id = self._run_location(ref, registering=True)
@@ -148,11 +156,9 @@ class RestWrites(RestArtifacts):
             old = int(self._alias_version(name, alias)["version"])
         except (NotFound, InvalidInput):  # no such alias (or model: the move below says which)
             old = None
-        if expect_given and old != expect:
+        if old != version and expect_given and old != expect:
             self._version(name, version)  # a missing model or version first, as in a file store
-            raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
-                           f"expected {expect if expect is not None else 'none'}; not changed")
-        if old == version:
+        if not alias_moves(name, alias, old, version, expect, expect_given):
             return AliasChange(name, alias, version, version, False)
         if self.dry_run:
             self._version(name, version)  # what the server checks when it moves the alias
@@ -171,21 +177,16 @@ class RestWrites(RestArtifacts):
     def delete_alias(self, name, alias) -> AliasChange:
         old = self._read_alias(name, alias)
         if old is None:
-            raise NotFound(f"alias {show(alias)} of model {show(name)} not found")
+            raise AliasNotFound(name, alias)
         self.change("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
         self._record("alias.delete", name, alias, str(old), None)
         return AliasChange(name, alias, old, None, True)
 
     def rollback_alias(self, name, alias) -> AliasChange:
         moves = self.history(name, alias)
-        if not moves:
-            raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back "
-                           f"(the journal on this machine: {self.journal_path()})")
-        last = moves[0]
         current = self._read_alias(name, alias)
-        if _int(last.new) != current:
-            raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
-        previous = _int(last.old)
+        previous = rollback_target(name, alias, (moves[0].old, moves[0].new) if moves else None, current,
+                                   f" (the journal on this machine: {self.journal_path()})")
         if previous is None:
             return self.delete_alias(name, alias)
         return self.set_alias(name, alias, previous, expect=current, expect_given=True)
@@ -236,8 +237,7 @@ class RestWrites(RestArtifacts):
         before = self._owner_tags(name, version)
         missing = [k for k in keys if k not in before]
         if missing:
-            where = f"version {version} of " if version else ""
-            raise NotFound(f"tag {show(missing[0])} of {where}model {show(name)} not found")
+            raise tag_not_found(name, missing[0], version or None)
         done = []
         try:
             for key in keys:
@@ -284,7 +284,7 @@ class RestWrites(RestArtifacts):
 
     def rename(self, old, new) -> Rename:
         self._model(old)
-        taken = Conflict(f"registered model {show(new)} already exists")
+        taken = model_exists(new)
         if self.dry_run:
             try:
                 self._model(new)

@@ -10,13 +10,13 @@ from typing import Any
 
 from regctl.backends.sqlite import schema as sqlschema
 from regctl.core import uris
-from regctl.core.errors import InvalidInput, NotFound, StoreError
+from regctl.core.errors import InvalidInput, StoreError
 from regctl.core.locations import exists
 from regctl.core.names import (
     DELETED_STAGE,
-    show,
 )
 from regctl.core.resolution import MAX_DEPTH, Resolution
+from regctl.core.rules import ModelNotFound, artifacts_missing, version_not_found
 
 JOURNAL_SUFFIX = ".regctl-journal.jsonl"
 DELETED_VERSION_ALIAS = "deleted-version-alias"  # a warning: MLflow 2's SQL store leaves these
@@ -192,7 +192,7 @@ class SqliteConnection:
     def _require_model(self, connection, name: str):
         row = self._model_row(connection, name)
         if row is None:
-            raise NotFound(f"registered model {show(name)} not found")
+            raise ModelNotFound(name)
         return row
 
     def _version_row(self, connection, name: str, version: int):
@@ -205,7 +205,7 @@ class SqliteConnection:
         row = self._version_row(connection, name, version)
         if row is None or row["current_stage"] == DELETED_STAGE:
             self._require_model(connection, name)
-            raise NotFound(f"version {version} of model {show(name)} not found")
+            raise version_not_found(name, version)
         return row
 
     def _alias_rows(self, connection, name: str) -> dict:
@@ -284,6 +284,6 @@ def _tag_target(key: str, version) -> str:
 
 def _existing(resolution: Resolution) -> Resolution:
     if not exists(resolution.path):
-        raise NotFound(f"artifacts of {show(resolution.uri)} not found at {resolution.path}")
+        raise artifacts_missing(resolution.uri, resolution.path)
     return resolution
 

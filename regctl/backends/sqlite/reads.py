@@ -25,6 +25,7 @@ from regctl.core.names import (
 )
 from regctl.core.prompts import PROMPT_TAG
 from regctl.core.resolution import MAX_DEPTH, Resolution, run_location, too_deep
+from regctl.core.rules import AliasNotFound, no_versions
 
 
 class SqliteReads(SqliteConnection):
@@ -200,7 +201,7 @@ class SqliteReads(SqliteConnection):
             version = self._alias(connection, name, ref.alias)
             if version is None:
                 self._require_model(connection, name)
-                raise NotFound(f"alias {show(ref.alias)} of model {show(name)} not found")
+                raise AliasNotFound(name, ref.alias)
             return version, self._live_version(connection, name, version)
         stage = None if isinstance(ref, uris.LatestRef) else canonical_stage(ref.stage)
         sql = _SELECT_VERSION + " WHERE name = ? AND current_stage IS NOT ?" + self._ws
@@ -211,8 +212,7 @@ class SqliteReads(SqliteConnection):
         row = connection.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
         if row is None:
             self._require_model(connection, name)
-            in_stage = f" in stage {stage}" if stage else ""
-            raise NotFound(f"no versions of model {show(name)}{in_stage} found")
+            raise no_versions(name, stage)
         row = dict(zip(VERSION_COLUMNS, row))
         return row["version"], row
 

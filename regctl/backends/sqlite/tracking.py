@@ -5,8 +5,8 @@ Functions of a ``sqlite3`` connection and the database's ``sqlschema.Schema``; a
 the schema does not have (MLflow 2 has no logged models) finds nothing.
 """
 
-from regctl.core.errors import NotFound
-from regctl.core.names import show, validate_logged_model_id, validate_run_id
+from regctl.core.names import validate_logged_model_id, validate_run_id
+from regctl.core.rules import logged_model_not_found, run_not_found
 
 LOGGED_MODEL_COLUMNS = ("model_id", "experiment_id", "name", "artifact_location", "creation_timestamp_ms",
                         "source_run_id", "lifecycle_stage")
@@ -23,7 +23,7 @@ def find_run(connection, schema, run_id: str) -> dict:
         row = connection.execute("SELECT run_uuid, name, experiment_id, artifact_uri FROM runs WHERE run_uuid = ?",
                                  (run_id,)).fetchone()
     if row is None:
-        raise NotFound(f"run {show(run_id)} not found")
+        raise run_not_found(run_id)
     return {"run_id": row[0], "run_name": row[1], "experiment_id": None if row[2] is None else str(row[2]),
             "artifact_uri": row[3]}
 
@@ -36,7 +36,7 @@ def find_logged_model(connection, schema, model_id: str) -> dict:
         row = connection.execute("SELECT " + ", ".join(LOGGED_MODEL_COLUMNS) + " FROM logged_models "
                                  "WHERE model_id = ?", (model_id,)).fetchone()
     if row is None or row[-1] == "deleted":
-        raise NotFound(f"logged model {show(model_id)} not found")
+        raise logged_model_not_found(model_id)
     return dict(zip(LOGGED_MODEL_COLUMNS, row))
 
 

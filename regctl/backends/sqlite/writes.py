@@ -10,7 +10,7 @@ from regctl.backends.sqlite.connection import MODEL_VERSIONS_TAG, REDACTED, _tag
 from regctl.backends.sqlite.doctor import SqliteDoctor
 from regctl.core import uris
 from regctl.core.atomic import os_reason
-from regctl.core.errors import Conflict, NotFound, StoreError
+from regctl.core.errors import NotFound, StoreError
 from regctl.core.locations import inside, location_to_path
 from regctl.core.names import (
     DELETED_STAGE,
@@ -21,6 +21,15 @@ from regctl.core.names import (
     validate_model_name,
 )
 from regctl.core.resolution import run_location
+from regctl.core.rules import (
+    AliasNotFound,
+    alias_moves,
+    model_exists,
+    rollback_target,
+    source_not_a_directory,
+    source_without_artifacts,
+    tag_not_found,
+)
 
 
 class SqliteWrites(SqliteDoctor):
@@ -50,7 +59,7 @@ class SqliteWrites(SqliteDoctor):
         if isinstance(ref, uris.PathRef):
             local = location_to_path(source)
             if not local.is_dir():
-                raise NotFound(f"source {show(source)} not found: {local} is not a directory")
+                raise source_not_a_directory(source, local)
             location = source if uris.scheme_of(source) == "file" else str(local)
             return {"source": location, "storage_location": location, "run_id": None, "model": None}
         number, row = self._find_version(connection, ref)
@@ -65,7 +74,7 @@ class SqliteWrites(SqliteDoctor):
 
     def _require_dir(self, connection, location, source: str) -> None:
         if not location or not self._location_path(connection, location).is_dir():
-            raise NotFound(f"source {show(source)} not found: no artifacts at {location or '(no location)'}")
+            raise source_without_artifacts(source, location)
 
     def _insert(self, connection, table: str, values: dict) -> None:
         if self._ws:
@@ -160,11 +169,7 @@ class SqliteWrites(SqliteDoctor):
             self._require_model(connection, name)
             self._live_version(connection, name, version)
             old = self._alias(connection, name, alias)
-            if expect_given and old != expect:
-                shown = "none" if expect is None else str(expect)
-                raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
-                               f"expected {shown}; not changed")
-            if old == version:
+            if not alias_moves(name, alias, old, version, expect, expect_given):
                 return AliasChange(name, alias, version, version, False)
             self._upsert_alias(connection, name, alias, version)
             self._record(records, "alias.set", name, alias, None if old is None else str(old), str(version))
@@ -180,7 +185,7 @@ class SqliteWrites(SqliteDoctor):
             self._require_model(connection, name)
             old = self._alias(connection, name, alias)
             if old is None:
-                raise NotFound(f"alias {show(alias)} of model {show(name)} not found")
+                raise AliasNotFound(name, alias)
             connection.execute("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?" + self._ws,
                                (name, alias))
             self._record(records, "alias.delete", name, alias, str(old), None)
@@ -190,14 +195,11 @@ class SqliteWrites(SqliteDoctor):
     def rollback_alias(self, name, alias):
         validate_lookup_name(name)
         moves = self.history(name, alias)
-        if not moves:
-            raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back")
-        last = moves[0]
         with self._reading() as connection:
             current = self._alias(connection, name, alias)
+        last = moves[0] if moves else None
+        rollback_target(name, alias, (last.old, last.new) if last else None, current)
         current = None if current is None else str(current)
-        if last.new != current:
-            raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
         if last.old is None:
             return self.delete_alias(name, alias)
         from regctl.core.resolution import alias_version  # the one reading of an alias's version text
@@ -206,7 +208,8 @@ class SqliteWrites(SqliteDoctor):
         if previous is None:
             raise StoreError(f"damaged journal record of alias {show(alias)} of {show(name)}: "
                              f"{show(str(last.old))} is not a version")
-        return self.set_alias(name, alias, previous, expect=int(current), expect_given=True)
+        return self.set_alias(name, alias, previous, expect=None if current is None else int(current),
+                              expect_given=True)
 
     def _current_tags(self, connection, name: str, version) -> dict:
         """The tags of a model (``version`` None) or of one live version; NotFound otherwise."""
@@ -247,8 +250,7 @@ class SqliteWrites(SqliteDoctor):
             current = self._current_tags(connection, name, version)
             missing = [k for k in keys if k not in current]
             if missing:
-                where = f"version {version} of " if version else ""
-                raise NotFound(f"tag {show(missing[0])} of {where}model {show(name)} not found")
+                raise tag_not_found(name, missing[0], version or None)
             for key in keys:
                 if version is None:
                     connection.execute('DELETE FROM registered_model_tags WHERE name = ? AND "key" = ?' + self._ws,
@@ -315,7 +317,7 @@ class SqliteWrites(SqliteDoctor):
             connection = self._connection
             self._require_model(connection, old)
             if self._model_row(connection, new) is not None:
-                raise Conflict(f"registered model {show(new)} already exists")
+                raise model_exists(new)
             now = now_ms()
             # MLflow renames the model and its versions; the schema's ON UPDATE CASCADE carries
             # the tags and aliases (foreign keys are on). The explicit updates below are no-ops

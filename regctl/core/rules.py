@@ -1,0 +1,132 @@
+"""Decisions and messages every store shares, written once.
+
+A backend finds out *what is* (a model is missing, an alias points at 3); what that means
+for the command, and the words the user reads, are decided here, so that the file store,
+SQLite and a tracking server answer alike. ``with_suggestion`` adds the "did you mean" of a
+missing model or alias for every store, from the names the store lists.
+"""
+
+from typing import Callable, Iterable, Optional
+
+from regctl.core.errors import Conflict, InvalidInput, NotFound
+from regctl.core.names import show
+from regctl.core.suggest import did_you_mean
+
+
+class ModelNotFound(NotFound):
+    """A registered model that does not exist (or is an MLflow prompt)."""
+
+    def __init__(self, name: str, suggestion: str = "", prompt: bool = False):
+        self.name, self.suggestion = name, suggestion
+        note = f" ({show(name)} is an MLflow prompt)" if prompt else suggestion
+        super().__init__(f"registered model {show(name)} not found{note}")
+        self.suggested = bool(suggestion) or prompt
+
+
+class AliasNotFound(NotFound):
+    """An alias a model does not have."""
+
+    def __init__(self, name: str, alias: str, suggestion: str = ""):
+        self.name, self.alias, self.suggestion = name, alias, suggestion
+        super().__init__(f"alias {show(alias)} of model {show(name)} not found{suggestion}")
+        self.suggested = bool(suggestion)
+
+
+def version_not_found(name: str, version: int) -> NotFound:
+    return NotFound(f"version {version} of model {show(name)} not found")
+
+
+def no_versions(name: str, stage: Optional[str] = None) -> NotFound:
+    in_stage = f" in stage {stage}" if stage else ""
+    return NotFound(f"no versions of model {show(name)}{in_stage} found")
+
+
+def run_not_found(run_id: str) -> NotFound:
+    return NotFound(f"run {show(run_id)} not found")
+
+
+def logged_model_not_found(model_id: str) -> NotFound:
+    return NotFound(f"logged model {show(model_id)} not found")
+
+
+def tag_not_found(name: str, key: str, version: Optional[int] = None) -> NotFound:
+    where = "" if version is None else f"version {version} of "
+    return NotFound(f"tag {show(key)} of {where}model {show(name)} not found")
+
+
+def not_verifiable(uri: str) -> InvalidInput:
+    return InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
+
+
+def source_without_artifacts(source: str, location: Optional[str]) -> NotFound:
+    return NotFound(f"source {show(source)} not found: no artifacts at {location or '(no location)'}")
+
+
+def source_not_a_directory(source: str, path) -> NotFound:
+    return NotFound(f"source {show(source)} not found: {path} is not a directory")
+
+
+def artifacts_missing(uri: str, path) -> NotFound:
+    return NotFound(f"artifacts of {show(uri)} not found at {path}")
+
+
+def alias_moves(name: str, alias: str, old: Optional[int], version: int, expect: Optional[int],
+                expect_given: bool) -> bool:
+    """Whether ``alias set`` moves the alias: False when it already points at ``version`` (a rerun
+    of a step that succeeded is a no-op, whatever ``--expect`` says: it guards a move only);
+    Conflict when ``--expect`` was given and the alias is not where the caller last saw it."""
+    if old == version:
+        return False
+    if expect_given and old != expect:
+        shown = "none" if expect is None else str(expect)
+        raise Conflict(f"alias {show(alias)} of {show(name)} points at {old or 'nothing'}, "
+                       f"expected {shown}; not changed")
+    return True
+
+
+def rollback_target(name: str, alias: str, last: Optional[tuple], current, journal_note: str = "") -> Optional[int]:
+    """The version ``alias rollback`` moves ``alias`` back to (None: delete it).
+
+    ``last`` is the alias's last recorded change as ``(old, new)`` (None when there is none),
+    ``current`` where the alias points now; versions as the journal or the store hold them
+    (text or numbers). ``journal_note`` says where the journal is, when it is not the store's.
+    """
+    from regctl.core.resolution import alias_version
+
+    if last is None:
+        raise NotFound(f"no recorded change of alias {show(alias)} of {show(name)} to roll back{journal_note}")
+    old, new = last
+    if alias_version(new) != alias_version(current):
+        raise Conflict(f"alias {show(alias)} of {show(name)} was changed outside regctl; not rolled back")
+    return alias_version(old)
+
+
+def with_suggestion(error: NotFound, model_names: Callable[[], Iterable[str]],
+                    aliases: Callable[[str], Iterable[str]]) -> NotFound:
+    """``error`` with a "did you mean" added when it is a missing model or alias without one."""
+    try:
+        if isinstance(error, ModelNotFound) and not error.suggested:
+            hint = did_you_mean(error.name, list(model_names()))
+            if hint:
+                return ModelNotFound(error.name, hint)
+        if isinstance(error, AliasNotFound) and not error.suggested:
+            hint = did_you_mean(error.alias, list(aliases(error.name)))
+            if hint:
+                return AliasNotFound(error.name, error.alias, hint)
+    except Exception:  # a suggestion is a courtesy: a store that cannot list gets none
+        pass
+    return error
+
+
+def model_exists(name: str) -> Conflict:
+    return Conflict(f"registered model {show(name)} already exists")
+
+
+def model_not_found(store, name: str) -> ModelNotFound:
+    """ModelNotFound for ``name``, suggesting the closest name ``store.model_names()`` lists."""
+    return with_suggestion(ModelNotFound(name), store.model_names, lambda _name: ())  # type: ignore[return-value]
+
+
+def alias_not_found(store, name: str, alias: str) -> AliasNotFound:
+    """AliasNotFound for ``alias`` of ``name``, suggesting the closest alias ``store.read_aliases`` lists."""
+    return with_suggestion(AliasNotFound(name, alias), lambda: (), store.read_aliases)  # type: ignore[return-value]
