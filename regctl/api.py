@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from regctl.core import filters
 from regctl.core.backend import Backend, Progress
-from regctl.core.errors import InvalidInput, RegctlError, StoreError
+from regctl.core.errors import InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import (
     ACTIVE_STAGES,
     canonical_stage,
@@ -109,16 +109,16 @@ class Registry:
         """The versions of ``name``, newest first (``Listing`` of ``ModelVersion``)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise InvalidInput(f"invalid limit {limit!r}: must be a positive integer")
-        return self.backend.versions(validate_lookup_name(name), include_deleted=include_deleted, limit=limit)
+        return self.backend.versions(self._name(name), include_deleted=include_deleted, limit=limit)
 
     def get_model(self, name: str) -> RegisteredModel:
         """A model with its latest version per stage and its number of live versions."""
-        return self.backend.get_model(validate_lookup_name(name))
+        return self.backend.get_model(self._name(name))
 
     def get_version(self, name: str, version: Optional[VersionArg] = None, *,
                     alias: Optional[str] = None) -> ModelVersion:
         """One live version, by number or by alias, with its lineage."""
-        validate_lookup_name(name)
+        self._name(name)
         if (version is None) == (alias is None):
             raise InvalidInput("give a version or an alias, not both or neither")
         if alias is not None:
@@ -127,7 +127,7 @@ class Registry:
 
     def aliases(self, name: str) -> Mapping[str, Optional[int]]:
         """``{alias: version}`` of a model."""
-        return self.backend.aliases(validate_lookup_name(name))
+        return self.backend.aliases(self._name(name))
 
     def resolve(self, uri: str):
         """Where ``uri`` points: a ``Resolution`` with ``path``, ``location``, ``name``, ``version``."""
@@ -140,7 +140,7 @@ class Registry:
     def history(self, name: Optional[str] = None, *, alias: Optional[str] = None) -> Sequence[HistoryRecord]:
         """regctl's recorded changes, newest first; optionally of one model, and one alias of it."""
         if name is not None:
-            validate_lookup_name(name)
+            self._name(name)
         if alias is not None:
             if name is None:
                 raise InvalidInput("an alias's history needs the model's name")
@@ -199,13 +199,13 @@ class Registry:
         for text, what in ((description, "description"), (run_link, "run link")):
             if text is not None:
                 check_text(text, what)
-        return self.backend.register(source, validate_lookup_name(name), description=description,
+        return self.backend.register(source, self._new_or_existing(name), description=description,
                                      tags=tags, aliases=aliases, run_link=run_link)
 
     def set_alias(self, name: str, alias: str, version: VersionArg, *,
                   expect: Optional[VersionArg] = None) -> AliasChange:
         """Point ``alias`` at ``version``; with ``expect`` (a version or 'none'), only if it points there now."""
-        validate_lookup_name(name)
+        self._name(name)
         validate_alias(alias)
         number = self._number(name, version)
         expected = None if expect is None or str(expect).lower() == "none" else parse_version(expect)
@@ -213,29 +213,29 @@ class Registry:
 
     def delete_alias(self, name: str, alias: str) -> AliasChange:
         """Remove ``alias`` of ``name``."""
-        return self.backend.delete_alias(validate_lookup_name(name), validate_alias(alias, allow_reserved=True))
+        return self.backend.delete_alias(self._name(name), validate_alias(alias, allow_reserved=True))
 
     def rollback_alias(self, name: str, alias: str) -> AliasChange:
         """Move ``alias`` back to where it pointed before its last recorded change."""
-        return self.backend.rollback_alias(validate_lookup_name(name), validate_alias(alias))
+        return self.backend.rollback_alias(self._name(name), validate_alias(alias))
 
     def set_tags(self, name: str, tags: Mapping[str, str], *, version: Optional[VersionArg] = None) -> TagChange:
         """Set tags of ``name``, or of one of its versions."""
         if not tags:
             raise InvalidInput("no tags to set")
-        return self.backend.set_tags(validate_lookup_name(name), validate_tags(tags), self._optional_number(name, version))
+        return self.backend.set_tags(self._name(name), validate_tags(tags), self._optional_number(name, version))
 
     def delete_tags(self, name: str, keys: Sequence[str], *, version: Optional[VersionArg] = None) -> TagChange:
         """Remove tags of ``name``, or of one of its versions; all or none."""
         if not keys:
             raise InvalidInput("no tags to remove")
         keys = [validate_tag_key(k) for k in keys]
-        return self.backend.delete_tags(validate_lookup_name(name), keys, self._optional_number(name, version))
+        return self.backend.delete_tags(self._name(name), keys, self._optional_number(name, version))
 
     def set_description(self, name: str, text: str, *, version: Optional[VersionArg] = None,
                         alias: Optional[str] = None) -> DescriptionChange:
         """Replace the description of ``name``, or of one version given by number or alias."""
-        validate_lookup_name(name)
+        self._name(name)
         check_text(text, "description")
         if version is not None and alias is not None:
             raise InvalidInput("give a version or an alias, not both")
@@ -246,7 +246,7 @@ class Registry:
     def transition_stage(self, name: str, version: VersionArg, stage: str, *,
                          archive_existing: bool = False) -> StageChange:
         """Move a version to a stage; ``archive_existing`` archives the others in that stage."""
-        validate_lookup_name(name)
+        self._name(name)
         number = self._number(name, version)
         stage = canonical_stage(stage)
         if archive_existing and stage not in ACTIVE_STAGES:
@@ -255,21 +255,38 @@ class Registry:
 
     def rename(self, old: str, new: str) -> Rename:
         """Rename a model, keeping its versions, tags and aliases."""
-        validate_lookup_name(old)
-        validate_model_name(new)
+        self._name(old)
+        validate_model_name(new, max_bytes=self.backend.name_bytes_limit)
         if old == new:
             raise InvalidInput(f"cannot rename {old!r} to itself")
         return self.backend.rename(old, new)
 
     def delete_model(self, name: str) -> Deletion:
         """Delete a model and all its versions (MLflow's hard delete)."""
-        return self.backend.delete_model(validate_lookup_name(name))
+        return self.backend.delete_model(self._name(name))
 
     def delete_version(self, name: str, version: VersionArg) -> Deletion:
         """Soft-delete one version; the aliases pointing at it are removed."""
-        return self.backend.delete_version(validate_lookup_name(name), self._number(name, version))
+        return self.backend.delete_version(self._name(name), self._number(name, version))
 
     # -------------------------------------------------------------- versions
+
+    def _name(self, name: str) -> str:
+        """A model name to look up, within the store's own limits."""
+        return validate_lookup_name(name, max_bytes=self.backend.name_bytes_limit)
+
+    def _new_or_existing(self, name: str) -> str:
+        """A name to register under: regctl's rules for a new model, any name a model already has."""
+        try:
+            return validate_model_name(name, max_bytes=self.backend.name_bytes_limit)
+        except InvalidInput as refused:
+            if not self.backend.exists():
+                raise
+            try:
+                self.backend.get_model(self._name(name))
+            except (NotFound, InvalidInput):  # none of that name (a server may call the name invalid)
+                raise refused from None
+            return name
 
     def _number(self, name: str, version: VersionArg) -> int:
         """A version number; ``@ALIAS`` is the version the alias points at now (NotFound without it)."""
@@ -298,7 +315,7 @@ class Registry:
         """
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
             raise InvalidInput(f"invalid keep {keep!r}: must be a whole number, 0 or more")
-        names = [validate_lookup_name(name)] if name is not None else list(self.backend.model_names())
+        names = [self._name(name)] if name is not None else list(self.backend.model_names())
         collected = []
         for done, model in enumerate(names):
             if progress:
@@ -325,7 +342,7 @@ class Registry:
         from regctl.push import push
 
         for name in names or ():
-            validate_lookup_name(name)
+            self._name(name)
         target = target if isinstance(target, Registry) else Registry(target, notify=self.notify)
         return push(self, target, names, dry_run=dry_run, progress=progress)
 

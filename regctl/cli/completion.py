@@ -175,26 +175,35 @@ def _uris(current: str, store):
 
 
 class _Store:
-    """What completion reads from a store; any failure means no candidates, never an error."""
+    """What completion reads from the chosen store (a file store, a database or a server, picked
+    as every command picks it); any failure means no candidates, never an error."""
 
     def __init__(self, option):
         self.option = option
         self._store = False
+        self._reads = None  # a database's or a server's reads, when the store is one
 
     def _open(self):
         if self._store is False:
+            self._store = None
             try:
-                from regctl.backends.file.store import Store
-                from regctl.core.locations import store_root
+                option = os.path.expanduser(self.option) if self.option else None
+                self._reads = _backend_reads(option)
+                if self._reads is None:
+                    from regctl.backends.file.store import Store
+                    from regctl.core.locations import store_root
 
-                self._store = Store(store_root(os.path.expanduser(self.option) if self.option else None))
+                    self._store = Store(store_root(option))
             except Exception:
-                self._store = None
+                pass
         return self._store
 
     def models(self):
         try:
-            return self._open().model_names()
+            store = self._open()
+            if self._reads is not None:
+                return [m.name for m in self._reads.models()]
+            return store.model_names()
         except Exception:
             return []
 
@@ -204,7 +213,10 @@ class _Store:
         try:
             from regctl.core.resolution import alias_version
 
-            return {a: alias_version(t) for a, t in sorted(self._open().read_aliases(name).items())}
+            store = self._open()
+            if self._reads is not None:
+                return dict(sorted(self._reads.aliases(name).items()))
+            return {a: alias_version(t) for a, t in sorted(store.read_aliases(name).items())}
         except Exception:
             return {}
 
@@ -214,6 +226,8 @@ class _Store:
             return []
         try:
             store = self._open()
+            if self._reads is not None:
+                return [v.version for v in self._reads.versions(name, limit=MAX_VERSIONS_READ)]
             numbers = store.version_numbers(name)
             if len(numbers) > MAX_VERSIONS_READ:
                 return numbers
@@ -225,6 +239,27 @@ class _Store:
             return live
         except Exception:
             return []
+
+
+def _backend_reads(option):
+    """The reads of a database or server store (None for a file store), without timeouts that
+    would hang a shell: completion must answer at once or not at all."""
+    from regctl.core.remote import server_url
+
+    url = server_url(option)
+    if url is not None:
+        from regctl.backends.rest.reads import RestReads
+
+        return RestReads(url, environ={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                                       "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"})
+    from regctl.backends.sqlite.schema import chosen_database
+
+    database = chosen_database(option)
+    if database is not None:
+        from regctl.backends.sqlite.reads import SqliteReads
+
+        return SqliteReads(database)
+    return None
 
 
 # ------------------------------------------------------------------ output for each shell

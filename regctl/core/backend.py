@@ -134,6 +134,10 @@ class Backend(Protocol):
     def model_names(self) -> Sequence[str]:
         """The registered models (prompts left out), sorted."""
 
+    @property
+    def name_bytes_limit(self) -> Optional[int]:
+        """The store's own limit on a model name's length in UTF-8 bytes (a file store's file names), or None."""
+
     def exists(self) -> bool:
         """Whether the store is there: a file store may not be yet (its first write creates it)."""
 

@@ -37,19 +37,20 @@ def show(value: str) -> str:
     return repr(text)
 
 
-def _fits_file_name(value: str) -> bool:
-    return len(value.encode("utf-8", "surrogatepass")) <= MAX_FILE_NAME_BYTES
+def _fits_file_name(value: str, max_bytes: "int | None" = MAX_FILE_NAME_BYTES) -> bool:
+    return max_bytes is None or len(value.encode("utf-8", "surrogatepass")) <= max_bytes
 
 
-def validate_model_name(name: str, *, existing: bool = False) -> str:
+def validate_model_name(name: str, *, existing: bool = False, max_bytes: "int | None" = MAX_FILE_NAME_BYTES) -> str:
     """Return ``name`` if it is a valid name for a new registered model, else raise InvalidInput.
 
     With ``existing`` (a model of that name is there), only ``validate_lookup_name``
     applies: these rules are for creating a model, and a model MLflow created is
     addressed by its name as it is (``what?``, ``' leading'``, ``team:churn`` ...).
+    ``max_bytes`` is the store's own limit (a file store's file names; None: the store has none).
     """
     if existing:
-        return validate_lookup_name(name)
+        return validate_lookup_name(name, max_bytes=max_bytes)
     problem = None
     if not name or not name.strip():
         problem = "must not be empty or only whitespace"
@@ -63,8 +64,8 @@ def validate_model_name(name: str, *, existing: bool = False) -> str:
         problem = f"names starting with {TEMP_PREFIX!r} are regctl's temporary files"
     elif name != name.strip():
         problem = "must not start or end with whitespace"
-    elif not _fits_file_name(name):
-        problem = f"must be at most {MAX_FILE_NAME_BYTES} bytes in UTF-8"
+    elif not _fits_file_name(name, max_bytes):
+        problem = f"must be at most {max_bytes} bytes in UTF-8"
     if problem:
         raise InvalidInput(f"invalid model name {show(name)}: {problem}")
     return name
@@ -193,13 +194,13 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
-def validate_lookup_name(name: str) -> str:
+def validate_lookup_name(name: str, *, max_bytes: "int | None" = MAX_FILE_NAME_BYTES) -> str:
     """Check a model name used only to look a model up.
 
     Lookups accept any name MLflow may have written (leading spaces, ':' from
     MLflow 2, ...) but never one that could name a path outside ``models/``.
     """
-    if not name or "/" in name or "\x00" in name or name in (".", "..") or not _fits_file_name(name):
+    if not name or "/" in name or "\x00" in name or name in (".", "..") or not _fits_file_name(name, max_bytes):
         raise InvalidInput(f"invalid model name {show(name)}")
     check_text(name, "model name")
     return name

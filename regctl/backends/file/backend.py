@@ -5,9 +5,10 @@ from pathlib import Path
 from regctl.backends.file import doctor, manifests, reads, writes
 from regctl.backends.file.resolve import resolve
 from regctl.backends.file.store import Store
-from regctl.core import common, filters, journal
-from regctl.core.common import page
+from regctl.core import derived, filters, journal
+from regctl.core.derived import page
 from regctl.core.errors import StoreError
+from regctl.core.names import MAX_FILE_NAME_BYTES
 from regctl.core.results import (
     AliasChange,
     Collection,
@@ -112,13 +113,13 @@ class FileBackend:
         return page(filters.sort(found, search, filters.MODELS), max_results, damaged)
 
     def download(self, uri, dest, progress=None) -> Download:
-        return common.download(self, uri, dest, progress)
+        return derived.download(self, uri, dest, progress)
 
     def diff(self, a, b) -> VersionDiff:
-        return common.diff(self, a, b)
+        return derived.diff(self, a, b)
 
     def artifact_bytes(self, resolution, relative):
-        return common.local_artifact(resolution, relative)
+        return derived.local_artifact(resolution, relative)
 
     def import_artifacts(self, local) -> str:
         """Keep a local directory's files in this store for good (as a logged model); the URI to register."""
@@ -129,6 +130,8 @@ class FileBackend:
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
         return manifests.describe_difference(self.store, name, version, recorded, current, actual)
+
+    name_bytes_limit = MAX_FILE_NAME_BYTES  # a model is a directory: its name is a file name
 
     def exists(self) -> bool:
         return self.store.root.is_dir()

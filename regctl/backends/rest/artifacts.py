@@ -60,9 +60,9 @@ class RestArtifacts(RestReads):
         import io
 
         if isinstance(resolution.path, Path):
-            from regctl.core import common
+            from regctl.core import derived
 
-            return common.local_artifact(resolution, relative)
+            return derived.local_artifact(resolution, relative)
         proxied = self._proxy_path(resolution.location)
         if proxied is None:
             return None

@@ -125,6 +125,8 @@ def _quoted(name: str) -> str:
 class RestConnection:
     """The server's REST API as entities: requests, pages, one model, version or alias, the local journal."""
 
+    name_bytes_limit = None  # the database's own columns decide, as for MLflow's SQL store
+
     def exists(self) -> bool:
         return True  # a server is there or unreachable, and every request says which
 
@@ -243,7 +245,7 @@ class RestConnection:
         """The live version a ``models:/<name>...`` reference designates."""
         from regctl.core.names import validate_alias, validate_lookup_name
 
-        name = validate_lookup_name(ref.name)
+        name = validate_lookup_name(ref.name, max_bytes=None)
         if isinstance(ref, uris.VersionRef):
             return self._version(name, ref.version)
         if isinstance(ref, uris.AliasRef):

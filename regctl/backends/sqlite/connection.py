@@ -61,6 +61,8 @@ def _ordered_tags(pairs) -> dict:
 class SqliteConnection:
     """The database connection: transactions, the journal beside the database, rows as MLflow's client shows them."""
 
+    name_bytes_limit = None  # the database's own columns decide, as for MLflow's SQL store
+
     def exists(self) -> bool:
         return True  # opened only once it answered (a database is never created by regctl)
 

@@ -61,7 +61,6 @@ class SqliteReads(SqliteConnection):
     def versions(self, name, *, include_deleted=False, limit=None):
         from regctl.core.results import Listing
 
-        validate_lookup_name(name)
         with self._reading() as connection:
             self._require_model(connection, name)
             sql = _SELECT_VERSION + " WHERE name = ?" + self._ws
@@ -80,7 +79,6 @@ class SqliteReads(SqliteConnection):
 
     @_translated
     def get_model(self, name):
-        validate_lookup_name(name)
         with self._reading() as connection:
             row = self._require_model(connection, name)
             aliases = self._alias_rows(connection, name)
@@ -104,7 +102,6 @@ class SqliteReads(SqliteConnection):
 
         from regctl.core.results import Lineage
 
-        validate_lookup_name(name)
         with self._reading() as connection:
             ref = uris.AliasRef(name, alias) if alias is not None else uris.VersionRef(name, version)
             number, row = self._find_version(connection, ref)
@@ -134,7 +131,6 @@ class SqliteReads(SqliteConnection):
 
     @_translated
     def aliases(self, name):
-        validate_lookup_name(name)
         with self._reading() as connection:
             self._require_model(connection, name)
             return self._alias_rows(connection, name)
@@ -193,7 +189,7 @@ class SqliteReads(SqliteConnection):
 
     def _find_version(self, connection, ref) -> "tuple[int, dict]":
         """The (version, row) a ``models:/<name>...`` reference designates; NotFound otherwise."""
-        name = validate_lookup_name(ref.name)
+        name = validate_lookup_name(ref.name, max_bytes=None)
         if isinstance(ref, uris.VersionRef):
             return ref.version, self._live_version(connection, name, ref.version)
         if isinstance(ref, uris.AliasRef):

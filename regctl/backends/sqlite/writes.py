@@ -17,8 +17,6 @@ from regctl.core.names import (
     show,
     validate_alias,
     validate_artifact_path,
-    validate_lookup_name,
-    validate_model_name,
 )
 from regctl.core.resolution import run_location
 from regctl.core.rules import (
@@ -94,7 +92,6 @@ class SqliteWrites(SqliteDoctor):
     def register(self, source, name, *, description, tags, aliases, run_link=None):
         from regctl.core import digest
 
-        validate_model_name(name)
         aliases = [validate_alias(a) for a in aliases]
         if isinstance(uris.parse_uri(source), uris.PathRef):
             self._registration_source(None, source)  # a missing directory is reported first, as for a file store
@@ -162,7 +159,6 @@ class SqliteWrites(SqliteDoctor):
     def set_alias(self, name, alias, version, *, expect, expect_given):
         from regctl.core.results import AliasChange
 
-        validate_lookup_name(name)
         validate_alias(alias)
         with self._transaction() as records:
             connection = self._connection
@@ -179,7 +175,6 @@ class SqliteWrites(SqliteDoctor):
     def delete_alias(self, name, alias):
         from regctl.core.results import AliasChange
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             self._require_model(connection, name)
@@ -193,7 +188,6 @@ class SqliteWrites(SqliteDoctor):
 
     @_translated
     def rollback_alias(self, name, alias):
-        validate_lookup_name(name)
         moves = self.history(name, alias)
         with self._reading() as connection:
             current = self._alias(connection, name, alias)
@@ -223,7 +217,6 @@ class SqliteWrites(SqliteDoctor):
     def set_tags(self, name, tags, version=None):
         from regctl.core.results import TagChange
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             current = self._current_tags(connection, name, version)
@@ -244,7 +237,6 @@ class SqliteWrites(SqliteDoctor):
     def delete_tags(self, name, keys, version=None):
         from regctl.core.results import TagChange
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             current = self._current_tags(connection, name, version)
@@ -265,7 +257,6 @@ class SqliteWrites(SqliteDoctor):
     def set_description(self, name, text, version=None, alias=None):
         from regctl.core.results import DescriptionChange
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             now = now_ms()
@@ -287,7 +278,6 @@ class SqliteWrites(SqliteDoctor):
     def transition_stage(self, name, version, stage, *, archive_existing=False):
         from regctl.core.results import StageChange
 
-        validate_lookup_name(name)
         archived = []
         with self._transaction() as records:
             connection = self._connection
@@ -311,8 +301,6 @@ class SqliteWrites(SqliteDoctor):
     def rename(self, old, new):
         from regctl.core.results import Rename
 
-        validate_lookup_name(old)
-        validate_model_name(new)
         with self._transaction() as records:
             connection = self._connection
             self._require_model(connection, old)
@@ -334,7 +322,6 @@ class SqliteWrites(SqliteDoctor):
     def delete_model(self, name):
         from regctl.core.results import Deletion
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             self._require_model(connection, name)
@@ -358,7 +345,6 @@ class SqliteWrites(SqliteDoctor):
     def delete_version(self, name, version):
         from regctl.core.results import Deletion
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             row = self._live_version(connection, name, version)
@@ -378,7 +364,6 @@ class SqliteWrites(SqliteDoctor):
         from regctl.core import retention
         from regctl.core.results import Collection
 
-        validate_lookup_name(name)
         with self._transaction() as records:
             connection = self._connection
             self._require_model(connection, name)
