@@ -236,3 +236,46 @@ def drain_pty(master: int, timeout: float = 20) -> bytes:
         chunks.append(chunk)
     os.close(master)
     return b"".join(chunks)
+
+
+# ------------------------------------------------------------ nothing outside a test's directory
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path_factory, monkeypatch):
+    """Every test runs in an empty directory of its own: a store chosen by the directory rule
+    (``./mlruns``, ``./mlflow.db``), or the ``./mlflow.db`` MLflow 3 makes by default, can never
+    be the checkout's."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+def _checkout_state() -> "set | None":
+    """The checkout's untracked and changed files (git's view), or None outside a git checkout."""
+    ignored = (".venv", ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache", "regctl.egg-info", "build/",
+               "bench/stores")
+    try:
+        done = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=all", "--ignored"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return {line for line in done.stdout.splitlines()
+            if not line[3:].startswith(ignored) and "__pycache__" not in line}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, once per run
+        session.config._checkout_before = _checkout_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_checkout_before", None)
+    if before is None or hasattr(session.config, "workerinput"):
+        return
+    after = _checkout_state() or set()
+    new = sorted(after - before)
+    if new:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "the suite changed the checkout (a test wrote outside its temporary directory): " + ", ".join(new),
+            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
