@@ -14,6 +14,7 @@ exceptions of ``regctl.core.errors``; each has an ``exit_code``.
 """
 
 import functools
+import os
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from regctl.core import filters
@@ -92,7 +93,9 @@ class Registry:
 
     def __init__(self, store: Optional[str] = None, *, backend: Optional[Backend] = None, dry_run: bool = False,
                  notify: Optional[Callable[[str], None]] = None):
-        self.backend = backend if backend is not None else open_backend(store, dry_run=dry_run, notify=notify)
+        if backend is None:
+            backend = open_backend(None if store is None else _path(store, "store"), dry_run=dry_run, notify=notify)
+        self.backend = backend
         self.notify = notify
 
     @property
@@ -176,7 +179,7 @@ class Registry:
         (IntegrityError, and nothing left at ``dest``); ``dest`` must not be a non-empty
         directory or a file (Conflict).
         """
-        check_text(dest, "destination")
+        dest = check_text(_path(dest, "dest"), "destination")
         if not dest:
             raise InvalidInput("empty destination")
         return self.backend.download(check_text(uri, "URI"), dest, progress)
@@ -194,8 +197,8 @@ class Registry:
 
         ``run_link``: MLflow's link to the run that made it (``push`` keeps the source version's)."""
         tags = validate_tags(tags or {})
-        aliases = [validate_alias(a) for a in aliases]
-        check_text(source, "source")
+        aliases = [validate_alias(a) for a in _strings(aliases, "aliases")]
+        source = check_text(_path(source, "source"), "source")
         for text, what in ((description, "description"), (run_link, "run link")):
             if text is not None:
                 check_text(text, what)
@@ -227,9 +230,9 @@ class Registry:
 
     def delete_tags(self, name: str, keys: Sequence[str], *, version: Optional[VersionArg] = None) -> TagChange:
         """Remove tags of ``name``, or of one of its versions; all or none."""
+        keys = [validate_tag_key(k) for k in _strings(keys, "keys")]
         if not keys:
             raise InvalidInput("no tags to remove")
-        keys = [validate_tag_key(k) for k in keys]
         return self.backend.delete_tags(self._name(name), keys, self._optional_number(name, version))
 
     def set_description(self, name: str, text: str, *, version: Optional[VersionArg] = None,
@@ -341,13 +344,37 @@ class Registry:
         and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``."""
         from regctl.push import push
 
+        names = None if names is None else _strings(names, "names")
         for name in names or ():
             self._name(name)
-        target = target if isinstance(target, Registry) else Registry(target, notify=self.notify)
+        target = target if isinstance(target, Registry) else Registry(_path(target, "target"), notify=self.notify)
         return push(self, target, names, dry_run=dry_run, progress=progress)
 
 
 _MISSING = object()
+
+
+def _strings(values, argument: str) -> list:
+    """A collection of strings as a list; a lone string (which would be taken letter by letter) or
+    anything else is a TypeError naming the argument."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{argument} must be a list of strings, not {type(values).__name__} {values!r:.40}")
+    values = list(values)
+    for value in values:
+        if not isinstance(value, str):
+            raise TypeError(f"{argument} must be a list of strings; it holds {type(value).__name__} {value!r:.40}")
+    return values
+
+
+def _path(value, argument: str) -> str:
+    """A path or URI given as ``str`` or ``os.PathLike``; anything else is a TypeError naming the argument."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    raise TypeError(f"{argument} must be a path or URI (str or os.PathLike), not {type(value).__name__}")
 
 
 def _suggesting(method):

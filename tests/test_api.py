@@ -122,3 +122,36 @@ def test_resolve_loads_no_cli_framework(store3):
                            "models:/iris-classifier@champion"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip().endswith("artifacts")
     assert done.stderr.strip() == "[]"
+
+
+# ------------------------------------------------- argument types at the boundary
+
+def test_a_string_where_a_list_is_expected_is_a_type_error_and_writes_nothing(store3, tmp_path):
+    registry = Registry(str(store3))
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    before = snapshot(store3)
+    with pytest.raises(TypeError, match="aliases must be a list of strings"):
+        registry.register(str(source), "iris-classifier", aliases="champion")
+    with pytest.raises(TypeError, match="keys must be a list of strings"):
+        registry.delete_tags("iris-classifier", "abc")
+    with pytest.raises(TypeError, match="names must be a list of strings"):
+        registry.push(str(tmp_path / "copy"), names="m")
+    with pytest.raises(TypeError, match="aliases must be a list of strings; it holds int"):
+        registry.register(str(source), "iris-classifier", aliases=[1])
+    with pytest.raises(TypeError, match="source must be a path or URI"):
+        registry.register(42, "iris-classifier")
+    assert snapshot(store3) == before and not (tmp_path / "copy").exists()
+
+
+def test_paths_may_be_path_objects(store3, tmp_path):
+    registry = Registry(store3)  # a pathlib.Path
+    assert registry.get_version("iris-classifier", alias="champion").version == 2
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    version = registry.register(source, "from-a-path", aliases=["champion"])
+    assert version.version == 1 and registry.aliases("from-a-path") == {"champion": 1}
+    done = registry.download("models:/from-a-path@champion", tmp_path / "out")
+    assert (tmp_path / "out" / "MLmodel").is_file() and done.dest == str(tmp_path / "out")

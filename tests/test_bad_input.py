@@ -228,3 +228,13 @@ def test_named_corpus_through_the_cli(tmp_path, value):
         assert tags[value] == "v" and tags["k"] == value
     cli_attempt(store, tmp_path, "alias", "set", "--", "m", "a", value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_nul_character_in_a_store_uri_is_bad_input(tmp_path):
+    for store in ("file:///tmp/%00x", f"file://{tmp_path}/a%00b", "sqlite:///%00.db"):
+        result = regctl("models", store=store)
+        assert result.returncode == 2 and result.stdout == "", (store, result)
+        assert result.stderr.count("\n") == 1 and "NUL character" in result.stderr, result.stderr
+    pushed = regctl("push", "--from", str(tmp_path / "none"), "--to", "file:///tmp/%00y")
+    assert pushed.returncode == 2 and "NUL character" in pushed.stderr, pushed
+    assert sorted(os.listdir(tmp_path)) == []

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from conftest import one_line_failure, regctl, snapshot
 
 
@@ -71,3 +72,42 @@ def test_gc_refuses_bad_arguments(store3):
     one_line_failure(regctl("gc", "iris-classifier", "--keep", "-1", store=store3), 2)
     one_line_failure(regctl("gc", "nothing", "--keep", "1", store=store3), 1)
     assert snapshot(store3) == before
+
+
+@pytest.mark.server
+def test_gc_on_a_server_never_deletes_a_version_an_alias_was_moved_to_meanwhile(sqlite_server, tmp_path):
+    """Another client points an alias at version 2 while gc deletes version 3: gc checks each version
+    again just before deleting it, so version 2 and its alias stay (the server would delete both)."""
+    import json as jsonlib
+    import uuid
+
+    from conftest import model_source
+    from proxy import FORWARD, FaultProxy
+
+    name = f"gc-race-{uuid.uuid4().hex[:8]}"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    for index in range(4):
+        done = regctl("register", model_source(tmp_path / f"m{index}"), "--name", name, store=sqlite_server.url, env=env)
+        assert done.returncode == 0, done.stderr
+    moved = []
+
+    def another_client(method, path, body):
+        if "model-versions/delete" in path and not moved:
+            moved.append(proxy.forward("POST", "/api/2.0/mlflow/registered-models/alias",
+                                       {"Content-Type": "application/json"},
+                                       jsonlib.dumps({"name": name, "alias": "late", "version": "2"}).encode()))
+        return FORWARD
+
+    proxy = FaultProxy(sqlite_server.url, another_client)
+    try:
+        done = regctl("gc", name, "--keep", "1", "--json", store=proxy.url, env=env)
+    finally:
+        proxy.close()
+    assert done.returncode == 0, done.stderr
+    assert moved and moved[0][0] == 200
+    client = sqlite_server.client()
+    live = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    assert live == [2, 4]
+    assert client.get_model_version_by_alias(name, "late").version == "2"
+    report = jsonlib.loads(done.stdout)
+    assert report[0]["deleted"] == [3, 1] and report[0]["protected"] == {"2": "alias late"}

@@ -599,3 +599,25 @@ def test_the_readme_walk_through_a_database_runs(tmp_path):
     assert "Traceback" not in done.stderr and "no problems found" in done.stdout
     assert "match the registered digest" in done.stderr
     assert snapshot(FIXTURES / "mlflow3-db") == before
+
+
+def test_a_timeout_in_the_uri_is_accepted_and_waits_that_long(db3):
+    """``sqlite:///mlflow.db?timeout=N`` (SQLAlchemy passes it to sqlite3): MLflow accepts it, so does regctl."""
+    import sqlite3
+    import time
+
+    uri = f"{db3.store}?timeout=0.5"
+    assert ok(run("versions", "iris-classifier", store=uri)).startswith("2\t")
+    holder = sqlite3.connect(db3.root)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        result = run("alias", "set", "iris-classifier", "champion", "1", store=uri, env={"REGCTL_LOCK_TIMEOUT": "60"})
+        waited = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.returncode == 4 and "within 0.5s" in result.stderr, result
+    assert waited < 30
+    bad = run("models", store=f"{db3.store}?timeout=soon")
+    assert bad.returncode == 2 and "timeout must be a number of seconds" in bad.stderr

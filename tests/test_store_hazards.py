@@ -253,3 +253,31 @@ def test_doctor_reports_a_fifo_among_a_logged_models_tags(store):
     assert [p["kind"] for p in json.loads(report.stdout)["problems"]] == ["special-file"]
     one_line_failure(regctl("register", "models:/iris-classifier/1", "--name", "copy", store=store), 4,
                      "not a regular file")
+
+
+def test_a_writers_umask_does_not_change_who_can_read_the_store(store3, tmp_path):
+    """A replaced file keeps the mode of the file it replaces; new directories and files take their
+    store directory's: one write by a user with umask 077 must not lock other users out."""
+    import stat
+    import subprocess
+    import sys
+
+    model = store3 / "models" / "iris-classifier"
+    for path in [model / "meta.yaml", *model.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    os.chmod(model, 0o755)
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+
+    def regctl_with_umask(*args):
+        return subprocess.run([sys.executable, "-m", "regctl", "--store", str(store3), *args],
+                              capture_output=True, text=True, preexec_fn=lambda: os.umask(0o077))
+
+    assert regctl_with_umask("alias", "set", "iris-classifier", "champion", "1").returncode == 0
+    assert regctl_with_umask("register", str(source), "--name", "iris-classifier").returncode == 0
+    assert stat.S_IMODE(os.stat(model / "meta.yaml").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(model / "aliases" / "champion").st_mode) == 0o644
+    new_version = model / "version-4"
+    assert stat.S_IMODE(os.stat(new_version).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(new_version / "meta.yaml").st_mode) == 0o644

@@ -5,6 +5,7 @@ import sys
 
 from regctl.core.atomic import os_reason
 from regctl.core.errors import EXIT_STORE, RegctlError
+from regctl.core.locations import redact_credentials
 
 # C0 and C1 controls but tab and newline, DEL, and the bidi overrides: written as escapes, so that a
 # terminal shows them instead of obeying them (a server's message, a path, a tag value)
@@ -35,11 +36,12 @@ def report(exc: BaseException, traceback: bool = False) -> int:
     elif isinstance(exc, MemoryError):
         message, code = "out of memory (a file in the store or an input too large to hold)", EXIT_STORE
     else:
-        if wants_traceback(traceback):
-            raise exc
         message = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
         code = EXIT_STORE
     if wants_traceback(traceback) and not isinstance(exc, RegctlError):
-        raise exc
-    sys.stderr.write("regctl: " + visible(" ".join(message.splitlines())) + "\n")
+        import traceback as tracebacks
+
+        sys.stderr.write(redact_credentials("".join(tracebacks.format_exception(exc))))
+        return EXIT_STORE
+    sys.stderr.write("regctl: " + visible(redact_credentials(" ".join(message.splitlines()))) + "\n")
     return code

@@ -183,6 +183,7 @@ def write_bytes(target: Path, data: bytes, temp_dir: "Path | None" = None) -> No
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
+            _take_mode(fd, target)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -195,6 +196,22 @@ def write_bytes(target: Path, data: bytes, temp_dir: "Path | None" = None) -> No
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise StoreError(f"cannot write {target}: {os_reason(exc)}") from None
+
+
+def _take_mode(fd: int, target: Path) -> None:
+    """Give a new file the mode (and group) of the file it replaces, or, for a new one, its directory's
+    read and write bits: a writer's umask must not change who can read a shared store (MLflow
+    rewrites its files in place, keeping their mode)."""
+    try:
+        before = os.stat(target)
+        mode, group = before.st_mode & 0o7777, before.st_gid
+    except FileNotFoundError:
+        directory = os.stat(target.parent)
+        mode, group = directory.st_mode & 0o666, directory.st_gid
+    os.fchmod(fd, mode)
+    if os.fstat(fd).st_gid != group:
+        with contextlib.suppress(OSError):  # only a member of the group (or root) may give it
+            os.fchown(fd, -1, group)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -81,20 +81,42 @@ def local_artifact(resolution, relative: str) -> Optional[bytes]:
 def collect(backend, name, keep, *, keep_aliased, delete_staged):
     """``gc`` of one model through ``delete_version``, one version after another (for a store
     without transactions, such as a tracking server: a failure part-way leaves the versions
-    deleted until then deleted, each of them whole)."""
+    deleted until then deleted, each of them whole).
+
+    Each version is checked again just before it is deleted: an alias another client pointed at it
+    since the plan was made protects it (deleting it would delete that alias with it), as would a
+    move into Staging or Production.
+    """
     from regctl.core import retention
     from regctl.core.results import Collection
 
     live = {v.version: v.current_stage for v in backend.versions(name)}
+    deleted, protected = retention.choose(live, _aliased(backend, name), keep, keep_aliased=keep_aliased,
+                                          delete_staged=delete_staged)
+    protected = dict(protected)
+    if not getattr(backend, "dry_run", False):
+        done = []
+        for version in deleted:
+            now = _aliased(backend, name).get(version)
+            stage = backend.get_version(name, version).current_stage
+            if now:
+                protected[version] = f"alias {', '.join(now)}"
+            elif stage in retention.ACTIVE_STAGES and not delete_staged:
+                protected[version] = f"stage {stage}"
+            else:
+                backend.delete_version(name, version)
+                done.append(version)
+        deleted = done
+    return Collection(name=name, deleted=tuple(deleted), kept=tuple(sorted(set(live) - set(deleted), reverse=True)),
+                      protected=protected)
+
+
+def _aliased(backend, name) -> dict:
+    """``{version: [alias, ...]}`` as the store has it now."""
     aliased: dict = {}
     for alias, number in backend.aliases(name).items():
         aliased.setdefault(number, []).append(alias)
-    deleted, protected = retention.choose(live, aliased, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
-    if not getattr(backend, "dry_run", False):
-        for version in deleted:
-            backend.delete_version(name, version)
-    return Collection(name=name, deleted=tuple(deleted), kept=tuple(sorted(set(live) - set(deleted), reverse=True)),
-                      protected=protected)
+    return aliased
 
 
 def page(items: list, max_results: int, damaged: list) -> Listing:

@@ -136,6 +136,8 @@ def _location(value: str, origin: str) -> StoreLocation:
     shown = f"{origin}={show(_redacted(value))}" if origin != "--store" else f"--store {show(_redacted(value))}"
     if not value.strip():
         raise InvalidInput(f"{shown}: the store must not be empty")
+    if "\x00" in value or (value[:5].lower() == "file:" and "%00" in value):
+        raise InvalidInput(f"{shown}: the path holds a NUL character")
     scheme = _BARE_REGISTRY_URIS.get(value) or scheme_of(value) or "file"
     if scheme != "file":
         raise StoreError(f"{shown}: {_kind(scheme)} are not supported; {_instead(scheme)}")
@@ -167,11 +169,20 @@ def _kind(scheme: str) -> str:
 
 def _redacted(value: str) -> str:
     """``value`` with the password of a ``scheme://user:password@host`` URI hidden."""
-    head, sep, rest = value.partition("://")
-    if not sep:
-        return value
-    authority, slash, tail = rest.partition("/")
-    user, at, host = authority.rpartition("@")
-    if not at or ":" not in user:
-        return value
-    return f"{head}://{user.split(':', 1)[0]}:***@{host}{slash}{tail}"
+    return redact_credentials(value)
+
+
+_USERINFO = None
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` in it shown as ``***``:
+    error lines, tracebacks and journal records name URLs, never the secrets inside them."""
+    global _USERINFO
+    if "@" not in text:
+        return text
+    if _USERINFO is None:
+        import re
+
+        _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:'\"]*):[^\s/@'\"]*@")
+    return _USERINFO.sub(r"\1:***@", text)

@@ -294,6 +294,21 @@ def _build(store: Store, temp: Path, files: dict) -> None:
                 raise StoreError(f"cannot copy {data}: {os_reason(exc)}") from None
         else:
             atomic.write_bytes(temp / relative, data)
+    _modes_like(temp, temp.parent)
+
+
+def _modes_like(tree: Path, parent: Path) -> None:
+    """The directories and copied files of a new tree take the modes of the store directory it goes
+    into (files its read and write bits), not the writer's umask: every user of a shared store, and
+    an MLflow server running as another user, must read what any of them registers."""
+    try:
+        mode = os.stat(parent).st_mode & 0o7777
+        for directory, _dirs, names in os.walk(tree):
+            os.chmod(directory, mode)
+            for name in names:
+                os.chmod(os.path.join(directory, name), mode & 0o666)
+    except OSError as exc:
+        raise StoreError(f"cannot set the modes of {tree}: {os_reason(exc)}") from None
 
 
 def _apply(store: Store, changes: list) -> None:

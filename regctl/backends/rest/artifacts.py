@@ -23,26 +23,47 @@ from regctl.core.results import (
     Verification,
 )
 
+MAX_WALK_DEPTH = 64  # directories below a version's artifact root
+MAX_WALK_ENTRIES = 100_000  # files and directories of one version
+MAX_WALK_LISTINGS = 10_000  # listing requests for one version
+
 
 class RestArtifacts(RestReads):
     """Files through the server's artifact proxy: listing, download, upload, manifests and verify."""
 
     def _walk(self, path: str) -> list:
-        """Every file under ``path`` as relative paths, depth first."""
-        found, pending = [], [""]
+        """Every file under ``path`` as relative paths, depth first.
+
+        Bounded as the endless-paging guard is: a listing deeper than MAX_WALK_DEPTH directories,
+        with more than MAX_WALK_ENTRIES entries or needing more than MAX_WALK_LISTINGS requests is
+        a server answering without end, one line and exit 4, never a walk that does not stop.
+        """
+        found, pending, entries, listings = [], [""], 0, 0
         while pending:
             relative = pending.pop()
+            listings += 1
+            if listings > MAX_WALK_LISTINGS:
+                raise self._endless(path, f"more than {MAX_WALK_LISTINGS} directories")
             for entry in self._list(f"{path}/{relative}".rstrip("/") if relative else path):
                 name = entry["path"].rsplit("/", 1)[-1]
                 child = f"{relative}/{name}" if relative else name
                 if name in ("", ".", ".."):
                     continue
+                entries += 1
+                if entries > MAX_WALK_ENTRIES:
+                    raise self._endless(path, f"more than {MAX_WALK_ENTRIES} entries")
                 validate_artifact_path(child)
                 if entry.get("is_dir"):
+                    if child.count("/") + 1 >= MAX_WALK_DEPTH:
+                        raise self._endless(path, f"directories more than {MAX_WALK_DEPTH} deep")
                     pending.append(child)
                 else:
                     found.append(child)
         return sorted(found)
+
+    def _endless(self, path: str, what: str) -> StoreError:
+        return StoreError(f"the server's artifact listing of {show(path)} has {what}; "
+                          f"{self.location} is not answering as an MLflow server does")
 
     def _fetch(self, path: str, sink) -> None:
         from regctl.backends.rest.client import http_error, quote_path

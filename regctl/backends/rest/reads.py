@@ -1,6 +1,7 @@
 """Reading a server's registry: listings, searches, one model or version, aliases, history, resolve."""
 
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -23,7 +24,7 @@ from regctl.backends.rest.connection import (
     version_of,
 )
 from regctl.core import uris
-from regctl.core.errors import InvalidInput, NotFound
+from regctl.core.errors import InvalidInput, NotFound, StoreError
 from regctl.core.names import show, validate_artifact_path
 from regctl.core.prompts import PROMPT_TAG
 from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
@@ -151,19 +152,34 @@ class RestReads(RestConnection):
         return path if path is not None else location
 
     def _local_path(self, location: str) -> Optional[Path]:
-        from regctl.core.locations import exists, location_to_path
+        """Where a location the server named is on this machine, if the user said so.
 
+        A server's answers name places on the server. Only under REGCTL_ARTIFACTS_DESTINATION, the
+        server's artifact store as mounted here by the user's own choice, is one read as a local
+        path: a ``file:`` location anywhere else (a compromised server naming ``file:///home/me/.ssh``)
+        is never read, and files go through the artifact proxy or not at all.
+        """
+        from regctl.core.locations import exists, inside, location_to_path
+
+        destination = self.environ.get("REGCTL_ARTIFACTS_DESTINATION")
+        if not destination:
+            return None
+        root = location_to_path(destination)
         scheme = uris.scheme_of(location)
         if scheme in (None, "file"):
             try:
                 path = location_to_path(location)
-            except InvalidInput:
+                inside(path, os.path.realpath(root))
+            except (InvalidInput, StoreError):
                 return None
             return path if exists(path) else None
         proxied = self._proxy_path(location)
-        destination = self.environ.get("REGCTL_ARTIFACTS_DESTINATION")
-        if proxied is not None and destination:
-            path = location_to_path(destination) / proxied
+        if proxied is not None:
+            path = root / proxied
+            try:
+                inside(path, os.path.realpath(root))
+            except StoreError:
+                return None
             return path if exists(path) else None
         return None
 

@@ -68,6 +68,7 @@ class SqliteConnection:
 
     def __init__(self, path: Path, *, dry_run: bool = False):
         self.path = Path(path)
+        self.timeout = getattr(path, "timeout", None)  # the URI's ?timeout=, if it had one
         self.dry_run = dry_run  # writes run their transaction, then roll it back
         self.location = str(self.path)
         self.root = self.path.parent  # where moved artifact locations are looked for (see locations.rebase)
@@ -75,6 +76,12 @@ class SqliteConnection:
         self._connection: Any = None
         self.schema: Any = None  # sqlschema.Schema once connected
         self._ws = ""
+
+    def _busy_timeout(self) -> float:
+        """How long to wait for another writer: the URI's ``timeout``, else REGCTL_LOCK_TIMEOUT."""
+        from regctl.core.atomic import lock_timeout
+
+        return lock_timeout() if self.timeout is None else self.timeout
 
     def _connect(self) -> sqlite3.Connection:
         """The connection (opened once, read-write when possible); StoreError when there is no database."""
@@ -89,12 +96,11 @@ class SqliteConnection:
             beside = Path(f"{self.path}{suffix}")
             if os.path.lexists(beside) and not beside.is_file():
                 raise StoreError(f"damaged database: {beside} is not a regular file")
-        from regctl.core.atomic import lock_timeout
 
         # a file: URI for SQLite (mode=...): '%', '?' and '#' escaped; urllib.parse costs start-up time
         target = "file:" + str(self.path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
         mode = "rw" if os.access(self.path, os.W_OK) else "ro"
-        connection = sqlite3.connect(f"{target}?mode={mode}", uri=True, timeout=lock_timeout(),
+        connection = sqlite3.connect(f"{target}?mode={mode}", uri=True, timeout=self._busy_timeout(),
                                      isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA foreign_keys = ON")
@@ -110,9 +116,8 @@ class SqliteConnection:
     def _store_error(self, exc: sqlite3.Error, *, writing: bool = False) -> StoreError:
         text = str(exc)
         if "locked" in text or "busy" in text:
-            from regctl.core.atomic import lock_timeout
 
-            return StoreError(f"could not lock the database {self.path} within {lock_timeout():g}s; "
+            return StoreError(f"could not lock the database {self.path} within {self._busy_timeout():g}s; "
                               "another connection holds it (a writer, or a reader a commit waits for)")
         if "readonly" in text or (writing and not (os.access(self.path, os.W_OK)
                                                    and os.access(self.path.parent, os.W_OK))):

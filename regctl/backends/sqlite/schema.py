@@ -50,16 +50,42 @@ def database_path(uri: str, where: str = "--store", cwd: "str | None" = None) ->
         raise InvalidInput(f"{where}: invalid SQLite URI {show(uri)}: expected sqlite:///<path>")
     host, slash, database = rest[2:].partition("/")
     if host:
-        raise InvalidInput(f"{where}: invalid SQLite URI {show(uri)}: a host ({show(host)}) is not supported")
-    if "?" in database:
-        raise InvalidInput(f"{where}: invalid SQLite URI {show(uri)}: query parameters are not supported")
+        raise InvalidInput(f"{where}: invalid SQLite URI {show(uri)}: a host ({show(host.rpartition('@')[2])}) is not supported")
+    database, _, query = database.partition("?")
     if "%" in database:
         from urllib.parse import unquote
 
         database = unquote(database)
     if not database or database == ":memory:":
         raise InvalidInput(f"{where}: {show(uri)} is an in-memory database, not a store")
-    return Path(os.path.abspath(os.path.join(cwd or os.getcwd(), database)))
+    if "\x00" in database:
+        raise InvalidInput(f"{where}: invalid SQLite URI {show(uri)}: the path holds a NUL character")
+    path = DatabaseFile(os.path.abspath(os.path.join(cwd or os.getcwd(), database)))
+    path.timeout = _timeout(query, uri, where)
+    return path
+
+
+class DatabaseFile(type(Path())):  # type: ignore[misc]
+    """The database's path, with what its URI says of it: ``timeout`` (seconds; None if not given)."""
+
+    timeout: "float | None" = None
+
+
+def _timeout(query: str, uri: str, where: str) -> "float | None":
+    """``timeout`` from a URI's query, as SQLAlchemy's SQLite dialect passes it to ``sqlite3.connect``;
+    the dialect's other parameters (``check_same_thread``, ``uri``, ...) mean nothing to regctl."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query).get("timeout")
+    if not values:
+        return None
+    try:
+        seconds = float(values[-1])
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise InvalidInput(f"{where}: invalid SQLite URI {show(uri)}: timeout must be a number of seconds")
+    return seconds
 
 
 def chosen_database(option: "str | None", environ=os.environ, cwd: "str | None" = None) -> "Path | None":

@@ -1,0 +1,29 @@
+"""A password inside a URL is never shown: not in an error line, whichever variable or option
+named the URL, and not in a traceback."""
+
+import pytest
+from conftest import regctl
+
+SECRET = "s3cret-pw"
+
+
+@pytest.mark.parametrize("store", [
+    f"http://ada:{SECRET}@127.0.0.1:99999",     # a port out of range
+    f"http://ada:{SECRET}@[::1",                # an unclosed IPv6 bracket
+    f"https://ada:{SECRET}@host:abc/",          # a port that is no number
+    f"sqlite://ada:{SECRET}@host/x.db",         # a host in a sqlite: URI
+    f"postgresql://ada:{SECRET}@db/mlflow",     # a store regctl cannot serve
+])
+def test_a_password_in_a_store_url_is_never_shown(store):
+    for result in (regctl("models", store=store), regctl("models", env={"MLFLOW_TRACKING_URI": store}),
+                   regctl("models", env={"REGCTL_STORE": store}), regctl("--traceback", "models", store=store)):
+        assert result.returncode != 0 and SECRET not in result.stderr + result.stdout, result
+        assert "ada:***@" in result.stderr or "ada" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy"])
+def test_a_password_in_a_proxy_url_is_never_shown(variable):
+    store = "http://127.0.0.1:9" if "HTTP_" in variable.upper() and "S" not in variable.upper()[4:5] else "https://127.0.0.1:9"
+    result = regctl("models", store=store, env={variable: f"http://ada:{SECRET}@proxy:99999",
+                                                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    assert result.returncode != 0 and SECRET not in result.stderr, result.stderr
