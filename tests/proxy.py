@@ -13,6 +13,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FORWARD, FORWARD_THEN_504, FORWARD_THEN_DROP = "forward", "forward-then-504", "forward-then-drop"
+REFUSE_503 = "refuse-503"  # answered at the gateway, never forwarded
 
 
 class _Quiet(ThreadingHTTPServer):
@@ -45,7 +46,10 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 fault = proxy.hook(self.command, self.path, body)
                 proxy.requests.append((self.command, self.path, fault))
-                status, headers, data = proxy.forward(self.command, self.path, dict(self.headers), body)
+                if fault == REFUSE_503:
+                    status, headers, data = 503, {"Content-Type": "text/html"}, b"<html>503 Service Unavailable</html>"
+                else:
+                    status, headers, data = proxy.forward(self.command, self.path, dict(self.headers), body)
                 if fault == FORWARD_THEN_DROP:
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -54,6 +54,22 @@ from regctl.core.errors import (
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
+# answers that say a request was not acted on: the only failures after which a request that
+# changes something is sent again as it was (a 5xx may come after the server made the change)
+NOT_ACTED_ON = frozenset({408, 429})
+
+
+class Unconfirmed(StoreError):
+    """A request that changes something reached the server (or may have) and no answer says
+    whether it took effect: a gateway's 5xx, a connection closed before the answer. It is never
+    sent again blindly; the caller finds out from the server's state what happened (where it
+    cannot, this is the error: the failure's own line and exit code, saying the change is unknown)."""
+
+    def __init__(self, error: Exception):
+        message = getattr(error, "message", str(error))
+        super().__init__(f"{message}; whether the server made the change is unknown: check before running it again")
+        self.error = error
+        self.exit_code = getattr(error, "exit_code", self.exit_code)
 MAX_BACKOFF = 120.0
 _CHUNK = 1 << 20
 
@@ -284,10 +300,13 @@ class Transport:
     def request(self, method: str, path: str, *, params: Optional[Mapping] = None, json_body=None,
                 data: Optional[bytes] = None, file_path: Optional[str] = None,
                 headers: Optional[Mapping[str, str]] = None,
-                sink: Optional[Callable[[bytes], None]] = None) -> Response:
+                sink: Optional[Callable[[bytes], None]] = None, idempotent: Optional[bool] = None) -> Response:
         """Send one request with retries; the body of a 2xx answer goes to ``sink`` when given.
 
         The request body is ``json_body`` (JSON), ``data`` (bytes) or the file at ``file_path``.
+        A request that is not ``idempotent`` (by default a POST or a DELETE) is sent again only
+        when it certainly did not reach the server, or the server said it did not act on it (408,
+        429); after anything else it raises Unconfirmed.
         """
         send_headers = dict(self.headers)
         body = data
@@ -297,12 +316,15 @@ class Transport:
         if headers:
             send_headers.update(headers)
         target = self.target(path, params)
-        idempotent = method != "POST"
+        if idempotent is None:
+            idempotent = method not in ("POST", "DELETE")
         failures = 0
         while True:
             try:
                 return self._once(method, target, body, file_path, send_headers, sink)
             except _Retryable as retry:
+                if not idempotent and (retry.sent or retry.stale or (retry.status or 0) >= 500):
+                    raise Unconfirmed(retry.error) from None
                 if retry.stale:  # a kept-alive connection the server had closed: not a failure
                     continue
                 failures += 1
@@ -393,14 +415,15 @@ class Transport:
             delay = None
             if self.respect_retry_after and status in RETRY_AFTER_STATUSES:
                 delay = _retry_after(response_headers.get("retry-after"))
-            raise _Retryable(http_error(result, self.url, method, target), sent=False, delay=delay)
+            raise _Retryable(http_error(result, self.url, method, target), sent=False, delay=delay, status=status)
         return result
 
 
 class _Retryable(Exception):
-    def __init__(self, error: Exception, *, sent: bool, delay: Optional[float] = None, stale: bool = False):
+    def __init__(self, error: Exception, *, sent: bool, delay: Optional[float] = None, stale: bool = False,
+                 status: Optional[int] = None):
         super().__init__(str(error))
-        self.error, self.sent, self.delay, self.stale = error, sent, delay, stale
+        self.error, self.sent, self.delay, self.stale, self.status = error, sent, delay, stale, status
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:

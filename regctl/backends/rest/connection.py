@@ -31,6 +31,9 @@ API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 MANIFEST_SUFFIX = ".regctl-manifest.json"
 DIGEST_TAG = "regctl.content_digest"
+# a registration's operation id, carried by its model-versions/create request and removed once the
+# command is done: a lost answer is looked up by it instead of creating the version twice
+OPERATION_TAG = "regctl.operation"
 PROMPTS_FILTER = f"tags.`{PROMPT_TAG}` = 'true'"
 MODEL_PAGE = 1000   # the server's maximum for registered-models/search
 VERSION_PAGE = 10000
@@ -140,15 +143,18 @@ class RestConnection:
         self.location = self.http.url
 
     def call(self, method: str, endpoint: str, body: Optional[dict] = None, *, api: str = API,
-             shape: Optional[dict] = None) -> dict:
-        """One REST call; its JSON answer, an object of ``shape`` (``restanswers``), or the typed error."""
+             shape: Optional[dict] = None, idempotent: Optional[bool] = None) -> dict:
+        """One REST call; its JSON answer, an object of ``shape`` (``restanswers``), or the typed error.
+
+        A call that changes something and is not ``idempotent`` (a POST or DELETE, unless said)
+        raises ``client.Unconfirmed`` when the server may or may not have acted on it."""
         from regctl.backends.rest.client import http_error
 
         path = api + endpoint
         if method == "GET":
             response = self.http.request("GET", path, params=body)
         else:
-            response = self.http.request(method, path, json_body=body or {})
+            response = self.http.request(method, path, json_body=body or {}, idempotent=idempotent)
         if not 200 <= response.status < 300:
             raise http_error(response, self.location, method, path)
         try:
@@ -156,9 +162,30 @@ class RestConnection:
         except Unreadable as exc:
             raise StoreError(f"the server at {self.location} answered {method} {path} with {exc}") from None
 
-    def change(self, method: str, endpoint: str, body: Optional[dict] = None) -> Optional[dict]:
-        """A call that changes the server: sent, or in a dry run not sent (None)."""
-        return None if self.dry_run else self.call(method, endpoint, body)
+    def change(self, method: str, endpoint: str, body: Optional[dict] = None, *,
+               done: Optional[Callable[[], bool]] = None) -> Optional[dict]:
+        """A call that changes the server: sent, or in a dry run not sent (None).
+
+        ``done`` tells from the server's state whether the change is made. With it, a call whose
+        outcome is unknown (``client.Unconfirmed``) is looked up, not resent blindly: made, it is
+        done (None); not made, it is sent once more. Without it the call is idempotent: sending it
+        again changes nothing more (setting an alias, a tag, a stage, a description).
+        """
+        from regctl.backends.rest.client import Unconfirmed
+
+        if self.dry_run:
+            return None
+        if done is None:
+            return self.call(method, endpoint, body, idempotent=True)
+        try:
+            return self.call(method, endpoint, body)
+        except Unconfirmed as unknown:
+            if done():
+                return None
+            try:
+                return self.call(method, endpoint, body)
+            except Unconfirmed:
+                raise unknown.error from None
 
     def _pages(self, endpoint: str, params: dict, key: str, item: dict, limit: Optional[int] = None):
         """Every item (of shape ``item``) of a paged search (``page_token``/``next_page_token``).

@@ -2,6 +2,7 @@
 
 
 import time
+import uuid
 from typing import Iterable, Optional
 
 from regctl.backends.rest.answers import (
@@ -9,9 +10,9 @@ from regctl.backends.rest.answers import (
     answer,
 )
 from regctl.backends.rest.artifacts import RestArtifacts
-from regctl.backends.rest.connection import REGISTRATION_WAIT, _tags, aliases_of, version_of
+from regctl.backends.rest.connection import OPERATION_TAG, REGISTRATION_WAIT, _tags, aliases_of, version_of
 from regctl.core import uris
-from regctl.core.errors import Conflict, InvalidInput, NotFound, StoreError
+from regctl.core.errors import Conflict, InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import DELETED_STAGE, show
 from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.core.results import (
@@ -37,13 +38,78 @@ class RestWrites(RestArtifacts):
     """Writes as REST requests: register, aliases, tags, stages, descriptions, rename and delete."""
 
     def _ensure_model(self, name: str) -> bool:
-        """Create the model if missing; True when this call created it."""
+        """Create the model if missing; True when this call certainly created it (only then may a
+        failure later in the command delete it again)."""
+        from regctl.backends.rest.client import Unconfirmed
+
         try:
             self.call("POST", "/registered-models/create", {"name": name})
         except Conflict:
             return False
+        except Unconfirmed:
+            if self._exists(lambda: self._model(name)):
+                return False  # made by this request or by another client: not this command's to undo
+            try:
+                self.call("POST", "/registered-models/create", {"name": name})
+            except Conflict:
+                return False
         self._record("model.create", name, None, None, name)
         return True
+
+    def _exists(self, read) -> bool:
+        """Whether ``read()`` finds what it reads (NotFound: no)."""
+        try:
+            read()
+        except NotFound:
+            return False
+        return True
+
+    def _undo_model(self, name: str) -> None:
+        """Delete a model this command created, if it is still as the command left it: no version
+        (another client may have registered one into it meanwhile; that is never undone)."""
+        try:
+            if not self._search_versions(name, limit=1):
+                self.call("DELETE", "/registered-models/delete", {"name": name})
+        except Exception:
+            pass
+
+    def _create_version(self, name: str, body: dict) -> dict:
+        """``model-versions/create``, exactly once: the request carries an operation id (a tag the
+        command removes once it is done), so that when the answer is lost the version it made is
+        found by that id instead of being created a second time."""
+        from regctl.backends.rest.client import Unconfirmed
+
+        operation = uuid.uuid4().hex
+        body = dict(body, tags=[*body["tags"], {"key": OPERATION_TAG, "value": operation}])
+        shape = answer("model_version", MODEL_VERSION)
+        try:
+            return self.call("POST", "/model-versions/create", body, shape=shape)["model_version"]
+        except Unconfirmed as unknown:
+            made = self._version_of_operation(name, operation)
+            if made is not None:
+                return made
+            try:
+                return self.call("POST", "/model-versions/create", body, shape=shape)["model_version"]
+            except Unconfirmed:
+                made = self._version_of_operation(name, operation)
+                if made is None:
+                    raise unknown.error from None
+                return made
+
+    def _version_of_operation(self, name: str, operation: str) -> Optional[dict]:
+        params = {"filter": f"tags.`{OPERATION_TAG}` = '{operation}'", "max_results": 10}
+        for found in self._pages("/model-versions/search", params, "model_versions", MODEL_VERSION, 10):
+            if found.get("name") == name:
+                return found
+        return None
+
+    def _end_operation(self, name: str, number: int) -> None:
+        """Remove the operation id from the version made (best effort: doctor reports one left)."""
+        try:
+            self.call("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(number), "key": OPERATION_TAG},
+                      idempotent=True)
+        except Exception:
+            pass
 
     def _registration_source(self, source: str, tags: dict) -> dict:
         """What to send to ``model-versions/create`` for ``source``, uploading local files first."""
@@ -98,20 +164,25 @@ class RestWrites(RestArtifacts):
             for key in ("run_id", "model_id"):
                 if origin.get(key):
                     body[key] = origin[key]
-            data = self.call("POST", "/model-versions/create", body,
-                             shape=answer("model_version", MODEL_VERSION))["model_version"]
+            data = self._create_version(name, body)
         except BaseException:
             if created:
-                try:
-                    self.call("DELETE", "/registered-models/delete", {"name": name})
-                except Exception:
-                    pass
+                self._undo_model(name)
             raise
         number = int(data["version"])
         self._record("version.create", name, number, None, origin["source"])
-        data = self._await_ready(name, number, data)
-        for alias in aliases:
-            self.set_alias(name, alias, number, expect=None, expect_given=False)
+        try:
+            data = self._await_ready(name, number, data)
+            for alias in aliases:
+                try:
+                    self.set_alias(name, alias, number, expect=None, expect_given=False)
+                except RegctlError as exc:
+                    raise type(exc)(f"version {number} of {show(name)} was registered, but alias {show(alias)} "
+                                    f"was not set: {exc.message}; set it with: regctl alias set {name} {alias} "
+                                    f"{number} (registering again would make another version)") from None
+        finally:
+            self._end_operation(name, number)
+        data = dict(data, tags=[t for t in data.get("tags") or () if t.get("key") != OPERATION_TAG])
         model = self._model(name)
         return version_of(data, aliases_of(model), storage_location=self._download_uri(name, number))
 
@@ -178,7 +249,8 @@ class RestWrites(RestArtifacts):
         old = self._read_alias(name, alias)
         if old is None:
             raise AliasNotFound(name, alias)
-        self.change("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
+        self.change("DELETE", "/registered-models/alias", {"name": name, "alias": alias},
+                    done=lambda: self._read_alias(name, alias) is None)
         self._record("alias.delete", name, alias, str(old), None)
         return AliasChange(name, alias, old, None, True)
 
@@ -204,9 +276,11 @@ class RestWrites(RestArtifacts):
 
     def _delete_tag(self, name: str, version: Optional[int], key: str) -> None:
         if version is None:
-            self.change("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
+            self.change("DELETE", "/registered-models/delete-tag", {"name": name, "key": key},
+                        done=lambda: key not in self._owner_tags(name, None))
         else:
-            self.change("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key})
+            self.change("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key},
+                        done=lambda: key not in self._owner_tags(name, version))
 
     def _undo_tags(self, name, version, before: dict, keys: Iterable[str]) -> None:
         for key in keys:
@@ -293,7 +367,9 @@ class RestWrites(RestArtifacts):
             else:
                 raise taken
         try:
-            self.change("POST", "/registered-models/rename", {"name": old, "new_name": new})
+            self.change("POST", "/registered-models/rename", {"name": old, "new_name": new},
+                        done=lambda: self._exists(lambda: self._model(new))
+                        and not self._exists(lambda: self._model(old)))
         except Conflict:
             raise taken from None
         self._record("model.rename", new, None, old, new)
@@ -302,14 +378,16 @@ class RestWrites(RestArtifacts):
     def delete_model(self, name) -> Deletion:
         self._model(name)
         count = len(self._search_versions(name))
-        self.change("DELETE", "/registered-models/delete", {"name": name})
+        self.change("DELETE", "/registered-models/delete", {"name": name},
+                    done=lambda: not self._exists(lambda: self._model(name)))
         self._record("model.delete", name, None, f"{count} versions", None)
         return Deletion(name)
 
     def delete_version(self, name, version) -> Deletion:
         data = self._version(name, version)
         aliases = [a for a, v in aliases_of(self._model(name)).items() if v == version]
-        self.change("DELETE", "/model-versions/delete", {"name": name, "version": str(version)})
+        self.change("DELETE", "/model-versions/delete", {"name": name, "version": str(version)},
+                    done=lambda: not self._exists(lambda: self._version(name, version)))
         self._record("version.delete", name, f"version-{version}", data.get("current_stage") or "None", DELETED_STAGE)
         for alias in aliases:
             self._record("alias.delete", name, alias, str(version), None)

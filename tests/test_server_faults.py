@@ -1,0 +1,106 @@
+"""A tracking server behind a gateway that fails: a version is created once, a change that was
+made is not reported as failed, and only the command's own work is ever undone. A fault-injecting
+proxy (tests/proxy.py) sits between regctl and a live ``mlflow server``; MlflowClient on the server
+itself is the oracle."""
+
+import json
+import uuid
+
+import pytest
+from conftest import model_source, regctl
+from proxy import FORWARD, FORWARD_THEN_504, FORWARD_THEN_DROP, REFUSE_503, FaultProxy
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def name():
+    return f"fault-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def through(sqlite_server):
+    proxies = []
+
+    def start(hook):
+        proxies.append(FaultProxy(sqlite_server.url, hook))
+        return proxies[-1]
+
+    yield start
+    for proxy in proxies:
+        proxy.close()
+
+
+def once(endpoint: str, fault: str):
+    """A hook that gives ``fault`` to the first request to ``endpoint`` and forwards the rest."""
+    hit = []
+
+    def hook(method, path, body):
+        if endpoint in path and not hit:
+            hit.append(path)
+            return fault
+        return FORWARD
+    return hook
+
+
+def live_versions(server, name):
+    return sorted(int(v.version) for v in server.client().search_model_versions(f"name = '{name}'"))
+
+
+@pytest.mark.parametrize("fault", [FORWARD_THEN_504, FORWARD_THEN_DROP])
+def test_a_lost_answer_to_model_version_create_makes_one_version(sqlite_server, through, name, tmp_path, fault):
+    proxy = through(once("model-versions/create", fault))
+    env = {"XDG_STATE_HOME": str(tmp_path / "s"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    done = regctl("register", model_source(tmp_path / "m"), "--name", name, store=proxy.url, env=env)
+    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
+    assert live_versions(sqlite_server, name) == [1]
+    tags = sqlite_server.client().get_model_version(name, "1").tags
+    assert "regctl.operation" not in tags  # the operation id is gone once the command is done
+    again = regctl("register", model_source(tmp_path / "m2"), "--name", name, store=proxy.url, env=env)
+    assert again.stdout == "2\n" and live_versions(sqlite_server, name) == [1, 2]
+
+
+def test_a_rename_the_server_made_is_not_reported_as_failed(sqlite_server, through, name, tmp_path):
+    env = {"XDG_STATE_HOME": str(tmp_path / "s")}
+    assert regctl("register", model_source(tmp_path / "m"), "--name", name, store=sqlite_server.url,
+                  env=env).returncode == 0
+    proxy = through(once("registered-models/rename", FORWARD_THEN_504))
+    done = regctl("rename", name, name + "-new", store=proxy.url, env=env)
+    assert done.returncode == 0, done.stderr
+    assert sqlite_server.client().get_registered_model(name + "-new").name == name + "-new"
+
+
+def test_a_failed_register_never_deletes_another_writers_version(sqlite_server, through, name, tmp_path):
+    """regctl creates the model, another client registers a version into it, then regctl's own
+    version fails: regctl deletes nothing of the other client's (it deleted the whole model)."""
+    other = []
+
+    def hook(method, path, body):
+        if "model-versions/create" in path and b"regctl.operation" in body:
+            if not other:
+                other.append(proxy.forward("POST", "/api/2.0/mlflow/model-versions/create",
+                                           {"Content-Type": "application/json"},
+                                           json.dumps({"name": name, "source": "s3://bucket/other"}).encode()))
+            return REFUSE_503
+        return FORWARD
+
+    proxy = through(hook)
+    env = {"XDG_STATE_HOME": str(tmp_path / "s"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    done = regctl("register", model_source(tmp_path / "m"), "--name", name, store=proxy.url, env=env)
+    assert done.returncode != 0 and done.stderr.count("\n") == 1, done
+    assert other and other[0][0] == 200
+    client = sqlite_server.client()
+    assert [v.source for v in client.search_model_versions(f"name = '{name}'")] == ["s3://bucket/other"]
+
+
+def test_a_register_whose_alias_fails_says_which_version_it_made(sqlite_server, through, name, tmp_path):
+    proxy = through(lambda method, path, body: REFUSE_503 if "registered-models/alias" in path and method == "POST"
+                    else FORWARD)
+    env = {"XDG_STATE_HOME": str(tmp_path / "s"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    done = regctl("register", model_source(tmp_path / "m"), "--name", name, "--alias", "champion",
+                  store=proxy.url, env=env)
+    assert done.returncode != 0 and done.stdout == "", done
+    assert f"version 1 of '{name}' was registered, but alias 'champion' was not set" in done.stderr
+    assert f"regctl alias set {name} champion 1" in done.stderr
+    assert live_versions(sqlite_server, name) == [1]
+    assert "regctl.operation" not in sqlite_server.client().get_model_version(name, "1").tags
