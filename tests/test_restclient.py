@@ -355,3 +355,52 @@ def test_a_bad_server_url_proxy_or_credential_is_bad_input(scripted, env, store,
         result = regctl(*command, store=store or server.url, env=env, process=True)  # a real, non-UTF-8 environment
         one_line(result, 2, needle)
     assert server.requests == []
+
+
+def test_proxy_credentials_are_sent_to_an_http_proxy(scripted):
+    """``HTTP_PROXY=http://user:pass@proxy:port``: an authenticating proxy answers 407 without them,
+    as MLflow's client (requests) sends them."""
+    import base64
+    import http.client
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    upstream = scripted([EMPTY])
+    seen = []
+    expected = "Basic " + base64.b64encode(b"ada:pa$$").decode()
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.headers.get("Proxy-Authorization"))
+            if self.headers.get("Proxy-Authorization") != expected:
+                self.send_response(407)
+                self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            target = urllib.parse.urlsplit(self.path)
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            connection.request("GET", target.path + ("?" + target.query if target.query else ""))
+            answer = connection.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        url = f"http://ada:pa%24%24@127.0.0.1:{proxy.server_address[1]}"
+        result = regctl("models", "--json", store=upstream.url, env={"HTTP_PROXY": url, "NO_PROXY": ""})
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
+    assert seen == [expected] and upstream.requests

@@ -225,6 +225,9 @@ class Transport:
             self.headers["Authorization"] = authorization
         self._ssl = self._ssl_context(environ) if self.scheme == "https" else None
         self._proxy = self._proxy_of(environ)
+        if self._proxy is not None and self._proxy[2] and self.scheme == "http":
+            # a plain-HTTP proxy reads each request itself (an https:// server's goes in the CONNECT)
+            self.headers["Proxy-Authorization"] = self._proxy[2]
         self._conn = None
 
     # ------------------------------------------------------------- connection
