@@ -2,7 +2,9 @@
 
 import json
 import os
+from pathlib import Path
 
+import pytest
 from conftest import one_line_failure, regctl, snapshot
 
 from regctl.backends.file import layout
@@ -39,6 +41,7 @@ def test_the_next_writer_completes_a_change_a_killed_writer_left_pending(store3)
 def test_doctor_fix_completes_a_pending_change(store3):
     changes = [{"op": "write", "path": "models/iris-classifier/aliases/fixed", "text": "2"}]
     intent = journal.intent_record("t-fix", changes, [journal.entry("alias.set", "iris-classifier", "fixed", None, "2")])
+    journal.append(store3 / "models" / ".regctl%journal.jsonl", intent)  # as a killed writer leaves it
     pending_file(store3, "iris-classifier").write_text(json.dumps(intent) + "\n")
     assert regctl("doctor", "--fix", store=store3).returncode == 0
     assert (store3 / "models/iris-classifier/aliases/fixed").read_text() == "2"
@@ -90,3 +93,44 @@ def test_a_dry_run_plans_and_checks_but_changes_nothing(store3, tmp_path):
     (source / "MLmodel").write_text("flavors: {}\n")
     assert Registry(str(fresh), dry_run=True).register(str(source), "new").version == 1
     assert not fresh.exists()
+
+
+def crafted_pending(store, name: str, changes: list, txn: str = "t-crafted") -> Path:
+    """A pending file for ``name`` holding ``changes``, with its intent in the journal (as a real one has)."""
+    intent = journal.intent_record(txn, changes, [journal.entry("alias.set", name, "x", None, "1")])
+    journal.append(store / "models" / ".regctl%journal.jsonl", intent)
+    path = pending_file(store, name)
+    path.write_text(json.dumps(intent) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("changes", [
+    [{"op": "remove_tree", "path": "models"}],                                            # the whole registry
+    [{"op": "write", "path": "models/iris-classifier/aliases/x", "text": "1"},
+     {"op": "chmod-everything", "path": "models/iris-classifier"}],                        # a newer regctl's op
+    [{"op": "write", "path": "models/iris.baseline model/aliases/x", "text": "1"}],       # another model
+    [{"op": "write", "path": "models/iris-classifier/../../../outside", "text": "1"}],    # a way out
+])
+def test_a_pending_change_that_fails_its_check_is_applied_not_at_all(store3, changes):
+    pending = crafted_pending(store3, "iris-classifier", changes)
+    before = snapshot(store3)
+    refused = regctl("alias", "set", "iris-classifier", "champion", "1", store=store3)
+    one_line_failure(refused, 4, "was not applied", "nothing was changed")
+    assert snapshot(store3) == before
+    report = regctl("doctor", "--json", store=store3)
+    assert report.returncode == 4
+    found = [p for p in json.loads(report.stdout)["problems"] if p["kind"] == "unsafe-pending"]
+    assert found and not found[0]["fixable"] and "remove the file" in found[0]["message"]
+    assert regctl("doctor", "--fix", store=store3).returncode == 4 and snapshot(store3)["models/"] is None
+    assert pending.exists() and (store3 / "models" / "iris-classifier").is_dir()
+    # other models are not blocked
+    assert regctl("alias", "set", "iris.baseline model", "champion", "1", store=store3).returncode == 0
+
+
+def test_a_pending_change_without_its_intent_in_the_journal_is_not_applied(store3):
+    changes = [{"op": "write", "path": "models/iris-classifier/aliases/x", "text": "1"}]
+    intent = journal.intent_record("t-nowhere", changes, [journal.entry("alias.set", "iris-classifier", "x", None, "1")])
+    pending_file(store3, "iris-classifier").write_text(json.dumps(intent) + "\n")
+    one_line_failure(regctl("alias", "set", "iris-classifier", "champion", "1", store=store3), 4,
+                     "the journal holds no intent of that transaction")
+    assert not (store3 / "models" / "iris-classifier" / "aliases" / "x").exists()

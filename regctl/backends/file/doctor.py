@@ -335,9 +335,16 @@ def _check_pending(store: Store) -> list:
             if entry.is_symlink():
                 problems.append(_problem(store, "symlink", Path(entry.path), _symlink_message(store, Path(entry.path))))
             elif not atomic.is_locked(lock):  # a live writer's change is not a problem
-                problems.append(_problem(store, INTERRUPTED, Path(entry.path),
-                                         "a change interrupted while it was applied; --fix completes it",
-                                         model_key=key))
+                refused = transaction.refusal_of_pending_file(store, Path(entry.path))
+                if refused:
+                    problems.append(_problem(store, "unsafe-pending", Path(entry.path),
+                                             f"an interrupted change regctl will not apply: {refused}; nothing of it "
+                                             "was applied: check what it says and remove the file",
+                                             model_key=key))
+                else:
+                    problems.append(_problem(store, INTERRUPTED, Path(entry.path),
+                                             "a change interrupted while it was applied; --fix completes it",
+                                             model_key=key))
         elif entry.name.startswith(layout.LOCK_PREFIX) and entry.is_symlink():
             problems.append(_problem(store, "symlink", Path(entry.path), _symlink_message(store, Path(entry.path))))
     return problems

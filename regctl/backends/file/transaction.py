@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Optional
 
 from regctl.backends.file import layout
 from regctl.backends.file.store import Store, os_reason
@@ -140,6 +141,10 @@ def recover(store: Store, pending: Path) -> bool:
     intent = journal.parse(raw.strip())
     if intent is None or not isinstance(intent.get("changes"), list):
         raise StoreError(f"damaged store: the interrupted change in {pending} cannot be read")
+    refused = pending_refusal(store, pending, intent)
+    if refused:
+        raise StoreError(f"damaged store: the interrupted change in {pending} was not applied: {refused}; "
+                         "nothing was changed (see regctl doctor)")
     with atomic.signals_held():
         try:
             _apply(store, intent["changes"])
@@ -149,6 +154,79 @@ def recover(store: Store, pending: Path) -> bool:
         journal.append(store.journal_path(), dict(journal.commit_record(str(intent.get("txn"))), recovered=True))
         atomic.remove_file(pending)
     return True
+
+
+def refusal_of_pending_file(store: Store, path: Path) -> Optional[str]:
+    """Why the pending change at ``path`` must not be applied (``pending_refusal``), or None."""
+    try:
+        intent = journal.parse(atomic.read_file(path).strip())
+    except OSError:
+        return None  # gone meanwhile, or reported as unreadable when it is recovered
+    if intent is None or not isinstance(intent.get("changes"), list):
+        return "it cannot be read"
+    return pending_refusal(store, path, intent)
+
+
+_FIELDS = {WRITE: ("path", "text"), REMOVE: ("path", "prune"), MOVE: ("src", "dst"), REMOVE_TREE: ("path",)}
+
+
+def pending_refusal(store: Store, pending: Path, intent: dict) -> Optional[str]:
+    """Why the change a pending file holds must not be applied, or None when it may.
+
+    Checked whole before any of it is applied: every operation one this regctl makes, every path
+    among the files a change of *that* model can touch (its own directory, regctl's staging and
+    temporary directories, the logged models a registration copies into), the model the file is
+    named for, and an intent of the same transaction in the journal.
+    """
+    key = pending.name[len(layout.PENDING_PREFIX):]
+    named: set = set()
+    for e in intent.get("entries") or ():
+        if isinstance(e, dict):
+            named |= {e.get("model"), e.get("old"), e.get("new")} if e.get("operation") == "model.rename" \
+                else {e.get("model")}
+    names = {n for n in named if isinstance(n, str) and n}
+    if not any(layout.model_key(n) == key for n in names):
+        return "it does not name the model it belongs to"
+    for change in intent["changes"]:
+        if not isinstance(change, dict) or change.get("op") not in _FIELDS:
+            return f"it holds a change this regctl does not make ({json.dumps(change)[:60]})"
+        for field in _FIELDS[change["op"]]:
+            value = change.get(field)
+            if not isinstance(value, str):
+                return f"a change lacks its {field}"
+            if field in ("path", "src", "dst", "prune") and not _may_touch(value, names, change["op"], field):
+                return f"it would touch {value!r}, outside what a change of this model touches"
+    txn = intent.get("txn")
+    if not isinstance(txn, str) or not _journal_has_intent(store, txn):
+        return "the journal holds no intent of that transaction"
+    return None
+
+
+def _may_touch(relative: str, names: set, op: str, field: str) -> bool:
+    parts = relative.split("/")
+    if relative.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return False
+    if field == "prune":  # where emptied directories stop being removed: the model's own directory
+        return len(parts) >= 2 and parts[0] == layout.MODELS_DIR and parts[1] in names
+    if parts[0] == layout.MODELS_DIR and len(parts) >= 2:
+        if parts[1] in names:
+            return len(parts) >= 3 or op in (MOVE, REMOVE_TREE)  # a model directory moves or goes whole
+        return len(parts) == 2 and parts[1].startswith(layout.TEMP_PREFIX)
+    if parts[0].startswith(layout.STAGING_PREFIX):  # this model's staging directory: regctltmp-<its key>-...
+        return any(parts[0].startswith(f"{layout.STAGING_PREFIX}{layout.model_key(n)}") for n in names)
+    # a logged model a registration copies into the store: <experiment id>/models/m-<id>[/...]
+    return parts[0].isdigit() and len(parts) >= 3 and parts[1] == "models" \
+        and parts[2].startswith(("m-", layout.TEMP_PREFIX))
+
+
+def _journal_has_intent(store: Store, txn: str) -> bool:
+    """Whether the journal holds the intent of ``txn`` (read from its end, where a pending change's is)."""
+    for line in journal.lines_from_end(store.journal_path()):
+        if f'"{txn}"'.encode() in line:
+            record = journal.parse(line)
+            if record is not None and record.get("txn") == txn and record.get("phase") == journal.INTENT:
+                return True
+    return False
 
 
 def _abandon(store: Store, pending: Path, built: list) -> None:
