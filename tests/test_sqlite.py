@@ -355,7 +355,7 @@ def test_which_database_a_uri_or_the_default_names(tmp_path, db3):
     assert ok(run("register", str(tmp_path / "src"), "--name", "first", cwd=work)) == "1\n"
     assert (work / "mlruns" / "models" / "first").is_dir() and not (work / "mlflow.db").exists()
     for bad, needle in [("sqlite://", "in-memory"), ("sqlite:///:memory:", "in-memory"),
-                        ("sqlite://host/x.db", "'host'"), ("sqlite:///x.db?timeout=3", "query")]:
+                        ("sqlite://host/x.db", "'host'"), ("sqlite:///x.db?timeout=soon", "timeout")]:
         fails(run("models", store=bad, cwd=work), 2, needle)
         fails(run("resolve", "models:/x/1", env={"MLFLOW_TRACKING_URI": bad}, cwd=work), 2, "MLFLOW_TRACKING_URI")
 

@@ -186,11 +186,6 @@ class SqliteConnection:
 
         records.append(journal.change_record(operation, model, target, old, new, **extra))
 
-    def _read_journal(self) -> list:
-        from regctl.core import journal
-
-        return journal.records(self.journal_path)
-
     def _model_row(self, connection, name: str):
         return connection.execute(
             "SELECT name, creation_time, last_updated_time, description FROM registered_models WHERE name = ?"

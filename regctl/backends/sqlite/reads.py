@@ -244,25 +244,34 @@ class SqliteReads(SqliteConnection):
     def _registration_record(self, name: str, version: int, created):
         """The journal's ``version.create`` record of this version, its model renamed since or not.
 
-        Replays the journal: renames carry the records along, a model's deletion drops
-        them, and a record only counts if it names the version's creation time.
+        Read from the journal's end back to the record, in blocks (memory stays flat whatever the
+        journal's size; the cost is what was journalled since the registration): a rename met on
+        the way back gives the model's earlier name, a deletion of the model ends the search (what
+        is older belongs to a model of that name deleted since), and the record only counts if it
+        names the version's creation time.
         """
-        found = {}
-        for record in self._read_journal():
+        from regctl.core import journal
+
+        wanted = (b'"version.create"', b'"model.rename"', b'"model.delete"')
+        for line in journal.lines_from_end(self.journal_path):
+            if not any(marker in line for marker in wanted):
+                continue
+            record = journal.parse(line)
+            if record is None:
+                continue
             operation, model = record.get("operation"), record.get("model")
-            if operation == "version.create" and "digest" in record:
-                found[(model, record.get("target"))] = record
-            elif operation == "model.rename":
-                old = record.get("old")
-                for key in [k for k in found if k[0] == old]:
-                    found[(model, key[1])] = found.pop(key)
+            if model != name:
+                continue
+            if operation == "model.rename":
+                earlier = record.get("old")
+                if not isinstance(earlier, str):
+                    return None
+                name = earlier
             elif operation == "model.delete":
-                for key in [k for k in found if k[0] == model]:
-                    del found[key]
-        record = found.get((name, version))
-        if record is None or record.get("created") != created:
-            return None
-        return record
+                return None
+            elif operation == "version.create" and record.get("target") == version and "digest" in record:
+                return record if record.get("created") == created else None
+        return None
 
     @_translated
     def history(self, name=None, alias=None):
