@@ -17,7 +17,6 @@ import functools
 import os
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from regctl.core import filters
 from regctl.core.backend import Backend, Progress
 from regctl.core.errors import InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import (
@@ -162,12 +161,16 @@ class Registry:
         its ordering (default: newest update first), prompts left out unless the filter names
         ``mlflow.prompt.is_prompt``. ``Listing.more`` counts matches beyond ``max_results``.
         """
+        from regctl.core import filters
+
         search = filters.search(_filter_text(filter), _order_list(order_by), filters.VERSIONS)
         return self.backend.search_versions(search, _max_results(max_results), progress)
 
     def search_models(self, filter: Optional[str] = None, order_by: Sequence[str] = (),
                       max_results: int = SEARCH_MODELS_DEFAULT, *, progress: Progress = None) -> Listing:
         """Registered models matching an MLflow filter, as MLflow's ``search_registered_models``."""
+        from regctl.core import filters
+
         kind = filters.SQL_MODELS if self.backend.search_dialect == "sql" else filters.MODELS
         search = filters.search(_filter_text(filter), _order_list(order_by), kind)
         return self.backend.search_models(search, _max_results(max_results), progress)

@@ -9,9 +9,8 @@ typed errors of ``regctl.core.errors``. Every write is all-or-nothing: a backend
 either applies the whole change or leaves its store as it was.
 """
 
-from typing import Callable, Mapping, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Protocol, Sequence
 
-from regctl.core.filters import Search
 from regctl.core.resolution import Resolution
 from regctl.core.results import (
     AliasChange,
@@ -30,6 +29,9 @@ from regctl.core.results import (
     Verification,
     VersionDiff,
 )
+
+if TYPE_CHECKING:
+    from regctl.core.filters import Search
 
 #: Called as ``progress(done, total)`` while long work goes on.
 Progress = Optional[Callable[[int, int], None]]
@@ -71,10 +73,10 @@ class Backend(Protocol):
     def doctor(self, *, fix: bool = False) -> DoctorReport:
         """Check the store; with ``fix``, first repair what is safe to repair."""
 
-    def search_versions(self, search: Search, max_results: int, progress: Progress = None) -> Listing:
+    def search_versions(self, search: "Search", max_results: int, progress: Progress = None) -> Listing:
         """Live versions of every model that match ``search``, in its order, at most ``max_results``."""
 
-    def search_models(self, search: Search, max_results: int, progress: Progress = None) -> Listing:
+    def search_models(self, search: "Search", max_results: int, progress: Progress = None) -> Listing:
         """Registered models that match ``search``, in its order, at most ``max_results``."""
 
     def download(self, uri: str, dest: str, progress: Progress = None) -> Download:

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from regctl.backends.file import doctor, manifests, reads, writes
+from regctl.backends.file import manifests, reads, writes
 from regctl.backends.file.resolve import resolve
 from regctl.backends.file.store import Store
-from regctl.core import derived, filters, journal
+from regctl.core import derived, journal
 from regctl.core.derived import page
 from regctl.core.errors import StoreError
 from regctl.core.names import MAX_FILE_NAME_BYTES
@@ -83,12 +83,16 @@ class FileBackend:
         return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store.journal_path(), name, alias))
 
     def doctor(self, *, fix=False) -> DoctorReport:
+        from regctl.backends.file import doctor  # loaded by the one command that uses it
+
         result = doctor.fix(self.store) if fix else doctor.check(self.store)
         return DoctorReport(store=result["store"], problems=result["problems"],
                             warnings=result.get("warnings", []), fixed=result["fixed"],
                             notes=result.get("notes", []))
 
     def search_versions(self, search, max_results, progress=None) -> Listing:
+        from regctl.core import filters
+
         damaged: list = []
         found = []
         names = self.store.model_names()
@@ -107,6 +111,8 @@ class FileBackend:
         return page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)
 
     def search_models(self, search, max_results, progress=None) -> Listing:
+        from regctl.core import filters
+
         damaged: list = []
         views = reads.list_models(self.store, include_prompts=True, damaged=damaged)
         found = [m for m in map(model_of, views) if filters.matches(search, m, filters.MODELS)]
