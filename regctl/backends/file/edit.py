@@ -34,7 +34,7 @@ def edit(store: Store, name: str, *, create: bool = False, also_lock: Iterable[s
     ``create``: the store may not exist yet (a registration creates it).
     ``also_lock``: further lock names (a logged model) held until the change is applied.
     """
-    created = _prepare(store, create)
+    created = _prepare(store, create, name)
     try:
         with contextlib.ExitStack() as locks:
             locks.enter_context(atomic.locked(store.lock_path(name), f"model {show(name)}"))
@@ -66,10 +66,15 @@ def _remove_created(created: list) -> None:
             pass
 
 
-def _prepare(store: Store, create: bool) -> list:
-    """The directories made for the lock, when ``create`` and the store is new; else require the store."""
+def _prepare(store: Store, create: bool, name: str) -> list:
+    """The directories made for the lock, when ``create`` and the store is new; else require the store
+    (one without a registry yet, only experiments and runs, simply holds no model ``name``)."""
     if not create:
         store.require()
+        if not layout.models_dir(store.root).is_dir():
+            from regctl.core.rules import ModelNotFound
+
+            raise ModelNotFound(name)
     created = []
     for directory in (store.root, layout.models_dir(store.root)):
         if directory.is_dir():

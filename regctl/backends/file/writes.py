@@ -23,6 +23,7 @@ from regctl.core.locations import location_to_path
 from regctl.core.names import DELETED_STAGE, show, validate_artifact_path, validate_model_name
 from regctl.core.resolution import alias_version, run_location
 from regctl.core.rules import (
+    ModelNotFound,
     alias_moves,
     alias_not_found,
     rollback_target,
@@ -321,6 +322,9 @@ def rename_model(store: Store, old: str, new: str) -> dict:
 
     As MLflow does, every version's ``name`` and ``last_updated_timestamp`` change too.
     """
+    store.require()
+    if not layout.models_dir(store.root).is_dir():
+        raise ModelNotFound(old)  # a store of experiments and runs, no registry yet
     first, second = sorted([old, new], key=lambda n: str(store.lock_path(n)))
     with edit(store, first) as outer, edit(store, second) as inner:
         change = outer if first == old else inner
