@@ -261,7 +261,7 @@ def test_every_help_ends_with_examples(command):
     lines = text.rstrip("\n").split("\n")
     start = [line.strip() for line in lines].index("Examples:")
     examples = [line.strip() for line in lines[start + 1:]]
-    assert 1 <= len(examples) <= 2 and all(e.startswith(("regctl ", "v=$(regctl", "ls ", "source ")) for e in examples)
+    assert 1 <= len(examples) <= 2 and all(e.startswith(("regctl ", "v=$(regctl", "p=$(regctl", "ls ", "source ")) for e in examples)
     assert all(" ".join(command) in e for e in examples), examples
 
 
@@ -346,3 +346,14 @@ def test_an_error_line_shows_terminal_escapes_never_obeys_them(tmp_path):
         assert result.returncode in (1, 2, 4) and result.stderr.count("\n") == 1, result.stderr
         assert not any(c in result.stderr for c in "\x1b\x07\r\u202e"), result.stderr
         assert "\\x1b" in result.stderr
+
+
+def test_a_deleted_version_reads_deleted_in_tables_and_keeps_mlflows_value_in_json(store3):
+    from conftest import ok, regctl
+
+    table = ok(regctl("versions", "iris-classifier", "--all", "--format", "table", store=store3))
+    piped = ok(regctl("versions", "iris-classifier", "--all", store=store3))
+    assert "Deleted_Internal" not in table + piped
+    assert piped.splitlines()[0].split("\t")[:2] == ["3", "deleted"]
+    as_json = ok(regctl("versions", "iris-classifier", "--all", "--json", store=store3))
+    assert '"Deleted_Internal"' in as_json
