@@ -814,3 +814,10 @@ def test_no_color_on_a_terminal(store3):
 def test_version_option():
     result = run("--version")
     assert ok(result) == f"regctl {regctl.__version__}\n" and result.stderr == ""
+
+
+def test_version_answers_alike_with_and_without_the_cli_framework():
+    """``regctl --version`` alone is answered before Typer loads; with anything else the CLI answers."""
+    alone = run("--version", process=True)
+    with_cli = run("--traceback", "--version")
+    assert (alone.returncode, alone.stdout, alone.stderr) == (0, with_cli.stdout, "") and alone.stdout.startswith("regctl ")

@@ -49,6 +49,11 @@ def main(argv=None) -> None:
 
 
 def _run(argv) -> int:
+    if argv == ["--version"]:  # as the CLI answers it, without loading the CLI
+        from regctl import __version__
+
+        sys.stdout.write(f"regctl {__version__}\n")
+        return 0
     if argv[:1] == ["__complete"]:  # the shells' completion scripts: no CLI framework, no Rich
         from regctl.cli import completion
 
