@@ -16,7 +16,7 @@ compare the two on generated and real files).
 
 import re
 
-_KEY = re.compile(r"([a-z_]+): (.*)")
+_KEY_NAME = re.compile(r"[a-z_]+")
 # A plain scalar that YAML 1.1 reads back as this very string: it starts with
 # a letter or '/', has no spaces, quotes, '#' or flow characters, does not end
 # in ':' and is not a word YAML reads as a boolean or null.
@@ -27,6 +27,10 @@ _HEX_ID = re.compile(r"(?!0b)[0-9][0-9a-f]*[a-f][0-9a-f]*")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NOT_STRINGS = frozenset("y n yes no true false on off null".split())
 _UNSURE = object()
+# Keys and values already read, so that a listing parses each distinct one once (bounded).
+_MEMO_LIMIT = 4096
+_known_keys: set = set()
+_known_values: dict = {}
 
 _pure_python = False
 
@@ -55,16 +59,26 @@ def loads(text: str):
 def loads_flat(text: str):
     """A flat mapping of simple scalars, or None when the text needs the full YAML loader."""
     data = {}
+    keys, values = _known_keys, _known_values
     for line in text.split("\n"):
         if not line:
             continue
-        match = _KEY.fullmatch(line)
-        if match is None or match.group(1) in _NOT_STRINGS:
+        key, sep, raw = line.partition(": ")
+        if not sep:
             return None
-        value = _flat_value(match.group(2))
+        if key not in keys:
+            if _KEY_NAME.fullmatch(key) is None or key in _NOT_STRINGS:
+                return None
+            if len(keys) < _MEMO_LIMIT:
+                keys.add(key)
+        value = values.get(raw, _UNSURE)
         if value is _UNSURE:
-            return None
-        data[match.group(1)] = value
+            value = _flat_value(raw)
+            if value is _UNSURE:
+                return None
+            if len(values) < _MEMO_LIMIT and (value is None or type(value) is str):
+                values[raw] = value  # a value seen once is likely seen again (stages, sources, nulls)
+        data[key] = value
     return data or None  # an empty file is YAML's null, not an empty mapping
 
 
