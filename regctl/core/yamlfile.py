@@ -57,29 +57,62 @@ def loads(text: str):
 
 
 def loads_flat(text: str):
-    """A flat mapping of simple scalars, or None when the text needs the full YAML loader."""
-    data = {}
-    keys, values = _known_keys, _known_values
+    """A flat mapping of simple scalars, or None when the text needs the full YAML loader.
+
+    One level of nesting is read too, as PyYAML writes it (``key:`` then lines indented by two
+    spaces), when every inner key is a plain word: a model's ``aliases``."""
+    data: dict = {}
+    keys = _known_keys
+    nested = None  # the key of the mapping the indented lines belong to
     for line in text.split("\n"):
         if not line:
             continue
+        if line[0] == " ":
+            if nested is None or not line.startswith("  "):
+                return None
+            inner, sep, raw = line[2:].partition(": ")
+            if not sep or _PLAIN.fullmatch(inner) is None or inner.lower() in _NOT_STRINGS:
+                return None
+            value = _value(raw)
+            mapping = data[nested]
+            if value is _UNSURE or (mapping is not None and inner in mapping):
+                return None  # a repeated inner key: PyYAML's answer
+            if mapping is None:
+                mapping = data[nested] = {}
+            mapping[inner] = value
+            continue
+        nested = None
         key, sep, raw = line.partition(": ")
         if not sep:
+            if line[-1] != ":" or not _key_ok(line[:-1]):
+                return None
+            nested = line[:-1]
+            data[nested] = None  # a key without a value and without indented lines is YAML's null
+            continue
+        if key not in keys and not _key_ok(key):
             return None
-        if key not in keys:
-            if _KEY_NAME.fullmatch(key) is None or key in _NOT_STRINGS:
-                return None
-            if len(keys) < _MEMO_LIMIT:
-                keys.add(key)
-        value = values.get(raw, _UNSURE)
+        value = _value(raw)
         if value is _UNSURE:
-            value = _flat_value(raw)
-            if value is _UNSURE:
-                return None
-            if len(values) < _MEMO_LIMIT and (value is None or type(value) is str):
-                values[raw] = value  # a value seen once is likely seen again (stages, sources, nulls)
+            return None
         data[key] = value
     return data or None  # an empty file is YAML's null, not an empty mapping
+
+
+def _key_ok(key: str) -> bool:
+    if _KEY_NAME.fullmatch(key) is None or key in _NOT_STRINGS:
+        return False
+    if len(_known_keys) < _MEMO_LIMIT:
+        _known_keys.add(key)
+    return True
+
+
+def _value(raw: str):
+    value = _known_values.get(raw, _UNSURE)
+    if value is _UNSURE:
+        value = _flat_value(raw)
+        if value is not _UNSURE and len(_known_values) < _MEMO_LIMIT and (value is None or type(value) is str):
+            _known_values[raw] = value  # a value seen once is likely seen again (stages, sources, nulls)
+    return value
 
 
 def _flat_value(text: str):
