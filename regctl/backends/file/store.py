@@ -59,7 +59,30 @@ class Store:
         """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
         if self._real_root is None:
             self._real_root = os.path.realpath(self.root)
+        if self._no_link_below_root(path):
+            return path
         return locations.inside(path, self._real_root)
+
+    def _no_link_below_root(self, path: Path) -> bool:
+        """Whether ``path`` is under the root with no symbolic link in any part below it (then it
+        resolves inside the store): one lstat per part below the root instead of a realpath of
+        every part from '/'. False whenever unsure; the caller then resolves the whole path."""
+        text, root = os.fspath(path), os.fspath(self.root)
+        if not text.startswith(root + os.sep):
+            return False
+        current = root
+        for part in text[len(root) + 1:].split(os.sep):
+            if part in ("", ".", ".."):
+                return False
+            current = f"{current}{os.sep}{part}"
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return False
+            except FileNotFoundError:
+                return True  # nothing below a missing part exists, so no link can lead out from there
+            except (OSError, ValueError):
+                return False
+        return True
 
     # ----------------------------------------------------------- raw reading
 
