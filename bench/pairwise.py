@@ -5,8 +5,8 @@
 Every case runs its variants interleaved, round after round (the order rotates each round), so
 load from other processes on a shared machine hits them alike; each variant gets one untimed
 warm-up. Whole processes are measured: wall time (fork to exit), CPU time (user + system of the
-child, ``os.wait4``) and peak RSS (``ru_maxrss``). Reported: medians with min-max, and ratios of
-medians. The stores are bench/run.py's (cached in --work). The results replace the block between
+child, ``os.wait4``) and peak RSS (GNU time's ``%M`` where /usr/bin/time exists, else
+``ru_maxrss``). Reported: medians with min-max, and ratios of medians. The stores are bench/run.py's (cached in --work). The results replace the block between
 ``<!-- pairwise: begin -->`` and ``<!-- pairwise: end -->`` in bench/RESULTS.md.
 
 Variants: **now** = ``python -m regctl`` from this checkout; **prev** = the same from --prev;
@@ -89,10 +89,19 @@ class Failed(Exception):
     """A measured process exited with an error."""
 
 
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def run_once(argv, env, cwd):
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Wall time, CPU time (user + system), peak RSS (MiB) and output lines of one process.
+
+    Linux counts a forked (or vfork'ed) child's peak RSS from its parent's memory at the fork, so
+    the command runs under GNU time, a small program, whose own child's peak RSS is the command's."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss:
+        command = [TIME, "-f", "%M", "-o", rss.name, *argv] if TIME else list(argv)
         started = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
@@ -101,7 +110,9 @@ def run_once(argv, env, cwd):
         if code != 0:
             err.seek(0)
             raise Failed(f"pairwise.py: {' '.join(map(str, argv))} failed ({code}): {err.read().decode()[:300]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, lines
+        text = rss.read().split()
+        peak = int(text[-1]) / 1024 if TIME and text and text[-1].isdigit() else usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak, lines
 
 
 class Bench:
@@ -259,14 +270,14 @@ class Bench:
             for label, s in groups["listings"]:
                 f, n, p = (_med(s[k], 0) for k in ("floor", "now", "prev"))
                 out.append(f"| {label} | {_fmt(s['floor'], 0)} | {_fmt(s['now'], 0)} | {_fmt(s['prev'], 0)} | "
-                           f"{n / f:.2f}x | {n / p:.2f}x | {_peak(s['now']):.1f} / {_peak(s['prev']):.1f} |")
+                           f"{n / f:.2f}x | {_ratio(n, p)} | {_peak(s['now']):.1f} / {_peak(s['prev']):.1f} |".replace("nan", "n/a"))
             out.append("")
         if "memory" in groups:
             out += ["### Peak RSS of reading commands on deep (1 x 10,000 versions)", "",
                     "| command | now (MiB) | prev (MiB) | now wall (ms) | prev wall (ms) |", "|---|---:|---:|---:|---:|"]
             for label, s in groups["memory"]:
                 out.append(f"| {label} | {_peak(s['now']):.1f} | {_peak(s['prev']):.1f} | "
-                           f"{_med(s['now'], 0) * 1000:.0f} | {_med(s['prev'], 0) * 1000:.0f} |")
+                           f"{_med(s['now'], 0) * 1000:.0f} | {_med(s['prev'], 0) * 1000:.0f} |".replace("nan", "n/a"))
             out.append("")
         if "startup" in groups:
             out += ["### Start-up: CPU time (user + system) per command on tiny (1 x 3)", "",
@@ -275,7 +286,7 @@ class Bench:
             for label, s in groups["startup"]:
                 b, n, p = (_med(s[k], 1) for k in ("python", "now", "prev"))
                 out.append(f"| {label} | {_fmt(s['python'], 1)} | {_fmt(s['now'], 1)} | {_fmt(s['prev'], 1)} | "
-                           f"{n / p:.2f}x | {(n - b) * 1000:.1f} | {_med(s['now'], 0) * 1000:.1f} |")
+                           f"{_ratio(n, p)} | {(n - b) * 1000:.1f} | {_med(s['now'], 0) * 1000:.1f} |")
             out.append("")
             out += ["`python -X importtime -m regctl ...` (one run each; microseconds, cumulative):", "",
                     "| tree | command | modules | top-level total (ms) | largest top-level imports (ms) |",
@@ -291,6 +302,10 @@ class Bench:
         done = subprocess.run(["git", "-C", str(self.prev), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True)
         return f"`{done.stdout.strip() or self.prev}`"
+
+
+def _ratio(a, b):
+    return "n/a" if b != b else f"{a / b:.2f}x"  # b != b: NaN, a command the previous release lacks
 
 
 def _med(samples, index):
@@ -321,11 +336,14 @@ def main(argv=None):
     Path(args.work).mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
     started = time.perf_counter()
+    home = os.getcwd()
+    os.chdir(bench.tmp)  # every process runs here (python -m puts its working directory first on sys.path)
     try:
         for group in args.only or ["listings", "memory", "startup"]:
             print(f"{group}:", flush=True)
             getattr(bench, group)()
     finally:
+        os.chdir(home)
         shutil.rmtree(bench.tmp, ignore_errors=True)
     block = bench.markdown(time.perf_counter() - started)
     if args.output == "-":

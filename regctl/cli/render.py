@@ -10,6 +10,7 @@ thousand rows.
 """
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -51,18 +52,11 @@ def line(text) -> None:
 
 def print_json(data) -> None:
     # str() for values YAML may hold that JSON has no type for (dates): exact text, never a crash
-    # written in pieces of about 64 KiB: a listing of 10,000 versions is never one string in memory
-    encoder = json.JSONEncoder(ensure_ascii=False, indent=2, sort_keys=False, default=str)
-    pending: list = []
-    size = 0
-    for chunk in encoder.iterencode(data):
-        pending.append(chunk)
-        size += len(chunk)
-        if size >= 1 << 16:
-            out("".join(pending))
-            pending, size = [], 0
-    pending.append("\n")
-    out("".join(pending))
+    # written in pieces of 4,096 tokens: a listing of 10,000 versions is never one string in memory
+    chunks = json.JSONEncoder(ensure_ascii=False, indent=2, default=str).iterencode(data)
+    while piece := "".join(itertools.islice(chunks, 4096)):
+        out(piece)
+    out("\n")
 
 
 def info(message: str) -> None:
