@@ -31,6 +31,7 @@ _UNSURE = object()
 _MEMO_LIMIT = 4096
 _known_keys: set = set()
 _known_values: dict = {}
+_known_lines: dict = {}
 
 _pure_python = False
 
@@ -82,6 +83,10 @@ def loads_flat(text: str):
             mapping[inner] = value
             continue
         nested = None
+        known = _known_lines.get(line)
+        if known is not None:  # most lines of a store's files repeat (stages, nulls, sources)
+            data[known[0]] = known[1]
+            continue
         key, sep, raw = line.partition(": ")
         if not sep:
             if line[-1] != ":" or not _key_ok(line[:-1]):
@@ -94,6 +99,8 @@ def loads_flat(text: str):
         value = _value(raw)
         if value is _UNSURE:
             return None
+        if len(_known_lines) < _MEMO_LIMIT and (value is None or type(value) is str):
+            _known_lines[line] = (key, value)
         data[key] = value
     return data or None  # an empty file is YAML's null, not an empty mapping
 

@@ -332,7 +332,7 @@ def field_problems(meta: dict, types: dict) -> list:
     problems = []
     for field, expected in types.items():
         value = meta.get(field)
-        if field in meta and (not isinstance(value, expected) or isinstance(value, bool)):
+        if field in meta and type(value) not in expected:  # exact types: a bool is no integer
             kind = "an integer" if int in expected else "a mapping" if dict in expected else "text"
             problems.append(f"{field} is {repr(value)[:60]}, not {kind}")
     return problems
