@@ -82,3 +82,33 @@ def test_whenever_the_flat_parser_answers_it_is_pyyaml_s_answer(pairs):
 def test_what_regctl_writes_reads_back_identically(data):
     text = yamlfile.dumps(data)
     assert yamlfile.loads(text) == data == yaml.safe_load(text)
+
+
+LINE = st.one_of(
+    st.tuples(st.sampled_from(MLFLOW_KEYS + ["on"]), st.one_of(TOKEN, HEX, WORDS)).map(lambda p: f"{p[0]}: {p[1]}"),
+    st.sampled_from(["aliases:", "tags:", "y:", "aliases: x:"]),
+    st.tuples(st.sampled_from(["  ", " ", "   ", "\t"]), st.one_of(TOKEN, HEX, WORDS, st.sampled_from(
+        ["champion", "prod-2", "a.b", "yes", "7", "x y", "a:b", "-"])), st.one_of(TOKEN, HEX, WORDS))
+    .map(lambda p: f"{p[0]}{p[1]}: {p[2]}"),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(LINE, max_size=8))
+def test_one_level_of_nesting_reads_as_pyyaml_reads_it(lines):
+    """A model's aliases (``aliases:`` and indented lines) take the flat path without changing the answer."""
+    text = "".join(f"{line}\n" for line in lines)
+    flat = yamlfile.loads_flat(text)
+    if flat is None:
+        return
+    expected = yaml.safe_load(text)
+    assert flat == expected
+    assert [type(v) for v in flat.values()] == [type(v) for v in expected.values()]
+
+
+def test_a_model_with_aliases_is_read_without_pyyaml():
+    text = ("aliases:\n  champion: '7'\n  dev-2: '10'\ncreation_timestamp: 1700000000000\ndescription: null\n"
+            "name: X\n")
+    assert yamlfile.loads_flat(text) == yaml.safe_load(text) == {
+        "aliases": {"champion": "7", "dev-2": "10"}, "creation_timestamp": 1700000000000, "description": None,
+        "name": "X"}

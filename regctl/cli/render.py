@@ -10,6 +10,7 @@ thousand rows.
 """
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -51,7 +52,11 @@ def line(text) -> None:
 
 def print_json(data) -> None:
     # str() for values YAML may hold that JSON has no type for (dates): exact text, never a crash
-    out(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n")
+    # written in pieces of 4,096 tokens: a listing of 10,000 versions is never one string in memory
+    chunks = json.JSONEncoder(ensure_ascii=False, indent=2, default=str).iterencode(data)
+    while piece := "".join(itertools.islice(chunks, 4096)):
+        out(piece)
+    out("\n")
 
 
 def info(message: str) -> None:
@@ -160,6 +165,8 @@ def _plain(value) -> str:
 def tsv_field(value) -> str:
     r"""One TSV field: backslash, tab, newline and carriage return written as \\ \t \n \r."""
     text = _plain(value)
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text  # nothing to escape (most fields)
     text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return visible(text)
 
@@ -172,7 +179,9 @@ def emit(columns, rows, fmt: str, *, wide: bool = False) -> None:
     is not one, aligned columns that are never cut.
     """
     if fmt == "tsv":
-        out("".join("\t".join(tsv_field(v) for v in row) + "\n" for row in rows))
+        rows = rows if isinstance(rows, list) else list(rows)
+        for start in range(0, max(len(rows), 1), 1000):  # in pieces: 10,000 rows are never one string
+            out("".join("\t".join(map(tsv_field, row)) + "\n" for row in rows[start:start + 1000]))
     elif fmt == "csv":
         import csv
         import io

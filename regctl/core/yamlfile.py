@@ -16,7 +16,7 @@ compare the two on generated and real files).
 
 import re
 
-_KEY = re.compile(r"([a-z_]+): (.*)")
+_KEY_NAME = re.compile(r"[a-z_]+")
 # A plain scalar that YAML 1.1 reads back as this very string: it starts with
 # a letter or '/', has no spaces, quotes, '#' or flow characters, does not end
 # in ':' and is not a word YAML reads as a boolean or null.
@@ -27,6 +27,11 @@ _HEX_ID = re.compile(r"(?!0b)[0-9][0-9a-f]*[a-f][0-9a-f]*")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NOT_STRINGS = frozenset("y n yes no true false on off null".split())
 _UNSURE = object()
+# Keys and values already read, so that a listing parses each distinct one once (bounded).
+_MEMO_LIMIT = 4096
+_known_keys: set = set()
+_known_values: dict = {}
+_known_lines: dict = {}
 
 _pure_python = False
 
@@ -53,19 +58,68 @@ def loads(text: str):
 
 
 def loads_flat(text: str):
-    """A flat mapping of simple scalars, or None when the text needs the full YAML loader."""
-    data = {}
+    """A flat mapping of simple scalars, or None when the text needs the full YAML loader.
+
+    One level of nesting is read too, as PyYAML writes it (``key:`` then lines indented by two
+    spaces), when every inner key is a plain word: a model's ``aliases``."""
+    data: dict = {}
+    keys = _known_keys
+    nested = None  # the key of the mapping the indented lines belong to
     for line in text.split("\n"):
         if not line:
             continue
-        match = _KEY.fullmatch(line)
-        if match is None or match.group(1) in _NOT_STRINGS:
+        if line[0] == " ":
+            if nested is None or not line.startswith("  "):
+                return None
+            inner, sep, raw = line[2:].partition(": ")
+            if not sep or _PLAIN.fullmatch(inner) is None or inner.lower() in _NOT_STRINGS:
+                return None
+            value = _value(raw)
+            mapping = data[nested]
+            if value is _UNSURE or (mapping is not None and inner in mapping):
+                return None  # a repeated inner key: PyYAML's answer
+            if mapping is None:
+                mapping = data[nested] = {}
+            mapping[inner] = value
+            continue
+        nested = None
+        known = _known_lines.get(line)
+        if known is not None:  # most lines of a store's files repeat (stages, nulls, sources)
+            data[known[0]] = known[1]
+            continue
+        key, sep, raw = line.partition(": ")
+        if not sep:
+            if line[-1] != ":" or not _key_ok(line[:-1]):
+                return None
+            nested = line[:-1]
+            data[nested] = None  # a key without a value and without indented lines is YAML's null
+            continue
+        if key not in keys and not _key_ok(key):
             return None
-        value = _flat_value(match.group(2))
+        value = _value(raw)
         if value is _UNSURE:
             return None
-        data[match.group(1)] = value
+        if len(_known_lines) < _MEMO_LIMIT and (value is None or type(value) is str):
+            _known_lines[line] = (key, value)
+        data[key] = value
     return data or None  # an empty file is YAML's null, not an empty mapping
+
+
+def _key_ok(key: str) -> bool:
+    if _KEY_NAME.fullmatch(key) is None or key in _NOT_STRINGS:
+        return False
+    if len(_known_keys) < _MEMO_LIMIT:
+        _known_keys.add(key)
+    return True
+
+
+def _value(raw: str):
+    value = _known_values.get(raw, _UNSURE)
+    if value is _UNSURE:
+        value = _flat_value(raw)
+        if value is not _UNSURE and len(_known_values) < _MEMO_LIMIT and (value is None or type(value) is str):
+            _known_values[raw] = value  # a value seen once is likely seen again (stages, sources, nulls)
+    return value
 
 
 def _flat_value(text: str):

@@ -50,11 +50,11 @@ def list_versions(store: Store, name: str, *, include_deleted: bool = False, lim
         store.read_model_meta(name)
     aliases = store.read_aliases(name)
     versions: list = []
-    for number in store.version_numbers(name):
+    for number, plain in store.version_entries(name):
         if limit is not None and len(versions) >= limit:
             break
         try:
-            meta = store.read_version_meta(name, number)
+            meta = store.read_version_meta(name, number, plain=plain)
             if meta is None:
                 continue  # removed by a writer since the directory was listed
             if include_deleted or meta.get("current_stage") != DELETED_STAGE:

@@ -7,8 +7,10 @@ module only says where the lock, the pending change and the journal live.
 
 import os
 import re
+import stat
 import time
 from pathlib import Path
+from typing import Any
 
 from regctl.backends.file import layout
 from regctl.core import locations, prompts, yamlfile
@@ -57,7 +59,30 @@ class Store:
         """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
         if self._real_root is None:
             self._real_root = os.path.realpath(self.root)
+        if self._no_link_below_root(path):
+            return path
         return locations.inside(path, self._real_root)
+
+    def _no_link_below_root(self, path: Path) -> bool:
+        """Whether ``path`` is under the root with no symbolic link in any part below it (then it
+        resolves inside the store): one lstat per part below the root instead of a realpath of
+        every part from '/'. False whenever unsure; the caller then resolves the whole path."""
+        text, root = os.fspath(path), os.fspath(self.root)
+        if not text.startswith(root + os.sep):
+            return False
+        current = root
+        for part in text[len(root) + 1:].split(os.sep):
+            if part in ("", ".", ".."):
+                return False
+            current = f"{current}{os.sep}{part}"
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return False
+            except FileNotFoundError:
+                return True  # nothing below a missing part exists, so no link can lead out from there
+            except (OSError, ValueError):
+                return False
+        return True
 
     # ----------------------------------------------------------- raw reading
 
@@ -83,6 +108,32 @@ class Store:
             raise StoreError(f"damaged file {path}: expected a YAML mapping")
         return data
 
+    def _read_plain_yaml(self, path: str):
+        """``read_yaml(path, missing_ok=True)`` for a file in a directory known to be inside the store;
+        ``_CAREFUL`` when the file is a link or anything unusual happens (the caller reads it carefully)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return _CAREFUL
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return _CAREFUL
+            data = os.read(fd, 1 << 16)
+            if len(data) == 1 << 16 or not data:
+                return _CAREFUL  # large or empty (a writer between truncating and writing): read it carefully
+        except OSError:
+            return _CAREFUL
+        finally:
+            os.close(fd)
+        try:
+            text = data.decode("utf-8")
+            meta = yamlfile.loads(text)
+        except (UnicodeDecodeError, yamlfile.YamlSyntaxError):
+            return _CAREFUL
+        return meta if isinstance(meta, dict) else _CAREFUL
+
     def read_text(self, path: Path) -> str:
         """A text file's content; FileNotFoundError as it is (the caller knows what a missing file means)."""
         try:
@@ -92,9 +143,16 @@ class Store:
         except (OSError, UnicodeDecodeError) as exc:
             raise StoreError(f"cannot read {path}: {os_reason(exc)}") from None
 
-    def read_files(self, directory: Path) -> dict:
+    def read_files(self, directory: "Path | str") -> dict:
         """Every file under ``directory`` (recursively) as ``{relative/key: content}``."""
         found: dict = {}
+        try:  # most tag and alias directories do not exist: one failed open says so
+            os.close(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
+        except FileNotFoundError:
+            return found
+        except OSError:
+            pass  # a link, a file, no permission: the careful path below says what it is
+        directory = Path(directory)
         if not self.inside(directory).is_dir():
             return found
         def fail(exc: OSError):
@@ -177,31 +235,47 @@ class Store:
 
     def version_numbers(self, name: str) -> list:
         """Version numbers from ``version-<N>`` directory names, highest first."""
+        return [number for number, _plain in self.version_entries(name)]
+
+    def version_entries(self, name: str) -> list:
+        """``(number, plain)`` of each ``version-<N>`` entry, highest first; ``plain`` when the entry
+        is a directory and no symbolic link (known from the listing itself, without a stat)."""
         directory = self.inside(layout.model_dir(self.root, name))
         try:
-            names = os.listdir(directory)
+            with os.scandir(directory) as entries:
+                found = []
+                for entry in entries:
+                    number = layout.version_number_of(entry.name)
+                    if number is not None:
+                        found.append((number, _plain_dir(entry)))
         except FileNotFoundError:
             raise model_not_found(self, name) from None
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
-        numbers = (layout.version_number_of(n) for n in names)
-        return sorted((n for n in numbers if n is not None), reverse=True)
+        found.sort(reverse=True)
+        return found
 
-    def read_version_meta(self, name: str, version: int):
-        """The version's meta.yaml, or None when there is no such version directory."""
-        path = self.inside(layout.version_meta(self.root, name, version))
-        meta = self.read_yaml(path, missing_ok=True)
-        if meta is None and path.parent.is_dir():  # gone, then back: a writer replaced the model meanwhile
-            meta = self.read_yaml(path, missing_ok=True)
-            if meta is None and path.parent.is_dir():
+    def read_version_meta(self, name: str, version: int, *, plain: bool = False):
+        """The version's meta.yaml, or None when there is no such version directory.
+
+        ``plain``: the version directory was listed as a directory that is no link, so only
+        meta.yaml itself can lead elsewhere; it is opened without following a link, and a link
+        takes the careful path (a realpath of the whole path)."""
+        path = self._version_path(name, version, layout.META)
+        meta = self._read_plain_yaml(path) if plain else _CAREFUL
+        if meta is _CAREFUL:
+            meta = self.read_yaml(self.inside(Path(path)), missing_ok=True)
+        if meta is None and os.path.isdir(os.path.dirname(path)):  # gone, then back: a writer replaced it
+            meta = self.read_yaml(Path(path), missing_ok=True)
+            if meta is None and os.path.isdir(os.path.dirname(path)):
                 raise StoreError(f"damaged store: {path} is missing")
         return meta if meta is None else _check_fields(path, meta, VERSION_FIELD_TYPES)
 
     def version_metas(self, name: str):
         """``(number, meta)`` of each version, highest first; a version a writer removed (a delete, a
         rename) since the directory was listed is not there."""
-        for number in self.version_numbers(name):
-            meta = self.read_version_meta(name, number)
+        for number, plain in self.version_entries(name):
+            meta = self.read_version_meta(name, number, plain=plain)
             if meta is not None:
                 yield number, meta
 
@@ -215,7 +289,11 @@ class Store:
         return meta
 
     def read_version_tags(self, name: str, version: int) -> dict:
-        return self.read_files(layout.version_tags_dir(self.root, name, version))
+        return self.read_files(self._version_path(name, version, layout.TAGS_DIR))
+
+    def _version_path(self, name: str, version: int, leaf: str) -> str:
+        """``layout.version_dir(...) / leaf`` as text (a listing builds tens of thousands of these)."""
+        return os.path.join(self.root, layout.MODELS_DIR, name, f"{layout.VERSION_PREFIX}{version}", leaf)
 
     def highest_version_number(self, name: str) -> int:
         """Highest version number ever used, soft-deleted versions included.
@@ -239,18 +317,28 @@ class Store:
         return max(numbers[0], int(match.group(1))) if match else numbers[0]
 
 
+_CAREFUL = object()
+
+
+def _plain_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def field_problems(meta: dict, types: dict) -> list:
     """One message for each field of ``meta`` whose value is not of its type in ``types``."""
     problems = []
     for field, expected in types.items():
         value = meta.get(field)
-        if field in meta and (not isinstance(value, expected) or isinstance(value, bool)):
+        if field in meta and type(value) not in expected:  # exact types: a bool is no integer
             kind = "an integer" if int in expected else "a mapping" if dict in expected else "text"
             problems.append(f"{field} is {repr(value)[:60]}, not {kind}")
     return problems
 
 
-def _check_fields(path: Path, meta: dict, types: dict) -> dict:
+def _check_fields(path: "Path | str", meta: Any, types: dict) -> dict:
     problems = field_problems(meta, types)
     if problems:
         raise StoreError(f"damaged file {path}: {problems[0]}")
