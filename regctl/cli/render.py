@@ -18,6 +18,8 @@ import time
 
 from regctl.cli.report import visible
 
+_SHOWN = {"Deleted_Internal": "deleted"}  # stages as a person reads them (JSON keeps MLflow's value)
+
 
 class OutputClosed(Exception):
     """Standard output cannot be written: its reader went away (``| head``, a BrokenPipeError), or
@@ -324,17 +326,12 @@ def models(views, fmt: str = "table", wide: bool = False) -> None:
     )
 
 
-def stage(value) -> str:
-    """A stage as a person reads it: MLflow's ``Deleted_Internal`` is "deleted" (JSON keeps MLflow's value)."""
-    return "deleted" if value == "Deleted_Internal" else value
-
-
 def versions(views, fmt: str = "table", wide: bool = False) -> None:
     emit(
         [Col("VERSION", "id", 100), Col("STAGE", "id", 90), Col("ALIASES", "list", 80), Col("CREATED", "id", 50),
          Col("RUN ID", "id", 60), Col("SOURCE", "text", 30, 24), Col("STATUS", "id", 20), Col("TAGS", "list", 40, 16)],
         [
-            [v["version"], stage(v["current_stage"]), list(v["aliases"]), timestamp(v["creation_timestamp"]),
+            [v["version"], _SHOWN.get(v["current_stage"], v["current_stage"]), list(v["aliases"]), timestamp(v["creation_timestamp"]),
              v["run_id"] or "", v["source"], v["status"], _tag_items(v["tags"])]
             for v in views
         ],
@@ -392,7 +389,7 @@ def version_details(view: dict, fmt: str = "table") -> None:
     pairs = [
         ("name", view["name"]),
         ("version", view["version"]),
-        ("stage", stage(view["current_stage"])),
+        ("stage", _SHOWN.get(view["current_stage"], view["current_stage"])),
         ("status", view["status"]),
         ("aliases", ", ".join(view["aliases"])),
         ("created", timestamp(view["creation_timestamp"])),
