@@ -14,8 +14,6 @@ import typer
 from regctl import __version__
 from regctl.api import Registry
 from regctl.cli import render
-from regctl.cli.completion import script
-from regctl.cli.manual import page
 from regctl.cli.report import report
 from regctl.core.errors import InvalidInput
 
@@ -115,12 +113,16 @@ def completion(
         click_type=click.Choice(["bash", "zsh", "fish"]), help="bash, zsh or fish.")],
 ) -> None:
     """Print the completion script for SHELL (model names, aliases, versions and stages come from the store)."""
+    from regctl.cli.completion import script
+
     render.out(script(shell))
 
 
 @app.command("man", epilog=examples("regctl man | man -l -", "regctl man > ~/.local/share/man/man1/regctl.1"))
 def man_page() -> None:
     """Print regctl's manual page (roff); pip install also puts it where man finds it."""
+    from regctl.cli.manual import page
+
     render.out(page())
 
 

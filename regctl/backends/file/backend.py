@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from regctl.backends.file import manifests, reads, writes
+from regctl.backends.file import reads, writes
 from regctl.backends.file.resolve import resolve
 from regctl.backends.file.store import Store
 from regctl.core import derived, journal
@@ -75,6 +75,8 @@ class FileBackend:
         return resolve(self.store, uri)
 
     def verify(self, uri) -> Verification:
+        from regctl.backends.file import manifests
+
         result = manifests.verify(self.store, uri)
         return Verification(**result)
 
@@ -132,9 +134,13 @@ class FileBackend:
         return writes.import_logged_model(self.store, local)
 
     def recorded_digest(self, name, version):
+        from regctl.backends.file import manifests
+
         return manifests.recorded_digest(self.store, name, version)
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
+        from regctl.backends.file import manifests
+
         return manifests.describe_difference(self.store, name, version, recorded, current, actual)
 
     name_bytes_limit = MAX_FILE_NAME_BYTES  # a model is a directory: its name is a file name

@@ -11,12 +11,12 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Optional
 
-from regctl.backends.file import layout, manifests, tracking
+from regctl.backends.file import layout, tracking
 from regctl.backends.file.edit import ModelChange, edit, version_files
 from regctl.backends.file.resolve import find_version, location_path, logged_model_named
 from regctl.backends.file.store import Store
 from regctl.backends.file.views import version_view
-from regctl.core import journal, prompts, retention, uris, yamlfile
+from regctl.core import journal, prompts, uris, yamlfile
 from regctl.core.atomic import os_reason, read_file
 from regctl.core.errors import Conflict, NotFound, StoreError
 from regctl.core.locations import location_to_path
@@ -103,6 +103,8 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
     aliases = list(aliases)
     origin = registration_source(store, source)  # before anything is created: a bad source changes nothing
     # Hash the artifacts before locking: it reads every file, and nobody needs to wait for that.
+    from regctl.backends.file import manifests  # hashing: only a registration needs it
+
     content_tags, content_files = manifests.registration_record(store, origin["storage_location"] or origin["source"])
     version_tags = {**origin["tags"], **tags, **content_tags}
     _check_tag_paths(version_tags)
@@ -397,6 +399,8 @@ def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, d
             number = alias_version(text)
             if number is not None:
                 aliased.setdefault(number, []).append(alias)
+        from regctl.core import retention
+
         deleted, protected = retention.choose(live, aliased, keep, keep_aliased=keep_aliased,
                                               delete_staged=delete_staged)
         for number in deleted:
