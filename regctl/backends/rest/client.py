@@ -20,8 +20,12 @@ Retries follow urllib3's schedule as MLflow configures it: connection failures
 and the statuses 408, 429, 500, 502, 503 and 504 are retried, the n-th retry
 after ``factor * 2**(n-1)`` seconds (the first at once) plus up to ``jitter``
 seconds, at most 120 seconds, or after ``Retry-After`` when a 429 or 503 sends
-one. A request that reached the server and lost its answer is retried only if
-it is idempotent (not a POST), so a version is never created twice.
+one. With the default settings (neither ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` nor
+``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR`` set), a server that refuses connections or a
+host that does not resolve is given up after ``UNREACHABLE_BUDGET`` seconds of retries.
+Each retry is told to ``notify`` (reason, attempt, wait). A request that reached the
+server and lost its answer is retried only if it is idempotent (not a POST), so a
+version is never created twice.
 
 The URL, the proxy and the credentials are checked before any request: a value
 ``http.client`` cannot send (a bad port or IPv6 address, bytes that are not UTF-8, a
@@ -71,6 +75,8 @@ class Unconfirmed(StoreError):
         self.error = error
         self.exit_code = getattr(error, "exit_code", self.exit_code)
 MAX_BACKOFF = 120.0
+#: seconds after which, with the default retry settings, an unreachable server is given up
+UNREACHABLE_BUDGET = 20.0
 _CHUNK = 1 << 20
 
 #: MLflow's error codes, as regctl's errors.
@@ -217,6 +223,12 @@ class Transport:
         self.timeout = _env_int(environ, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120)
         self.max_retries = max(0, _env_int(environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 7))
         self.backoff_factor = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2))
+        # with MLflow's defaults, a server that refuses connections or a host that does not resolve
+        # is given up within UNREACHABLE_BUDGET seconds; either variable set keeps its full schedule
+        self.unreachable_budget: Optional[float] = UNREACHABLE_BUDGET
+        if any(environ.get(name, "").strip() for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+                                                          "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")):
+            self.unreachable_budget = None
         self.backoff_jitter = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1.0))
         self.respect_retry_after = environ.get("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", "true").lower() in ("true", "1")
         self.headers = {"User-Agent": f"regctl/{__version__}", "Accept": "application/json"}
@@ -319,6 +331,7 @@ class Transport:
         if idempotent is None:
             idempotent = method not in ("POST", "DELETE")
         failures = 0
+        started = time.monotonic()
         while True:
             try:
                 return self._once(method, target, body, file_path, send_headers, sink)
@@ -328,13 +341,15 @@ class Transport:
                 if retry.stale:  # a kept-alive connection the server had closed: not a failure
                     continue
                 failures += 1
-                if failures > self.max_retries or (retry.sent and not idempotent):
+                delay = retry.delay if retry.delay is not None else self._backoff(failures)
+                over_budget = (retry.unreachable and self.unreachable_budget is not None
+                               and time.monotonic() - started + delay > self.unreachable_budget)
+                if failures > self.max_retries or (retry.sent and not idempotent) or over_budget:
                     error: Any = retry.error
                     if failures > 1:
                         error.message += f" (after {failures - 1} retries; MLFLOW_HTTP_REQUEST_MAX_RETRIES)"
                         error.args = (error.message,)
                     raise error from None
-                delay = retry.delay if retry.delay is not None else self._backoff(failures)
                 if self.notify is not None:
                     self.notify(f"{getattr(retry.error, 'message', retry.error)}; retry {failures} of "
                                 f"{self.max_retries} in {delay:.0f} s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)")
@@ -359,10 +374,12 @@ class Transport:
             raise ServerUnreachable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except socket.gaierror as exc:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: unknown host "
-                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False) from None
+                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False,
+                             unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: "
-                                               f"{_os_reason(exc, self.timeout)}"), sent=False) from None
+                                               f"{_os_reason(exc, self.timeout)}"), sent=False,
+                             unreachable=isinstance(exc, ConnectionRefusedError)) from None
         handle = None
         answered = streamed = False
         try:
@@ -421,9 +438,10 @@ class Transport:
 
 class _Retryable(Exception):
     def __init__(self, error: Exception, *, sent: bool, delay: Optional[float] = None, stale: bool = False,
-                 status: Optional[int] = None):
+                 status: Optional[int] = None, unreachable: bool = False):
         super().__init__(str(error))
         self.error, self.sent, self.delay, self.stale, self.status = error, sent, delay, stale, status
+        self.unreachable = unreachable  # refused or not resolved: nothing listens there
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:
