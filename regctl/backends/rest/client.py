@@ -20,12 +20,9 @@ Retries follow urllib3's schedule as MLflow configures it: connection failures
 and the statuses 408, 429, 500, 502, 503 and 504 are retried, the n-th retry
 after ``factor * 2**(n-1)`` seconds (the first at once) plus up to ``jitter``
 seconds, at most 120 seconds, or after ``Retry-After`` when a 429 or 503 sends
-one. With the default settings (neither ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` nor
-``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR`` set), a server that refuses connections or a
-host that does not resolve is given up after ``UNREACHABLE_BUDGET`` seconds of retries.
-Each retry is told to ``notify`` (reason, attempt, wait). A request that reached the
-server and lost its answer is retried only if it is idempotent (not a POST), so a
-version is never created twice.
+one; with neither variable set, a refused connection or unknown host is given up
+after ``UNREACHABLE_BUDGET`` seconds. A request that reached the server and lost its
+answer is retried only if it is idempotent (not a POST), so a version is never created twice.
 
 The URL, the proxy and the credentials are checked before any request: a value
 ``http.client`` cannot send (a bad port or IPv6 address, bytes that are not UTF-8, a
@@ -58,9 +55,6 @@ from regctl.core.errors import (
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
-# answers that say a request was not acted on: the only failures after which a request that
-# changes something is sent again as it was (a 5xx may come after the server made the change)
-NOT_ACTED_ON = frozenset({408, 429})
 
 
 class Unconfirmed(StoreError):
@@ -75,8 +69,7 @@ class Unconfirmed(StoreError):
         self.error = error
         self.exit_code = getattr(error, "exit_code", self.exit_code)
 MAX_BACKOFF = 120.0
-#: seconds after which, with the default retry settings, an unreachable server is given up
-UNREACHABLE_BUDGET = 20.0
+UNREACHABLE_BUDGET = 20.0  # seconds of retries for a server nothing listens on (default settings)
 _CHUNK = 1 << 20
 
 #: MLflow's error codes, as regctl's errors.
@@ -223,12 +216,9 @@ class Transport:
         self.timeout = _env_int(environ, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120)
         self.max_retries = max(0, _env_int(environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 7))
         self.backoff_factor = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2))
-        # with MLflow's defaults, a server that refuses connections or a host that does not resolve
-        # is given up within UNREACHABLE_BUDGET seconds; either variable set keeps its full schedule
-        self.unreachable_budget: Optional[float] = UNREACHABLE_BUDGET
-        if any(environ.get(name, "").strip() for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-                                                          "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")):
-            self.unreachable_budget = None
+        # MLflow's defaults give a refused connection or an unknown host UNREACHABLE_BUDGET seconds
+        set_by_user = any(environ.get(f"MLFLOW_HTTP_REQUEST_{n}", "").strip() for n in ("MAX_RETRIES", "BACKOFF_FACTOR"))
+        self.unreachable_budget: Optional[float] = None if set_by_user else UNREACHABLE_BUDGET
         self.backoff_jitter = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1.0))
         self.respect_retry_after = environ.get("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", "true").lower() in ("true", "1")
         self.headers = {"User-Agent": f"regctl/{__version__}", "Accept": "application/json"}
@@ -342,8 +332,7 @@ class Transport:
                     continue
                 failures += 1
                 delay = retry.delay if retry.delay is not None else self._backoff(failures)
-                over_budget = (retry.unreachable and self.unreachable_budget is not None
-                               and time.monotonic() - started + delay > self.unreachable_budget)
+                over_budget = retry.unreachable and time.monotonic() - started + delay > (self.unreachable_budget or 1e9)
                 if failures > self.max_retries or (retry.sent and not idempotent) or over_budget:
                     error: Any = retry.error
                     if failures > 1:
@@ -374,8 +363,7 @@ class Transport:
             raise ServerUnreachable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except socket.gaierror as exc:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: unknown host "
-                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False,
-                             unreachable=True) from None
+                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False, unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: "
                                                f"{_os_reason(exc, self.timeout)}"), sent=False,
