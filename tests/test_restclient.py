@@ -157,7 +157,7 @@ def test_retries_on_429_and_5xx_with_retry_after(scripted):
     assert len(server.requests) == count + 1
 
 
-def test_each_retry_is_told_to_notify_and_shown_only_on_a_terminal(scripted):
+def test_each_retry_is_told_to_notify_and_shown_on_a_terminal_and_in_a_log(scripted):
     server = scripted([(503, b"busy"), (502, b"bad gateway"), EMPTY])
     told = []
     transport = Transport(server.url, dict(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="3"), notify=told.append)
@@ -165,7 +165,7 @@ def test_each_retry_is_told_to_notify_and_shown_only_on_a_terminal(scripted):
     assert len(told) == 2 and "503" in told[0] and "502" in told[1]
     assert all(f"retry {n} of 3 in 0 s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)" in m for n, m in zip((1, 2), told))
 
-    # a person at a terminal sees why regctl waits; a log gets the one line of the failure only
+    # a person at a terminal and a CI log both see why regctl waits, one line per retry
     import os
     import pty
     import sys
@@ -187,7 +187,38 @@ def test_each_retry_is_told_to_notify_and_shown_only_on_a_terminal(scripted):
                          f"{refused}; retry 2 of 2 in 0 s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)",
                          f"{refused} (after 2 retries; MLFLOW_HTTP_REQUEST_MAX_RETRIES)"], shown
         piped = regctl(*command, store=url, env=dict(FAST, MLFLOW_HTTP_REQUEST_MAX_RETRIES="2"), process=True)
-        one_line(piped, 5, "connection refused (after 2 retries")
+        assert piped.returncode == 5 and piped.stdout == "" and piped.stderr.splitlines() == shown, piped.stderr
+
+
+@pytest.mark.parametrize("url", ["refused", "http://regctl-no-such-host.invalid"])
+def test_an_unreachable_server_fails_within_30_seconds_and_says_each_retry(url):
+    """With MLflow's default retry settings (7 retries, factor 2), a server nothing listens on, or a
+    host that does not resolve, is given up within 30 s, each retry announced in the (piped) log."""
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}" if url == "refused" else url
+    started = time.monotonic()
+    result = regctl("models", store=url, process=True)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 5 and result.stdout == "", result.stderr
+    lines = result.stderr.splitlines()
+    assert elapsed < 30, (elapsed, lines)
+    assert len(lines) >= 3 and all(line.startswith("regctl: cannot reach the MLflow server") for line in lines)
+    assert all(f"; retry {n} of 7 in " in line for n, line in enumerate(lines[:-1], 1)), lines
+    assert "(after " in lines[-1] and "retries; MLFLOW_HTTP_REQUEST_MAX_RETRIES)" in lines[-1], lines
+
+
+def test_mlflows_retry_variables_keep_their_meaning_for_an_unreachable_server():
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3"}
+    assert Transport(url, env).unreachable_budget is None
+    assert Transport(url, {"MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "4"}).unreachable_budget is None
+    assert Transport(url, {}).unreachable_budget is not None
+    transport = Transport(url, dict(env, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR="0", MLFLOW_HTTP_REQUEST_BACKOFF_JITTER="0"))
+    with pytest.raises(ServerUnreachable, match=r"connection refused \(after 3 retries"):
+        transport.request("GET", SEARCH)
 
 
 def test_backoff_schedule_follows_mlflow():

@@ -104,3 +104,18 @@ def test_a_register_whose_alias_fails_says_which_version_it_made(sqlite_server, 
     assert f"regctl alias set {name} champion 1" in done.stderr
     assert live_versions(sqlite_server, name) == [1]
     assert "regctl.operation" not in sqlite_server.client().get_model_version(name, "1").tags
+
+
+def test_doctor_reports_an_operation_id_a_register_left(sqlite_server, name, tmp_path):
+    """A register killed after the version was made and before it removed its operation id leaves
+    the tag; doctor names the version and the command that removes it."""
+    env = {"XDG_STATE_HOME": str(tmp_path / "s")}
+    assert regctl("register", model_source(tmp_path / "m"), "--name", name, store=sqlite_server.url, env=env).returncode == 0
+    sqlite_server.client().set_model_version_tag(name, "1", "regctl.operation", "0" * 32)
+    report = regctl("doctor", "--json", store=sqlite_server.url, env=env)
+    problems = [p for p in json.loads(report.stdout)["problems"] if p["model"] == name]
+    assert [(p["kind"], p["path"]) for p in problems] == [("operation-id-left", f"models:/{name}/1")], report.stdout
+    assert f"regctl tag {name} --version 1 --delete regctl.operation" in problems[0]["message"]
+    assert regctl("tag", name, "--version", "1", "--delete", "regctl.operation", store=sqlite_server.url, env=env).returncode == 0
+    again = json.loads(regctl("doctor", "--json", store=sqlite_server.url, env=env).stdout)
+    assert not [p for p in again["problems"] if p["model"] == name]

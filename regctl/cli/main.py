@@ -2,7 +2,8 @@
 
 What every command shares as a Unix tool is settled here: output that the
 terminal's encoding cannot show is escaped rather than fatal, Ctrl-C exits 130
-with one line, and a reader that closes the pipe early ends the command
+with one line, SIGTERM and SIGHUP end a command as Ctrl-C does (what it created is
+cleaned up) and exit 143 and 129, and a reader that closes the pipe early ends the command
 quietly (exit 141, as a tool killed by SIGPIPE; 0 when it had already made its
 change), never with a traceback.
 """
@@ -27,13 +28,20 @@ def main(argv=None) -> None:
     from regctl.core import notices
 
     notices.install(_say)
+    previous = _ending_signals_interrupt()
     try:
         code = _run(argv)
         sys.stdout.flush()
     except KeyboardInterrupt:
         _ignore_further_interrupts()  # a second Ctrl-C must not cut the exit short
-        _write_error("regctl: interrupted\n")
-        code = EXIT_INTERRUPTED
+        if _received:
+            import signal
+
+            _write_error(f"regctl: terminated by {signal.Signals(_received[0]).name}\n")
+            code = 128 + _received[0]
+        else:
+            _write_error("regctl: interrupted\n")
+            code = EXIT_INTERRUPTED
     except BrokenPipeError:
         code = EXIT_BROKEN_PIPE
     except OSError as exc:  # stdout itself cannot be written (closed, full disk)
@@ -41,6 +49,7 @@ def main(argv=None) -> None:
         code = 4
     finally:
         notices.install(None)
+        _restore(previous)
     if code == EXIT_BROKEN_PIPE:
         from regctl.cli.render import silence_stdout
 
@@ -68,13 +77,57 @@ def _run(argv) -> int:
     return code
 
 
+_received: "list[int]" = []  # the ending signal (SIGTERM, SIGHUP) that interrupted the command
+
+
+def _ending_signals_interrupt() -> dict:
+    """SIGTERM (a CI cancel, ``timeout``) and SIGHUP (a closed terminal) interrupt the command as
+    Ctrl-C does, so the clean-up that runs on Ctrl-C (scratch directories, a half-made
+    registration) runs for them too. A signal the caller ignores (``nohup``) stays ignored."""
+    import signal
+
+    _received.clear()
+    previous = {}
+
+    def interrupt(signum, frame):
+        if not _received:
+            _received.append(signum)
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            if signal.getsignal(number) == signal.SIG_DFL:
+                previous[number] = signal.signal(number, interrupt)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    return previous
+
+
+def _restore(previous: dict) -> None:
+    """The handlers as they were before the command (the Python API's callers keep theirs)."""
+    import signal
+
+    for number, handler in previous.items():
+        try:
+            signal.signal(number, handler)
+        except (ValueError, OSError):
+            pass
+
+
 def _ignore_further_interrupts() -> None:
     import signal
 
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except (ValueError, OSError):  # not the main thread
-        pass
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            signal.signal(number, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def _say(text: str) -> None:

@@ -72,11 +72,13 @@ def info(message: str) -> None:
 
 
 def waiting(message: str) -> None:
-    """Why regctl is waiting (a server being retried), on stderr when it is a terminal; in logs, only
-    the final error counts (one line)."""
-    if _isatty(sys.stderr):
+    """Why regctl is waiting (a server being retried): one line on stderr, in a terminal and in a
+    CI log alike, so a wait is never silence."""
+    try:
         sys.stderr.write(f"regctl: {visible(message)}\n")
         sys.stderr.flush()
+    except (OSError, ValueError):  # a closed stderr never turns a wait into a failure
+        pass
 
 
 def interactive() -> bool:

@@ -41,10 +41,10 @@ def lock_timeout() -> float:
 
 @contextlib.contextmanager
 def signals_held():
-    """Hold SIGINT and SIGTERM back while a change is applied; they take effect right after."""
+    """Hold SIGINT, SIGTERM and SIGHUP back while a change is applied; they take effect right after."""
     import signal
 
-    wanted = {signal.SIGINT, signal.SIGTERM}
+    wanted = {signal.SIGINT, signal.SIGTERM, *(getattr(signal, n) for n in ("SIGHUP",) if hasattr(signal, n))}
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
     except (AttributeError, ValueError, OSError):

@@ -20,8 +20,9 @@ Retries follow urllib3's schedule as MLflow configures it: connection failures
 and the statuses 408, 429, 500, 502, 503 and 504 are retried, the n-th retry
 after ``factor * 2**(n-1)`` seconds (the first at once) plus up to ``jitter``
 seconds, at most 120 seconds, or after ``Retry-After`` when a 429 or 503 sends
-one. A request that reached the server and lost its answer is retried only if
-it is idempotent (not a POST), so a version is never created twice.
+one; with neither variable set, a refused connection or unknown host is given up
+after ``UNREACHABLE_BUDGET`` seconds. A request that reached the server and lost its
+answer is retried only if it is idempotent (not a POST), so a version is never created twice.
 
 The URL, the proxy and the credentials are checked before any request: a value
 ``http.client`` cannot send (a bad port or IPv6 address, bytes that are not UTF-8, a
@@ -54,9 +55,6 @@ from regctl.core.errors import (
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
-# answers that say a request was not acted on: the only failures after which a request that
-# changes something is sent again as it was (a 5xx may come after the server made the change)
-NOT_ACTED_ON = frozenset({408, 429})
 
 
 class Unconfirmed(StoreError):
@@ -71,6 +69,7 @@ class Unconfirmed(StoreError):
         self.error = error
         self.exit_code = getattr(error, "exit_code", self.exit_code)
 MAX_BACKOFF = 120.0
+UNREACHABLE_BUDGET = 20.0  # seconds of retries for a server nothing listens on (default settings)
 _CHUNK = 1 << 20
 
 #: MLflow's error codes, as regctl's errors.
@@ -217,6 +216,9 @@ class Transport:
         self.timeout = _env_int(environ, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120)
         self.max_retries = max(0, _env_int(environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 7))
         self.backoff_factor = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2))
+        # MLflow's defaults give a refused connection or an unknown host UNREACHABLE_BUDGET seconds
+        set_by_user = any(environ.get(f"MLFLOW_HTTP_REQUEST_{n}", "").strip() for n in ("MAX_RETRIES", "BACKOFF_FACTOR"))
+        self.unreachable_budget: Optional[float] = None if set_by_user else UNREACHABLE_BUDGET
         self.backoff_jitter = max(0.0, _env_float(environ, "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1.0))
         self.respect_retry_after = environ.get("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", "true").lower() in ("true", "1")
         self.headers = {"User-Agent": f"regctl/{__version__}", "Accept": "application/json"}
@@ -322,6 +324,7 @@ class Transport:
         if idempotent is None:
             idempotent = method not in ("POST", "DELETE")
         failures = 0
+        started = time.monotonic()
         while True:
             try:
                 return self._once(method, target, body, file_path, send_headers, sink)
@@ -331,13 +334,14 @@ class Transport:
                 if retry.stale:  # a kept-alive connection the server had closed: not a failure
                     continue
                 failures += 1
-                if failures > self.max_retries or (retry.sent and not idempotent):
+                delay = retry.delay if retry.delay is not None else self._backoff(failures)
+                over_budget = retry.unreachable and time.monotonic() - started + delay > (self.unreachable_budget or 1e9)
+                if failures > self.max_retries or (retry.sent and not idempotent) or over_budget:
                     error: Any = retry.error
                     if failures > 1:
                         error.message += f" (after {failures - 1} retries; MLFLOW_HTTP_REQUEST_MAX_RETRIES)"
                         error.args = (error.message,)
                     raise error from None
-                delay = retry.delay if retry.delay is not None else self._backoff(failures)
                 if self.notify is not None:
                     self.notify(f"{getattr(retry.error, 'message', retry.error)}; retry {failures} of "
                                 f"{self.max_retries} in {delay:.0f} s (MLFLOW_HTTP_REQUEST_MAX_RETRIES)")
@@ -362,10 +366,11 @@ class Transport:
             raise ServerUnreachable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except socket.gaierror as exc:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: unknown host "
-                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False) from None
+                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False, unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
             raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: "
-                                               f"{_os_reason(exc, self.timeout)}"), sent=False) from None
+                                               f"{_os_reason(exc, self.timeout)}"), sent=False,
+                             unreachable=isinstance(exc, ConnectionRefusedError)) from None
         handle = None
         answered = streamed = False
         try:
@@ -424,9 +429,10 @@ class Transport:
 
 class _Retryable(Exception):
     def __init__(self, error: Exception, *, sent: bool, delay: Optional[float] = None, stale: bool = False,
-                 status: Optional[int] = None):
+                 status: Optional[int] = None, unreachable: bool = False):
         super().__init__(str(error))
         self.error, self.sent, self.delay, self.stale, self.status = error, sent, delay, stale, status
+        self.unreachable = unreachable  # refused or not resolved: nothing listens there
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:

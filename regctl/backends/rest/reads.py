@@ -14,10 +14,12 @@ from regctl.backends.rest.answers import (
 from regctl.backends.rest.connection import (
     ARTIFACTS,
     MODEL_PAGE,
+    OPERATION_TAG,
     PROMPTS_FILTER,
     VERSION_PAGE,
     RestConnection,
     _int,
+    _tags,
     aliases_of,
     model_id_of,
     model_of,
@@ -270,6 +272,13 @@ class RestReads(RestConnection):
                     problems.append({"kind": "version-not-ready", "model": model.name,
                                      "path": f"models:/{model.name}/{version['version']}",
                                      "message": f"status {status}: {version.get('status_message') or ''}".rstrip(": "),
+                                     "fixable": False})
+                if OPERATION_TAG in _tags(version.get("tags")):
+                    problems.append({"kind": "operation-id-left", "model": model.name,
+                                     "path": f"models:/{model.name}/{version['version']}",
+                                     "message": f"tag {OPERATION_TAG} left by a register that ended before removing it "
+                                                f"(or is still running); remove it with: regctl tag {model.name} "
+                                                f"--version {version['version']} --delete {OPERATION_TAG}",
                                      "fixable": False})
         notes.append("a server store is checked through its REST API: versions that are not READY; "
                      "the server keeps its own database consistent, and has nothing for --fix to repair")

@@ -143,7 +143,7 @@ class SqliteConnection:
         Yields a list that collects journal records. Any error rolls the database
         back and leaves the journal as it was. The records are appended only once
         the commit is made, so that the journal never holds a change the database
-        does not: SIGINT and SIGTERM wait until both are done (the commit itself
+        does not: SIGINT, SIGTERM and SIGHUP wait until both are done (the commit itself
         may wait for readers), and a SIGKILL between the two loses the record,
         never the change.
         """
