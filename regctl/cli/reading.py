@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from regctl.api import SEARCH_MODELS_DEFAULT, SEARCH_VERSIONS_DEFAULT
-from regctl.cli import render
+from regctl.cli import entities, render
 from regctl.cli.app import (
     MAX_DESCRIPTION,
     DryRunOption,
@@ -32,7 +32,7 @@ from regctl.core.errors import InvalidInput, StoreError
 def models(json: JsonOption = False, format: FormatOption = None, wide: WideOption = False) -> None:
     """List registered models with latest version, aliases, tags and last update."""
     registry = open_registry()
-    _show_listing(registry.models(), output_format(format, json), wide, render.models,
+    _show_listing(registry.models(), output_format(format, json), wide, entities.models,
                   f"no registered models in {registry.location}")
 
 
@@ -49,7 +49,7 @@ def versions(
 ) -> None:
     """List the versions of NAME, newest first."""
     _show_listing(open_registry().versions(name, include_deleted=all, limit=limit), output_format(format, json),
-                  wide, render.versions, f"model {name} has no versions")
+                  wide, entities.versions, f"model {name} has no versions")
 
 
 def _show_listing(listing, fmt: str, wide: bool, show_table, empty: str) -> None:
@@ -81,7 +81,7 @@ def alias_list(
     if fmt == "json":
         render.print_json(mapping)
     elif mapping:
-        render.aliases(mapping, fmt, wide)
+        entities.aliases(mapping, fmt, wide)
     else:
         render.info(f"model {name} has no aliases")
 
@@ -111,10 +111,10 @@ def describe(
         return
     if version is None and alias is None:
         view = registry.get_model(name).to_json()
-        render.print_json(view) if fmt == "json" else render.model_details(view, fmt)
+        render.print_json(view) if fmt == "json" else entities.model_details(view, fmt)
     else:
         view = registry.get_version(name, version, alias=alias).to_json()
-        render.print_json(view) if fmt == "json" else render.version_details(view, fmt)
+        render.print_json(view) if fmt == "json" else entities.version_details(view, fmt)
 
 
 def _description_text(text: Optional[str], file: Optional[str]) -> str:
@@ -174,7 +174,7 @@ def history(
     if fmt == "json":
         render.print_json(records)
     elif records:
-        render.history(records, fmt, wide)
+        entities.history(records, fmt, wide)
     else:
         render.info(f"no changes recorded in {registry.location}")
 
@@ -192,7 +192,7 @@ def doctor(
     MLflow itself leaves, are printed but exit 0."""
     found = open_registry().doctor(fix=fix)
     State.changed = bool(found.fixed)
-    render.print_json(found.to_json()) if json else render.line("\n".join(render.doctor_lines(found.to_json())))
+    render.print_json(found.to_json()) if json else render.line("\n".join(entities.doctor_lines(found.to_json())))
     if found.problems:
         raise StoreError(f"{len(found.problems)} problem(s) found in the store {found.store}")
 
@@ -236,11 +236,11 @@ def search(
     limit = max_results if max_results is not None else SEARCH_MODELS_DEFAULT if models else SEARCH_VERSIONS_DEFAULT
     if models:
         found = registry.search_models(filter, order_by or [], limit)
-        _show_listing(found, fmt, wide, render.models, "no registered model matches")
+        _show_listing(found, fmt, wide, entities.models, "no registered model matches")
     else:
         with render.progress(None, "searching") as progress:
             found = registry.search_versions(filter, order_by or [], limit, progress=progress)
-        _show_listing(found, fmt, wide, render.search_versions, "no version matches")
+        _show_listing(found, fmt, wide, entities.search_versions, "no version matches")
     if found.more:
         render.info(f"{found.more} more match(es) not shown; --max-results {len(found) + found.more} shows all")
 
@@ -274,6 +274,6 @@ def diff(
     if json:
         render.print_json(result.to_json())
     else:
-        render.diff(result.to_json())
+        entities.diff(result.to_json())
     if not result.equal:
         raise typer.Exit(1)

@@ -30,7 +30,6 @@ newline in a header) is bad input naming its variable. Every failure becomes one
 regctl's typed errors with a one-line message.
 """
 
-import base64
 import http.client
 import json
 import os
@@ -39,10 +38,19 @@ import socket
 import ssl
 import time
 from typing import Any, Callable, Mapping, Optional
-from urllib.parse import SplitResult, quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode
 
 from regctl import __version__
 from regctl.backends.rest.answers import Unreadable, decode, excerpt
+from regctl.backends.rest.settings import (
+    _authorization,
+    _basic,
+    _bypass_proxy,
+    _env_float,
+    _env_int,
+    _env_true,
+    _split,
+)
 from regctl.core.errors import (
     AccessDenied,
     Conflict,
@@ -58,16 +66,16 @@ RETRY_AFTER_STATUSES = frozenset({413, 429, 503})
 
 
 class Unconfirmed(StoreError):
-    """A request that changes something reached the server (or may have) and no answer says
-    whether it took effect: a gateway's 5xx, a connection closed before the answer. It is never
-    sent again blindly; the caller finds out from the server's state what happened (where it
-    cannot, this is the error: the failure's own line and exit code, saying the change is unknown)."""
-
+    """A request that changes something may have reached the server and no answer says whether it
+    took effect (a gateway's 5xx, a connection closed before the answer): the caller asks the
+    server's state; where it cannot, this is the error, with the failure's own exit code."""
     def __init__(self, error: Exception):
         message = getattr(error, "message", str(error))
         super().__init__(f"{message}; whether the server made the change is unknown: check before running it again")
         self.error = error
         self.exit_code = getattr(error, "exit_code", self.exit_code)
+
+
 MAX_BACKOFF = 120.0
 UNREACHABLE_BUDGET = 20.0  # seconds of retries for a server nothing listens on (default settings)
 _CHUNK = 1 << 20
@@ -85,113 +93,6 @@ class Response:
 
     def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes):
         self.status, self.reason, self.headers, self.body = status, reason, headers, body
-
-
-def _env_int(environ, name: str, default: int) -> int:
-    value = environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name}={value!r} is not an integer") from None
-
-
-def _env_float(environ, name: str, default: float) -> float:
-    value = environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidInput(f"{name}={value!r} is not a number") from None
-
-
-def _env_true(environ, name: str) -> bool:
-    return environ.get(name, "").strip().lower() in ("true", "1")
-
-
-def _credentials_file(environ) -> "tuple[Optional[str], Optional[str]]":
-    """``[mlflow]`` username and password from ``~/.mlflow/credentials``, as MLflow reads it."""
-    path = os.path.join(os.path.expanduser("~"), ".mlflow", "credentials")
-    if not os.path.exists(path):
-        return None, None
-    import configparser
-
-    config = configparser.ConfigParser()
-    try:
-        config.read(path)
-    except (OSError, UnicodeDecodeError, configparser.Error):
-        return None, None
-    if "mlflow" not in config:
-        return None, None
-    section = config["mlflow"]
-    return section.get("mlflow_tracking_username"), section.get("mlflow_tracking_password")
-
-
-def _split(url: str, what: str) -> SplitResult:
-    """The parts of a URL the user gave (``what`` says which), checked as ``http.client`` will use
-    them: text (not bytes that are not UTF-8), a port number, a host name IDNA can encode."""
-    try:
-        url.encode("utf-8")
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (a ValueError for a port that is not a number)
-        (parts.hostname or "").encode("idna")
-    except ValueError as exc:  # UnicodeError too
-        raise InvalidInput(f"{what}: {'not UTF-8 text' if isinstance(exc, UnicodeEncodeError) else exc}") from None
-    return parts
-
-
-def _env_text(environ, name: str, header: bool = False) -> Optional[str]:
-    """A variable's value that goes to the server: text, or a header's (Latin-1, no control
-    characters). A credential: never shown."""
-    value = environ.get(name)
-    if not value:
-        return value
-    try:
-        value.encode("latin-1" if header else "utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{name} is not {'Latin-1' if header else 'UTF-8'} text") from None
-    if header and not value.isprintable():
-        raise InvalidInput(f"{name} holds characters an HTTP header cannot carry")
-    return value
-
-
-def _basic(username: str, password: str) -> str:
-    return "Basic " + base64.standard_b64encode(f"{username}:{password}".encode()).decode("ascii")
-
-
-def _authorization(environ, parts: SplitResult) -> Optional[str]:
-    """The Authorization header MLflow's client would send: user and password (variables, else
-    ``~/.mlflow/credentials``, else the URL's), else the token."""
-    username = _env_text(environ, "MLFLOW_TRACKING_USERNAME")
-    password = _env_text(environ, "MLFLOW_TRACKING_PASSWORD")
-    if not (username and password):
-        file_user, file_password = _credentials_file(environ)
-        username, password = username or file_user, password or file_password
-    if parts.username and not username:  # http://user:pass@host, as requests reads it
-        username, password = unquote(parts.username), unquote(parts.password or "")
-    if username and password:
-        return _basic(username, password)
-    token = _env_text(environ, "MLFLOW_TRACKING_TOKEN", header=True)
-    return f"Bearer {token}" if token else None
-
-
-def _bypass_proxy(host: str, port: int, no_proxy: str) -> bool:
-    """``NO_PROXY`` as requests reads it: ``*``, host names and domain suffixes, optional ports."""
-    host = host.lower()
-    for entry in no_proxy.replace(" ", "").split(","):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        name, _, entry_port = entry.lower().partition(":") if entry.count(":") == 1 else (entry.lower(), "", "")
-        if entry_port and entry_port != str(port):
-            continue
-        name = name.lstrip(".")
-        if host == name or host.endswith("." + name):
-            return True
-    return False
 
 
 class Transport:
