@@ -27,3 +27,15 @@ def test_a_password_in_a_proxy_url_is_never_shown(variable):
     result = regctl("models", store=store, env={variable: f"http://ada:{SECRET}@proxy:99999",
                                                 "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     assert result.returncode != 0 and SECRET not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("password", ["p@ss-s3cret", "p'ss-s3cret", "pa ss-s3cret", "p@ss'wo rd-s3cret"])
+def test_a_password_holding_an_at_sign_a_quote_or_a_space_is_hidden_whole(password):
+    """The password runs to the last '@' of the URL's authority, not the first: no tail of it is shown."""
+    url = f"http://ada:{password}@host:abc"
+    runs = [regctl("models", store=url), regctl("models", env={"MLFLOW_TRACKING_URI": url}),
+            regctl("--traceback", "models", store=url),
+            regctl("models", store="http://127.0.0.1:9", env={"HTTP_PROXY": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})]
+    for result in runs:
+        assert result.returncode != 0 and "s3cret" not in result.stderr + result.stdout, result.stderr
+        assert "ada:***@host:abc" in result.stderr, result.stderr
