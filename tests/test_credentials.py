@@ -39,3 +39,18 @@ def test_a_password_holding_an_at_sign_a_quote_or_a_space_is_hidden_whole(passwo
     for result in runs:
         assert result.returncode != 0 and "s3cret" not in result.stderr + result.stdout, result.stderr
         assert "ada:***@host:abc" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("http://user:p@ssw0rd@h:bad", "http://user:***@h:bad"),
+    ("invalid 'http://user:pa ss@h:bad': x", "invalid 'http://user:***@h:bad': x"),
+    ("('http://u:p@h', 'a@b')", "('http://u:***@h', 'a@b')"),
+    ("a http://u:p@h and https://c:d@e/f@g x@y", "a http://u:***@h and https://c:***@e/f@g x@y"),
+    ("http://u:p@h/a@b?c@d", "http://u:***@h/a@b?c@d"),
+    ("http://h:80/x@y", "http://h:80/x@y"),                       # a port and a path, no password
+    ("'http://h:5000 is down, ask me@x.com'", "'http://h:5000 is down, ask me@x.com'"),
+])
+def test_redaction_hides_the_whole_password_and_nothing_else(text, shown):
+    from regctl.core.locations import redact_credentials
+
+    assert redact_credentials(text) == shown

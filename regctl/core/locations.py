@@ -203,12 +203,11 @@ def redact_credentials(text: str) -> str:
         colon, at = url.find(":"), url.rfind("@")
         first_at = url.find("@")
         # the password may not reach past the host part that follows the first '@'
-        for stop in "/?#":
-            cut = url.find(stop, first_at) if first_at >= 0 else -1
-            if cut >= 0:
-                at = url.rfind("@", 0, cut)
-        slash = url.find("/")
-        port = 0 <= slash < first_at and url[colon + 1:slash].isdigit()  # host:port/path@..., no password
+        cuts = [cut for cut in (url.find(c, first_at) for c in "/?#") if cut >= 0] if first_at >= 0 else []
+        if cuts:
+            at = url.rfind("@", 0, min(cuts))
+        port_end = next((i for i in range(colon + 1, len(url)) if url[i] == "/" or url[i].isspace()), len(url))
+        port = port_end < first_at and url[colon + 1:port_end].isdigit()  # host:port/path@... or host:port and text
         if 0 <= colon < at and "/" not in url[:colon] and not port:
             out.append(text[done:start + colon + 1] + "***")
             done = start + at
