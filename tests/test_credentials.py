@@ -54,3 +54,13 @@ def test_redaction_hides_the_whole_password_and_nothing_else(text, shown):
     from regctl.core.locations import redact_credentials
 
     assert redact_credentials(text) == shown
+
+
+@pytest.mark.parametrize("proxy, named", [
+    ("http://127.0.0.1:1", "through the proxy 127.0.0.1:1: connection refused"),
+    ("ada:s3cret@nonexistent.invalid:3128", "through the proxy nonexistent.invalid:3128: unknown host 'nonexistent.invalid'"),
+])
+def test_a_proxy_that_cannot_be_reached_is_named_not_the_server(proxy, named):
+    result = regctl("models", store="http://127.0.0.1:9", env={"HTTP_PROXY": proxy, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    assert result.returncode == 5 and result.stderr.count("\n") == 1, result.stderr
+    assert named in result.stderr and "s3cret" not in result.stderr, result.stderr
