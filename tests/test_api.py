@@ -145,6 +145,31 @@ def test_a_string_where_a_list_is_expected_is_a_type_error_and_writes_nothing(st
     assert snapshot(store3) == before and not (tmp_path / "copy").exists()
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda r, src: r.set_tags("iris-classifier", "abc"), "tags must be a mapping of str to str, not str"),
+    (lambda r, src: r.set_tags("iris-classifier", [("a", "b")]), "tags must be a mapping of str to str, not list"),
+    (lambda r, src: r.register(src, "iris-classifier", tags="ab"), "tags must be a mapping"),
+    (lambda r, src: r.set_tags("iris-classifier", {1: "x"}), "tag key must be a str, not int"),
+    (lambda r, src: r.set_alias("iris-classifier", ["x"], 1), "alias must be a str, not list"),
+    (lambda r, src: r.get_model(3), "model name must be a str, not int"),
+    (lambda r, src: r.history(3), "model name must be a str, not int"),
+    (lambda r, src: r.gc(["iris-classifier"], keep=0), "model name must be a str, not list"),
+    (lambda r, src: r.rename("iris-classifier", 5), "model name must be a str, not int"),
+    (lambda r, src: r.verify(Path("models:/iris-classifier/1")), "URI must be a str, not PosixPath"),
+    (lambda r, src: r.resolve(b"models:/iris-classifier/1"), "URI must be a str, not bytes"),
+    (lambda r, src: r.set_description("iris-classifier", b"x"), "description must be a str, not bytes"),
+])
+def test_a_wrong_type_is_a_type_error_naming_the_argument_and_writes_nothing(store3, tmp_path, call, message):
+    registry = Registry(str(store3))
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "MLmodel").write_text("flavors: {}\n")
+    before = snapshot(store3)
+    with pytest.raises(TypeError, match=message):
+        call(registry, str(source))
+    assert snapshot(store3) == before
+
+
 def test_paths_may_be_path_objects(store3, tmp_path):
     registry = Registry(store3)  # a pathlib.Path
     assert registry.get_version("iris-classifier", alias="champion").version == 2

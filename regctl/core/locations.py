@@ -172,17 +172,43 @@ def _redacted(value: str) -> str:
     return redact_credentials(value)
 
 
-_USERINFO = None
+_SCHEME = None
 
 
 def redact_credentials(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@host`` in it shown as ``***``:
-    error lines, tracebacks and journal records name URLs, never the secrets inside them."""
-    global _USERINFO
+    error lines, tracebacks and journal records name URLs, never the secrets inside them.
+
+    The password runs from the first ``:`` after ``scheme://`` to the last ``@`` before the URL
+    ends (whitespace, or the quote it was opened with; ``/``, ``?``, ``#`` past the first ``@``):
+    a password holding ``@``, a quote or a space (a typo) is hidden whole, not cut at its first one.
+    """
+    global _SCHEME
     if "@" not in text:
         return text
-    if _USERINFO is None:
+    if _SCHEME is None:
         import re
 
-        _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:'\"]*):[^\s/@'\"]*@")
-    return _USERINFO.sub(r"\1:***@", text)
+        _SCHEME = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://")
+    out, done = [], 0
+    for match in _SCHEME.finditer(text):
+        start = match.end()
+        if start < done:
+            continue
+        quote = text[match.start() - 1] if match.start() and text[match.start() - 1] in "'\"" else None
+        end = text.find(quote, start) if quote else -1
+        if end < 0:
+            end = next((i for i in range(start, len(text)) if text[i].isspace()), len(text))
+        url = text[start:end]
+        colon, at = url.find(":"), url.rfind("@")
+        first_at = url.find("@")
+        # the password may not reach past the host part that follows the first '@'
+        cuts = [cut for cut in (url.find(c, first_at) for c in "/?#") if cut >= 0] if first_at >= 0 else []
+        if cuts:
+            at = url.rfind("@", 0, min(cuts))
+        port_end = next((i for i in range(colon + 1, len(url)) if url[i] == "/" or url[i].isspace()), len(url))
+        port = port_end < first_at and url[colon + 1:port_end].isdigit()  # host:port/path@... or host:port and text
+        if 0 <= colon < at and "/" not in url[:colon] and not port:
+            out.append(text[done:start + colon + 1] + "***")
+            done = start + at
+    return "".join(out) + text[done:]

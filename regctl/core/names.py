@@ -51,6 +51,7 @@ def validate_model_name(name: str, *, existing: bool = False, max_bytes: "int | 
     """
     if existing:
         return validate_lookup_name(name, max_bytes=max_bytes)
+    must_be_text(name, "model name")
     problem = None
     if not name or not name.strip():
         problem = "must not be empty or only whitespace"
@@ -73,6 +74,7 @@ def validate_model_name(name: str, *, existing: bool = False, max_bytes: "int | 
 
 def validate_alias(alias: str, *, allow_reserved: bool = False) -> str:
     """Return ``alias`` if it is a valid alias name (letters, digits, '_', '-')."""
+    must_be_text(alias, "alias")
     problem = None
     if not _ALIAS.fullmatch(alias):
         problem = "may contain only letters, digits, '_' and '-'"
@@ -89,6 +91,7 @@ def validate_alias(alias: str, *, allow_reserved: bool = False) -> str:
 
 def validate_tag_key(key: str) -> str:
     """Return ``key`` if it is a valid tag key; '/' separates nested directories."""
+    must_be_text(key, "tag key")
     problem = None
     if not key:
         problem = "must not be empty"
@@ -118,6 +121,8 @@ def validate_tag_value(key: str, value: str) -> str:
 
 def validate_tags(tags: "Mapping[str, str]") -> dict:
     """``tags`` as a dict if every key and value is valid, else InvalidInput."""
+    if not isinstance(tags, Mapping):
+        raise TypeError(f"tags must be a mapping of str to str, not {type(tags).__name__} {tags!r:.40}")
     checked = {}
     for key, value in tags.items():
         if not isinstance(value, str):
@@ -185,8 +190,15 @@ def validate_artifact_path(path: str) -> str:
     return cleaned
 
 
+def must_be_text(value: object, what: str) -> None:
+    """A TypeError naming ``what`` when ``value`` (given through the Python API) is not a ``str``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__} {value!r:.40}")
+
+
 def check_text(value: str, what: str) -> str:
     """``value`` if it is valid Unicode text; bytes the terminal could not decode are invalid input."""
+    must_be_text(value, what)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -200,6 +212,7 @@ def validate_lookup_name(name: str, *, max_bytes: "int | None" = MAX_FILE_NAME_B
     Lookups accept any name MLflow may have written (leading spaces, ':' from
     MLflow 2, ...) but never one that could name a path outside ``models/``.
     """
+    must_be_text(name, "model name")
     if not name or "/" in name or "\x00" in name or name in (".", "..") or not _fits_file_name(name, max_bytes):
         raise InvalidInput(f"invalid model name {show(name)}")
     check_text(name, "model name")

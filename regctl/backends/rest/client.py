@@ -149,6 +149,9 @@ class Transport:
             raise InvalidInput(f"cannot load the TLS certificates: {getattr(exc, 'strerror', None) or exc}") from None
         return context
 
+    def _via(self) -> str:  # a failure to connect through a proxy is the proxy's: named
+        return "" if self._proxy is None else f" through the proxy {self._proxy[0]}:{self._proxy[1]}"
+
     def _proxy_of(self, environ):
         """(host, port, auth header) of the proxy for this server, or None."""
         no_proxy = environ.get("NO_PROXY", environ.get("no_proxy", ""))
@@ -266,10 +269,11 @@ class Transport:
         except ssl.SSLError as exc:
             raise ServerUnreachable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except socket.gaierror as exc:
-            raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: unknown host "
-                                               f"{self.host!r} ({exc.strerror or exc})"), sent=False, unreachable=True) from None
+            raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}{self._via()}: unknown host "
+                                               f"{(self._proxy or (self.host,))[0]!r} ({exc.strerror or exc})"),
+                             sent=False, unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}: "
+            raise _Retryable(ServerUnreachable(f"cannot reach the MLflow server at {self.url}{self._via()}: "
                                                f"{_os_reason(exc, self.timeout)}"), sent=False,
                              unreachable=isinstance(exc, ConnectionRefusedError)) from None
         handle = None
