@@ -9,7 +9,6 @@ at all: it costs tens of milliseconds to import and seconds to lay out ten
 thousand rows.
 """
 
-import contextlib
 import json
 import os
 import sys
@@ -320,12 +319,17 @@ def versions(views, fmt: str = "table", wide: bool = False) -> None:
         [Col("VERSION", "id", 100), Col("STAGE", "id", 90), Col("ALIASES", "list", 80), Col("CREATED", "id", 50),
          Col("RUN ID", "id", 60), Col("SOURCE", "text", 30, 24), Col("STATUS", "id", 20), Col("TAGS", "list", 40, 16)],
         [
-            [v["version"], v["current_stage"], list(v["aliases"]), timestamp(v["creation_timestamp"]),
+            [v["version"], stage(v["current_stage"], fmt), list(v["aliases"]), timestamp(v["creation_timestamp"]),
              v["run_id"] or "", v["source"], v["status"], _tag_items(v["tags"])]
             for v in views
         ],
         fmt, wide=wide,
     )
+
+
+def stage(value: str, fmt: str) -> str:
+    """A stage as a person reads it: MLflow's ``Deleted_Internal`` is "deleted" (JSON keeps MLflow's value)."""
+    return "deleted" if value == "Deleted_Internal" and fmt != "json" else value
 
 
 def _tag_items(tags: dict) -> list:
@@ -345,7 +349,10 @@ def details(pairs, description=None, fmt: str = "table") -> None:
     if fmt in ("tsv", "csv"):
         emit(columns, list(pairs) + ([("description", description)] if description else []), fmt)
         return
-    emit(columns, pairs, fmt, wide=True)
+    if _isatty(sys.stdout) and fmt == "table":
+        _wrapped_pairs(pairs)
+    else:
+        emit(columns, pairs, fmt, wide=True)
     if not description:
         return
     description = "\n".join(visible(line) for line in description.split("\n"))
@@ -357,6 +364,21 @@ def details(pairs, description=None, fmt: str = "table") -> None:
     console = _console()
     console.print()
     console.print(Markdown(description))
+
+
+def _wrapped_pairs(pairs) -> None:
+    """FIELD/VALUE on a terminal: every value whole, folded into the terminal's width."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False, padding=(0, GAP // 2),
+                 width=console.width)
+    grid.add_column("FIELD", no_wrap=True)
+    grid.add_column("VALUE", overflow="fold", ratio=1)
+    for field, value in pairs:
+        grid.add_row(escape(_cell(field)), escape(_cell(_plain(value))))
+    console.print(grid)
 
 
 def model_details(view: dict, fmt: str = "table") -> None:
@@ -378,7 +400,7 @@ def version_details(view: dict, fmt: str = "table") -> None:
     pairs = [
         ("name", view["name"]),
         ("version", view["version"]),
-        ("stage", view["current_stage"]),
+        ("stage", stage(view["current_stage"], fmt)),
         ("status", view["status"]),
         ("aliases", ", ".join(view["aliases"])),
         ("created", timestamp(view["creation_timestamp"])),
@@ -430,41 +452,14 @@ def _doctor_place(found: dict) -> str:
     return found["path"] if not model or model in found["path"] else f"{found['path']} (model {model})"
 
 
-class _NoProgress:
-    def __call__(self, done: int, total: int) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def progress(total, description: str):
-    """A Rich progress bar on stderr while the block runs, when stderr is a terminal; else nothing.
-
-    Yields ``update(done, total)``, the callback the library's long operations accept.
-    """
-    if not sys.stderr.isatty():
-        yield _NoProgress()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True, color_system=None if os.environ.get("NO_COLOR") else "auto")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(visible(description), total=total)
-
-        def update(done: int, new_total: int) -> None:
-            bar.update(task, completed=done, total=new_total)
-
-        yield update
-
-
 def search_versions(views, fmt: str = "table", wide: bool = False) -> None:
     """Versions of several models: the version table with the model's name first."""
     emit(
         [Col("NAME", "id", 100), Col("VERSION", "id", 95), Col("STAGE", "id", 90), Col("ALIASES", "list", 80),
          Col("UPDATED", "id", 50), Col("SOURCE", "text", 30, 24), Col("TAGS", "list", 40, 16)],
         [
-            [v["name"], v["version"], v["current_stage"], list(v["aliases"]), timestamp(v["last_updated_timestamp"]),
+            [v["name"], v["version"], stage(v["current_stage"], fmt), list(v["aliases"]),
+             timestamp(v["last_updated_timestamp"]),
              v["source"], _tag_items(v["tags"])]
             for v in views
         ],
