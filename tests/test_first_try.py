@@ -26,3 +26,31 @@ def test_describe_fits_a_narrow_terminal_and_shows_every_value_whole(store3):
     assert lines and max(width(line) for line in lines) <= 40
     source = json.loads(ok(regctl("--store", str(store3), "describe", MODEL, "--version", "1", "--json")))["source"]
     assert source in "".join(shown.split())  # folded onto several lines, never cut
+
+
+def _readme() -> str:
+    from conftest import REPO
+
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_says_how_to_read_the_manual_after_an_editable_install():
+    text = " ".join(_readme().split())
+    assert "An editable install" in text and "regctl man | man -l - shows the page after either install" \
+        in text.replace("`", "")
+    assert ok(regctl("man")).startswith(".")  # the page itself, on stdout
+
+
+def test_register_of_a_local_directory_records_it_where_it_is_as_the_readme_says(store3, tmp_path):
+    text = " ".join(_readme().split())
+    assert "`register ./dir` records the directory where it is" in text
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    ok(regctl("--store", str(store3), "register", str(model), "--name", "local"))
+    (model / "MLmodel").write_text("flavors: {changed: 1}\n")
+    edited = regctl("--store", str(store3), "verify", "models:/local/1")
+    assert edited.returncode == 4 and "differ from what was registered" in edited.stderr
+    model.rename(tmp_path / "moved")
+    moved = regctl("--store", str(store3), "resolve", "models:/local/1")
+    assert moved.returncode == 1 and "not found at" in moved.stderr and moved.stdout == ""
