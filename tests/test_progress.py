@@ -52,3 +52,14 @@ def test_a_download_bar_shows_sizes_in_human_units(monkeypatch):
     shown = err.getvalue()
     assert "400014535" not in shown and "14535/" not in shown
     assert "400.0 MB" in shown or "0.0/400.0 MB" in shown
+
+
+def test_a_download_bar_counts_files_done_of_total(store3, tmp_path, monkeypatch):
+    from regctl import Registry
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with progressbar.progress(None, "downloading", unit="bytes") as update:
+        result = Registry(str(store3)).download("models:/iris-classifier/1", str(tmp_path / "d"), progress=update)
+    assert f"{result.files}/{result.files} files" in err.getvalue()

@@ -41,8 +41,17 @@ def progress(total, description: str, unit: str = "items"):
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(visible(description), total=total, files="")
 
-        def update(done: int, new_total: int, files=None) -> None:
-            shown = f"{files[0]}/{files[1]} files" if files else ""
-            bar.update(task, completed=done, total=new_total, files=shown)
+        yield _Update(bar, task)
 
-        yield update
+
+class _Update:
+    """The callback a bar gives the library; ``counts_files``: it also shows files done/total."""
+
+    counts_files = True
+
+    def __init__(self, bar, task) -> None:
+        self.bar, self.task = bar, task
+
+    def __call__(self, done: int, total: int, files=None) -> None:
+        shown = f"{files[0]}/{files[1]} files" if files else ""
+        self.bar.update(self.task, completed=done, total=total, files=shown)
