@@ -1,8 +1,9 @@
 """Output a person reads on a first try: deleted versions, describe on a narrow terminal."""
 
 import json
+import os
 
-from conftest import ok, regctl
+from conftest import ok, regctl, snapshot
 from test_output import on_terminal, width
 
 MODEL = "iris-classifier"
@@ -54,3 +55,33 @@ def test_register_of_a_local_directory_records_it_where_it_is_as_the_readme_says
     model.rename(tmp_path / "moved")
     moved = regctl("--store", str(store3), "resolve", "models:/local/1")
     assert moved.returncode == 1 and "not found at" in moved.stderr and moved.stdout == ""
+
+
+def test_the_digest_survives_a_rename_made_by_mlflow(store3, tmp_path):
+    import subprocess
+    import sys
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    ok(regctl("--store", str(store3), "register", str(model), "--name", "before-rename"))
+    script = ("import sys\nfrom mlflow import MlflowClient\n"
+              "MlflowClient(tracking_uri=sys.argv[1], registry_uri=sys.argv[1])"
+              ".rename_registered_model('before-rename', 'after-rename')\n")
+    env = dict(os.environ, MLFLOW_ALLOW_FILE_STORE="true")
+    done = subprocess.run([sys.executable, "-c", script, store3.as_uri()], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    verified = regctl("--store", str(store3), "verify", "models:/after-rename/1")
+    assert verified.returncode == 0, verified.stderr
+    (model / "MLmodel").write_text("flavors: {changed: 1}\n")
+    edited = regctl("--store", str(store3), "verify", "models:/after-rename/1")
+    assert edited.returncode == 4 and "differ from what was registered" in edited.stderr
+
+
+def test_a_version_without_a_digest_is_not_said_to_be_unregistered_by_regctl(store3):
+    before = snapshot(store3)
+    done = regctl("--store", str(store3), "verify", "models:/iris-classifier/1")
+    assert done.returncode == 1 and done.stdout == ""
+    assert "has no recorded digest" in done.stderr and "not registered by regctl" not in done.stderr
+    assert snapshot(store3) == before
