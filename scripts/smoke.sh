@@ -49,6 +49,20 @@ fi
 echo "smoke: $quick_start" >&2
 check 0 bash -c "$quick_start"
 grep -q "champion" "$scratch/out" || { echo "smoke: the quick start listed no versions" >&2; failures=$((failures + 1)); }
+check 0 bash -c "$quick_start"   # a second time: the quick start is re-runnable
+
+# 1b. The tour, as README.md shows it, twice in a row (its first line starts from a fresh copy).
+tour=$(awk '/^## Tour/ {section = 1; next}
+            /^## / {section = 0}
+            section && /^```sh/ {block = 1; next}
+            /^```/ {block = 0}
+            section && block && !/^#/ && NF' README.md | sed "s|/tmp/regctl-tour|$scratch/regctl-tour|g")
+for pass in 1 2; do
+    while IFS= read -r line; do
+        expected=$(printf '%s\n' "$line" | sed -nE 's/.*#[[:space:]]*exit ([0-9]).*/\1/p')
+        check "${expected:-0}" env REGCTL_STORE="$scratch/regctl-tour" bash -c "$line"
+    done <<<"$tour"
+done
 
 # 2. Every command once, through the regctl script the install put on PATH.
 command -v regctl >/dev/null || { echo "smoke: no regctl on PATH" >&2; exit 1; }

@@ -1,9 +1,9 @@
-"""``render.progress``: a Rich bar on a terminal, nothing at all otherwise."""
+"""``progressbar.progress``: a Rich bar on a terminal, nothing at all otherwise."""
 
 import io
 import sys
 
-from regctl.cli import render
+from regctl.cli import progressbar
 
 
 class Terminal(io.StringIO):
@@ -14,7 +14,7 @@ class Terminal(io.StringIO):
 def test_progress_is_silent_off_a_terminal(monkeypatch):
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    with render.progress(10, "copying") as update:
+    with progressbar.progress(10, "copying") as update:
         update(5, 10)
         update(10, 10)
     assert err.getvalue() == ""
@@ -24,7 +24,7 @@ def test_progress_draws_a_bar_on_a_terminal(monkeypatch):
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setenv("NO_COLOR", "1")
-    with render.progress(None, "copying") as update:
+    with progressbar.progress(None, "copying") as update:
         update(3, 10)
         update(10, 10)
     assert "copying" in err.getvalue()
@@ -41,3 +41,25 @@ def test_download_reports_progress_to_the_callback(store3, tmp_path):
     searched = []
     Registry(str(store3)).search_versions(progress=lambda done, total: searched.append((done, total)))
     assert searched[-1] == (2, 2)
+
+
+def test_a_download_bar_shows_sizes_in_human_units(monkeypatch):
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with progressbar.progress(None, "downloading", unit="bytes") as update:
+        update(14535, 400014535)
+    shown = err.getvalue()
+    assert "400014535" not in shown and "14535/" not in shown
+    assert "400.0 MB" in shown or "0.0/400.0 MB" in shown
+
+
+def test_a_download_bar_counts_files_done_of_total(store3, tmp_path, monkeypatch):
+    from regctl import Registry
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with progressbar.progress(None, "downloading", unit="bytes") as update:
+        result = Registry(str(store3)).download("models:/iris-classifier/1", str(tmp_path / "d"), progress=update)
+    assert f"{result.files}/{result.files} files" in err.getvalue()

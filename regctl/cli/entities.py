@@ -4,7 +4,7 @@ findings, searches and diffs, each as a table, TSV, CSV or JSON (``render`` does
 import json
 import sys
 
-from regctl.cli.render import _SHOWN, Col, _console, _isatty, emit, line, out, timestamp
+from regctl.cli.render import GAP, Col, _cell, _console, _isatty, _plain, emit, line, out, timestamp
 from regctl.cli.report import visible
 
 
@@ -26,7 +26,7 @@ def versions(views, fmt: str = "table", wide: bool = False) -> None:
         [Col("VERSION", "id", 100), Col("STAGE", "id", 90), Col("ALIASES", "list", 80), Col("CREATED", "id", 50),
          Col("RUN ID", "id", 60), Col("SOURCE", "text", 30, 24), Col("STATUS", "id", 20), Col("TAGS", "list", 40, 16)],
         [
-            [v["version"], _SHOWN.get(v["current_stage"], v["current_stage"]), list(v["aliases"]), timestamp(v["creation_timestamp"]),
+            [v["version"], stage(v["current_stage"], fmt), list(v["aliases"]), timestamp(v["creation_timestamp"]),
              v["run_id"] or "", v["source"], v["status"], _tag_items(v["tags"])]
             for v in views
         ],
@@ -51,7 +51,10 @@ def details(pairs, description=None, fmt: str = "table") -> None:
     if fmt in ("tsv", "csv"):
         emit(columns, list(pairs) + ([("description", description)] if description else []), fmt)
         return
-    emit(columns, pairs, fmt, wide=True)
+    if _isatty(sys.stdout) and fmt == "table":
+        _wrapped_pairs(pairs)
+    else:
+        emit(columns, pairs, fmt, wide=True)
     if not description:
         return
     description = "\n".join(visible(line) for line in description.split("\n"))
@@ -84,7 +87,7 @@ def version_details(view: dict, fmt: str = "table") -> None:
     pairs = [
         ("name", view["name"]),
         ("version", view["version"]),
-        ("stage", _SHOWN.get(view["current_stage"], view["current_stage"])),
+        ("stage", stage(view["current_stage"], fmt)),
         ("status", view["status"]),
         ("aliases", ", ".join(view["aliases"])),
         ("created", timestamp(view["creation_timestamp"])),
@@ -142,7 +145,8 @@ def search_versions(views, fmt: str = "table", wide: bool = False) -> None:
         [Col("NAME", "id", 100), Col("VERSION", "id", 95), Col("STAGE", "id", 90), Col("ALIASES", "list", 80),
          Col("UPDATED", "id", 50), Col("SOURCE", "text", 30, 24), Col("TAGS", "list", 40, 16)],
         [
-            [v["name"], v["version"], v["current_stage"], list(v["aliases"]), timestamp(v["last_updated_timestamp"]),
+            [v["name"], v["version"], stage(v["current_stage"], fmt), list(v["aliases"]),
+             timestamp(v["last_updated_timestamp"]),
              v["source"], _tag_items(v["tags"])]
             for v in views
         ],
@@ -165,3 +169,23 @@ def _diff_value(value) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
+
+
+def stage(value: str, fmt: str) -> str:
+    """A stage as a person reads it: MLflow's ``Deleted_Internal`` is "deleted" (JSON keeps MLflow's value)."""
+    return "deleted" if value == "Deleted_Internal" and fmt != "json" else value
+
+
+def _wrapped_pairs(pairs) -> None:
+    """FIELD/VALUE on a terminal: every value whole, folded into the terminal's width."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    grid = Table(show_edge=False, box=None, header_style="bold", pad_edge=False, padding=(0, GAP // 2),
+                 width=console.width)
+    grid.add_column("FIELD", no_wrap=True)
+    grid.add_column("VALUE", overflow="fold", ratio=1)
+    for field, value in pairs:
+        grid.add_row(escape(_cell(field)), escape(_cell(_plain(value))))
+    console.print(grid)

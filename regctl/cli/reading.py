@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from regctl.api import SEARCH_MODELS_DEFAULT, SEARCH_VERSIONS_DEFAULT
-from regctl.cli import entities, render
+from regctl.cli import entities, progressbar, render
 from regctl.cli.app import (
     MAX_DESCRIPTION,
     DryRunOption,
@@ -238,7 +238,7 @@ def search(
         found = registry.search_models(filter, order_by or [], limit)
         _show_listing(found, fmt, wide, entities.models, "no registered model matches")
     else:
-        with render.progress(None, "searching") as progress:
+        with progressbar.progress(None, "searching") as progress:
             found = registry.search_versions(filter, order_by or [], limit, progress=progress)
         _show_listing(found, fmt, wide, entities.search_versions, "no version matches")
     if found.more:
@@ -253,7 +253,7 @@ def download(
     json: JsonOption = False,
 ) -> None:
     """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration (exit 4 if they differ)."""
-    with render.progress(None, "downloading") as progress:
+    with progressbar.progress(None, "downloading", unit="bytes") as progress:
         result = open_registry().download(uri, dest, progress=progress)
     if json:
         render.print_json(result.to_json())

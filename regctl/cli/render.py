@@ -9,7 +9,6 @@ at all: it costs tens of milliseconds to import and seconds to lay out ten
 thousand rows.
 """
 
-import contextlib
 import itertools
 import json
 import os
@@ -17,8 +16,6 @@ import sys
 import time
 
 from regctl.cli.report import visible
-
-_SHOWN = {"Deleted_Internal": "deleted"}  # stages as a person reads them (JSON keeps MLflow's value)
 
 
 class OutputClosed(Exception):
@@ -315,30 +312,3 @@ def _cell(value) -> str:
 
 # ------------------------------------------------------------------ the views
 
-
-class _NoProgress:
-    def __call__(self, done: int, total: int) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def progress(total, description: str):
-    """A Rich progress bar on stderr while the block runs, when stderr is a terminal; else nothing.
-
-    Yields ``update(done, total)``, the callback the library's long operations accept.
-    """
-    if not sys.stderr.isatty():
-        yield _NoProgress()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True, color_system=None if os.environ.get("NO_COLOR") else "auto")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(visible(description), total=total)
-
-        def update(done: int, new_total: int) -> None:
-            bar.update(task, completed=done, total=new_total)
-
-        yield update

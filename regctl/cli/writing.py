@@ -6,7 +6,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from regctl.api import Registry, parse_tag_assignment
-from regctl.cli import render
+from regctl.cli import progressbar, render
 from regctl.cli.app import DryRunOption, JsonOption, ModelName, State, _told, alias_app, app, examples, open_registry
 from regctl.core.errors import InvalidInput
 
@@ -190,7 +190,7 @@ def gc(
     if (name is None) == (not all_models):
         raise InvalidInput("give a model NAME or --all-models, not both or neither")
     registry = open_registry(dry_run)
-    with render.progress(None, "collecting") as progress:
+    with progressbar.progress(None, "collecting") as progress:
         collected = registry.gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged,
                                 progress=progress)
     State.changed = not dry_run and any(c.deleted for c in collected)
@@ -216,7 +216,7 @@ def push(
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
     origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
-    with render.progress(None, "pushing") as update:
+    with progressbar.progress(None, "pushing") as update:
         report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update)
     State.changed = not dry_run
     if json:

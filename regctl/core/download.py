@@ -46,7 +46,8 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
             files = [(None, None, 0)] * count
             total = sum(_size(p) for p in temp.rglob("*") if p.is_file())
         done = 0
-        for relative, path, size in files if fetch is None else []:
+        counts_files = getattr(progress, "counts_files", False)  # a callback that also shows files done/total
+        for count, (relative, path, size) in enumerate(files if fetch is None else [], 1):
             copied = temp / relative
             copied.parent.mkdir(parents=True, exist_ok=True)
             if path.is_symlink():
@@ -54,7 +55,9 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
             else:
                 shutil.copyfile(path, copied)
             done += size
-            if progress:
+            if progress and counts_files:
+                progress(done, total, files=(count, len(files)))
+            elif progress:
                 progress(done, total)
         if recorded is not None:
             single = fetch is None and not Path(source).is_dir()

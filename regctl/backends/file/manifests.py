@@ -76,7 +76,27 @@ def recorded_digest(store, name: str, version: int) -> Optional[str]:
                              f"({show(str(in_manifest))}) and the {DIGEST_TAG} tag ({show(tag)}) disagree")
     if data is not None and in_manifest is None and tag is None:
         raise StoreError(f"damaged file {layout.version_dir(store.root, name, version) / MANIFEST_FILE}: no digest")
+    if in_manifest is None and tag is None:
+        return journalled_digest(store, name, version)
     return in_manifest if in_manifest is not None else tag
+
+
+def journalled_digest(store, name: str, version: int) -> Optional[str]:
+    """The digest of the journal's ``version.create`` record of this version, whatever the model
+    is called now (MLflow's rename drops the manifest): the record naming the version's number,
+    source and creation time, which a rename does not change."""
+    from regctl.core import journal
+
+    meta = store.read_version_meta(name, version) or {}
+    created, source = meta.get("creation_timestamp"), meta.get("source")
+    path = store.journal_path()
+    if created is None or not path.is_file():
+        return None
+    for entry in journal.history_entries(path):
+        if entry.get("operation") == "version.create" and entry.get("target") == version \
+                and entry.get("new") == source and entry.get("created") == created and "digest" in entry:
+            return entry["digest"]
+    return None
 
 
 def verify(store, uri: str) -> dict:
@@ -88,7 +108,7 @@ def verify(store, uri: str) -> dict:
     recorded = recorded_digest(store, name, version)
     if recorded is None:
         raise NotFound(f"version {version} of model {show(name)} has no recorded digest "
-                       "(it was not registered by regctl); nothing to verify")
+                       "(regctl records one for the versions it registers); nothing to verify")
     if not isinstance(recorded, str) or not recorded.startswith(ALGORITHM + ":") or len(recorded) != len(ALGORITHM) + 65:
         raise StoreError(f"damaged digest of version {version} of model {show(name)}: {show(str(recorded))}")
     current = manifest(resolution.path)

@@ -84,9 +84,9 @@ class Plan:
     def remove_tree(self, path: Path) -> None:
         self.changes.append({"op": REMOVE_TREE, "path": self._rel(path)})
 
-    def record(self, operation: str, model, target, old, new) -> None:
-        """A history entry of this change (what ``history`` shows)."""
-        self.entries.append(journal.entry(operation, model, target, old, new))
+    def record(self, operation: str, model, target, old, new, **extra) -> None:
+        """A history entry of this change (what ``history`` shows), with ``extra`` fields kept beside it."""
+        self.entries.append({**journal.entry(operation, model, target, old, new), **extra})
 
     def __bool__(self) -> bool:
         return bool(self.changes)

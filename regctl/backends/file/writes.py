@@ -130,7 +130,11 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
             for alias in aliases:
                 change.set_alias(alias, number)
             change.touch_model(model_meta)
-        change.record("version.create", name, number, None, origin["source"])
+        # The digest and creation time also go into the journal: MLflow's rename rewrites the version
+        # directories without the manifest, and the version is found again by source and creation time.
+        registered = json.loads(content_files[manifests.MANIFEST_FILE])["digest"]
+        change.record("version.create", name, number, None, origin["source"], digest=registered,
+                      created=meta["creation_timestamp"])
         for alias in aliases:
             change.record("alias.set", name, alias, old_aliases[alias], str(number))
         if logged_model:

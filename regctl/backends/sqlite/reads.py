@@ -227,7 +227,7 @@ class SqliteReads(SqliteConnection):
         record = self._registration_record(name, version, created)
         if record is None:
             raise NotFound(f"version {version} of model {show(name)} has no recorded digest in {self.journal_path} "
-                           "(it was not registered by regctl); nothing to verify")
+                           "(regctl records one for the versions it registers); nothing to verify")
         recorded = record.get("digest")
         if not isinstance(recorded, str) or not recorded.startswith(digest.ALGORITHM + ":") \
                 or len(recorded) != len(digest.ALGORITHM) + 65:
