@@ -238,3 +238,112 @@ def history(path: Path, name: Optional[str] = None, alias: Optional[str] = None,
 def damaged_lines(path: Path) -> int:
     """How many journal lines cannot be read as records."""
     return sum(1 for line in lines_from_end(path) if parse(line) is None)
+
+
+# ------------------------------------------------------------------ registrations, by offset
+
+def lines_with_offsets(path: Path) -> Iterator[tuple]:
+    """``(offset, line)`` for each line, oldest first, read in blocks (a line over ``_MAX_LINE`` is skipped)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
+    try:
+        position, start, size = 0, 0, 0
+        pieces: list = []
+        while True:
+            block = os.pread(fd, _BLOCK, position)
+            if not block:
+                break
+            parts = block.split(b"\n")
+            for index, part in enumerate(parts[:-1]):
+                line = b"".join(pieces) + part if index == 0 and pieces else part
+                if line and size + len(part) <= _MAX_LINE:
+                    yield start, line
+                start += (size if index == 0 else 0) + len(part) + 1
+                pieces, size = [], 0
+            tail = parts[-1]
+            if size <= _MAX_LINE:
+                pieces.append(tail)
+            size += len(tail)
+            if size > _MAX_LINE:
+                pieces = []
+            position += len(block)
+        if pieces and size <= _MAX_LINE and b"".join(pieces):
+            yield start, b"".join(pieces)
+    finally:
+        os.close(fd)
+
+
+_CREATE, _RENAME, _DELETE = b'"version.create"', b'"model.rename"', b'"model.delete"'
+_DECODER = json.JSONDecoder()
+
+
+def _top_level(line: bytes, key: bytes):
+    """The scalar value of a top-level key that follows ``files`` in a sorted record (``model``,
+    ``target``, ``operation``); raises ValueError when it cannot be read that way."""
+    at = line.rfind(b'"' + key + b'": ')
+    if at < 0:
+        raise ValueError(key)
+    value, _ = _DECODER.raw_decode(line[at + len(key) + 4:].decode("utf-8"))
+    if isinstance(value, (dict, list)):
+        raise ValueError(key)
+    return value
+
+
+def registrations(path: Path) -> dict:
+    """``{(model, version): offset}`` of each version's ``version.create`` record that holds a digest,
+    the journal replayed once: a rename carries its model's records along, a deletion drops them.
+    Only offsets are kept, so memory grows with the versions, not with the journal; a registration's
+    large ``files`` map is never parsed here (``record_at`` reads the one a caller needs)."""
+    found: dict = {}
+    for offset, line in lines_with_offsets(path):
+        if _CREATE in line:
+            try:  # sorted keys put model, operation and target after the files map: read them from the end
+                if _top_level(line, b"operation") != "version.create" or b'"digest": ' not in line:
+                    continue
+                found[(_top_level(line, b"model"), _top_level(line, b"target"))] = offset
+                continue
+            except (ValueError, UnicodeDecodeError):
+                pass  # not a record regctl wrote this way: parse it whole
+        elif _RENAME not in line and _DELETE not in line:
+            continue
+        record = parse(line)
+        if record is None:
+            continue
+        operation, model = record.get("operation"), record.get("model")
+        if operation == "version.create" and "digest" in record:
+            try:
+                found[(model, record.get("target"))] = offset
+            except TypeError:  # an unhashable name or target: not a record of any version
+                continue
+        elif operation == "model.rename":
+            old = record.get("old")
+            for key in [k for k in found if k[0] == old]:
+                found[(model, key[1])] = found.pop(key)
+        elif operation == "model.delete":
+            for key in [k for k in found if k[0] == model]:
+                del found[key]
+    return found
+
+
+def record_at(path: Path, offset: int) -> Optional[dict]:
+    """The record on the line that starts at ``offset``, or None when it is not one."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
+    try:
+        pieces, position = [], offset
+        while True:
+            block = os.pread(fd, _BLOCK, position)
+            end = block.find(b"\n")
+            pieces.append(block if end < 0 else block[:end])
+            position += len(block)
+            if end >= 0 or not block or position - offset > _MAX_LINE:
+                break
+    finally:
+        os.close(fd)
+    return parse(b"".join(pieces))
