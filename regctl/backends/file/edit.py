@@ -24,7 +24,7 @@ from regctl.core import atomic, yamlfile
 from regctl.core.atomic import now_ms
 from regctl.core.errors import Conflict, StoreError
 from regctl.core.names import show
-from regctl.core.rules import model_exists
+from regctl.core.rules import model_exists, model_not_found
 
 
 @contextlib.contextmanager
@@ -34,7 +34,7 @@ def edit(store: Store, name: str, *, create: bool = False, also_lock: Iterable[s
     ``create``: the store may not exist yet (a registration creates it).
     ``also_lock``: further lock names (a logged model) held until the change is applied.
     """
-    created = _prepare(store, create)
+    created = _prepare(store, create, name)
     try:
         with contextlib.ExitStack() as locks:
             locks.enter_context(atomic.locked(store.lock_path(name), f"model {show(name)}"))
@@ -66,8 +66,11 @@ def _remove_created(created: list) -> None:
             pass
 
 
-def _prepare(store: Store, create: bool) -> list:
-    """The directories made for the lock, when ``create`` and the store is new; else require the store."""
+def _prepare(store: Store, create: bool, name: str) -> list:
+    """The directories made for the lock, when ``create`` and the store is new; else require the store.
+
+    A store that exists but holds no registered model yet (MLflow made ``mlruns/`` for runs
+    only) is a store: what is missing there is the model ``name`` (exit 1), not the store."""
     if not create:
         store.require()
     created = []
@@ -75,6 +78,8 @@ def _prepare(store: Store, create: bool) -> list:
         if directory.is_dir():
             continue
         if not create:
+            if directory != store.root:
+                raise model_not_found(store, name)
             raise StoreError(f"no MLflow store at {store.root} (use --store or REGCTL_STORE)")
         try:
             directory.mkdir(parents=directory == store.root)

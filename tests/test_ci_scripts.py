@@ -1,0 +1,33 @@
+"""What a CI script relies on: a registry without models is a store, where a model is missing."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import copy_fixture_store, one_line_failure, regctl, snapshot
+
+
+@pytest.fixture
+def runs_only(tmp_path):
+    """An ``mlruns/`` MLflow made with experiments and runs, and no registered model yet."""
+    root = copy_fixture_store("mlflow3-store", tmp_path)
+    shutil.rmtree(root / "models")
+    return root
+
+
+@pytest.mark.parametrize("argv", [
+    ("alias", "set", "NoSuch", "champion", "1"),
+    ("alias", "delete", "NoSuch", "champion"),
+    ("tag", "NoSuch", "team=risk"),
+    ("versions", "NoSuch"),
+])
+def test_a_missing_model_in_a_registry_without_models_exits_1(runs_only, argv):
+    before = snapshot(runs_only)
+    one_line_failure(regctl(*argv, store=runs_only), 1, "registered model 'NoSuch' not found")
+    assert snapshot(runs_only) == before
+
+
+def test_a_missing_store_is_still_no_store(tmp_path):
+    missing = tmp_path / "nowhere"
+    one_line_failure(regctl("alias", "set", "NoSuch", "champion", "1", store=missing), 4, "no MLflow store at")
+    assert not missing.exists()
