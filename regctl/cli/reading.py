@@ -137,7 +137,7 @@ def _description_text(text: Optional[str], file: Optional[str]) -> str:
 
 
 @app.command(epilog=examples(
-    'ls "$(regctl resolve models:/iris-classifier@champion)"',
+    'p=$(regctl resolve models:/iris-classifier@champion) || exit; ls "$p"',
     "regctl resolve models:/iris-classifier/Production --json"))
 def resolve(
     uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, models:/N/latest, models:/N/<stage>, "
