@@ -86,7 +86,8 @@ MAX_DESCRIPTION = 1 << 24  # characters read for --set-file: a description, not 
 
 STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI), "
               "MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow tracking server "
-              "(http://HOST:PORT, https://...). Default: $REGCTL_STORE, else "
+              "(http://HOST:PORT, https://...); a project directory holding mlflow.db and no file store "
+              "is its mlflow.db. Default: $REGCTL_STORE, else "
               "$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds a file store, "
               "else ./mlflow.db when it exists, else ./mlruns; a URI of another kind is an error, never a "
               "fallback.")

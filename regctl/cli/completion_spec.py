@@ -34,7 +34,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
       'options': {'--store': ('dir',
                               'The store, given before or after the command: an mlruns/ directory (a path or '
                               "a file: URI), MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow "
-                              'tracking server (http://HOST:PORT, https://...). Default: $REGCTL_STORE, else '
+                              'tracking server (http://HOST:PORT, https://...); a project directory holding '
+                              'mlflow.db and no file store is its mlflow.db. Default: $REGCTL_STORE, else '
                               '$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds '
                               'a file store, else ./mlflow.db when it exists, else ./mlruns; a URI of '
                               'another kind is an error, never a fallback.'),
