@@ -52,3 +52,36 @@ def test_store_naming_a_file_store_or_a_new_directory_is_unchanged(tmp_path, sto
     (fresh / "mlflow.db").write_bytes(b"")  # an mlflow.db inside a file store is not the store
     (fresh / "models").mkdir()
     assert ok_json("models", store=fresh) == []
+
+
+def test_store_says_which_store_its_kind_and_what_chose_it(tmp_path, store3):
+    project = tmp_path / "project"
+    copy_fixture_db("mlflow3-db", project)
+    database = str(project / "mlflow.db")
+    assert ok_json("store", store=store3) == {"store": str(store3), "kind": "file", "origin": "--store",
+                                              "shadows": {}}
+    assert ok_json("store", store=None, cwd=project)["kind"] == "sqlite"
+    by_default = ok(regctl("store", cwd=project))
+    assert by_default.splitlines() == [f"store: {database}", "kind: sqlite", "chosen by: the directory rule "
+                                       "(no --store, REGCTL_STORE, MLFLOW_REGISTRY_URI or MLFLOW_TRACKING_URI)"]
+    server = ok_json("store", store=None, env={"MLFLOW_TRACKING_URI": "http://user:secret@127.0.0.1:9"})
+    assert server == {"store": "http://user:***@127.0.0.1:9", "kind": "server", "origin": "MLFLOW_TRACKING_URI",
+                      "shadows": {}}
+
+
+def test_an_exported_regctl_store_hiding_another_store_is_said_once(tmp_path, store3):
+    project = tmp_path / "project"
+    copy_fixture_db("mlflow3-db", project)
+    env = {"REGCTL_STORE": str(store3), "MLFLOW_TRACKING_URI": f"sqlite:///{project}/mlflow.db"}
+    before = snapshot(project)
+    found = ok_json("store", store=None, env=env)
+    assert (found["store"], found["origin"]) == (str(store3), "REGCTL_STORE")
+    assert found["shadows"] == {"MLFLOW_TRACKING_URI": env["MLFLOW_TRACKING_URI"]}
+    result = regctl("versions", "iris-classifier", env=env)
+    ok(result)
+    assert result.stderr.startswith("regctl: note: REGCTL_STORE='") and result.stderr.count("\n") == 1
+    assert "' wins over MLFLOW_TRACKING_URI='sqlite:///" in result.stderr
+    assert result.stderr.endswith("', which names another store (unset REGCTL_STORE to use it)\n")
+    same = regctl("versions", "iris-classifier", env={"REGCTL_STORE": str(store3), "MLFLOW_TRACKING_URI": str(store3)})
+    assert ok(same) and same.stderr == ""
+    assert snapshot(project) == before

@@ -67,7 +67,17 @@ class State:
 
 def open_registry(dry_run: bool = False) -> Registry:
     State.dry_run = dry_run
+    _notice_shadowed_store()
     return Registry(State.store_option, dry_run=dry_run, notify=render.waiting)
+
+
+def _notice_shadowed_store() -> None:
+    """One stderr line when an exported REGCTL_STORE hides an MLflow variable naming another store."""
+    from regctl.core.locations import shadow_notice, shadowed
+
+    hidden = shadowed(State.store_option)
+    if hidden is not None:
+        render.info(f"regctl: note: {shadow_notice(*hidden)}")
 
 
 def _told(message: str) -> None:
@@ -193,7 +203,7 @@ def _with_suggestion(exc: click.ClickException) -> str:
 from regctl.cli import reading, writing  # noqa: E402,F401
 
 # --help lists them in this order, whichever module defines them
-_APP_ORDER = ["register", "models", "versions", "tag", "describe", "resolve", "stage", "rename", "delete", "history", "doctor", "verify", "completion", "man_page", "search", "download", "diff", "gc", "push"]
+_APP_ORDER = ["register", "models", "versions", "tag", "describe", "resolve", "stage", "rename", "delete", "history", "doctor", "verify", "completion", "man_page", "search", "download", "diff", "gc", "push", "store_command"]
 app.registered_commands.sort(key=lambda info: _APP_ORDER.index(getattr(info.callback, "__name__", "")))
 _ALIAS_APP_ORDER = ["alias_set", "alias_delete", "alias_list", "alias_rollback"]
 alias_app.registered_commands.sort(key=lambda info: _ALIAS_APP_ORDER.index(getattr(info.callback, "__name__", "")))

@@ -30,6 +30,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                             'points at.',
                       'push': 'Copy registered models to another store: versions (with their files), tags, '
                               'aliases, stages, descriptions.',
+                      'store': 'Show which store commands use, its kind, and what chose it; read nothing in '
+                               'it.',
                       'alias': 'Set, delete, list and roll back aliases.'},
       'options': {'--store': ('dir',
                               'The store, given before or after the command: an mlruns/ directory (a path or '
@@ -253,6 +255,12 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       '--help': (None, 'Show this message and exit.')},
           'arguments': ['value'],
           'variadic': True},
+ 'store': {'subcommands': {},
+           'options': {'--json': (None, 'Print JSON: store, kind (file, sqlite, server), origin, shadows.'),
+                       '-h': (None, 'Show this message and exit.'),
+                       '--help': (None, 'Show this message and exit.')},
+           'arguments': [],
+           'variadic': False},
  'alias': {'subcommands': {'set': 'Point ALIAS of NAME at VERSION.',
                            'delete': 'Delete ALIAS of NAME.',
                            'list': 'List the aliases of NAME.',

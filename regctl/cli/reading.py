@@ -1,4 +1,4 @@
-"""The commands that read: models, versions, describe, alias list, resolve, search, history, verify, diff, download, doctor."""
+"""The commands that read: models, versions, describe, alias list, resolve, search, history, verify, diff, download, doctor, store."""
 
 
 import sys
@@ -277,3 +277,24 @@ def diff(
         render.diff(result.to_json())
     if not result.equal:
         raise typer.Exit(1)
+
+
+@app.command("store", epilog=examples("regctl store", "regctl --store sqlite:///mlflow.db store --json"))
+def store_command(json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: store, kind (file, sqlite, server), origin, shadows.")] = False) -> None:
+    """Show which store commands use, its kind, and what chose it; read nothing in it."""
+    from regctl.api import store_in_use
+    from regctl.core.locations import shadow_notice
+
+    found = store_in_use(State.store_option)
+    if json:
+        render.print_json(found)
+        return
+    origin = found["origin"]
+    chosen = ("the directory rule (no --store, REGCTL_STORE, MLFLOW_REGISTRY_URI or MLFLOW_TRACKING_URI)"
+              if origin == "default" else origin)
+    render.line(f"store: {found['store']}")
+    render.line(f"kind: {found['kind']}")
+    render.line(f"chosen by: {chosen}")
+    for variable, value in found["shadows"].items():
+        render.info(f"regctl: note: {shadow_notice(variable, value)}")
