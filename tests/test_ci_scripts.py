@@ -1,10 +1,19 @@
 """What a CI script relies on: a registry without models is a store, where a model is missing."""
 
+import json
 import shutil
 
 import pytest
 
-from tests.conftest import copy_fixture_db, copy_fixture_store, ok, ok_json, one_line_failure, regctl, snapshot
+from tests.conftest import (
+    copy_fixture_db,
+    copy_fixture_store,
+    ok,
+    ok_json,
+    one_line_failure,
+    regctl,
+    snapshot,
+)
 
 
 @pytest.fixture
@@ -85,3 +94,27 @@ def test_an_exported_regctl_store_hiding_another_store_is_said_once(tmp_path, st
     same = regctl("versions", "iris-classifier", env={"REGCTL_STORE": str(store3), "MLFLOW_TRACKING_URI": str(store3)})
     assert ok(same) and same.stderr == ""
     assert snapshot(project) == before
+
+
+def test_write_commands_print_what_they_did_as_json(any_store):
+    name, renamed = any_store.name, any_store.name + "-2"
+    registered = any_store.json("register", any_store.model_dir(), "--name", name)
+    version = registered["version"]
+    assert registered == any_store.json("describe", name, "--version", version)
+    assert any_store.json("alias", "set", name, "champion", version) == {
+        "name": name, "alias": "champion", "old": None, "new": int(version), "changed": True}
+    again = any_store.run("alias", "set", name, "champion", version, "--expect", "none", "--json")
+    assert json.loads(again.stdout)["changed"] is False and again.returncode == 0
+    assert any_store.json("tag", name, "team=risk") == {"name": name, "version": None, "set": {"team": "risk"},
+                                                         "deleted": []}
+    assert any_store.json("stage", name, version, "Staging")["current_stage"] == "Staging"
+    assert any_store.json("describe", name, "--set", "for CI")["description"] == "for CI"
+    assert any_store.json("alias", "delete", name, "champion")["new"] is None
+    assert any_store.json("rename", name, renamed) == {"old": name, "new": renamed}
+    assert any_store.json("delete", renamed, "--yes") == {"name": renamed, "version": None, "aliases_removed": []}
+
+
+@pytest.mark.parametrize("command", [["diff", "a", "b"], ["gc", "x", "--keep", "1"], ["push", "--to", "t"],
+                                     ["download", "a", "b"]])
+def test_json_only_commands_do_not_promise_format(command):
+    assert "same as --format" not in ok(regctl(*command[:1], "--help"))

@@ -35,6 +35,9 @@ app.add_typer(alias_app, name="alias")
 
 ModelName = Annotated[str, typer.Argument(help="Registered model name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names (same as --format json).")]
+JsonOnlyOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names.")]
+WriteJsonOption = Annotated[bool, typer.Option(
+    "--json", help="Print what was done (or, with --dry-run, would be) as JSON on stdout; the confirmation stays on stderr.")]
 FormatOption = Annotated[Optional[str], typer.Option(
     "--format", click_type=click.Choice(render.FORMATS), show_choices=True,
     help="table (the default on a terminal), tsv (the default when piped: one record per line, "

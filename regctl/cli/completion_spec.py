@@ -55,6 +55,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                           '--alias': ('alias', 'Point this alias at the new version; repeatable.'),
                           '--dry-run': (None,
                                         'Check and show what would change ("would: ..."); change nothing.'),
+                          '--json': (None,
+                                     'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                     'the confirmation stays on stderr.'),
                           '-h': (None, 'Show this message and exit.'),
                           '--help': (None, 'Show this message and exit.')},
               'arguments': ['uri'],
@@ -92,6 +95,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                      '--version': ('version',
                                    'Tag version N (or the version ALIAS points at) instead of the model.'),
                      '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
+                     '--json': (None,
+                                'Print what was done (or, with --dry-run, would be) as JSON on stdout; the '
+                                'confirmation stays on stderr.'),
                      '-h': (None, 'Show this message and exit.'),
                      '--help': (None, 'Show this message and exit.')},
          'arguments': ['model', 'value'],
@@ -127,6 +133,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
            'options': {'--archive-existing': (None, 'Archive other versions in the target stage.'),
                        '--dry-run': (None,
                                      'Check and show what would change ("would: ..."); change nothing.'),
+                       '--json': (None,
+                                  'Print what was done (or, with --dry-run, would be) as JSON on stdout; the '
+                                  'confirmation stays on stderr.'),
                        '-h': (None, 'Show this message and exit.'),
                        '--help': (None, 'Show this message and exit.')},
            'arguments': ['model', 'version', 'stage'],
@@ -134,6 +143,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
  'rename': {'subcommands': {},
             'options': {'--dry-run': (None,
                                       'Check and show what would change ("would: ..."); change nothing.'),
+                        '--json': (None,
+                                   'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                   'the confirmation stays on stderr.'),
                         '-h': (None, 'Show this message and exit.'),
                         '--help': (None, 'Show this message and exit.')},
             'arguments': ['model', 'value'],
@@ -147,6 +159,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                   'and a script is refused (exit 2).'),
                         '--dry-run': (None,
                                       'Check and show what would change ("would: ..."); change nothing.'),
+                        '--json': (None,
+                                   'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                   'the confirmation stays on stderr.'),
                         '-h': (None, 'Show this message and exit.'),
                         '--help': (None, 'Show this message and exit.')},
             'arguments': ['model'],
@@ -217,13 +232,13 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
             'arguments': ['value'],
             'variadic': False},
  'download': {'subcommands': {},
-              'options': {'--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+              'options': {'--json': (None, "Print JSON, with MLflow's field names."),
                           '-h': (None, 'Show this message and exit.'),
                           '--help': (None, 'Show this message and exit.')},
               'arguments': ['uri', 'value'],
               'variadic': False},
  'diff': {'subcommands': {},
-          'options': {'--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+          'options': {'--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},
           'arguments': ['value', 'value'],
@@ -238,7 +253,7 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                         'default).'),
                     '--all-models': (None, 'Collect every registered model, each in its own change.'),
                     '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
-                    '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                    '--json': (None, "Print JSON, with MLflow's field names."),
                     '-h': (None, 'Show this message and exit.'),
                     '--help': (None, 'Show this message and exit.')},
         'arguments': ['model'],
@@ -250,7 +265,7 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                  'The source store (default: the store, as --store or the environment choose '
                                  'it).'),
                       '--dry-run': (None, 'Print what would be copied; change nothing.'),
-                      '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                      '--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},
           'arguments': ['value'],
@@ -275,6 +290,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                         'must not exist).'),
                            '--dry-run': (None,
                                          'Check and show what would change ("would: ..."); change nothing.'),
+                           '--json': (None,
+                                      'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                      'the confirmation stays on stderr.'),
                            '-h': (None, 'Show this message and exit.'),
                            '--help': (None, 'Show this message and exit.')},
                'arguments': ['model', 'alias', 'version'],
@@ -283,6 +301,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                   'options': {'--dry-run': (None,
                                             'Check and show what would change ("would: ..."); change '
                                             'nothing.'),
+                              '--json': (None,
+                                         'Print what was done (or, with --dry-run, would be) as JSON on '
+                                         'stdout; the confirmation stays on stderr.'),
                               '-h': (None, 'Show this message and exit.'),
                               '--help': (None, 'Show this message and exit.')},
                   'arguments': ['model', 'alias'],
@@ -304,6 +325,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                     'options': {'--dry-run': (None,
                                               'Check and show what would change ("would: ..."); change '
                                               'nothing.'),
+                                '--json': (None,
+                                           'Print what was done (or, with --dry-run, would be) as JSON on '
+                                           'stdout; the confirmation stays on stderr.'),
                                 '-h': (None, 'Show this message and exit.'),
                                 '--help': (None, 'Show this message and exit.')},
                     'arguments': ['model', 'alias'],
