@@ -261,7 +261,7 @@ def test_every_help_ends_with_examples(command):
     lines = text.rstrip("\n").split("\n")
     start = [line.strip() for line in lines].index("Examples:")
     examples = [line.strip() for line in lines[start + 1:]]
-    assert 1 <= len(examples) <= 2 and all(e.startswith(("regctl ", "v=$(regctl", "ls ", "source ")) for e in examples)
+    assert 1 <= len(examples) <= 2 and all(e.startswith(("regctl ", "v=$(regctl", "p=$(regctl", "ls ", "source ")) for e in examples)
     assert all(" ".join(command) in e for e in examples), examples
 
 
