@@ -366,16 +366,18 @@ class Registry:
     # ------------------------------------------------------- between stores
 
     def push(self, target: Union["Registry", str], names: Optional[Sequence[str]] = None, *,
-             dry_run: bool = False, progress=None):
+             dry_run: bool = False, progress=None, move_aliases: bool = False):
         """Copy models (all when ``names`` is None) with their versions' files, tags, aliases, stages
-        and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``."""
+        and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``.
+        An alias the target has that points elsewhere is moved only with ``move_aliases``: without
+        it, such a push is a Conflict naming them all, before anything is written."""
         from regctl.push import push
 
         names = None if names is None else _strings(names, "names")
         for name in names or ():
             self._name(name)
         target = target if isinstance(target, Registry) else Registry(_path(target, "target"), notify=self.notify)
-        return push(self, target, names, dry_run=dry_run, progress=progress)
+        return push(self, target, names, dry_run=dry_run, progress=progress, move_aliases=move_aliases)
 
 
 _MISSING = object()

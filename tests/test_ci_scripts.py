@@ -118,3 +118,24 @@ def test_write_commands_print_what_they_did_as_json(any_store):
                                      ["download", "a", "b"]])
 def test_json_only_commands_do_not_promise_format(command):
     assert "same as --format" not in ok(regctl(*command[:1], "--help"))
+
+
+def test_push_never_moves_a_target_alias_that_points_elsewhere_unless_asked(any_store, tmp_path):
+    name = any_store.name
+    local = tmp_path / "local" / "mlruns"
+    for _ in range(2):
+        ok(regctl("register", any_store.model_dir(), "--name", name, store=local))
+    ok(regctl("alias", "set", name, "champion", "2", store=local))
+    ok(regctl("alias", "set", name, "candidate", "2", store=local))
+    any_store.ok("register", any_store.model_dir("team"), "--name", name)
+    any_store.ok("alias", "set", name, "champion", "1")
+    before = any_store.json("versions", name, "--all")
+    for extra in (["--dry-run"], []):
+        result = regctl("push", name, "--to", any_store.store, *extra, store=local, env=any_store.env)
+        line = one_line_failure(result, 3, f"'{name}'@champion (at 1)", "--move-aliases")
+        assert "candidate" not in line
+        assert any_store.json("versions", name, "--all") == before
+        assert any_store.json("alias", "list", name) == {"champion": 1}
+    ok(regctl("push", name, "--to", any_store.store, "--move-aliases", store=local, env=any_store.env))
+    aliases = any_store.json("alias", "list", name)
+    assert aliases["champion"] == aliases["candidate"] != 1

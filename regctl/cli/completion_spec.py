@@ -265,6 +265,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                  'The source store (default: the store, as --store or the environment choose '
                                  'it).'),
                       '--dry-run': (None, 'Print what would be copied; change nothing.'),
+                      '--move-aliases': (None,
+                                         'Move aliases the target has that point elsewhere (without it, such '
+                                         'a push copies nothing and exits 3, naming them).'),
                       '--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},

@@ -248,12 +248,16 @@ def push(
     source: Annotated[Optional[str], typer.Option("--from", metavar="STORE", help="The source store (default: the "
                                                   "store, as --store or the environment choose it).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be copied; change nothing.")] = False,
+    move_aliases: Annotated[bool, typer.Option(
+        "--move-aliases", help="Move aliases the target has that point elsewhere (without it, such a push "
+                               "copies nothing and exits 3, naming them).")] = False,
     json: JsonOnlyOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
     origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
     with render.progress(None, "pushing") as update:
-        report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update)
+        report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update,
+                             move_aliases=move_aliases)
     State.changed = not dry_run
     if json:
         render.print_json(report.to_json())
