@@ -56,7 +56,7 @@ VersionArg = Union[int, str]
 #: MLflow's client defaults for ``search_model_versions`` and ``search_registered_models``.
 SEARCH_VERSIONS_DEFAULT = 10000
 SEARCH_MODELS_DEFAULT = 100
-__all__ = ["Registry", "open_backend", "parse_tag_assignment"]
+__all__ = ["Registry", "open_backend", "parse_tag_assignment", "store_in_use"]
 
 
 def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
@@ -85,6 +85,30 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
     from regctl.core.locations import store_root
 
     return FileBackend(store_root(store).path, dry_run=dry_run)
+
+
+def store_in_use(store: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
+                 cwd: Optional[str] = None) -> dict:
+    """Which store ``store`` (or, when None, the environment and the directory rule) names:
+    ``store`` (path, database file or server URL), ``kind`` (file, sqlite, server), ``origin``
+    (``--store``, the variable that chose it, or ``default``: the directory rule) and
+    ``shadows``: ``{variable: value}`` of an MLflow variable REGCTL_STORE hides. Reads nothing."""
+    from regctl.backends.sqlite.schema import chosen_database
+    from regctl.core.locations import chosen_value, redact_credentials, shadowed, store_root
+    from regctl.core.remote import server_url
+
+    env = os.environ if environ is None else environ
+    chosen = chosen_value(store, env)
+    url = server_url(store, env)
+    if url is not None:
+        kind, where = "server", redact_credentials(url)
+    else:
+        database = chosen_database(store, env, cwd)
+        kind, where = ("sqlite", str(database)) if database is not None else (
+            "file", str(store_root(store, env, cwd).path))
+    hidden = shadowed(store, env)
+    return {"store": where, "kind": kind, "origin": chosen[1] if chosen else "default",
+            "shadows": {} if hidden is None else {hidden[0]: redact_credentials(hidden[1])}}
 
 
 class Registry:
@@ -342,16 +366,18 @@ class Registry:
     # ------------------------------------------------------- between stores
 
     def push(self, target: Union["Registry", str], names: Optional[Sequence[str]] = None, *,
-             dry_run: bool = False, progress=None):
+             dry_run: bool = False, progress=None, move_aliases: bool = False):
         """Copy models (all when ``names`` is None) with their versions' files, tags, aliases, stages
-        and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``."""
+        and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``.
+        An alias the target has that points elsewhere is moved only with ``move_aliases``: without
+        it, such a push is a Conflict naming them all, before anything is written."""
         from regctl.push import push
 
         names = None if names is None else _strings(names, "names")
         for name in names or ():
             self._name(name)
         target = target if isinstance(target, Registry) else Registry(_path(target, "target"), notify=self.notify)
-        return push(self, target, names, dry_run=dry_run, progress=progress)
+        return push(self, target, names, dry_run=dry_run, progress=progress, move_aliases=move_aliases)
 
 
 _MISSING = object()

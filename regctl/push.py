@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 from regctl.core import digest
-from regctl.core.errors import IntegrityError, NotFound, RegctlError, StoreError
+from regctl.core.errors import Conflict, IntegrityError, NotFound, RegctlError, StoreError
 from regctl.core.names import show, validate_alias, validate_model_name, validate_tags
 
 DIGEST_TAG = "regctl.content_digest"
@@ -225,7 +225,7 @@ def _check_values(plan: ModelPlan) -> None:
 # ------------------------------------------------------------------------ push
 
 def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool = False,
-         progress=None) -> PushReport:
+         progress=None, move_aliases: bool = False) -> PushReport:
     """Copy the models ``names`` (all when None) from the ``source`` registry to ``target``.
 
     Every model is read and checked first (see ``plan_model``), so a push that would fail on
@@ -234,6 +234,10 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
     target_exists = _target_exists(target)
     plans = [plan_model(source, target, name, target_exists) for name in wanted]
+    conflicts = [held for plan in plans for held in alias_conflicts(plan)]
+    if conflicts and not move_aliases:
+        raise Conflict(f"the target's aliases {', '.join(conflicts)} point elsewhere; nothing "
+                       f"{'would be ' if dry_run else ''}copied (--move-aliases moves them)")
     check_import = getattr(target.backend, "check_import", None)
     if check_import is not None and any(len(plan.present) < len(plan.versions) for plan in plans):
         check_import()
@@ -261,6 +265,16 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report
+
+
+def alias_conflicts(plan: ModelPlan) -> list:
+    """The aliases the target already has that the push would move: ``NAME@ALIAS (at N)``."""
+    existing = plan.existing
+    if existing is None or not plan.versions:
+        return []
+    held = dict(existing.aliases)
+    return [f"{show(plan.model.name)}@{alias} (at {held[alias]})" for alias, number in plan.model.aliases.items()
+            if number is not None and held.get(alias) is not None and plan.present.get(number) != held[alias]]
 
 
 def _target_exists(target) -> bool:

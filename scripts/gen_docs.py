@@ -142,7 +142,8 @@ EXAMPLES = [
      "regctl alias set iris-classifier champion 3 --expect 2\n"
      "regctl alias rollback iris-classifier champion"),
     ("Use the files of the version an alias points at:",
-     'p=$(regctl resolve models:/iris-classifier@champion) || exit; ls "$p"'),
+     'p=$(regctl resolve models:/iris-classifier@champion) || exit   # a failure stops the script\n'
+     'ls "$p"'),
     ("Tag a version and show it as JSON:",
      "regctl tag iris-classifier validation_status=approved --version 2\n"
      "regctl describe iris-classifier --version 2 --json"),

@@ -111,6 +111,7 @@ check 0 regctl doctor
 check 0 regctl doctor --fix --json
 check 0 regctl completion bash
 check 0 regctl man
+check 0 regctl store --json
 # Failures are one line and a documented status, never a traceback.
 check 1 regctl resolve models:/iris-classifier/7
 check 2 regctl delete iris-classifier

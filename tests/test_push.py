@@ -137,13 +137,13 @@ def test_push_file_to_file_maps_versions_into_an_existing_model(tmp_path):
     # one version already there: the same files as source version 3
     ok(regctl("register", names["sources"]["a3"], "--name", a, store=target))
 
-    dry = regctl("push", a, "--to", target, "--dry-run", store=source)
+    dry = regctl("push", a, "--to", target, "--dry-run", "--move-aliases", store=source)
     assert ok(dry).splitlines() == [f"{a}: version 1 -> (new) (dry run)", f"{a}: version 3 = 2 (already there)",
                                     f"{a}: alias challenger -> the copy of version 1 (dry run)", f"{a}: alias champion -> 2 (dry run)"]
     assert "nothing changed" in dry.stderr
     assert [v["version"] for v in versions_json(target, a)] == [2, 1]
 
-    result = regctl("push", a, "--to", target, store=source)
+    result = regctl("push", a, "--to", target, "--move-aliases", store=source)
     assert ok(result).splitlines() == [f"{a}: version 1 -> 3", f"{a}: version 3 = 2 (already there)",
                                        f"{a}: alias challenger -> 3", f"{a}: alias champion -> 2"]
     views = {v["version"]: v for v in versions_json(target, a)}

@@ -33,6 +33,9 @@ app.add_typer(alias_app, name="alias")
 
 ModelName = Annotated[str, typer.Argument(help="Registered model name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names (same as --format json).")]
+JsonOnlyOption = Annotated[bool, typer.Option("--json", help="Print JSON, with MLflow's field names.")]
+WriteJsonOption = Annotated[bool, typer.Option(
+    "--json", help="Print what was done (or, with --dry-run, would be) as JSON on stdout; the confirmation stays on stderr.")]
 FormatOption = Annotated[Optional[str], typer.Option(
     "--format", click_type=click.Choice(render.FORMATS), show_choices=True,
     help="table (the default on a terminal), tsv (the default when piped: one record per line, "
@@ -65,7 +68,17 @@ class State:
 
 def open_registry(dry_run: bool = False) -> Registry:
     State.dry_run = dry_run
+    _notice_shadowed_store()
     return Registry(State.store_option, dry_run=dry_run, notify=render.waiting)
+
+
+def _notice_shadowed_store() -> None:
+    """One stderr line when an exported REGCTL_STORE hides an MLflow variable naming another store."""
+    from regctl.core.locations import shadow_notice, shadowed
+
+    hidden = shadowed(State.store_option)
+    if hidden is not None:
+        render.info(f"regctl: note: {shadow_notice(*hidden)}")
 
 
 def _told(message: str) -> None:
@@ -84,7 +97,8 @@ MAX_DESCRIPTION = 1 << 24  # characters read for --set-file: a description, not 
 
 STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI), "
               "MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow tracking server "
-              "(http://HOST:PORT, https://...). Default: $REGCTL_STORE, else "
+              "(http://HOST:PORT, https://...); a project directory holding mlflow.db and no file store "
+              "is its mlflow.db. Default: $REGCTL_STORE, else "
               "$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds a file store, "
               "else ./mlflow.db when it exists, else ./mlruns; a URI of another kind is an error, never a "
               "fallback.")
@@ -194,7 +208,7 @@ def _with_suggestion(exc: click.ClickException) -> str:
 from regctl.cli import reading, writing  # noqa: E402,F401
 
 # --help lists them in this order, whichever module defines them
-_APP_ORDER = ["register", "models", "versions", "tag", "describe", "resolve", "stage", "rename", "delete", "history", "doctor", "verify", "completion", "man_page", "search", "download", "diff", "gc", "push"]
+_APP_ORDER = ["register", "models", "versions", "tag", "describe", "resolve", "stage", "rename", "delete", "history", "doctor", "verify", "completion", "man_page", "search", "download", "diff", "gc", "push", "store_command"]
 app.registered_commands.sort(key=lambda info: _APP_ORDER.index(getattr(info.callback, "__name__", "")))
 _ALIAS_APP_ORDER = ["alias_set", "alias_delete", "alias_list", "alias_rollback"]
 alias_app.registered_commands.sort(key=lambda info: _ALIAS_APP_ORDER.index(getattr(info.callback, "__name__", "")))

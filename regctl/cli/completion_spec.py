@@ -30,11 +30,14 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                             'points at.',
                       'push': 'Copy registered models to another store: versions (with their files), tags, '
                               'aliases, stages, descriptions.',
+                      'store': 'Show which store commands use, its kind, and what chose it; read nothing in '
+                               'it.',
                       'alias': 'Set, delete, list and roll back aliases.'},
       'options': {'--store': ('dir',
                               'The store, given before or after the command: an mlruns/ directory (a path or '
                               "a file: URI), MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow "
-                              'tracking server (http://HOST:PORT, https://...). Default: $REGCTL_STORE, else '
+                              'tracking server (http://HOST:PORT, https://...); a project directory holding '
+                              'mlflow.db and no file store is its mlflow.db. Default: $REGCTL_STORE, else '
                               '$MLFLOW_REGISTRY_URI, else $MLFLOW_TRACKING_URI, else ./mlruns when it holds '
                               'a file store, else ./mlflow.db when it exists, else ./mlruns; a URI of '
                               'another kind is an error, never a fallback.'),
@@ -52,6 +55,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                           '--alias': ('alias', 'Point this alias at the new version; repeatable.'),
                           '--dry-run': (None,
                                         'Check and show what would change ("would: ..."); change nothing.'),
+                          '--json': (None,
+                                     'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                     'the confirmation stays on stderr.'),
                           '-h': (None, 'Show this message and exit.'),
                           '--help': (None, 'Show this message and exit.')},
               'arguments': ['uri'],
@@ -89,6 +95,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                      '--version': ('version',
                                    'Tag version N (or the version ALIAS points at) instead of the model.'),
                      '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
+                     '--json': (None,
+                                'Print what was done (or, with --dry-run, would be) as JSON on stdout; the '
+                                'confirmation stays on stderr.'),
                      '-h': (None, 'Show this message and exit.'),
                      '--help': (None, 'Show this message and exit.')},
          'arguments': ['model', 'value'],
@@ -124,6 +133,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
            'options': {'--archive-existing': (None, 'Archive other versions in the target stage.'),
                        '--dry-run': (None,
                                      'Check and show what would change ("would: ..."); change nothing.'),
+                       '--json': (None,
+                                  'Print what was done (or, with --dry-run, would be) as JSON on stdout; the '
+                                  'confirmation stays on stderr.'),
                        '-h': (None, 'Show this message and exit.'),
                        '--help': (None, 'Show this message and exit.')},
            'arguments': ['model', 'version', 'stage'],
@@ -131,6 +143,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
  'rename': {'subcommands': {},
             'options': {'--dry-run': (None,
                                       'Check and show what would change ("would: ..."); change nothing.'),
+                        '--json': (None,
+                                   'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                   'the confirmation stays on stderr.'),
                         '-h': (None, 'Show this message and exit.'),
                         '--help': (None, 'Show this message and exit.')},
             'arguments': ['model', 'value'],
@@ -144,6 +159,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                   'and a script is refused (exit 2).'),
                         '--dry-run': (None,
                                       'Check and show what would change ("would: ..."); change nothing.'),
+                        '--json': (None,
+                                   'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                   'the confirmation stays on stderr.'),
                         '-h': (None, 'Show this message and exit.'),
                         '--help': (None, 'Show this message and exit.')},
             'arguments': ['model'],
@@ -214,13 +232,13 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
             'arguments': ['value'],
             'variadic': False},
  'download': {'subcommands': {},
-              'options': {'--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+              'options': {'--json': (None, "Print JSON, with MLflow's field names."),
                           '-h': (None, 'Show this message and exit.'),
                           '--help': (None, 'Show this message and exit.')},
               'arguments': ['uri', 'value'],
               'variadic': False},
  'diff': {'subcommands': {},
-          'options': {'--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+          'options': {'--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},
           'arguments': ['value', 'value'],
@@ -235,7 +253,7 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                         'default).'),
                     '--all-models': (None, 'Collect every registered model, each in its own change.'),
                     '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
-                    '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                    '--json': (None, "Print JSON, with MLflow's field names."),
                     '-h': (None, 'Show this message and exit.'),
                     '--help': (None, 'Show this message and exit.')},
         'arguments': ['model'],
@@ -247,11 +265,20 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                  'The source store (default: the store, as --store or the environment choose '
                                  'it).'),
                       '--dry-run': (None, 'Print what would be copied; change nothing.'),
-                      '--json': (None, "Print JSON, with MLflow's field names (same as --format json)."),
+                      '--move-aliases': (None,
+                                         'Move aliases the target has that point elsewhere (without it, such '
+                                         'a push copies nothing and exits 3, naming them).'),
+                      '--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},
           'arguments': ['value'],
           'variadic': True},
+ 'store': {'subcommands': {},
+           'options': {'--json': (None, 'Print JSON: store, kind (file, sqlite, server), origin, shadows.'),
+                       '-h': (None, 'Show this message and exit.'),
+                       '--help': (None, 'Show this message and exit.')},
+           'arguments': [],
+           'variadic': False},
  'alias': {'subcommands': {'set': 'Point ALIAS of NAME at VERSION.',
                            'delete': 'Delete ALIAS of NAME.',
                            'list': 'List the aliases of NAME.',
@@ -266,6 +293,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                         'must not exist).'),
                            '--dry-run': (None,
                                          'Check and show what would change ("would: ..."); change nothing.'),
+                           '--json': (None,
+                                      'Print what was done (or, with --dry-run, would be) as JSON on stdout; '
+                                      'the confirmation stays on stderr.'),
                            '-h': (None, 'Show this message and exit.'),
                            '--help': (None, 'Show this message and exit.')},
                'arguments': ['model', 'alias', 'version'],
@@ -274,6 +304,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                   'options': {'--dry-run': (None,
                                             'Check and show what would change ("would: ..."); change '
                                             'nothing.'),
+                              '--json': (None,
+                                         'Print what was done (or, with --dry-run, would be) as JSON on '
+                                         'stdout; the confirmation stays on stderr.'),
                               '-h': (None, 'Show this message and exit.'),
                               '--help': (None, 'Show this message and exit.')},
                   'arguments': ['model', 'alias'],
@@ -295,6 +328,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                     'options': {'--dry-run': (None,
                                               'Check and show what would change ("would: ..."); change '
                                               'nothing.'),
+                                '--json': (None,
+                                           'Print what was done (or, with --dry-run, would be) as JSON on '
+                                           'stdout; the confirmation stays on stderr.'),
                                 '-h': (None, 'Show this message and exit.'),
                                 '--help': (None, 'Show this message and exit.')},
                     'arguments': ['model', 'alias'],

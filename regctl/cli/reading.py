@@ -1,4 +1,4 @@
-"""The commands that read: models, versions, describe, alias list, resolve, search, history, verify, diff, download, doctor."""
+"""The commands that read: models, versions, describe, alias list, resolve, search, history, verify, diff, download, doctor, store."""
 
 
 import sys
@@ -12,6 +12,7 @@ from regctl.cli.app import (
     MAX_DESCRIPTION,
     DryRunOption,
     FormatOption,
+    JsonOnlyOption,
     JsonOption,
     ModelName,
     State,
@@ -106,8 +107,10 @@ def describe(
     fmt = output_format(format, json)
     registry = open_registry(dry_run)
     if set_text is not None or set_file is not None:
-        registry.set_description(name, _description_text(set_text, set_file), version=version, alias=alias)
+        change = registry.set_description(name, _description_text(set_text, set_file), version=version, alias=alias)
         _told("description updated")
+        if json:
+            render.print_json(change.to_json())
         return
     if version is None and alias is None:
         view = registry.get_model(name).to_json()
@@ -250,7 +253,7 @@ def download(
     uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, models:/N/latest, models:/N/<stage>, "
                                              "models:/m-<id> or runs:/<run_id>/<path>.")],
     dest: Annotated[str, typer.Argument(help="New directory for the files (an empty one is replaced).")],
-    json: JsonOption = False,
+    json: JsonOnlyOption = False,
 ) -> None:
     """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration (exit 4 if they differ)."""
     with progressbar.progress(None, "downloading", unit="bytes") as progress:
@@ -267,7 +270,7 @@ def download(
 def diff(
     a: Annotated[str, typer.Argument(help="A registered version: models:/N/V, models:/N@A, ...")],
     b: Annotated[str, typer.Argument(help="Another registered version.")],
-    json: JsonOption = False,
+    json: JsonOnlyOption = False,
 ) -> None:
     """Show what differs between two versions: stage, aliases, tags, description, source, and MLmodel's flavors, signature and requirements. Exit 1 when they differ."""
     result = open_registry().diff(a, b)
@@ -277,3 +280,24 @@ def diff(
         entities.diff(result.to_json())
     if not result.equal:
         raise typer.Exit(1)
+
+
+@app.command("store", epilog=examples("regctl store", "regctl --store sqlite:///mlflow.db store --json"))
+def store_command(json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: store, kind (file, sqlite, server), origin, shadows.")] = False) -> None:
+    """Show which store commands use, its kind, and what chose it; read nothing in it."""
+    from regctl.api import store_in_use
+    from regctl.core.locations import shadow_notice
+
+    found = store_in_use(State.store_option)
+    if json:
+        render.print_json(found)
+        return
+    origin = found["origin"]
+    chosen = ("the directory rule (no --store, REGCTL_STORE, MLFLOW_REGISTRY_URI or MLFLOW_TRACKING_URI)"
+              if origin == "default" else origin)
+    render.line(f"store: {found['store']}")
+    render.line(f"kind: {found['kind']}")
+    render.line(f"chosen by: {chosen}")
+    for variable, value in found["shadows"].items():
+        render.info(f"regctl: note: {shadow_notice(variable, value)}")

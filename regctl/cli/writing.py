@@ -7,7 +7,18 @@ import typer
 
 from regctl.api import Registry, parse_tag_assignment
 from regctl.cli import progressbar, render
-from regctl.cli.app import DryRunOption, JsonOption, ModelName, State, _told, alias_app, app, examples, open_registry
+from regctl.cli.app import (
+    DryRunOption,
+    JsonOnlyOption,
+    ModelName,
+    State,
+    WriteJsonOption,
+    _told,
+    alias_app,
+    app,
+    examples,
+    open_registry,
+)
 from regctl.core.errors import InvalidInput
 
 
@@ -21,12 +32,19 @@ def register(
     tag: Annotated[Optional[List[str]], typer.Option("--tag", metavar="KEY=VALUE", help="Version tag; repeatable.")] = None,
     alias: Annotated[Optional[List[str]], typer.Option("--alias", help="Point this alias at the new version; repeatable.")] = None,
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Register SOURCE as a new version of NAME and print the version number."""
     tags = dict(parse_tag_assignment(t) for t in tag or [])
-    version = open_registry(dry_run).register(source, name, description=description, tags=tags, aliases=alias or [])
+    registry = open_registry(dry_run)
+    version = registry.register(source, name, description=description, tags=tags, aliases=alias or [])
     _told(f"registered {name} version {version.version} from {version.source}")
-    render.line(version.version)
+    if not json:
+        render.line(version.version)
+    elif dry_run:
+        render.print_json(version.to_json())
+    else:  # as `describe --version N --json` prints it, lineage included
+        render.print_json(registry.get_version(name, version.version).to_json())
 
 
 @alias_app.callback(epilog=examples(
@@ -47,9 +65,10 @@ def alias_set(
         "--expect", metavar="VERSION|none",
         help="Only move the alias if it currently points at this version ('none': must not exist).")] = None,
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Point ALIAS of NAME at VERSION."""
-    _show_alias_change(open_registry(dry_run).set_alias(name, alias, version, expect=expect))
+    _show_alias_change(open_registry(dry_run).set_alias(name, alias, version, expect=expect), json)
 
 
 @alias_app.command("delete", epilog=examples("regctl alias delete iris-classifier candidate"))
@@ -57,9 +76,10 @@ def alias_delete(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Delete ALIAS of NAME."""
-    _show_alias_change(open_registry(dry_run).delete_alias(name, alias))
+    _show_alias_change(open_registry(dry_run).delete_alias(name, alias), json)
 
 
 @alias_app.command("rollback", epilog=examples("regctl alias rollback iris-classifier champion"))
@@ -67,18 +87,26 @@ def alias_rollback(
     name: ModelName,
     alias: Annotated[str, typer.Argument(help="Alias name.")],
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Move ALIAS back to where it pointed before its last change."""
-    _show_alias_change(open_registry(dry_run).rollback_alias(name, alias))
+    _show_alias_change(open_registry(dry_run).rollback_alias(name, alias), json)
 
 
-def _show_alias_change(change) -> None:
+def _show_alias_change(change, json: bool = False) -> None:
     old = "(none)" if change.old is None else change.old
     new = "(deleted)" if change.new is None else change.new
     if change.changed:
         _told(f"{change.alias}: {old} -> {new}")
     else:
         _told(f"{change.alias}: already {new}, nothing changed")
+    _json(change, json)
+
+
+def _json(result, json: bool) -> None:
+    """A write's result as JSON on stdout, when asked (--json)."""
+    if json:
+        render.print_json(result.to_json())
 
 
 @app.command(epilog=examples(
@@ -91,18 +119,20 @@ def tag(
     version: Annotated[Optional[str], typer.Option(
         "--version", metavar="N|@ALIAS", help="Tag version N (or the version ALIAS points at) instead of the model.")] = None,
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version."""
     if bool(assignments) == bool(delete):
         raise InvalidInput("give either KEY=VALUE pairs or --delete KEY, not both or neither")
     registry = open_registry(dry_run)
     if delete:
-        registry.delete_tags(name, delete, version=version)
+        change = registry.delete_tags(name, delete, version=version)
         _told(f"removed {len(delete)} tag(s)")
     else:
         tags = dict(parse_tag_assignment(a) for a in assignments or [])
-        registry.set_tags(name, tags, version=version)
+        change = registry.set_tags(name, tags, version=version)
         _told(f"set {len(tags)} tag(s)")
+    _json(change, json)
 
 
 @app.command(epilog=examples(
@@ -114,11 +144,13 @@ def stage(
     stage: Annotated[str, typer.Argument(help="None, Staging, Production or Archived (any case).")],
     archive_existing: Annotated[bool, typer.Option("--archive-existing", help="Archive other versions in the target stage.")] = False,
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Move VERSION of NAME to STAGE (MLflow's stage transition)."""
     change = open_registry(dry_run).transition_stage(name, version, stage, archive_existing=archive_existing)
     archived = f" (archived {', '.join(map(str, change.archived))})" if change.archived else ""
     _told(f"version {change.version}: {change.old_stage} -> {change.current_stage}{archived}")
+    _json(change, json)
 
 
 @app.command(epilog=examples('regctl rename "iris.baseline model" iris-baseline'))
@@ -126,10 +158,12 @@ def rename(
     old: Annotated[str, typer.Argument(help="Current name.")],
     new: Annotated[str, typer.Argument(help="New name.")],
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Rename a registered model, keeping its versions, tags and aliases."""
-    open_registry(dry_run).rename(old, new)
+    change = open_registry(dry_run).rename(old, new)
     _told(f"renamed {old} to {new}")
+    _json(change, json)
 
 
 @app.command(epilog=examples(
@@ -144,18 +178,20 @@ def delete(
         "--yes", help="Delete without asking. Without it, a terminal is asked to confirm (y/N) and a "
                       "script is refused (exit 2).")] = False,
     dry_run: DryRunOption = False,
+    json: WriteJsonOption = False,
 ) -> None:
     """Delete a registered model, or soft-delete one version."""
     registry = open_registry(dry_run)
     if not yes and not dry_run:
         _confirm_delete(registry, name, version)
     if version is None:
-        registry.delete_model(name)
+        result = registry.delete_model(name)
         _told(f"deleted model {name}")
     else:
         result = registry.delete_version(name, version)
         removed = f"; removed aliases {', '.join(result.aliases_removed)}" if result.aliases_removed else ""
         _told(f"deleted version {result.version} of {name}{removed}")
+    _json(result, json)
 
 
 def _confirm_delete(registry: Registry, name: str, version: Optional[str]) -> None:
@@ -184,7 +220,7 @@ def gc(
         "--delete-staged", help="Also delete old versions in Staging or Production (spared by default).")] = False,
     all_models: Annotated[bool, typer.Option("--all-models", help="Collect every registered model, each in its own change.")] = False,
     dry_run: DryRunOption = False,
-    json: JsonOption = False,
+    json: JsonOnlyOption = False,
 ) -> None:
     """Soft-delete old versions of NAME (as delete --version does), never one an alias points at."""
     if (name is None) == (not all_models):
@@ -212,12 +248,16 @@ def push(
     source: Annotated[Optional[str], typer.Option("--from", metavar="STORE", help="The source store (default: the "
                                                   "store, as --store or the environment choose it).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be copied; change nothing.")] = False,
-    json: JsonOption = False,
+    move_aliases: Annotated[bool, typer.Option(
+        "--move-aliases", help="Move aliases the target has that point elsewhere (without it, such a push "
+                               "copies nothing and exits 3, naming them).")] = False,
+    json: JsonOnlyOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
     origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
     with progressbar.progress(None, "pushing") as update:
-        report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update)
+        report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update,
+                             move_aliases=move_aliases)
     State.changed = not dry_run
     if json:
         render.print_json(report.to_json())

@@ -212,3 +212,30 @@ def redact_credentials(text: str) -> str:
             out.append(text[done:start + colon + 1] + "***")
             done = start + at
     return "".join(out) + text[done:]
+
+
+def same_store(a: str, b: str) -> bool:
+    """Whether two store values name the same store (paths and ``file:`` URIs compared as paths)."""
+    if scheme_of(a) in (None, "file") and scheme_of(b) in (None, "file"):
+        try:
+            return location_to_path(a) == location_to_path(b)
+        except (InvalidInput, ValueError):
+            return a == b
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def shadowed(option: "str | None", environ=os.environ) -> "tuple[str, str] | None":
+    """``(variable, value)`` of the MLflow variable a set ``REGCTL_STORE`` hides when the two
+    name different stores (MLflow's own client would use that one), else None. ``--store``
+    is asked for on the command line, so it shadows nothing worth a notice."""
+    if option is not None or environ.get("REGCTL_STORE") is None:
+        return None
+    mlflow = chosen_value(None, {k: v for k, v in environ.items() if k != "REGCTL_STORE"})
+    if mlflow is None or same_store(environ["REGCTL_STORE"], mlflow[0]):
+        return None
+    return mlflow[1], mlflow[0]
+
+
+def shadow_notice(variable: str, value: str, environ=os.environ) -> str:
+    return (f"REGCTL_STORE={show(_redacted(environ.get('REGCTL_STORE', '')))} wins over "
+            f"{variable}={show(_redacted(value))}, which names another store (unset REGCTL_STORE to use it)")

@@ -24,7 +24,7 @@ from regctl.core import atomic, yamlfile
 from regctl.core.atomic import now_ms
 from regctl.core.errors import Conflict, StoreError
 from regctl.core.names import show
-from regctl.core.rules import model_exists
+from regctl.core.rules import model_exists, model_not_found
 
 
 @contextlib.contextmanager
@@ -67,19 +67,19 @@ def _remove_created(created: list) -> None:
 
 
 def _prepare(store: Store, create: bool, name: str) -> list:
-    """The directories made for the lock, when ``create`` and the store is new; else require the store
-    (one without a registry yet, only experiments and runs, simply holds no model ``name``)."""
+    """The directories made for the lock, when ``create`` and the store is new; else require the store.
+
+    A store that exists but holds no registered model yet (MLflow made ``mlruns/`` for runs
+    only) is a store: what is missing there is the model ``name`` (exit 1), not the store."""
     if not create:
         store.require()
-        if not layout.models_dir(store.root).is_dir():
-            from regctl.core.rules import ModelNotFound
-
-            raise ModelNotFound(name)
     created = []
     for directory in (store.root, layout.models_dir(store.root)):
         if directory.is_dir():
             continue
         if not create:
+            if directory != store.root:
+                raise model_not_found(store, name)
             raise StoreError(f"no MLflow store at {store.root} (use --store or REGCTL_STORE)")
         try:
             directory.mkdir(parents=directory == store.root)

@@ -101,12 +101,39 @@ def chosen_database(option: "str | None", environ=os.environ, cwd: "str | None" 
     chosen = chosen_value(option, environ)
     if chosen is not None:
         value, where = chosen
-        return database_path(value, where, cwd) if isinstance(value, str) and is_sqlite_uri(value) else None
-    base = cwd or os.getcwd()
+        if isinstance(value, str) and is_sqlite_uri(value):
+            return database_path(value, where, cwd)
+        return project_database(value, cwd)
+    return _directory_rule(cwd or os.getcwd())
+
+
+def _directory_rule(base: str) -> "Path | None":
+    """``base/mlflow.db`` when it exists and ``base/mlruns`` holds no file store, else None."""
     default = os.path.join(base, DEFAULT_DB)
     if not os.path.isfile(default) or is_file_store(os.path.join(base, "mlruns")):
         return None
     return Path(os.path.abspath(default))
+
+
+def project_database(value: str, cwd: "str | None" = None) -> "Path | None":
+    """The database of a project directory named as the store (``--store DIR``), or None.
+
+    A directory that is no file store itself but holds ``mlflow.db`` (and ``mlruns/`` only as
+    MLflow's artifact folder) is read by the rule that applies with no store named: its
+    ``mlflow.db``, unless its ``mlruns/`` holds a file store. Anything else stays a file store.
+    """
+    from regctl.core.locations import location_to_path
+    from regctl.core.uris import scheme_of
+
+    if not isinstance(value, str) or not value.strip() or "\x00" in value or scheme_of(value) not in (None, "file"):
+        return None
+    try:
+        path = location_to_path(value if cwd is None or scheme_of(value) else os.path.join(cwd, value))
+    except (InvalidInput, ValueError, OSError):
+        return None
+    if not os.path.isdir(path) or is_file_store(str(path)):
+        return None
+    return _directory_rule(str(path))
 
 
 def is_file_store(path: str) -> bool:
