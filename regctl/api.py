@@ -162,14 +162,16 @@ class Registry:
         its ordering (default: newest update first), prompts left out unless the filter names
         ``mlflow.prompt.is_prompt``. ``Listing.more`` counts matches beyond ``max_results``.
         """
-        search = filters.search(_filter_text(filter), _order_list(order_by), filters.VERSIONS)
+        search = filters.search(_filter_text(filter), _order_list(order_by), filters.VERSIONS,
+                                sql=self.backend.search_dialect == "sql")
         return self.backend.search_versions(search, _max_results(max_results), progress)
 
     def search_models(self, filter: Optional[str] = None, order_by: Sequence[str] = (),
                       max_results: int = SEARCH_MODELS_DEFAULT, *, progress: Progress = None) -> Listing:
         """Registered models matching an MLflow filter, as MLflow's ``search_registered_models``."""
         kind = filters.SQL_MODELS if self.backend.search_dialect == "sql" else filters.MODELS
-        search = filters.search(_filter_text(filter), _order_list(order_by), kind)
+        search = filters.search(_filter_text(filter), _order_list(order_by), kind,
+                                sql=self.backend.search_dialect == "sql")
         return self.backend.search_models(search, _max_results(max_results), progress)
 
     def download(self, uri: str, dest: str, *, progress: Progress = None) -> Download:
