@@ -92,3 +92,46 @@ def test_sqlite_refuses_a_non_integer_version_number_as_mlflow_sql_store_does(db
 def test_file_store_still_truncates_a_decimal_version_number_as_mlflow_file_store_does(store3):
     ok = regctl("search", "version_number = 1.5", "--json", store=store3)
     assert ok.returncode == 0 and ok.stdout.strip() != "[]"
+
+
+def _tree(root):
+    from pathlib import Path
+
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "file"])
+@pytest.mark.parametrize("uri", ["models:/m/1", "models:/m@champion", "models:/m/latest", "models:/m/None"])
+def test_download_of_a_models_uri_writes_what_mlflow_writes(tmp_path, monkeypatch, kind, uri):
+    mlflow = _mlflow()
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    source = tmp_path / "model"
+    (source / "data").mkdir(parents=True)
+    (source / "MLmodel").write_text("flavors: {}\n")
+    (source / "data" / "weights.bin").write_bytes(b"\x00\x01")
+    store = sqlite_uri(tmp_path / "mlflow.db") if kind == "sqlite" else (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    client.create_registered_model("m")
+    client.create_model_version("m", str(source))
+    client.set_registered_model_alias("m", "champion", "1")
+    saved = mlflow.get_registry_uri(), mlflow.get_tracking_uri()
+    mlflow.set_registry_uri(store)
+    mlflow.set_tracking_uri(store)
+    try:
+        (tmp_path / "theirs").mkdir()
+        theirs = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path / "theirs"))
+    finally:
+        mlflow.set_registry_uri(saved[0])
+        mlflow.set_tracking_uri(saved[1])
+    result = regctl("download", uri, tmp_path / "ours", store=store if kind == "sqlite" else tmp_path / "mlruns")
+    assert result.returncode == 0, result.stderr
+    ours = tmp_path / "ours"
+    if (ours / "MLmodel").is_file() or not ours.is_file():
+        from pathlib import Path
+
+        theirs_root = Path(theirs) if Path(theirs).is_dir() else Path(theirs).parent
+        assert _tree(ours if ours.is_dir() else ours.parent) == _tree(theirs_root)
+    if uri.endswith("/1"):
+        assert (ours / "registered_model_meta").read_text() == "model_name: m\nmodel_version: '1'\n"
