@@ -135,3 +135,29 @@ def test_download_of_a_models_uri_writes_what_mlflow_writes(tmp_path, monkeypatc
         assert _tree(ours if ours.is_dir() else ours.parent) == _tree(theirs_root)
     if uri.endswith("/1"):
         assert (ours / "registered_model_meta").read_text() == "model_name: m\nmodel_version: '1'\n"
+
+
+def test_register_of_a_runs_uri_with_a_trailing_slash_keeps_it_as_mlflow_does(tmp_path):
+    mlflow = _mlflow()
+    from mlflow import MlflowClient
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "MLmodel").write_text("flavors: {}\n")
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("e", artifact_location=(tmp_path / "art").as_uri())
+    run = client.create_run(experiment).info.run_id
+    client.log_artifacts(run, str(tmp_path / "d"), "model")
+    saved = mlflow.get_registry_uri(), mlflow.get_tracking_uri()
+    mlflow.set_registry_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        theirs = mlflow.register_model(f"runs:/{run}/model/", "theirs")
+    finally:
+        mlflow.set_registry_uri(saved[0])
+        mlflow.set_tracking_uri(saved[1])
+    result = regctl("register", f"runs:/{run}/model/", "--name", "ours", store=uri)
+    assert result.returncode == 0, result.stderr
+    ours = client.get_model_version("ours", "1")
+    assert ours.source == client.get_model_version("theirs", theirs.version).source
+    assert ours.source.endswith("/model/")
