@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any, Optional, Sequence, Tuple
 
 from regctl.core.errors import InvalidInput
+from regctl.core.ordering import sort  # noqa: F401  (filters.sort, as before)
 from regctl.core.prompts import PROMPT_TAG
 
 DELETED_STAGE = "Deleted_Internal"
@@ -486,40 +487,3 @@ def _asks_for_prompts(prompts: list) -> bool:
         return False
     first = prompts[0]
     return (first.op == "=" and first.value.lower() == "true") or (first.op == "!=" and first.value.lower() == "false")
-
-
-class _Last:
-    """Sorts after everything: a missing value, as MLflow places None."""
-
-    def __lt__(self, other):
-        return False
-
-    def __gt__(self, other):
-        return not isinstance(other, _Last)
-
-    def __eq__(self, other):
-        return isinstance(other, _Last)
-
-
-class _Reversed:
-    def __init__(self, value):
-        self.value = value
-
-    def __lt__(self, other):
-        return other.value < self.value
-
-    def __eq__(self, other):
-        return other.value == self.value
-
-
-def sort(items: Sequence, found: Search, kind: Kind) -> list:
-    """Items in the search's order (MLflow's: each key in turn, missing values last)."""
-    def key(item):
-        parts = []
-        for order in found.order:
-            value = getattr(item, kind.field(order.key), None)
-            rank = (1, _Last()) if value is None else (0, value)
-            parts.append(rank if order.ascending else (rank[0], _Reversed(rank[1])))
-        return tuple(parts)
-
-    return sorted(items, key=key)
