@@ -187,7 +187,8 @@ class Registry:
         """
         from regctl.core import filters
 
-        search = filters.search(_filter_text(filter), _order_list(order_by), filters.VERSIONS)
+        search = filters.search(_filter_text(filter), _order_list(order_by), filters.VERSIONS,
+                                sql=self.backend.search_dialect == "sql")
         return self.backend.search_versions(search, _max_results(max_results), progress)
 
     def search_models(self, filter: Optional[str] = None, order_by: Sequence[str] = (),
@@ -196,7 +197,8 @@ class Registry:
         from regctl.core import filters
 
         kind = filters.SQL_MODELS if self.backend.search_dialect == "sql" else filters.MODELS
-        search = filters.search(_filter_text(filter), _order_list(order_by), kind)
+        search = filters.search(_filter_text(filter), _order_list(order_by), kind,
+                                sql=self.backend.search_dialect == "sql")
         return self.backend.search_models(search, _max_results(max_results), progress)
 
     def download(self, uri: str, dest: str, *, progress: Progress = None) -> Download:

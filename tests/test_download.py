@@ -31,7 +31,8 @@ def test_download_copies_a_version_checks_its_digest_and_prints_the_destination(
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{dest}\n"
     assert "3 file(s)" in result.stderr and "digest checked" in result.stderr
-    assert tree(dest) == tree(source)
+    # as MLflow's download of a models: URI, plus the name and version it writes beside MLmodel
+    assert tree(dest) == {**tree(source), "registered_model_meta": b"model_name: dl\nmodel_version: 1\n"}
     assert snapshot(store3) == before
     assert os.listdir(dest.parent) == ["model"]  # no temporary directory left
 
@@ -42,8 +43,9 @@ def test_download_of_an_mlflow_version_and_a_run_without_a_digest(store3, tmp_pa
     view = json.loads(result.stdout)
     assert (view["name"], view["version"], view["digest"]) == ("iris-classifier", 2, None)
     resolved = regctl("resolve", "models:/iris-classifier/2", store=store3).stdout.strip()
-    assert tree(tmp_path / "v2") == tree(Path(resolved))
-    assert (tmp_path / "v2" / "MLmodel").is_file() and view["files"] == len(tree(tmp_path / "v2"))
+    assert tree(tmp_path / "v2") == {**tree(Path(resolved)),
+                                     "registered_model_meta": b"model_name: iris-classifier\nmodel_version: '2'\n"}
+    assert (tmp_path / "v2" / "MLmodel").is_file() and view["files"] == len(tree(Path(resolved)))
     run = regctl("download", "runs:/43a5e07a68d34cb2b26fd2bafb0996f9/model", tmp_path / "run", store=store3)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "run" / "MLmodel").is_file()

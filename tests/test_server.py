@@ -261,7 +261,8 @@ def test_resolve_download_verify(target, name, model_dir, tmp_path):
     result = target.run("download", f"models:/{name}@champion", dest)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{dest}\n"
-    assert files_of(dest) == files_of(model_dir)
+    meta = f"model_name: {name}\nmodel_version: 1\n".encode()  # as MLflow's download of the alias writes it
+    assert files_of(dest) == {**files_of(model_dir), "registered_model_meta": meta}
     target.fails(3, "download", f"models:/{name}/1", dest)  # not an empty directory
 
     result = target.run("verify", f"models:/{name}/1")
@@ -477,7 +478,9 @@ def test_register_an_mlflow3_logged_model(sqlite_target, name, tmp_path):
     oracle_dir = mlflow.artifacts.download_artifacts(artifact_uri=resolved["location"],
                                                      dst_path=str(tmp_path / "oracle"),
                                                      tracking_uri=sqlite_target.store)
-    assert (dest / "MLmodel").is_file() and files_of(dest) == files_of(Path(oracle_dir))
+    meta = f"model_name: {name}\nmodel_version: '2'\n".encode()  # as MLflow's download of models:/NAME/2
+    assert (dest / "MLmodel").is_file() and files_of(dest) == {**files_of(Path(oracle_dir)),
+                                                               "registered_model_meta": meta}
     assert sqlite_target.run("verify", f"models:/{name}/2").returncode == 0
 
 
@@ -549,7 +552,8 @@ def test_a_version_made_from_a_runs_uri_is_resolved_and_downloaded(sqlite_target
     assert resolved["version"] == 1 and not resolved["path"].startswith("runs:/")
     dest = tmp_path / "downloaded"
     assert sqlite_target.ok("download", f"models:/{name}/1", dest).strip() == str(dest)
-    assert files_of(dest) == files_of(model_dir)
+    meta = f"model_name: {name}\nmodel_version: '1'\n".encode()
+    assert files_of(dest) == {**files_of(model_dir), "registered_model_meta": meta}
 
 
 def test_diff_reads_each_versions_mlmodel_and_requirements(target, name, tmp_path):

@@ -67,6 +67,9 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
                 raise IntegrityError(
                     f"the copy of {show(uri)} differs from what was registered; nothing was left at {target}: "
                     + backend.describe_difference(resolution.name, resolution.version, recorded, entries, actual))
+        if uri.lower().startswith("models:") and resolution.version is not None \
+                and not temp.joinpath(Path(source).name).is_file() and temp.joinpath("MLmodel").is_file():
+            _write_model_meta(temp, resolution.name, _meta_version(uri, resolution.version))
         _check_destination(target)
         if target.is_dir():
             target.rmdir()  # empty, checked above
@@ -79,6 +82,25 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
         raise
     return {"uri": uri, "source": str(source), "dest": str(target), "files": len(files), "bytes": total,
             "name": resolution.name, "version": resolution.version, "digest": recorded}
+
+
+def _write_model_meta(directory: Path, name: str, version) -> None:
+    """``registered_model_meta``, as MLflow's download of a ``models:`` URI leaves beside ``MLmodel``."""
+    import yaml
+
+    text = yaml.safe_dump({"model_name": name, "model_version": version}, default_flow_style=False,
+                          allow_unicode=True)
+    directory.joinpath("registered_model_meta").write_text(text, encoding="utf-8")
+
+
+def _meta_version(uri: str, version):
+    """The version as MLflow records it: the number as the URI writes it, an alias's as the store
+    answers it (a number), a stage's or ``latest``'s as text."""
+    path = uri.partition(":")[2].lstrip("/")
+    if "@" in path:
+        return int(version)
+    tail = path.rpartition("/")[2]
+    return tail if tail.isdigit() else str(version)
 
 
 def _check_destination(target: Path) -> None:

@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any, Optional, Sequence, Tuple
 
 from regctl.core.errors import InvalidInput
+from regctl.core.ordering import sort  # noqa: F401  (filters.sort, as before)
 from regctl.core.prompts import PROMPT_TAG
 
 DELETED_STAGE = "Deleted_Internal"
@@ -211,14 +212,15 @@ def _list_end(text: str, i: int, what: str) -> int:
 
 # ------------------------------------------------------------------ parsing
 
-def parse_filter(text: Optional[str], kind: Kind) -> Tuple[Comparison, ...]:
-    """The clauses of ``text`` (empty: no condition), without the implicit prompt clause."""
+def parse_filter(text: Optional[str], kind: Kind, *, sql: bool = False) -> Tuple[Comparison, ...]:
+    """The clauses of ``text`` (empty: no condition), without the implicit prompt clause; ``sql``: read
+    as MLflow's SQL store reads it (a number compared with ``version_number`` is a whole number)."""
     if text is None or not text.strip():
         return ()
     tokens = tokenize(text)
     clauses, i = [], 0
     while True:
-        clause, i = _comparison(text, tokens, i, kind)
+        clause, i = _comparison(text, tokens, i, kind, sql)
         clauses.append(clause)
         token = tokens[i]
         if token.type == "end":
@@ -229,15 +231,15 @@ def parse_filter(text: Optional[str], kind: Kind) -> Tuple[Comparison, ...]:
         i += 1
 
 
-def search(filter_text: Optional[str], order_by: Sequence[str], kind: Kind) -> Search:
+def search(filter_text: Optional[str], order_by: Sequence[str], kind: Kind, *, sql: bool = False) -> Search:
     """A parsed search; the prompt clause is added as MLflow adds it."""
-    clauses = parse_filter(filter_text, kind)
+    clauses = parse_filter(filter_text, kind, sql=sql)
     if PROMPT_TAG not in (filter_text or ""):
         clauses += (Comparison("tag", PROMPT_TAG, "!=", "true"),)
     return Search(clauses, parse_order(order_by, kind), filter_text or "", tuple(order_by or ()))
 
 
-def _comparison(text: str, tokens: list, i: int, kind: Kind) -> "tuple[Comparison, int]":
+def _comparison(text: str, tokens: list, i: int, kind: Kind, sql: bool) -> "tuple[Comparison, int]":
     left = tokens[i]
     if left.type != "ident":
         raise FilterError(text, left.position, "expected a key (name, tags.<key>, ...)")
@@ -261,6 +263,10 @@ def _comparison(text: str, tokens: list, i: int, kind: Kind) -> "tuple[Compariso
         what = "a tag" if entity == "tag" else f"{key!r}"
         raise FilterError(text, op_token.position, f"{op} cannot compare {what} (use {', '.join(sorted(allowed))})")
     value = _value(text, value_token, entity, key, kind)
+    if sql and numeric and isinstance(value, float):
+        # MLflow's file store truncates 1.5 to 1; its SQL store refuses it
+        raise FilterError(text, value_token.position, f"invalid value for numeric attribute {key!r}: "
+                                                      f"{value_token.text} (a whole number is expected)")
     if op in ("LIKE", "ILIKE") and not isinstance(value, str):
         raise FilterError(text, value_token.position, f"{op} needs a quoted pattern")
     return Comparison(entity, key, op, value), i + 1
@@ -276,6 +282,10 @@ def _key(text: str, token: Token, kind: Kind) -> "tuple[str, str]":
         entity, key = "attribute", rest
     else:
         raise FilterError(text, token.position, f"unknown entity {head!r} (use tags.<key> or attribute.<key>)")
+    if entity == "attribute" and key.startswith("`"):
+        # MLflow refuses a backtick-quoted attribute ("Invalid attribute key")
+        raise FilterError(text, token.position, f"invalid attribute key {key!r} (an attribute is written "
+                                                "without backticks)")
     key = _unquote(key)
     if entity == "attribute" and key not in kind.attributes:
         raise FilterError(text, token.position, f"unknown key {key!r} (searchable {kind.name}: "
@@ -457,41 +467,23 @@ def matches(found: Search, item, kind: Kind, *, sql: bool = False) -> bool:
     """Whether ``item`` (a ``ModelVersion`` or ``RegisteredModel``) is in the search's answer."""
     if kind is VERSIONS and is_deleted(item):
         return False
-    return all(clause_matches(item, clause, kind, sql=sql) for clause in found.clauses)
+    clauses = found.clauses
+    if sql:
+        prompts = [c for c in clauses if c.kind == "tag" and c.key == PROMPT_TAG]
+        if not _asks_for_prompts(prompts):
+            # MLflow's SQL store drops every prompt clause and leaves the prompts out
+            if item.tags.get(PROMPT_TAG) == "true":
+                return False
+            clauses = tuple(c for c in clauses if c not in prompts)
+        elif any(item.tags.get(PROMPT_TAG) is None for _ in prompts):
+            return False  # a tag clause needs the tag
+    return all(clause_matches(item, clause, kind, sql=sql) for clause in clauses)
 
 
-class _Last:
-    """Sorts after everything: a missing value, as MLflow places None."""
-
-    def __lt__(self, other):
+def _asks_for_prompts(prompts: list) -> bool:
+    """Whether MLflow's SQL store reads the first prompt clause as asking for prompts: only
+    ``= 'true'`` and ``!= 'false'`` (any case) do; LIKE, ILIKE and the rest do not."""
+    if not prompts or not isinstance(prompts[0].value, str):
         return False
-
-    def __gt__(self, other):
-        return not isinstance(other, _Last)
-
-    def __eq__(self, other):
-        return isinstance(other, _Last)
-
-
-class _Reversed:
-    def __init__(self, value):
-        self.value = value
-
-    def __lt__(self, other):
-        return other.value < self.value
-
-    def __eq__(self, other):
-        return other.value == self.value
-
-
-def sort(items: Sequence, found: Search, kind: Kind) -> list:
-    """Items in the search's order (MLflow's: each key in turn, missing values last)."""
-    def key(item):
-        parts = []
-        for order in found.order:
-            value = getattr(item, kind.field(order.key), None)
-            rank = (1, _Last()) if value is None else (0, value)
-            parts.append(rank if order.ascending else (rank[0], _Reversed(rank[1])))
-        return tuple(parts)
-
-    return sorted(items, key=key)
+    first = prompts[0]
+    return (first.op == "=" and first.value.lower() == "true") or (first.op == "!=" and first.value.lower() == "false")

@@ -160,6 +160,14 @@ def parse_runs_uri(uri: str) -> RunRef:
     return RunRef(run_id, artifact_path.strip("/"))
 
 
+def keep_trailing_slash(uri: str, ref: RunRef, found: dict) -> dict:
+    """A registration from ``runs:/RUN/dir/``: MLflow records the run's location with the slash kept."""
+    if ref.path and uri.endswith("/") and found["source"] == found["storage_location"] \
+            and not found["source"].endswith("/"):
+        found = {**found, "source": found["source"] + "/", "storage_location": found["storage_location"] + "/"}
+    return found
+
+
 def parse_uri(uri: str):
     """Parse any URI regctl accepts: ``models:/``, ``runs:/``, ``file:`` or a plain path."""
     if not uri:
