@@ -240,6 +240,16 @@ def drain_pty(master: int, timeout: float = 20) -> bytes:
 
 # ------------------------------------------------------------ nothing outside a test's directory
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_working_directory(tmp_path_factory):
+    """Session and module fixtures run in an empty directory too (MLflow 3 makes ./mlflow.db for
+    some calls that name no store, such as registering a prompt)."""
+    saved = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("session-cwd"))
+    yield
+    os.chdir(saved)
+
+
 @pytest.fixture(autouse=True)
 def _own_working_directory(tmp_path_factory, monkeypatch):
     """Every test runs in an empty directory of its own: a store chosen by the directory rule
