@@ -93,8 +93,28 @@ def test_a_failed_register_never_deletes_another_writers_version(sqlite_server, 
     assert [v.source for v in client.search_model_versions(f"name = '{name}'")] == ["s3://bucket/other"]
 
 
-def test_a_register_whose_alias_fails_says_which_version_it_made(sqlite_server, through, name, tmp_path):
+def test_a_register_whose_alias_fails_is_undone_whole(sqlite_server, through, name, tmp_path):
+    """The alias request fails (503, no retries): the command undoes its own version and the model it
+    made, so a retried script registers once; the message says nothing was registered."""
     proxy = through(lambda method, path, body: REFUSE_503 if "registered-models/alias" in path and method == "POST"
+                    else FORWARD)
+    env = {"XDG_STATE_HOME": str(tmp_path / "s"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    done = regctl("register", model_source(tmp_path / "m"), "--name", name, "--alias", "champion",
+                  store=proxy.url, env=env)
+    assert done.returncode != 0 and done.stdout == "", done
+    assert f"alias 'champion' of '{name}' could not be set" in done.stderr
+    assert "was deleted again: nothing was registered" in done.stderr and done.stderr.count("\n") == 1
+    assert live_versions(sqlite_server, name) == []
+    again = regctl("register", model_source(tmp_path / "m2"), "--name", name, "--alias", "champion",
+                   store=sqlite_server.url, env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(live_versions(sqlite_server, name)) == 1
+
+
+def test_a_register_whose_alias_fails_and_cannot_be_undone_says_which_version_it_made(sqlite_server, through,
+                                                                                     name, tmp_path):
+    refused = ("registered-models/alias", "model-versions/delete")  # the alias, and the undoing of the version
+    proxy = through(lambda method, path, body: REFUSE_503 if path.split("?")[0].endswith(refused) and method != "GET"
                     else FORWARD)
     env = {"XDG_STATE_HOME": str(tmp_path / "s"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     done = regctl("register", model_source(tmp_path / "m"), "--name", name, "--alias", "champion",

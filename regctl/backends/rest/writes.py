@@ -173,18 +173,44 @@ class RestWrites(RestArtifacts):
         self._record("version.create", name, number, None, origin["source"])
         try:
             data = self._await_ready(name, number, data)
+            done: list = []
             for alias in aliases:
                 try:
                     self.set_alias(name, alias, number, expect=None, expect_given=False)
                 except RegctlError as exc:
-                    raise type(exc)(f"version {number} of {show(name)} was registered, but alias {show(alias)} "
-                                    f"was not set: {exc.message}; set it with: regctl alias set {name} {alias} "
-                                    f"{number} (registering again would make another version)") from None
+                    raise self._unregister(name, number, created, done, alias, exc) from None
+                done.append(alias)
         finally:
             self._end_operation(name, number)
         data = dict(data, tags=[t for t in data.get("tags") or () if t.get("key") != OPERATION_TAG])
         model = self._model(name)
         return version_of(data, aliases_of(model), storage_location=self._download_uri(name, number))
+
+    def _unregister(self, name: str, number: int, created: bool, set_here: list, alias: str,
+                    exc: RegctlError) -> RegctlError:
+        """A registration whose alias could not be set is undone, so that the whole command is made or
+        none of it, and a retried script registers once: this command's aliases, its version (only
+        while no other alias points at it), its model (only while empty). Where that cannot be done,
+        the error names the version that stays and the command that finishes the job."""
+        try:
+            for made in set_here:
+                def moved_off(made: str = made) -> bool:
+                    return self._read_alias(name, made) != number
+
+                self.change("DELETE", "/registered-models/alias", {"name": name, "alias": made}, done=moved_off)
+            if any(version == number for version in aliases_of(self._model(name)).values()):
+                raise Conflict("another client pointed an alias at it")
+            self.change("DELETE", "/model-versions/delete", {"name": name, "version": str(number)},
+                        done=lambda: not self._exists(lambda: self._version(name, number)))
+            self._record("version.delete", name, f"version-{number}", "None", DELETED_STAGE)
+            if created:
+                self._undo_model(name)
+        except Exception:
+            return type(exc)(f"version {number} of {show(name)} was registered, but alias {show(alias)} was not set: "
+                             f"{exc.message}; set it with: regctl alias set {name} {alias} {number} (registering "
+                             "again would make another version)")
+        return type(exc)(f"alias {show(alias)} of {show(name)} could not be set: {exc.message}; the version this "
+                         f"command registered ({number}) was deleted again: nothing was registered")
 
     def _planned_version(self, origin: dict, name: str, description, tags: dict, aliases) -> ModelVersion:
         """The version a registration would create, found by reads only."""
