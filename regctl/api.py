@@ -67,24 +67,20 @@ def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
     and changes nothing. ``notify`` is told, in one line, whenever a tracking server's
     request fails and is about to be retried (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``).
     """
-    from regctl.core.remote import server_url
+    from regctl.core.choice import choose
 
-    url = server_url(store)
-    if url is not None:  # an MLflow tracking server: http(s)://HOST[:PORT]
+    choice = choose(store)  # only the chosen backend is loaded
+    if choice.kind == "server":
         from regctl.backends.rest.backend import RestBackend
 
-        return RestBackend(url, notify=notify, dry_run=dry_run)
-    from regctl.backends.sqlite.schema import chosen_database
-
-    database = chosen_database(store)  # a sqlite: URI (or ./mlflow.db by default): MLflow's SQLite database
-    if database is not None:
+        return RestBackend(choice.target, notify=notify, dry_run=dry_run)
+    if choice.kind == "sqlite":
         from regctl.backends.sqlite.backend import SqliteBackend
 
-        return SqliteBackend(database, dry_run=dry_run)
+        return SqliteBackend(choice.target, dry_run=dry_run)
     from regctl.backends.file.backend import FileBackend
-    from regctl.core.locations import store_root
 
-    return FileBackend(store_root(store).path, dry_run=dry_run)
+    return FileBackend(choice.target, dry_run=dry_run)
 
 
 def store_in_use(store: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
@@ -93,21 +89,15 @@ def store_in_use(store: Optional[str] = None, environ: Optional[Mapping[str, str
     ``store`` (path, database file or server URL), ``kind`` (file, sqlite, server), ``origin``
     (``--store``, the variable that chose it, or ``default``: the directory rule) and
     ``shadows``: ``{variable: value}`` of an MLflow variable REGCTL_STORE hides. Reads nothing."""
-    from regctl.backends.sqlite.schema import chosen_database
-    from regctl.core.locations import chosen_value, redact_credentials, shadowed, store_root
-    from regctl.core.remote import server_url
+    from regctl.core.choice import choose
+    from regctl.core.locations import chosen_value, redact_credentials, shadowed
 
     env = os.environ if environ is None else environ
     chosen = chosen_value(store, env)
-    url = server_url(store, env)
-    if url is not None:
-        kind, where = "server", redact_credentials(url)
-    else:
-        database = chosen_database(store, env, cwd)
-        kind, where = ("sqlite", str(database)) if database is not None else (
-            "file", str(store_root(store, env, cwd).path))
+    choice = choose(store, env, cwd)
+    where = redact_credentials(choice.target) if choice.kind == "server" else str(choice.target)
     hidden = shadowed(store, env)
-    return {"store": where, "kind": kind, "origin": chosen[1] if chosen else "default",
+    return {"store": where, "kind": choice.kind, "origin": chosen[1] if chosen else "default",
             "shadows": {} if hidden is None else {hidden[0]: redact_credentials(hidden[1])}}
 
 

@@ -187,13 +187,14 @@ class _Store:
         if self._store is False:
             self._store = None
             try:
-                option = os.path.expanduser(self.option) if self.option else None
-                self._reads = _backend_reads(option)
+                from regctl.core.choice import choose
+
+                choice = choose(os.path.expanduser(self.option) if self.option else None)
+                self._reads = _backend_reads(choice)
                 if self._reads is None:
                     from regctl.backends.file.store import Store
-                    from regctl.core.locations import store_root
 
-                    self._store = Store(store_root(option))
+                    self._store = Store(choice.target)
             except Exception:
                 pass
         return self._store
@@ -241,24 +242,18 @@ class _Store:
             return []
 
 
-def _backend_reads(option):
+def _backend_reads(choice):
     """The reads of a database or server store (None for a file store), without timeouts that
     would hang a shell: completion must answer at once or not at all."""
-    from regctl.core.remote import server_url
-
-    url = server_url(option)
-    if url is not None:
+    if choice.kind == "server":
         from regctl.backends.rest.reads import RestReads
 
-        return RestReads(url, environ={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-                                       "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"})
-    from regctl.backends.sqlite.schema import chosen_database
-
-    database = chosen_database(option)
-    if database is not None:
+        return RestReads(choice.target, environ={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                                                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"})
+    if choice.kind == "sqlite":
         from regctl.backends.sqlite.reads import SqliteReads
 
-        return SqliteReads(database)
+        return SqliteReads(choice.target)
     return None
 
 

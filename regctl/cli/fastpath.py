@@ -65,27 +65,23 @@ def run(argv):
 
 
 def _resolution(store_option, uri: str):
-    """``resolve`` on whichever store is chosen, loading only that store's module (as ``api.open_backend`` picks)."""
-    from regctl.core.remote import server_url
+    """``resolve`` on whichever store ``choice.choose`` picks, loading only that store's reads."""
+    from regctl.core.choice import choose
 
-    url = server_url(store_option)
-    if url is not None:  # an MLflow tracking server
+    choice = choose(store_option)
+    if choice.kind == "server":
         from regctl.backends.rest.reads import RestReads
         from regctl.cli.render import waiting
 
-        return _suggesting(RestReads(url, notify=waiting), uri)
-    from regctl.backends.sqlite.schema import chosen_database
-
-    database = chosen_database(store_option)
-    if database is not None:  # MLflow's SQLite database
+        return _suggesting(RestReads(choice.target, notify=waiting), uri)
+    if choice.kind == "sqlite":
         from regctl.backends.sqlite.reads import SqliteReads
 
-        return _suggesting(SqliteReads(database), uri)
+        return _suggesting(SqliteReads(choice.target), uri)
     from regctl.backends.file.resolve import resolve
     from regctl.backends.file.store import Store
-    from regctl.core.locations import store_root
 
-    return resolve(Store(store_root(store_option).path), uri)
+    return resolve(Store(choice.target), uri)
 
 
 def _suggesting(backend, uri: str):
