@@ -139,14 +139,21 @@ def append_after(path: Path, *records: dict) -> bool:
 
 # ------------------------------------------------------------------ reading
 
-def lines_from_end(path: Path) -> Iterator[bytes]:
-    """The journal's lines, newest first, read in blocks from the end."""
+def _open(path: Path) -> Optional[int]:
+    """A read descriptor of the journal, None when there is none yet; never a link, never a FIFO's wait."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return
+        return None
     except OSError as exc:
         raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
+
+
+def lines_from_end(path: Path) -> Iterator[bytes]:
+    """The journal's lines, newest first, read in blocks from the end."""
+    fd = _open(path)
+    if fd is None:
+        return
     try:
         yield from _lines_backwards(fd, os.fstat(fd).st_size)
     finally:
@@ -186,11 +193,6 @@ def parse(line: bytes) -> Optional[dict]:
     except (ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def records(path: Path) -> list:
-    """Every readable record, oldest first (for replaying the whole journal)."""
-    return list(reversed([r for r in map(parse, lines_from_end(path)) if r is not None]))
 
 
 def history_entries(path: Path, model: Optional[str] = None) -> Iterator[dict]:
@@ -244,12 +246,9 @@ def damaged_lines(path: Path) -> int:
 
 def lines_with_offsets(path: Path) -> Iterator[tuple]:
     """``(offset, line)`` for each line, oldest first, read in blocks (a line over ``_MAX_LINE`` is skipped)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
-    except FileNotFoundError:
+    fd = _open(path)
+    if fd is None:
         return
-    except OSError as exc:
-        raise StoreError(f"cannot read the journal {path}: {os_reason(exc)}") from None
     try:
         position, start, size = 0, 0, 0
         pieces: list = []

@@ -133,7 +133,7 @@ def store_root(option: "str | None", environ=os.environ, cwd: "str | None" = Non
 
 
 def _location(value: str, origin: str) -> StoreLocation:
-    shown = f"{origin}={show(_redacted(value))}" if origin != "--store" else f"--store {show(_redacted(value))}"
+    shown = f"{origin}={show(redact_credentials(value))}" if origin != "--store" else f"--store {show(redact_credentials(value))}"
     if not value.strip():
         raise InvalidInput(f"{shown}: the store must not be empty")
     if "\x00" in value or (value[:5].lower() == "file:" and "%00" in value):
@@ -165,11 +165,6 @@ def _kind(scheme: str) -> str:
     if scheme in ("databricks", "uc") or scheme.startswith("databricks"):
         return "Databricks and Unity Catalog registries"
     return f"{scheme}: stores"
-
-
-def _redacted(value: str) -> str:
-    """``value`` with the password of a ``scheme://user:password@host`` URI hidden."""
-    return redact_credentials(value)
 
 
 _SCHEME = None
@@ -237,5 +232,5 @@ def shadowed(option: "str | None", environ=os.environ) -> "tuple[str, str] | Non
 
 
 def shadow_notice(variable: str, value: str, environ=os.environ) -> str:
-    return (f"REGCTL_STORE={show(_redacted(environ.get('REGCTL_STORE', '')))} wins over "
-            f"{variable}={show(_redacted(value))}, which names another store (unset REGCTL_STORE to use it)")
+    return (f"REGCTL_STORE={show(redact_credentials(environ.get('REGCTL_STORE', '')))} wins over "
+            f"{variable}={show(redact_credentials(value))}, which names another store (unset REGCTL_STORE to use it)")
