@@ -15,7 +15,7 @@ import sys
 import termios
 
 import pytest
-from conftest import REPO, drain_pty, ok
+from conftest import REPO, drain_pty, ok, snapshot
 from conftest import regctl as run
 
 MODEL = "iris-classifier"
@@ -305,6 +305,43 @@ def test_delete_without_a_terminal_refuses_without_asking(store3):
     message = one_error(run("delete", MODEL, store=store3, input="y\n"), 2)
     assert "without --yes" in message and "[y/N]" not in message
     assert len(json.loads(ok(run("versions", MODEL, "--json", store=store3)))) == 2
+
+
+def test_gc_shows_its_plan_and_asks_on_a_terminal(store3):
+    ok(run("alias", "delete", MODEL, "challenger", store=store3))
+    before = snapshot(store3)
+    status, _, err = on_terminal("gc", MODEL, "--keep", "0", "--delete-staged", store=store3, stdin_text="n\n")
+    assert status == 2 and f"{MODEL}: would delete versions 1" in err and "Soft-delete 1 version(s) of 1 model(s)? [y/N]" in err
+    assert err.rstrip("\n").endswith("regctl: nothing changed: not confirmed")
+    assert snapshot(store3) == before
+    status, _, err = on_terminal("gc", MODEL, "--keep", "0", "--delete-staged", store=store3, stdin_text="y\n")
+    assert status == 0 and err.endswith(f"{MODEL}: deleted versions 1; kept 2 (alias champion)\n")
+    # nothing left to delete: nothing to ask
+    status, _, err = on_terminal("gc", MODEL, "--keep", "0", "--delete-staged", store=store3, stdin_text="")
+    assert status == 0 and "[y/N]" not in err
+
+
+def test_gc_and_push_proceed_with_yes_or_without_a_terminal(store3, tmp_path):
+    ok(run("alias", "delete", MODEL, "challenger", store=store3))
+    status, _, err = on_terminal("gc", MODEL, "--keep", "0", "--delete-staged", "--yes", store=store3, stdin_text="")
+    assert status == 0 and "[y/N]" not in err and "deleted versions 1" in err
+    result = run("push", MODEL, "--to", tmp_path / "target", store=store3, input="n\n")
+    assert result.returncode == 0 and "[y/N]" not in result.stderr
+    assert json.loads(ok(run("versions", MODEL, "--json", store=tmp_path / "target")))[0]["version"] == 2
+
+
+def test_push_shows_its_plan_and_asks_on_a_terminal(store3, tmp_path):
+    target = tmp_path / "target"
+    status, _, err = on_terminal("push", MODEL, "--to", str(target), store=store3, stdin_text="no\n")
+    assert status == 2 and f"{MODEL}: version 1 -> 1 (dry run)" in err
+    assert f"{MODEL}: alias champion -> 2 (dry run)" in err and "Copy 2 version(s) and set 2 alias(es) in" in err
+    assert err.rstrip("\n").endswith("regctl: nothing changed: not confirmed") and not target.exists()
+    status, _, err = on_terminal("push", MODEL, "--to", str(target), store=store3, stdin_text="y\n")
+    assert status == 0 and "pushed 1 model(s)" in err
+    assert [v["version"] for v in json.loads(ok(run("versions", MODEL, "--json", store=target)))] == [2, 1]
+    # a second push has nothing to copy: it does not ask
+    status, _, err = on_terminal("push", MODEL, "--to", str(target), store=store3, stdin_text="")
+    assert status == 0 and "[y/N]" not in err
 
 
 def test_a_typo_is_reported_before_asking(store3):

@@ -252,6 +252,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                                         'Also delete old versions in Staging or Production (spared by '
                                         'default).'),
                     '--all-models': (None, 'Collect every registered model, each in its own change.'),
+                    '--yes': (None,
+                              'Proceed without asking. Without it, a terminal is shown the plan and asked to '
+                              'confirm (y/N); a script (standard input not a terminal) proceeds.'),
                     '--dry-run': (None, 'Check and show what would change ("would: ..."); change nothing.'),
                     '--json': (None, "Print JSON, with MLflow's field names."),
                     '-h': (None, 'Show this message and exit.'),
@@ -268,6 +271,9 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       '--move-aliases': (None,
                                          'Move aliases the target has that point elsewhere (without it, such '
                                          'a push copies nothing and exits 3, naming them).'),
+                      '--yes': (None,
+                                'Proceed without asking. Without it, a terminal is shown the plan and asked '
+                                'to confirm (y/N); a script (standard input not a terminal) proceeds.'),
                       '--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},

@@ -210,6 +210,31 @@ def _confirm_delete(registry: Registry, name: str, version: Optional[str]) -> No
         raise InvalidInput("not deleted: not confirmed")
 
 
+YesOption = Annotated[bool, typer.Option(
+    "--yes", help="Proceed without asking. Without it, a terminal is shown the plan and asked to confirm (y/N); "
+                  "a script (standard input not a terminal) proceeds.")]
+
+
+def _asking(yes: bool, dry_run: bool) -> bool:
+    """Whether a bulk change is shown and confirmed first: only a person at a terminal is asked."""
+    return not yes and not dry_run and render.interactive()
+
+
+def _planning_registry() -> Registry:
+    """The same store as the command's, opened for a dry run: what the question shows."""
+    return Registry(State.store_option, dry_run=True, notify=render.waiting)
+
+
+def _confirm(plan: List[str], question: Optional[str]) -> None:
+    """Show the plan on stderr and ask; a plan with nothing to change (``question`` None) asks nothing."""
+    if question is None:
+        return
+    for text in plan:
+        render.info(text)
+    if not render.confirm(question):
+        raise InvalidInput("nothing changed: not confirmed")
+
+
 @app.command(epilog=examples("regctl gc iris-classifier --keep 5 --dry-run", "regctl gc --all-models --keep 10"))
 def gc(
     keep: Annotated[int, typer.Option("--keep", metavar="N", min=0, help="Keep the newest N live versions.")],
@@ -219,6 +244,7 @@ def gc(
     delete_staged: Annotated[bool, typer.Option(
         "--delete-staged", help="Also delete old versions in Staging or Production (spared by default).")] = False,
     all_models: Annotated[bool, typer.Option("--all-models", help="Collect every registered model, each in its own change.")] = False,
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     json: JsonOnlyOption = False,
 ) -> None:
@@ -226,6 +252,12 @@ def gc(
     if (name is None) == (not all_models):
         raise InvalidInput("give a model NAME or --all-models, not both or neither")
     registry = open_registry(dry_run)
+    if _asking(yes, dry_run):
+        planned = _planning_registry().gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
+        doomed = [c for c in planned if c.deleted]
+        count = sum(len(c.deleted) for c in doomed)
+        _confirm([f"{c.name}: would delete versions {', '.join(map(str, c.deleted))}" for c in doomed],
+                 f"Soft-delete {count} version(s) of {len(doomed)} model(s)?" if count else None)
     with progressbar.progress(None, "collecting") as progress:
         collected = registry.gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged,
                                 progress=progress)
@@ -251,10 +283,16 @@ def push(
     move_aliases: Annotated[bool, typer.Option(
         "--move-aliases", help="Move aliases the target has that point elsewhere (without it, such a push "
                                "copies nothing and exits 3, naming them).")] = False,
+    yes: YesOption = False,
     json: JsonOnlyOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
     origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
+    if _asking(yes, dry_run):
+        plan = origin.push(to, names or None, dry_run=True, move_aliases=move_aliases)
+        copies, aliases = plan.count("would copy"), sum(len(m.aliases) for m in plan.models)
+        _confirm(plan.lines(), f"Copy {copies} version(s) and set {aliases} alias(es) in {plan.target}?"
+                 if copies or aliases else None)
     with progressbar.progress(None, "pushing") as update:
         report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update,
                              move_aliases=move_aliases)
