@@ -5,15 +5,15 @@ Every backend returns these; ``to_json()`` is exactly what the CLI prints with
 read-only views, sequences are tuples.
 """
 
-from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping, Optional, Tuple
 
 from regctl.core.errors import StoreError
+from regctl.core.record import EMPTY, Record
 
 
 def _freeze(instance, *names: str) -> None:
-    """Make the named dict fields read-only and list fields tuples, on a frozen dataclass."""
+    """Make the named dict fields read-only and list fields tuples, on a record."""
     for name in names:
         value = getattr(instance, name)
         if isinstance(value, dict):
@@ -22,8 +22,7 @@ def _freeze(instance, *names: str) -> None:
             object.__setattr__(instance, name, tuple(value))
 
 
-@dataclass(frozen=True)
-class Lineage:
+class Lineage(Record):
     """Where a version came from and where its files are, as far as the store knows."""
 
     run_id: Optional[str] = None
@@ -33,11 +32,10 @@ class Lineage:
     artifact_path: Optional[str] = None
 
     def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in self.fields()}
 
 
-@dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(Record):
     """One version of a registered model, as MLflow's client returns it, plus tags and aliases."""
 
     name: str
@@ -54,7 +52,7 @@ class ModelVersion:
     user_id: Optional[str] = None
     storage_location: Optional[str] = None
     model_id: Optional[str] = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
     aliases: Tuple[str, ...] = ()
     lineage: Optional[Lineage] = None  # filled by get_version only
 
@@ -62,7 +60,7 @@ class ModelVersion:
         _freeze(self, "tags", "aliases")
 
     def to_json(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lineage"}
+        data = {name: getattr(self, name) for name in self.fields() if name != "lineage"}
         data["tags"] = dict(self.tags)
         data["aliases"] = list(self.aliases)
         if self.lineage is not None:
@@ -70,16 +68,15 @@ class ModelVersion:
         return data
 
 
-@dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(Record):
     """A registered model with its tags, aliases and latest version number."""
 
     name: str
     creation_timestamp: Optional[int] = None
     last_updated_timestamp: Optional[int] = None
     description: Optional[str] = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    aliases: Mapping[str, Optional[int]] = field(default_factory=dict)
+    tags: Mapping[str, str] = EMPTY
+    aliases: Mapping[str, Optional[int]] = EMPTY
     latest_version: Optional[int] = None
     # filled by get_model only: the latest version of each stage, and the number of live versions
     latest_versions: Optional[Tuple[ModelVersion, ...]] = None
@@ -104,8 +101,7 @@ class RegisteredModel:
         return data
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(Record):
     """The entries a listing could read, and the damage it skipped on the way."""
 
     items: Tuple[Any, ...] = ()
@@ -135,8 +131,7 @@ class Listing:
         return StoreError(f"{self.damaged[0].message}{more}")
 
 
-@dataclass(frozen=True)
-class AliasChange:
+class AliasChange(Record):
     """What an alias pointed at before and after a command (None: unset)."""
 
     name: str
@@ -149,13 +144,12 @@ class AliasChange:
         return {"name": self.name, "alias": self.alias, "old": self.old, "new": self.new, "changed": self.changed}
 
 
-@dataclass(frozen=True)
-class TagChange:
+class TagChange(Record):
     """Tags set or removed on a model (``version`` None) or on one version."""
 
     name: str
     version: Optional[int]
-    set: Mapping[str, str] = field(default_factory=dict)
+    set: Mapping[str, str] = EMPTY
     deleted: Tuple[str, ...] = ()
 
     def __post_init__(self):
@@ -165,8 +159,7 @@ class TagChange:
         return {"name": self.name, "version": self.version, "set": dict(self.set), "deleted": list(self.deleted)}
 
 
-@dataclass(frozen=True)
-class DescriptionChange:
+class DescriptionChange(Record):
     name: str
     version: Optional[int]
     description: str
@@ -175,8 +168,7 @@ class DescriptionChange:
         return {"name": self.name, "version": self.version, "description": self.description}
 
 
-@dataclass(frozen=True)
-class StageChange:
+class StageChange(Record):
     """A stage transition, with the versions it archived."""
 
     name: str
@@ -193,8 +185,7 @@ class StageChange:
                 "current_stage": self.current_stage, "archived": list(self.archived)}
 
 
-@dataclass(frozen=True)
-class Rename:
+class Rename(Record):
     old: str
     new: str
 
@@ -202,8 +193,7 @@ class Rename:
         return {"old": self.old, "new": self.new}
 
 
-@dataclass(frozen=True)
-class Deletion:
+class Deletion(Record):
     """A deleted model (``version`` None) or a soft-deleted version and the aliases it lost."""
 
     name: str
@@ -217,8 +207,7 @@ class Deletion:
         return {"name": self.name, "version": self.version, "aliases_removed": list(self.aliases_removed)}
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(Record):
     """A version whose artifacts match the digest recorded at registration."""
 
     uri: str
@@ -229,11 +218,10 @@ class Verification:
     files: int
 
     def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in self.fields()}
 
 
-@dataclass(frozen=True)
-class HistoryRecord:
+class HistoryRecord(Record):
     """One change from regctl's journal: who changed what, when, from what to what."""
 
     time: Optional[int]
@@ -247,14 +235,13 @@ class HistoryRecord:
 
     @classmethod
     def from_record(cls, record: dict) -> "HistoryRecord":
-        return cls(*(record.get(f.name) for f in fields(cls)))
+        return cls(*(record.get(name) for name in cls.fields()))
 
     def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in self.fields()}
 
 
-@dataclass(frozen=True)
-class DoctorReport:
+class DoctorReport(Record):
     """What ``doctor`` found: problems (the store is damaged), warnings (worth knowing), repairs."""
 
     store: str
@@ -276,8 +263,7 @@ class DoctorReport:
                 "notes": list(self.notes)}
 
 
-@dataclass(frozen=True)
-class Download:
+class Download(Record):
     """Artifacts copied to ``dest``; ``digest`` checked when one was recorded at registration."""
 
     uri: str
@@ -290,11 +276,10 @@ class Download:
     digest: Optional[str] = None  # the recorded digest the copy matched, None when there is none
 
     def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in self.fields()}
 
 
-@dataclass(frozen=True)
-class Difference:
+class Difference(Record):
     """One field that differs between two versions (None: absent on that side)."""
 
     field: str
@@ -305,8 +290,7 @@ class Difference:
         return {"field": self.field, "a": self.a, "b": self.b}
 
 
-@dataclass(frozen=True)
-class VersionDiff:
+class VersionDiff(Record):
     """What differs between version ``a`` and version ``b``: registry fields and the model's MLmodel."""
 
     a: str
@@ -325,14 +309,13 @@ class VersionDiff:
                 "differences": [d.to_json() for d in self.differences]}
 
 
-@dataclass(frozen=True)
-class Collection:
+class Collection(Record):
     """What ``gc`` soft-deleted (or would), and what it kept of the old versions and why."""
 
     name: str
     deleted: Tuple[int, ...] = ()
     kept: Tuple[int, ...] = ()
-    protected: Mapping[int, str] = field(default_factory=dict)  # old version -> why it was kept
+    protected: Mapping[int, str] = EMPTY  # old version -> why it was kept
 
     def __post_init__(self):
         _freeze(self, "deleted", "kept", "protected")

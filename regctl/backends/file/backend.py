@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from regctl.backends.file import reads, writes
+from regctl.backends.file import reads
 from regctl.backends.file.resolve import resolve
 from regctl.backends.file.store import Store
-from regctl.core import derived, journal
+from regctl.core import derived
 from regctl.core.derived import page
 from regctl.core.errors import StoreError
 from regctl.core.names import MAX_FILE_NAME_BYTES
@@ -27,6 +27,13 @@ from regctl.core.results import (
     Verification,
     VersionDiff,
 )
+
+
+def _writes():
+    """The write half of the backend, loaded by the first write: a read never pays for it."""
+    from regctl.backends.file import writes
+
+    return writes
 
 
 def version_of(view: dict) -> ModelVersion:
@@ -82,6 +89,8 @@ class FileBackend:
 
     def history(self, name=None, alias=None):
         self.store.require()
+        from regctl.core import journal
+
         return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store.journal_path(), name, alias))
 
     def doctor(self, *, fix=False) -> DoctorReport:
@@ -131,7 +140,7 @@ class FileBackend:
 
     def import_artifacts(self, local) -> str:
         """Keep a local directory's files in this store for good (as a logged model); the URI to register."""
-        return writes.import_logged_model(self.store, local)
+        return _writes().import_logged_model(self.store, local)
 
     def recorded_digest(self, name, version):
         from regctl.backends.file import manifests
@@ -158,47 +167,47 @@ class FileBackend:
     # ----------------------------------------------------------------- writes
 
     def register(self, source, name, *, description, tags, aliases, run_link=None) -> ModelVersion:
-        view = writes.register(self.store, source, name, description=description, tags=tags, aliases=aliases,
+        view = _writes().register(self.store, source, name, description=description, tags=tags, aliases=aliases,
                                  run_link=run_link)
         return version_of(view)
 
     def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:
-        return AliasChange(**writes.set_alias(self.store, name, alias, version, expect=expect,
+        return AliasChange(**_writes().set_alias(self.store, name, alias, version, expect=expect,
                                                 expect_given=expect_given))
 
     def delete_alias(self, name, alias) -> AliasChange:
-        return AliasChange(**writes.delete_alias(self.store, name, alias))
+        return AliasChange(**_writes().delete_alias(self.store, name, alias))
 
     def rollback_alias(self, name, alias) -> AliasChange:
-        return AliasChange(**writes.rollback_alias(self.store, name, alias))
+        return AliasChange(**_writes().rollback_alias(self.store, name, alias))
 
     def set_tags(self, name, tags, version=None) -> TagChange:
-        writes.set_tags(self.store, name, dict(tags), version=version)
+        _writes().set_tags(self.store, name, dict(tags), version=version)
         return TagChange(name, version, set=dict(tags))
 
     def delete_tags(self, name, keys, version=None) -> TagChange:
-        writes.delete_tags(self.store, name, list(keys), version=version)
+        _writes().delete_tags(self.store, name, list(keys), version=version)
         return TagChange(name, version, deleted=tuple(keys))
 
     def set_description(self, name, text, version=None, alias=None) -> DescriptionChange:
-        return DescriptionChange(**writes.set_description(self.store, name, text, version=version, alias=alias))
+        return DescriptionChange(**_writes().set_description(self.store, name, text, version=version, alias=alias))
 
     def transition_stage(self, name, version, stage, *, archive_existing=False) -> StageChange:
-        return StageChange(**writes.transition_stage(self.store, name, version, stage,
+        return StageChange(**_writes().transition_stage(self.store, name, version, stage,
                                                        archive_existing=archive_existing))
 
     def rename(self, old, new) -> Rename:
-        return Rename(**writes.rename_model(self.store, old, new))
+        return Rename(**_writes().rename_model(self.store, old, new))
 
     def delete_model(self, name) -> Deletion:
-        writes.delete_model(self.store, name)
+        _writes().delete_model(self.store, name)
         return Deletion(name)
 
     def delete_version(self, name, version) -> Deletion:
-        result = writes.delete_version(self.store, name, version)
+        result = _writes().delete_version(self.store, name, version)
         return Deletion(name, result["version"], tuple(result["aliases_removed"]))
 
 
     def collect(self, name, keep, *, keep_aliased, delete_staged) -> Collection:
-        result = writes.collect(self.store, name, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
+        result = _writes().collect(self.store, name, keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
         return Collection(**result)

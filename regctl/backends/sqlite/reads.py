@@ -93,14 +93,10 @@ class SqliteReads(SqliteConnection):
             view = self._model_view(connection, row, self._model_tags(connection, name), aliases,
                                     live[0]["version"] if live else None)
             latest = tuple(self._version_view(connection, v, tags, aliases) for v in latest_by_stage.values())
-        from dataclasses import replace
-
-        return replace(view, latest_versions=latest, version_count=len(live))
+        return view.replace(latest_versions=latest, version_count=len(live))
 
     @_translated
     def get_version(self, name, version=None, alias=None):
-        from dataclasses import replace
-
         from regctl.core.results import Lineage
 
         with self._reading() as connection:
@@ -109,7 +105,7 @@ class SqliteReads(SqliteConnection):
             view = self._version_view(connection, row, self._version_tags(connection, name, [number]),
                                       self._alias_rows(connection, name))
             lineage = self._lineage(connection, row, view.model_id)
-        return replace(view, lineage=Lineage(**lineage))
+        return view.replace(lineage=Lineage(**lineage))
 
     def _lineage(self, connection, row: dict, model_id) -> dict:
         info = {"run_id": row["run_id"], "experiment_id": None, "run_name": None, "model_id": model_id,
