@@ -25,7 +25,7 @@ def test_a_wrong_call_is_a_type_error(call):
 
 
 def test_equality_hash_repr_and_replace():
-    assert Pair(1, 2) == Pair(1, 2) != Pair(1, 3) 
+    assert Pair(1, 2) == Pair(1, 2) != Pair(1, 3)
     assert Pair(1, 2) != (1, 2) and repr(Pair(1, 2)) == "Pair(left=1, right=2, extra=mappingproxy({}))"
     change = AliasChange("m", "champion", 1, 2, True)
     assert change.replace(new=3) == AliasChange("m", "champion", 1, 3, True) and change.new == 2

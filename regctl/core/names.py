@@ -7,7 +7,7 @@ outside the store.
 
 import posixpath
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from regctl.core.errors import InvalidInput
 

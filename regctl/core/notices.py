@@ -4,17 +4,19 @@ The library never prints. The CLI installs a sayer that writes ``regctl: <text>`
 stderr; without one (the Python API), a notice is a Python warning.
 """
 
-from typing import Callable, Optional
+from __future__ import annotations
+
+from collections.abc import Callable
 
 
 class RegctlWarning(UserWarning):
     """What a command says on the way when regctl runs as a library."""
 
 
-_sayer: Optional[Callable[[str], None]] = None
+_sayer: Callable[[str], None] | None = None
 
 
-def install(sayer: Optional[Callable[[str], None]]) -> None:
+def install(sayer: Callable[[str], None] | None) -> None:
     """Route notices to ``sayer`` (the CLI's stderr), or back to Python warnings with None."""
     global _sayer
     _sayer = sayer

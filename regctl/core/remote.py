@@ -1,16 +1,18 @@
 """Is the store an MLflow tracking server? Standard library only: the resolve fast path asks first."""
 
+from __future__ import annotations
+
 import os
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 SERVER_SCHEMES = ("http://", "https://")
 
 
-def is_server(value: Optional[str]) -> bool:
+def is_server(value: str | None) -> bool:
     return isinstance(value, str) and value[:8].lower().startswith(SERVER_SCHEMES)
 
 
-def server_url(option: Optional[str], environ: Mapping[str, str] = os.environ) -> Optional[str]:
+def server_url(option: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
     """The server URL when the chosen store value is ``http(s)://...``, else None.
 
     The chosen value is ``--store``, else the first set of ``REGCTL_STORE``,

@@ -4,8 +4,9 @@ Imports nothing of regctl but ``errors`` and ``names``: the resolve fast path of
 store loads it.
 """
 
+from __future__ import annotations
+
 import re
-from typing import Optional
 
 from regctl.core.errors import StoreError
 from regctl.core.names import show
@@ -41,7 +42,7 @@ def too_deep(location: str) -> StoreError:
     return StoreError(f"{show(location)}: locations refer to each other more than {MAX_DEPTH} times")
 
 
-def alias_version(text) -> Optional[int]:
+def alias_version(text) -> int | None:
     """The version an alias's text names (ASCII digits, spaces around allowed), else None.
 
     The one reading of alias values, shared by every store's resolve, listings, writes and doctor.

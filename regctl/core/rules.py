@@ -6,7 +6,9 @@ SQLite and a tracking server answer alike. ``with_suggestion`` adds the "did you
 missing model or alias for every store, from the names the store lists.
 """
 
-from typing import Callable, Iterable, Optional
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 from regctl.core.errors import Conflict, InvalidInput, NotFound
 from regctl.core.names import show
@@ -36,7 +38,7 @@ def version_not_found(name: str, version: int) -> NotFound:
     return NotFound(f"version {version} of model {show(name)} not found")
 
 
-def no_versions(name: str, stage: Optional[str] = None) -> NotFound:
+def no_versions(name: str, stage: str | None = None) -> NotFound:
     in_stage = f" in stage {stage}" if stage else ""
     return NotFound(f"no versions of model {show(name)}{in_stage} found")
 
@@ -49,7 +51,7 @@ def logged_model_not_found(model_id: str) -> NotFound:
     return NotFound(f"logged model {show(model_id)} not found")
 
 
-def tag_not_found(name: str, key: str, version: Optional[int] = None) -> NotFound:
+def tag_not_found(name: str, key: str, version: int | None = None) -> NotFound:
     where = "" if version is None else f"version {version} of "
     return NotFound(f"tag {show(key)} of {where}model {show(name)} not found")
 
@@ -58,7 +60,7 @@ def not_verifiable(uri: str) -> InvalidInput:
     return InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
 
 
-def source_without_artifacts(source: str, location: Optional[str]) -> NotFound:
+def source_without_artifacts(source: str, location: str | None) -> NotFound:
     return NotFound(f"source {show(source)} not found: no artifacts at {location or '(no location)'}")
 
 
@@ -70,7 +72,7 @@ def artifacts_missing(uri: str, path) -> NotFound:
     return NotFound(f"artifacts of {show(uri)} not found at {path}")
 
 
-def alias_moves(name: str, alias: str, old: Optional[int], version: int, expect: Optional[int],
+def alias_moves(name: str, alias: str, old: int | None, version: int, expect: int | None,
                 expect_given: bool) -> bool:
     """Whether ``alias set`` moves the alias: False when it already points at ``version`` (a rerun
     of a step that succeeded is a no-op, whatever ``--expect`` says: it guards a move only);
@@ -84,7 +86,7 @@ def alias_moves(name: str, alias: str, old: Optional[int], version: int, expect:
     return True
 
 
-def rollback_target(name: str, alias: str, last: Optional[tuple], current, journal_note: str = "") -> Optional[int]:
+def rollback_target(name: str, alias: str, last: tuple | None, current, journal_note: str = "") -> int | None:
     """The version ``alias rollback`` moves ``alias`` back to (None: delete it).
 
     ``last`` is the alias's last recorded change as ``(old, new)`` (None when there is none),

@@ -4,7 +4,6 @@
 command on every store (the fast ``resolve`` path included) suggests the same way.
 """
 
-import difflib
 
 from regctl.core.names import show
 
@@ -15,5 +14,7 @@ def did_you_mean(word: str, candidates) -> str:
     for candidate in candidates:
         if candidate != word:
             by_lower.setdefault(candidate.lower(), candidate)
+    import difflib  # loaded by the one error that suggests a name
+
     matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return f"; did you mean {show(by_lower[matches[0]])}?" if matches else ""

@@ -10,7 +10,6 @@ import re
 import stat
 import time
 from pathlib import Path
-from typing import Any
 
 from regctl.backends.file import layout
 from regctl.core import locations, prompts, yamlfile
@@ -18,6 +17,10 @@ from regctl.core.atomic import os_reason, read_file
 from regctl.core.errors import StoreError
 from regctl.core.names import DELETED_STAGE, show
 from regctl.core.rules import model_not_found, version_not_found
+
+TYPE_CHECKING = False  # typing is not loaded at run time: the resolve fast path never needs it
+if TYPE_CHECKING:
+    from typing import Any
 
 _VERSION_LINE = re.compile(rb"^version: *([0-9]+) *$", re.MULTILINE)
 _TEXT, _INT = (str, type(None)), (int, type(None))
@@ -338,7 +341,7 @@ def field_problems(meta: dict, types: dict) -> list:
     return problems
 
 
-def _check_fields(path: "Path | str", meta: Any, types: dict) -> dict:
+def _check_fields(path: "Path | str", meta: "Any", types: dict) -> dict:
     problems = field_problems(meta, types)
     if problems:
         raise StoreError(f"damaged file {path}: {problems[0]}")

@@ -6,7 +6,6 @@ import functools
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from regctl.backends.sqlite import schema as sqlschema
 from regctl.core import uris
@@ -17,6 +16,10 @@ from regctl.core.names import (
 )
 from regctl.core.resolution import MAX_DEPTH, Resolution
 from regctl.core.rules import ModelNotFound, artifacts_missing, version_not_found
+
+TYPE_CHECKING = False  # typing is not loaded at run time: the resolve fast path never needs it
+if TYPE_CHECKING:
+    from typing import Any
 
 JOURNAL_SUFFIX = ".regctl-journal.jsonl"
 DELETED_VERSION_ALIAS = "deleted-version-alias"  # a warning: MLflow 2's SQL store leaves these

@@ -2,7 +2,6 @@
 
 import os
 from pathlib import Path
-from typing import Any
 
 from regctl.backends.sqlite import tracking as sqltracking
 from regctl.backends.sqlite.connection import (
@@ -27,6 +26,10 @@ from regctl.core.names import (
 from regctl.core.prompts import PROMPT_TAG
 from regctl.core.resolution import MAX_DEPTH, Resolution, run_location, too_deep
 from regctl.core.rules import AliasNotFound, no_versions
+
+TYPE_CHECKING = False  # typing is not loaded at run time: the resolve fast path never needs it
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SqliteReads(SqliteConnection):
