@@ -4,6 +4,7 @@ Names reaching these functions have been validated (see ``names``), so a name
 is always exactly one path component under ``models/``.
 """
 
+import functools
 from pathlib import Path
 
 from regctl.core.names import TEMP_PREFIX  # noqa: F401  (defined with the naming rules that keep names off it)
@@ -27,7 +28,9 @@ def models_dir(root: Path) -> Path:
     return root / MODELS_DIR
 
 
+@functools.lru_cache(maxsize=4096)
 def model_dir(root: Path, name: str) -> Path:
+    """A model's directory (remembered: a listing asks for each model's a dozen times)."""
     return root / MODELS_DIR / name
 
 

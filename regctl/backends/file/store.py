@@ -247,10 +247,13 @@ class Store:
         try:
             with os.scandir(directory) as entries:
                 found = []
-                for entry in entries:
-                    number = layout.version_number_of(entry.name)
-                    if number is not None:
-                        found.append((number, _plain_dir(entry)))
+                prefix, start = layout.VERSION_PREFIX, len(layout.VERSION_PREFIX)
+                for entry in entries:  # layout.version_number_of, inlined: a listing reads 50,000 names
+                    entry_name = entry.name
+                    if entry_name.startswith(prefix):
+                        digits = entry_name[start:]
+                        if digits.isascii() and digits.isdigit():
+                            found.append((int(digits), _plain_dir(entry)))
         except FileNotFoundError:
             raise model_not_found(self, name) from None
         except OSError as exc:
