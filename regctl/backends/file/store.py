@@ -5,6 +5,7 @@ through ``edit`` (a plan per change) and ``transaction`` (applying it); this
 module only says where the lock, the pending change and the journal live.
 """
 
+import functools
 import os
 import re
 import stat
@@ -299,7 +300,7 @@ class Store:
 
     def _version_path(self, name: str, version: int, leaf: str) -> str:
         """``layout.version_dir(...) / leaf`` as text (a listing builds tens of thousands of these)."""
-        return os.path.join(self.root, layout.MODELS_DIR, name, f"{layout.VERSION_PREFIX}{version}", leaf)
+        return f"{_versions_prefix(self.root, name)}{version}{os.sep}{leaf}"
 
     def highest_version_number(self, name: str) -> int:
         """Highest version number ever used, soft-deleted versions included.
@@ -324,6 +325,12 @@ class Store:
 
 
 _CAREFUL = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def _versions_prefix(root: Path, name: str) -> str:
+    """``<root>/models/<name>/version-``: a version's directory is this and its number."""
+    return os.path.join(root, layout.MODELS_DIR, name, layout.VERSION_PREFIX)
 
 
 def _plain_dir(entry: os.DirEntry) -> bool:
