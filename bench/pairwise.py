@@ -1,6 +1,6 @@
 """regctl side by side with the previous release, a bare Python loop and ``python -c pass``.
 
-    python bench/pairwise.py --prev PATH_TO_PREVIOUS_CHECKOUT [--runs 7] [--only listings|memory|startup]
+    python bench/pairwise.py --prev PATH_TO_PREVIOUS_CHECKOUT [--runs 7] [--only listings|memory|journal|startup]
 
 Every case runs its variants interleaved, round after round (the order rotates each round), so
 load from other processes on a shared machine hits them alike; each variant gets one untimed
@@ -193,6 +193,52 @@ class Bench:
                       {"now": self.regctl("now", "--store", deep.root, *argv),
                        "prev": self.regctl("prev", "--store", deep.root, *argv)})
 
+    def journal(self):
+        """Peak RSS with a journal of ``--journal-mb`` (default 200) MB, on a file store and on SQLite:
+        the version ``X/8`` was registered first, so its digest record is the oldest thing in it."""
+        for label, store, journal in self._journal_stores():
+            _pad_journal(journal, self.args.journal_mb << 20)
+            step = {"n": 0}
+
+            def alias_argv(which, store=store):
+                step["n"] += 1
+                return self.regctl(which, "--store", store, "alias", "set", "X", "bench", str(7 + step["n"] % 2))
+
+            cases = [["history", "X"], ["verify", "models:/X/8"], ["download", "models:/X/8", self.tmp / "dl"],
+                     ["push", "X", "--to", self.tmp / "pushed", "--dry-run"], ["doctor"]]
+            for argv in cases:
+                before = (lambda _n: shutil.rmtree(self.tmp / "dl", ignore_errors=True)) if argv[0] == "download" else None
+                self.case("journal", f"{label} `{' '.join(map(str, argv[:2]))}`",
+                          {"now": self.regctl("now", "--store", store, *argv)}, before=before)
+            variants = {"now": alias_argv("now")}
+            self.case("journal", f"{label} `alias set X bench N`", variants,
+                      before=lambda name, v=variants, f=alias_argv: v.update({name: f(name)}))
+
+    def _journal_stores(self):
+        """A copy of tiny (file store) and of the test database, each with X/8 registered by regctl."""
+        folder = self.work / "journal"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        tiny = base.ensure_store(self.work, "tiny")
+        files = folder / "mlruns"
+        shutil.copytree(tiny.root, files, symlinks=True)
+        database = folder / "mlflow.db"
+        shutil.copy(REPO / "tests" / "fixtures" / "mlflow3-db" / "mlflow.db", database)
+        model = folder / "model"
+        model.mkdir()
+        (model / "MLmodel").write_text("flavors: {}\n")
+        stores = [("file store", str(files), files / "models" / ".regctl%journal.jsonl"),
+                  ("SQLite", f"sqlite:///{database}", Path(f"{database}.regctl-journal.jsonl"))]
+        for _label, store, _journal in stores:
+            for number in range(8):  # the database's X gets to version 8 as well
+                done = subprocess.run([self.python, "-m", "regctl", "--store", store, "register", str(model),
+                                       "--name", "X"], env=self.env["now"], capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"pairwise.py: cannot register into {store}: {done.stderr}")
+                if done.stdout.strip() == "8":
+                    break
+        return stores
+
     def startup(self):
         tiny = base.ensure_store(self.work, "tiny")
         scratch = base.ensure_store(self.work, "tiny", suffix="-scratch-pairwise")
@@ -279,6 +325,13 @@ class Bench:
                 out.append(f"| {label} | {_peak(s['now']):.1f} | {_peak(s['prev']):.1f} | "
                            f"{_med(s['now'], 0) * 1000:.0f} | {_med(s['prev'], 0) * 1000:.0f} |".replace("nan", "n/a"))
             out.append("")
+        if "journal" in groups:
+            out += [f"### Peak RSS with a {self.args.journal_mb} MB journal (target: at most 64 MiB)", "",
+                    "| command | now (MiB) | now wall (ms) | target |", "|---|---:|---:|---|"]
+            for label, s in groups["journal"]:
+                out.append(f"| {label} | {_peak(s['now']):.1f} | {_med(s['now'], 0) * 1000:.0f} | "
+                           f"{'met' if _peak(s['now']) <= 64 else 'not met'} |")
+            out.append("")
         if "startup" in groups:
             out += ["### Start-up: CPU time (user + system) per command on tiny (1 x 3)", "",
                     "| command | python -c pass (ms) | now (ms) | prev (ms) | now/prev | now - python (ms) | "
@@ -302,6 +355,28 @@ class Bench:
         done = subprocess.run(["git", "-C", str(self.prev), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True)
         return f"`{done.stdout.strip() or self.prev}`"
+
+
+def _pad_journal(path: Path, size: int) -> None:
+    """Append committed alias changes of another model to the journal until it is ``size`` bytes."""
+    import json
+
+    with open(path, "ab") as journal:
+        n = 0
+        while journal.tell() < size:
+            lines = []
+            for _ in range(1000):
+                n += 1
+                txn = f"{n:016x}"
+                lines.append(json.dumps({
+                    "changes": [{"op": "write", "path": "models/other/aliases/a", "text": str(n)},
+                                {"op": "write", "path": "models/other/meta.yaml", "text": "name: other\n" * 4}],
+                    "entries": [{"model": "other", "new": str(n), "old": str(n - 1), "operation": "alias.set",
+                                 "target": "a"}],
+                    "host": "bench", "phase": "intent", "time": 1_700_000_000_000 + n, "txn": txn, "user": "bench"},
+                    sort_keys=True))
+                lines.append(json.dumps({"phase": "commit", "time": 1_700_000_000_000 + n, "txn": txn}))
+            journal.write(("\n".join(lines) + "\n").encode())
 
 
 def _ratio(a, b):
@@ -329,7 +404,8 @@ def main(argv=None):
     parser.add_argument("--prev", required=True, help="a checkout of the previous release (git worktree)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with regctl's dependencies")
     parser.add_argument("--runs", type=int, default=7, help="interleaved rounds per case (default 7)")
-    parser.add_argument("--only", action="append", choices=["listings", "memory", "startup"])
+    parser.add_argument("--only", action="append", choices=["listings", "memory", "journal", "startup"])
+    parser.add_argument("--journal-mb", type=int, default=200, help="journal size for the journal group (default 200)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "regctl-bench"))
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="'-' prints the block only")
     args = parser.parse_args(argv)
@@ -339,7 +415,7 @@ def main(argv=None):
     home = os.getcwd()
     os.chdir(bench.tmp)  # every process runs here (python -m puts its working directory first on sys.path)
     try:
-        for group in args.only or ["listings", "memory", "startup"]:
+        for group in args.only or ["listings", "memory", "journal", "startup"]:
             print(f"{group}:", flush=True)
             getattr(bench, group)()
     finally:

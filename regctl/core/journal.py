@@ -197,11 +197,12 @@ def parse(line: bytes) -> Optional[dict]:
 
 def history_entries(path: Path, model: Optional[str] = None) -> Iterator[dict]:
     """Committed history entries (with ``time``, ``user``, ``host``), newest first."""
-    committed = set()
+    committed = set()  # commits read whose intent (older, so read later) has not been reached yet
     needle = None if model is None else json.dumps(model, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")
     for line in lines_from_end(path):
         if needle is not None and b'"phase": "commit"' not in line and needle not in line \
                 and json.dumps(model)[1:-1].encode("ascii", "backslashreplace") not in line:
+            committed.discard(_txn_of(line))  # another model's intent: its commit is done with
             continue  # cheap filter: a record of this model names it
         record = parse(line)
         if record is None:
@@ -211,8 +212,10 @@ def history_entries(path: Path, model: Optional[str] = None) -> Iterator[dict]:
             committed.add(record.get("txn"))
             continue
         if phase == INTENT:
-            if record.get("txn") not in committed:
+            txn = record.get("txn")
+            if txn not in committed:
                 continue  # interrupted before it started: nothing was changed
+            committed.discard(txn)  # one intent per transaction: memory stays flat in the journal's size
             entries = record.get("entries")
             if not isinstance(entries, list):
                 continue
@@ -221,6 +224,19 @@ def history_entries(path: Path, model: Optional[str] = None) -> Iterator[dict]:
                     yield dict(item, time=record.get("time"), user=record.get("user"), host=record.get("host"))
         elif phase is None and (model is None or record.get("model") == model):
             yield record  # a record from before transactions
+
+
+def _txn_of(line: bytes) -> Optional[str]:
+    """The transaction id of a record regctl wrote (sorted keys: ``txn`` is near the end), read
+    without parsing the line; None when it cannot be read that way."""
+    at = line.rfind(b'"txn": "')
+    if at < 0:
+        return None
+    end = line.find(b'"', at + 8)
+    try:
+        return line[at + 8:end].decode("ascii") if end > 0 else None
+    except UnicodeDecodeError:
+        return None
 
 
 def history(path: Path, name: Optional[str] = None, alias: Optional[str] = None,
@@ -326,6 +342,37 @@ def registrations(path: Path) -> dict:
             for key in [k for k in found if k[0] == model]:
                 del found[key]
     return found
+
+
+def creations(path: Path) -> dict:
+    """``{(version, created): offset}`` of each ``version.create`` entry that holds a digest, keyed by
+    what no rename changes (the version's number and creation time), in one pass over the journal:
+    only lines naming that operation are parsed, and only offsets are kept, so memory grows with
+    the registrations, not with the journal."""
+    found: dict = {}
+    for offset, line in lines_with_offsets(path):
+        if _CREATE not in line or b'"digest": ' not in line:
+            continue
+        record = parse(line)
+        entries = record.get("entries") if record is not None and record.get("phase") == INTENT else [record]
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and entry.get("operation") == "version.create" and "digest" in entry:
+                try:
+                    found[(entry.get("target"), entry.get("created"))] = offset
+                except TypeError:  # an unhashable target: not a record of any version
+                    continue
+    return found
+
+
+def creation_at(path: Path, offset: int, version: int, created: int) -> Optional[dict]:
+    """The ``version.create`` entry of ``version`` made at ``created`` on the line at ``offset``."""
+    record = record_at(path, offset)
+    entries = record.get("entries") if record is not None and record.get("phase") == INTENT else [record]
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and entry.get("operation") == "version.create" \
+                and entry.get("target") == version and entry.get("created") == created:
+            return entry
+    return None
 
 
 def record_at(path: Path, offset: int) -> Optional[dict]:

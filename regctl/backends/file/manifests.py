@@ -92,11 +92,11 @@ def journalled_digest(store, name: str, version: int) -> Optional[str]:
     path = store.journal_path()
     if created is None or not path.is_file():
         return None
-    for entry in journal.history_entries(path):
-        if entry.get("operation") == "version.create" and entry.get("target") == version \
-                and entry.get("new") == source and entry.get("created") == created and "digest" in entry:
-            return entry["digest"]
-    return None
+    offset = store.journal_creations(journal.creations).get((version, created))
+    entry = None if offset is None else journal.creation_at(path, offset, version, created)
+    if entry is None or entry.get("new") != source:
+        return None
+    return entry["digest"]
 
 
 def verify(store, uri: str) -> dict:

@@ -40,6 +40,7 @@ class Store:
         self.root = Path(root)
         self.dry_run = dry_run  # writes plan and check their change, then leave the store as it is
         self._real_root: str | None = None
+        self._creations: dict | None = None
 
     # ----------------------------------------------------------------- basics
 
@@ -58,6 +59,12 @@ class Store:
 
     def journal_path(self) -> Path:
         return self.inside(layout.journal_path(self.root))
+
+    def journal_creations(self, index) -> dict:
+        """``index(journal path)`` (the journal's ``version.create`` offsets), built once per command."""
+        if self._creations is None:
+            self._creations = index(self.journal_path())
+        return self._creations
 
     def inside(self, path: Path) -> Path:
         """``path``, unless a symbolic link makes it lead outside the store (StoreError)."""
