@@ -19,6 +19,7 @@ import argparse
 import datetime
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -200,7 +201,7 @@ class Bench:
             _pad_journal(journal, self.args.journal_mb << 20)
             step = {"n": 0}
 
-            def alias_argv(which, store=store):
+            def alias_argv(which, store=store, step=step):
                 step["n"] += 1
                 return self.regctl(which, "--store", store, "alias", "set", "X", "bench", str(7 + step["n"] % 2))
 
@@ -224,13 +225,18 @@ class Bench:
         shutil.copytree(tiny.root, files, symlinks=True)
         database = folder / "mlflow.db"
         shutil.copy(REPO / "tests" / "fixtures" / "mlflow3-db" / "mlflow.db", database)
+        with sqlite3.connect(database) as connection:  # MLflow's schema, an empty registry
+            for table in ("registered_model_aliases", "model_version_tags", "registered_model_tags",
+                          "model_versions", "registered_models"):
+                connection.execute(f"DELETE FROM {table}")
+        connection.close()
         model = folder / "model"
         model.mkdir()
         (model / "MLmodel").write_text("flavors: {}\n")
         stores = [("file store", str(files), files / "models" / ".regctl%journal.jsonl"),
                   ("SQLite", f"sqlite:///{database}", Path(f"{database}.regctl-journal.jsonl"))]
         for _label, store, _journal in stores:
-            for number in range(8):  # the database's X gets to version 8 as well
+            for _ in range(8):  # the database's X gets to version 8 as well
                 done = subprocess.run([self.python, "-m", "regctl", "--store", store, "register", str(model),
                                        "--name", "X"], env=self.env["now"], capture_output=True, text=True)
                 if done.returncode != 0:
