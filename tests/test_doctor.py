@@ -5,11 +5,12 @@ Everything runs the real CLI on real stores in temporary directories.
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_fixture_store, one_line_failure, regctl, snapshot
+from conftest import copy_fixture_db, copy_fixture_store, one_line_failure, regctl, snapshot, sqlite_uri
 from test_digest import (  # noqa: F401 (registered: a fixture)
     DIGEST_TAG,
     as_regctl_0_1_left_it,
@@ -204,3 +205,35 @@ def test_doctor_fix_moves_an_old_digest_tag_into_the_manifest(registered, manife
     (source / "model.pkl").write_bytes(b"other")
     message = one_line_failure(regctl("verify", "models:/m/1", store=store), 4)
     assert ("changed 'model.pkl'" in message) == (manifest_left == "intact")
+
+
+# ------------------------------------------------- a damaged database file
+
+def test_doctor_reports_a_corrupt_database_page_as_a_finding(tmp_path):
+    """A page overwritten in the middle of the file: doctor reports SQLite's message as a finding
+    (exit 4, what to do), repairs nothing, and other commands keep their one-line error."""
+    db = copy_fixture_db("mlflow3-db", tmp_path / "project")
+    with sqlite3.connect(db) as connection:
+        page = connection.execute("PRAGMA page_size").fetchone()[0]
+        root = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'model_versions'").fetchone()[0]
+    connection.close()
+    with open(db, "r+b") as handle:  # the root page of model_versions, 18 of the file's 233 pages
+        handle.seek((root - 1) * page)
+        handle.write(b"\xde\xad\xbe\xef" * (page // 4))
+    before = snapshot(db.parent)
+    for args in (["doctor"], ["doctor", "--fix"]):
+        result = regctl(*args, store=sqlite_uri(db))
+        assert result.returncode == 4, result.stderr
+        assert result.stdout == (
+            "corrupt-database: mlflow.db: SQLite cannot read the database: database disk image is malformed; "
+            "nothing else was checked and nothing was changed: restore mlflow.db from a backup, or recover "
+            "what SQLite can still read into a new file (sqlite3 mlflow.db .recover | sqlite3 recovered.db) "
+            f"and check that copy with doctor before using it\n{db}: 1 problem(s) found\n")
+        assert result.stderr == f"regctl: 1 problem(s) found in the store {db}\n"
+    report = json.loads(regctl("doctor", "--fix", "--json", store=sqlite_uri(db)).stdout)
+    assert [(p["kind"], p["path"], p["fixable"]) for p in report["problems"]] == [
+        ("corrupt-database", "mlflow.db", False)]
+    assert report["fixed"] == [] and report["ok"] is False
+    assert snapshot(db.parent) == before
+    one_line_failure(regctl("versions", "iris-classifier", store=sqlite_uri(db)), 4,
+                     f"database {db}: database disk image is malformed")
