@@ -8,9 +8,10 @@ plus two optional backend capabilities:
   machine (the server backend streams them through the artifact proxy);
 * putting files into the target: the server backend uploads them as a logged
   model (``upload_model``); a file store gets an MLflow 3 logged model in its
-  Default experiment (``0/models/m-<id>/artifacts``), written here, so the copy
-  does not depend on the source; any other backend may offer
-  ``import_artifacts(local_dir) -> source URI``.
+  Default experiment (``0/models/m-<id>/artifacts``), a database a directory
+  beside it, so the copy does not depend on the source: any backend may offer
+  ``importing(local_dir)``, a context yielding the source URI to register, which
+  removes the copy again when the registration fails before a version refers to it.
 
 What is copied, per model: every live version with its files, description,
 tags and stage; the model's description and tags; its aliases, moved to the
@@ -28,6 +29,7 @@ the model's name, aliases and tags. What only shows while writing (the target
 failing mid-way) can leave a partial copy, which a second run completes.
 """
 
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -158,16 +160,20 @@ def local_files(registry, name: str, version: int, scratch: Path) -> Path:
     return dest
 
 
-def import_files(registry, local: Path) -> str:
-    """Put ``local``'s files into the target store for good; the source URI to register."""
+@contextlib.contextmanager
+def imported_files(registry, local: Path):
+    """Put ``local``'s files into the target store; yields the source URI to register. A copy that
+    no version refers to when the block fails (an error, Ctrl-C, SIGTERM) is removed again."""
     backend = registry.backend
+    importing = getattr(backend, "importing", None)
+    if importing is not None:
+        with importing(local) as uri:
+            yield uri
+        return
     upload = getattr(backend, "upload_model", None)
-    if upload is not None:
-        return upload(local)[0]
-    own = getattr(backend, "import_artifacts", None)
-    if own is not None:
-        return own(local)
-    raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
+    if upload is None:
+        raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
+    yield upload(local)[0]
 
 
 # ------------------------------------------------------------------------ plan
@@ -314,13 +320,13 @@ def _copy_version(source, target, version, next_number: Optional[int], scratch: 
     source's number, using up those of deleted source versions from there (a model new in the target)."""
     name = version.name
     local = local_files(source, name, version.version, scratch)
-    uri = import_files(target, local)
-    while next_number is not None and next_number < version.version:
-        placeholder = target.register(uri, name)
-        target.delete_version(name, placeholder.version)
-        next_number = placeholder.version + 1
-    created = target.register(uri, name, description=version.description, tags=dict(version.tags),
-                              run_link=version.run_link)
+    with imported_files(target, local) as uri:
+        while next_number is not None and next_number < version.version:
+            placeholder = target.register(uri, name)
+            target.delete_version(name, placeholder.version)
+            next_number = placeholder.version + 1
+        created = target.register(uri, name, description=version.description, tags=dict(version.tags),
+                                  run_link=version.run_link)
     if version.current_stage and version.current_stage != "None":
         target.transition_stage(name, created.version, version.current_stage)
     if local.is_relative_to(scratch):
