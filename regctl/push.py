@@ -256,8 +256,7 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
         if progress is not None:
             progress(done[0], total)
 
-    scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
-    try:
+    with scratch_directory() as scratch:
         for plan in plans:
             try:
                 report.models.append(_push_model(source, target, plan, dry_run, scratch, tick))
@@ -268,9 +267,57 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
                     raise
                 raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
                                 f"copies only what is missing): {', '.join(before)}") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return report
+
+
+SCRATCH_PREFIX = "regctl-push-"
+
+
+@contextlib.contextmanager
+def scratch_directory():
+    """A new ``regctl-push-<x>`` in the temporary directory for downloaded files, removed at the end
+    (an error, Ctrl-C and SIGTERM included). It is held by a lock file beside it, ``regctl-push-<x>.lock``,
+    taken before it is made: those a killed push left (their lock free) are removed first."""
+    import os
+
+    from regctl.core import atomic
+
+    base = Path(tempfile.gettempdir())
+    _remove_killed_scratch(base)
+    name = SCRATCH_PREFIX + os.urandom(8).hex()
+    with atomic.locked(base / f"{name}.lock", "a scratch directory"):
+        scratch = base / name
+        try:
+            scratch.mkdir(mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"cannot create {scratch}: {atomic.os_reason(exc)}") from None
+        try:
+            yield scratch
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_killed_scratch(base: Path) -> None:
+    """Remove this user's scratch directories whose push is gone (its lock file is there, not held)."""
+    import os
+
+    from regctl.core import atomic
+
+    try:
+        entries = [e for e in os.scandir(base) if e.name.startswith(SCRATCH_PREFIX) and not e.name.endswith(".lock")]
+    except OSError:
+        return
+    for entry in entries:
+        lock = base / f"{entry.name}.lock"
+        try:
+            mine = entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and lock.is_file() and not lock.is_symlink() and not atomic.is_locked(lock):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            if not os.path.lexists(entry.path):
+                with contextlib.suppress(OSError):
+                    os.unlink(lock)
 
 
 def alias_conflicts(plan: ModelPlan) -> list:

@@ -472,3 +472,28 @@ def test_a_push_ended_by_a_signal_after_copying_removes_the_logged_model_it_made
     assert without(snapshot(target), JOURNAL) == without(before)
     assert [op for op, _ in logged_model_operations(target)] == ["logged_model.create", "logged_model.delete"]
     assert list((tmp_path / "tmp").iterdir()) == []  # no regctl-push-* scratch either
+
+
+def test_a_push_removes_the_scratch_directory_a_killed_push_left_never_a_live_ones(tmp_path):
+    source = pushable(tmp_path)
+    ok(regctl("register", make_model(tmp_path, "n"), "--name", "n", store=source))
+    target, elsewhere = FixtureStore("mlflow3-store", tmp_path / "target").store, tmp_path / "elsewhere" / "mlruns"
+    scratch = tmp_path / "tmp"
+
+    def push_n() -> None:  # another push, in a process of its own with the same temporary directory
+        ok(regctl("push", "--from", source, "--to", elsewhere, "n", process=True, env={"TMPDIR": str(scratch)}))
+
+    with another_writer(target, "m"):
+        killed = started_push(tmp_path, source, target)
+        try:
+            wait_for_copy(target / "0" / "models", killed)
+            left = sorted(p.name for p in scratch.iterdir())  # regctl-push-<x>, and its lock file
+            assert [p.name[:12] for p in scratch.iterdir() if p.is_dir()] == ["regctl-push-"]
+            push_n()
+            assert sorted(p.name for p in scratch.iterdir()) == left  # a live push's scratch stays
+        finally:
+            killed.kill()  # SIGKILL: its scratch directory stays behind
+            killed.communicate()
+    assert sorted(p.name for p in scratch.iterdir()) == left
+    push_n()
+    assert list(scratch.iterdir()) == []
