@@ -14,7 +14,6 @@ from regctl.core.names import (
     show,
 )
 
-
 CORRUPT = "corrupt-database"
 
 

@@ -9,7 +9,6 @@ from regctl.backends.sqlite import tracking as sqltracking
 from regctl.backends.sqlite.connection import MODEL_VERSIONS_TAG, REDACTED, _tag_target, _translated, now_ms
 from regctl.backends.sqlite.doctor import SqliteDoctor
 from regctl.core import uris
-from regctl.core.atomic import os_reason
 from regctl.core.errors import NotFound, StoreError
 from regctl.core.locations import inside, location_to_path
 from regctl.core.names import (
