@@ -8,9 +8,10 @@ plus two optional backend capabilities:
   machine (the server backend streams them through the artifact proxy);
 * putting files into the target: the server backend uploads them as a logged
   model (``upload_model``); a file store gets an MLflow 3 logged model in its
-  Default experiment (``0/models/m-<id>/artifacts``), written here, so the copy
-  does not depend on the source; any other backend may offer
-  ``import_artifacts(local_dir) -> source URI``.
+  Default experiment (``0/models/m-<id>/artifacts``), a database a directory
+  beside it, so the copy does not depend on the source: any backend may offer
+  ``importing(local_dir)``, a context yielding the source URI to register, which
+  removes the copy again when the registration fails before a version refers to it.
 
 What is copied, per model: every live version with its files, description,
 tags and stage; the model's description and tags; its aliases, moved to the
@@ -28,6 +29,7 @@ the model's name, aliases and tags. What only shows while writing (the target
 failing mid-way) can leave a partial copy, which a second run completes.
 """
 
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -158,16 +160,20 @@ def local_files(registry, name: str, version: int, scratch: Path) -> Path:
     return dest
 
 
-def import_files(registry, local: Path) -> str:
-    """Put ``local``'s files into the target store for good; the source URI to register."""
+@contextlib.contextmanager
+def imported_files(registry, local: Path):
+    """Put ``local``'s files into the target store; yields the source URI to register. A copy that
+    no version refers to when the block fails (an error, Ctrl-C, SIGTERM) is removed again."""
     backend = registry.backend
+    importing = getattr(backend, "importing", None)
+    if importing is not None:
+        with importing(local) as uri:
+            yield uri
+        return
     upload = getattr(backend, "upload_model", None)
-    if upload is not None:
-        return upload(local)[0]
-    own = getattr(backend, "import_artifacts", None)
-    if own is not None:
-        return own(local)
-    raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
+    if upload is None:
+        raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
+    yield upload(local)[0]
 
 
 # ------------------------------------------------------------------------ plan
@@ -250,8 +256,7 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
         if progress is not None:
             progress(done[0], total)
 
-    scratch = Path(tempfile.mkdtemp(prefix="regctl-push-"))
-    try:
+    with scratch_directory() as scratch:
         for plan in plans:
             try:
                 report.models.append(_push_model(source, target, plan, dry_run, scratch, tick))
@@ -262,9 +267,57 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
                     raise
                 raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
                                 f"copies only what is missing): {', '.join(before)}") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return report
+
+
+SCRATCH_PREFIX = "regctl-push-"
+
+
+@contextlib.contextmanager
+def scratch_directory():
+    """A new ``regctl-push-<x>`` in the temporary directory for downloaded files, removed at the end
+    (an error, Ctrl-C and SIGTERM included). It is held by a lock file beside it, ``regctl-push-<x>.lock``,
+    taken before it is made: those a killed push left (their lock free) are removed first."""
+    import os
+
+    from regctl.core import atomic
+
+    base = Path(tempfile.gettempdir())
+    _remove_killed_scratch(base)
+    name = SCRATCH_PREFIX + os.urandom(8).hex()
+    with atomic.locked(base / f"{name}.lock", "a scratch directory"):
+        scratch = base / name
+        try:
+            scratch.mkdir(mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"cannot create {scratch}: {atomic.os_reason(exc)}") from None
+        try:
+            yield scratch
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_killed_scratch(base: Path) -> None:
+    """Remove this user's scratch directories whose push is gone (its lock file is there, not held)."""
+    import os
+
+    from regctl.core import atomic
+
+    try:
+        entries = [e for e in os.scandir(base) if e.name.startswith(SCRATCH_PREFIX) and not e.name.endswith(".lock")]
+    except OSError:
+        return
+    for entry in entries:
+        lock = base / f"{entry.name}.lock"
+        try:
+            mine = entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and lock.is_file() and not lock.is_symlink() and not atomic.is_locked(lock):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            if not os.path.lexists(entry.path):
+                with contextlib.suppress(OSError):
+                    os.unlink(lock)
 
 
 def alias_conflicts(plan: ModelPlan) -> list:
@@ -314,13 +367,13 @@ def _copy_version(source, target, version, next_number: Optional[int], scratch: 
     source's number, using up those of deleted source versions from there (a model new in the target)."""
     name = version.name
     local = local_files(source, name, version.version, scratch)
-    uri = import_files(target, local)
-    while next_number is not None and next_number < version.version:
-        placeholder = target.register(uri, name)
-        target.delete_version(name, placeholder.version)
-        next_number = placeholder.version + 1
-    created = target.register(uri, name, description=version.description, tags=dict(version.tags),
-                              run_link=version.run_link)
+    with imported_files(target, local) as uri:
+        while next_number is not None and next_number < version.version:
+            placeholder = target.register(uri, name)
+            target.delete_version(name, placeholder.version)
+            next_number = placeholder.version + 1
+        created = target.register(uri, name, description=version.description, tags=dict(version.tags),
+                                  run_link=version.run_link)
     if version.current_stage and version.current_stage != "None":
         target.transition_stage(name, created.version, version.current_stage)
     if local.is_relative_to(scratch):

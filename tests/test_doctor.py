@@ -5,11 +5,13 @@ Everything runs the real CLI on real stores in temporary directories.
 
 import hashlib
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_fixture_store, one_line_failure, regctl, snapshot
+from conftest import copy_fixture_db, copy_fixture_store, one_line_failure, regctl, snapshot, sqlite_uri
 from test_digest import (  # noqa: F401 (registered: a fixture)
     DIGEST_TAG,
     as_regctl_0_1_left_it,
@@ -204,3 +206,128 @@ def test_doctor_fix_moves_an_old_digest_tag_into_the_manifest(registered, manife
     (source / "model.pkl").write_bytes(b"other")
     message = one_line_failure(regctl("verify", "models:/m/1", store=store), 4)
     assert ("changed 'model.pkl'" in message) == (manifest_left == "intact")
+
+
+# ------------------------------------------------- a damaged database file
+
+def test_doctor_reports_a_corrupt_database_page_as_a_finding(tmp_path):
+    """A page overwritten in the middle of the file: doctor reports SQLite's message as a finding
+    (exit 4, what to do), repairs nothing, and other commands keep their one-line error."""
+    db = copy_fixture_db("mlflow3-db", tmp_path / "project")
+    with sqlite3.connect(db) as connection:
+        page = connection.execute("PRAGMA page_size").fetchone()[0]
+        root = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'model_versions'").fetchone()[0]
+    connection.close()
+    with open(db, "r+b") as handle:  # the root page of model_versions, 18 of the file's 233 pages
+        handle.seek((root - 1) * page)
+        handle.write(b"\xde\xad\xbe\xef" * (page // 4))
+    before = snapshot(db.parent)
+    for args in (["doctor"], ["doctor", "--fix"]):
+        result = regctl(*args, store=sqlite_uri(db))
+        assert result.returncode == 4, result.stderr
+        assert result.stdout == (
+            "corrupt-database: mlflow.db: SQLite cannot read the database: database disk image is malformed; "
+            "nothing else was checked and nothing was changed: restore mlflow.db from a backup, or recover "
+            "what SQLite can still read into a new file (sqlite3 mlflow.db .recover | sqlite3 recovered.db) "
+            f"and check that copy with doctor before using it\n{db}: 1 problem(s) found\n")
+        assert result.stderr == f"regctl: 1 problem(s) found in the store {db}\n"
+    report = json.loads(regctl("doctor", "--fix", "--json", store=sqlite_uri(db)).stdout)
+    assert [(p["kind"], p["path"], p["fixable"]) for p in report["problems"]] == [
+        ("corrupt-database", "mlflow.db", False)]
+    assert report["fixed"] == [] and report["ok"] is False
+    assert snapshot(db.parent) == before
+    one_line_failure(regctl("versions", "iris-classifier", store=sqlite_uri(db)), 4,
+                     f"database {db}: database disk image is malformed")
+
+
+# ------------------------------------------------- what a killed push copied and never registered
+
+def test_doctor_finds_and_removes_what_a_killed_push_copied_into_a_file_store(tmp_path):
+    from test_push import JOURNAL, another_writer, pushable, started_push, wait_for_copy, without
+
+    source = pushable(tmp_path)
+    target = copy_fixture_store("mlflow3-store", tmp_path / "target")
+    mlflows_own = target / "0/models/m-0123456789abcdef0123456789abcdef"  # MLflow's, never registered
+    shutil.copytree(next((target / "365814095808921414/models").iterdir()), mlflows_own)
+    before = snapshot(target)
+    with another_writer(target, "m"):
+        push = started_push(tmp_path, source, target)
+        try:
+            copy = wait_for_copy(target / "0/models", push, before=[mlflows_own.name])
+            live = regctl("doctor", "--fix", "--json", store=target)  # the push holds its copy: not touched
+            assert live.returncode == 0 and json.loads(live.stdout)["problems"] == [], live.stdout
+            assert (target / "0/models" / copy / "artifacts/MLmodel").is_file()
+        finally:
+            push.kill()  # SIGKILL: nothing of the push runs again
+            push.communicate()
+    (target / "0/models/.regctl-tmp-00112233").mkdir()  # what a push killed while copying leaves
+    (target / "0/models/.regctl-tmp-00112233/MLmodel").write_text("half")
+
+    checked = regctl("doctor", store=target)
+    assert checked.returncode == 4 and checked.stderr == f"regctl: 2 problem(s) found in the store {target}\n"
+    assert checked.stdout == (
+        f"temp-leftover: 0/models/.regctl-tmp-00112233: leftover temporary directory of a logged model a killed "
+        "command was copying files into (doctor --fix repairs this)\n"
+        f"unreferenced-copy: 0/models/{copy}: a logged model regctl copied files into that no version refers "
+        "to, left by a push killed before it registered it (a rerun copies again) (doctor --fix repairs this)\n"
+        f"{target}: 2 problem(s) found\n")
+    fixed = regctl("doctor", "--fix", "--json", store=target)
+    assert fixed.returncode == 0, fixed.stdout
+    assert sorted((p["kind"], p["path"]) for p in json.loads(fixed.stdout)["fixed"]) == [
+        ("temp-leftover", "0/models/.regctl-tmp-00112233"), ("unreferenced-copy", f"0/models/{copy}")]
+    assert without(snapshot(target), JOURNAL) == without(before)  # MLflow's own logged model stays
+    history = [(r["operation"], r["target"]) for r in json.loads(regctl("history", "--json", store=target).stdout)]
+    assert history[:2] == [("logged_model.delete", copy), ("doctor.fix", "0/models/.regctl-tmp-00112233")]
+
+
+def test_doctor_finds_and_removes_what_a_killed_push_copied_beside_a_database(tmp_path):
+    from test_push import pushable, started_push, wait_for_copy
+
+    source = pushable(tmp_path)
+    db = copy_fixture_db("mlflow3-db", tmp_path / "project")
+    artifacts, uri = db.parent / "regctl-artifacts", sqlite_uri(db)
+
+    def found(*args) -> "tuple[int, set, dict]":
+        result = regctl("doctor", *args, "--json", store=uri)
+        report = json.loads(result.stdout)
+        return result.returncode, {(p["kind"], p["path"]) for p in report["problems"]}, report
+
+    _, baseline, _ = found()  # the fixture's own: artifacts recorded under /srv/project
+    before = snapshot(db.parent)
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")  # another writer: the push copies, then waits to register
+    push = started_push(tmp_path, source, uri)
+    try:
+        copy = wait_for_copy(artifacts, push)
+        assert found()[1] == baseline  # the live push holds its copy: not reported
+        push.kill()
+        push.communicate()
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+        if push.poll() is None:
+            push.kill()
+            push.communicate()
+    temp = f".regctl-tmp-{'ab' * 16}"  # what a push killed while copying leaves
+    (artifacts / temp).mkdir()
+    (artifacts / temp / "MLmodel").write_text("half")
+
+    code, problems, _ = found()
+    assert code == 4 and problems - baseline == {("unreferenced-copy", f"regctl-artifacts/{copy}"),
+                                                 ("temp-leftover", f"regctl-artifacts/{temp}")}
+    text = regctl("doctor", store=uri).stdout
+    assert (f"unreferenced-copy: regctl-artifacts/{copy}: a copy of a version's files that no version refers "
+            "to, left by a push killed before it registered it (a rerun copies again) (doctor --fix repairs "
+            "this)\n") in text
+    assert (f"temp-leftover: regctl-artifacts/{temp}: leftover temporary directory of a copy a killed command "
+            "was making (doctor --fix repairs this)\n") in text
+    code, problems, report = found("--fix")
+    assert problems == baseline
+    assert sorted((p["kind"], p["path"]) for p in report["fixed"]) == [
+        ("temp-leftover", f"regctl-artifacts/{temp}"), ("unreferenced-copy", f"regctl-artifacts/{copy}")]
+    journal = "./mlflow.db.regctl-journal.jsonl"
+    after = {k: v for k, v in snapshot(db.parent).items() if k not in (journal, "regctl-artifacts/")
+             and "%lock%" not in k}
+    assert after == before  # the database byte for byte; an empty regctl-artifacts/ stays
+    assert [(r["operation"], r["target"]) for r in json.loads(regctl("history", "--json", store=uri).stdout)] == [
+        ("doctor.fix", f"regctl-artifacts/{copy}"), ("doctor.fix", f"regctl-artifacts/{temp}")]  # newest first

@@ -355,3 +355,145 @@ def test_push_keeps_the_run_link(tmp_path, kind):
     if kind == "sqlite":
         mlflow = import_mlflow()
         assert mlflow.MlflowClient(tracking_uri=target, registry_uri=target).get_model_version("linked", "1").run_link == link
+
+
+# ------------------------------------------------- a push that fails after copying a version's files
+
+JOURNAL = "models/.regctl%journal.jsonl"
+
+
+def pushable(tmp_path: Path, name: str = "m") -> Path:
+    """A file store holding model ``name`` with one version, to push from."""
+    store = tmp_path / "source" / "mlruns"
+    ok(regctl("register", make_model(tmp_path, name), "--name", name, store=store))
+    return store
+
+
+def another_writer(store: Path, name: str):
+    """Another command holding model ``name``'s lock in a file store (the flock regctl takes), so that
+    a push has copied the version's files and waits to register them."""
+    from regctl.backends.file import layout
+    from regctl.core import atomic
+
+    return atomic.locked(layout.model_lock(store, name), name)
+
+
+def without(state: dict, *names: str) -> dict:
+    """A snapshot without regctl's lock files and the files ``names``."""
+    return {k: v for k, v in state.items() if "%lock%" not in k and k not in names}
+
+
+def logged_model_operations(store: Path) -> list:
+    records = [json.loads(line) for line in (store / JOURNAL).read_text().splitlines()]
+    return [(e["operation"], e["target"]) for r in records for e in r.get("entries", [])]
+
+
+def copies_in(directory: Path) -> list:
+    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".regctl%lock%")) \
+        if directory.is_dir() else []
+
+
+def started_push(tmp_path: Path, source: Path, target, env: "dict | None" = None):
+    """``regctl push`` in a real process of its own (with its own TMPDIR, ``tmp_path/tmp``)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
+    full.update(TMPDIR=str(tmp_path / "tmp"), REGCTL_LOCK_TIMEOUT="60", **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "regctl", "push", "--from", str(source), "--to", str(target), "m"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full, cwd=tmp_path)
+
+
+def wait_for_copy(directory: Path, process, before: "list | None" = None) -> str:
+    """The name of the copy a push made in ``directory`` (it then waits for a lock)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new = [n for n in copies_in(directory) if n not in (before or []) and not n.startswith(".regctl-tmp-")]
+        if new:
+            time.sleep(0.2)  # the copy is renamed into place whole; let the push reach the lock
+            return new[0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the push never copied the files")
+
+
+def test_a_push_that_fails_after_copying_removes_the_logged_model_it_made(tmp_path):
+    source = pushable(tmp_path)
+    target = FixtureStore("mlflow3-store", tmp_path / "target").store
+    before = snapshot(target)
+    with another_writer(target, "m"):
+        result = regctl("push", "--from", source, "--to", target, "m", env={"REGCTL_LOCK_TIMEOUT": "0.5"})
+    one_line_failure(result, 4, "could not lock model 'm' within 0.5s")
+    assert without(snapshot(target), JOURNAL) == without(before)  # no 0/models/m-* left
+    (created, model_id), deleted = logged_model_operations(target)
+    assert created == "logged_model.create" and deleted == ("logged_model.delete", model_id)
+
+
+def test_a_push_into_a_database_that_fails_after_copying_removes_its_copy(tmp_path):
+    import sqlite3
+
+    source = pushable(tmp_path)
+    db = FixtureStore("mlflow3-db", tmp_path / "project").root
+    before = snapshot(db.parent)
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")  # another writer: the registration cannot be made
+    try:
+        result = regctl("push", "--from", source, "--to", f"sqlite:///{db}?timeout=0.5", "m")
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+    one_line_failure(result, 4, f"could not lock the database {db} within 0.5s")
+    assert snapshot(db.parent) == before  # no regctl-artifacts/<id>, nor the directory
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_push_ended_by_a_signal_after_copying_removes_the_logged_model_it_made(tmp_path, signum):
+    import signal
+
+    source = pushable(tmp_path)
+    target = FixtureStore("mlflow3-store", tmp_path / "target").store
+    before = snapshot(target)
+    with another_writer(target, "m"):
+        process = started_push(tmp_path, source, target)
+        try:
+            wait_for_copy(target / "0" / "models", process)
+            process.send_signal(getattr(signal, signum))
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    number = getattr(signal, signum)
+    assert process.returncode == 128 + number, err
+    assert err.splitlines()[-1] == ("regctl: interrupted" if signum == "SIGINT" else "regctl: terminated by SIGTERM")
+    assert without(snapshot(target), JOURNAL) == without(before)
+    assert [op for op, _ in logged_model_operations(target)] == ["logged_model.create", "logged_model.delete"]
+    assert list((tmp_path / "tmp").iterdir()) == []  # no regctl-push-* scratch either
+
+
+def test_a_push_removes_the_scratch_directory_a_killed_push_left_never_a_live_ones(tmp_path):
+    source = pushable(tmp_path)
+    ok(regctl("register", make_model(tmp_path, "n"), "--name", "n", store=source))
+    target, elsewhere = FixtureStore("mlflow3-store", tmp_path / "target").store, tmp_path / "elsewhere" / "mlruns"
+    scratch = tmp_path / "tmp"
+
+    def push_n() -> None:  # another push, in a process of its own with the same temporary directory
+        ok(regctl("push", "--from", source, "--to", elsewhere, "n", process=True, env={"TMPDIR": str(scratch)}))
+
+    with another_writer(target, "m"):
+        killed = started_push(tmp_path, source, target)
+        try:
+            wait_for_copy(target / "0" / "models", killed)
+            left = sorted(p.name for p in scratch.iterdir())  # regctl-push-<x>, and its lock file
+            assert [p.name[:12] for p in scratch.iterdir() if p.is_dir()] == ["regctl-push-"]
+            push_n()
+            assert sorted(p.name for p in scratch.iterdir()) == left  # a live push's scratch stays
+        finally:
+            killed.kill()  # SIGKILL: its scratch directory stays behind
+            killed.communicate()
+    assert sorted(p.name for p in scratch.iterdir()) == left
+    push_n()
+    assert list(scratch.iterdir()) == []

@@ -134,3 +134,21 @@ def test_a_pending_change_without_its_intent_in_the_journal_is_not_applied(store
     one_line_failure(regctl("alias", "set", "iris-classifier", "champion", "1", store=store3), 4,
                      "the journal holds no intent of that transaction")
     assert not (store3 / "models" / "iris-classifier" / "aliases" / "x").exists()
+
+
+def test_doctor_fix_completes_the_removal_of_a_copied_logged_model_a_killed_writer_left_pending(store3):
+    """Killed (SIGKILL) while removing a copy push made: the pending file names the logged model by
+    its lock, and doctor --fix completes the removal instead of refusing it as unsafe."""
+    model_id = "m-" + "ab" * 16
+    copy = store3 / "0" / "models" / model_id
+    (copy / "artifacts").mkdir(parents=True)
+    (copy / "artifacts" / "MLmodel").write_text("flavors: {}\n")
+    changes = [{"op": "remove_tree", "path": f"0/models/{model_id}"}]
+    intent = journal.intent_record("t-copy", changes, [journal.entry("logged_model.delete", None, model_id,
+                                                                      f"models:/{model_id}", None)])
+    journal.append(store3 / "models" / ".regctl%journal.jsonl", intent)
+    pending_file(store3, layout.logged_model_lock_name(model_id)).write_text(json.dumps(intent) + "\n")
+    checked = regctl("doctor", "--json", store=store3)
+    assert [p["kind"] for p in json.loads(checked.stdout)["problems"]] == ["interrupted-change"]
+    assert regctl("doctor", "--fix", store=store3).returncode == 0
+    assert not copy.exists() and not pending_file(store3, layout.logged_model_lock_name(model_id)).exists()

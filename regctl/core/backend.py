@@ -165,8 +165,9 @@ class ArtifactTransfer(Protocol):
     def upload_model(self, local_dir) -> "tuple[str, str, dict]":
         """Store a local directory's files for good; ``(source URI to register, model id, manifest)``."""
 
-    def import_artifacts(self, local_dir) -> str:
-        """Like ``upload_model``, returning only the source URI to register (for other backends)."""
+    def importing(self, local_dir):
+        """A context: keeps a local directory's files in the store and yields the source URI to
+        register; when the block fails and no version refers to the copy, the copy goes again."""
 
     def check_import(self):
-        """Fail as ``import_artifacts`` would for what can be known before copying (a symbolic link leading out)."""
+        """Fail as ``importing`` would for what can be known before copying (a symbolic link leading out)."""

@@ -138,9 +138,12 @@ class FileBackend:
     def artifact_bytes(self, resolution, relative):
         return derived.local_artifact(resolution, relative)
 
-    def import_artifacts(self, local) -> str:
-        """Keep a local directory's files in this store for good (as a logged model); the URI to register."""
-        return _writes().import_logged_model(self.store, local)
+    def importing(self, local):
+        """Keep a local directory's files in this store (as a logged model) for the registration the
+        block makes; removed again when it fails first (see ``copies``)."""
+        from regctl.backends.file import copies
+
+        return copies.importing(self.store, local)
 
     def recorded_digest(self, name, version):
         from regctl.backends.file import manifests

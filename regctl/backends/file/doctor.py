@@ -6,7 +6,8 @@ version directories without ``meta.yaml``, aliases that name missing, deleted
 or impossible versions, a stale ``aliases`` snapshot in the model's meta,
 tag or alias files MLflow would refuse, symbolic links, versions whose
 artifacts are gone, leftover ``.regctl-tmp-*`` files and directories (also in
-logged models, where regctl records model versions) and damaged journal lines.
+logged models, where regctl records model versions), damaged journal lines, and
+the logged models a killed push copied files into and never registered (``copies``).
 
 Lock files are not checked: they are flock(2) locks, which the kernel releases
 when their holder exits (even on SIGKILL), so a lock file left behind is never
@@ -20,7 +21,7 @@ artifacts went to ``.trash`` with its deleted experiment, and the digest tag
 regctl 0.1 added to the versions it registered.
 
 ``fix`` repairs only what cannot lose information: it removes leftover temp
-files and directories, removes alias files that point at missing or deleted
+files and directories and unreferenced copies, removes alias files that point at missing or deleted
 versions, rewrites ``name`` fields that differ from the directory name,
 refreshes a stale ``aliases`` snapshot and moves a regctl 0.1 digest tag into
 the version's manifest file. Each model is repaired under its lock after
@@ -31,7 +32,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from regctl.backends.file import layout, manifests, tracking, transaction
+from regctl.backends.file import copies, layout, manifests, tracking, transaction
 from regctl.backends.file.edit import edit
 from regctl.backends.file.resolve import location_path
 from regctl.backends.file.store import MODEL_FIELD_TYPES, VERSION_FIELD_TYPES, Store, field_problems
@@ -52,7 +53,7 @@ NAME_MISMATCH = "name-mismatch"
 STALE_SNAPSHOT = "stale-alias-snapshot"
 INTERRUPTED = "interrupted-change"
 DIGEST_TAG = "digest-tag"
-FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT, DIGEST_TAG, INTERRUPTED)
+FIXABLE = (TEMP, DANGLING_ALIAS, NAME_MISMATCH, STALE_SNAPSHOT, DIGEST_TAG, INTERRUPTED, copies.UNREFERENCED)
 TRASHED = "trashed-artifacts"
 # kinds that are warnings, not problems: no damage, doctor still exits 0
 DAMAGED_JOURNAL = "damaged-journal"
@@ -99,6 +100,7 @@ def check(store: Store) -> dict:
     problems.extend(_check_journal(store))
     problems.extend(_check_pending(store))
     problems.extend(_check_logged_models(store))
+    problems.extend(copies.check(store, lambda: _any_writer(store)))
     warnings = [p for p in problems if p["kind"] in WARNINGS]
     problems = [p for p in problems if p["kind"] not in WARNINGS]
     return {"store": str(store.root), "ok": not problems, "problems": problems, "warnings": warnings,
@@ -212,7 +214,6 @@ def _type_problems(store: Store, path: Path, meta: dict, name: str, types: dict,
 
 
 def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
-
     meta_path = layout.version_meta(store.root, name, number)
     location = meta.get("storage_location") or meta.get("source")
     if not isinstance(location, str) or not location:
@@ -238,7 +239,6 @@ def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
 
 def _in_trash(store: Store, path: Path):
     """Where a missing artifact path is under ``.trash/``, if its experiment was deleted; else None."""
-
     trash = store.root / layout.TRASH_DIR
     found = rebase(path, trash)
     return found if found != path and exists(found) and found.is_relative_to(trash) else None
@@ -357,7 +357,7 @@ def _check_logged_models(store: Store) -> list:
         if experiment.is_symlink():
             continue  # never look for leftovers to remove outside the store
         for model in _scan(experiment / layout.MODELS_DIR):
-            if model.is_symlink():
+            if model.is_symlink() or model.name.startswith(layout.TEMP_PREFIX):  # a copy being built: copies
                 continue
             tags = Path(model.path) / layout.TAGS_DIR
             if tags.is_symlink():
@@ -441,6 +441,8 @@ def fix(store: Store) -> dict:
                     else None)
             if _remove_leftover(store, problem, lock):
                 fixed.append(problem)
+        elif problem["kind"] == copies.UNREFERENCED and copies.remove(store, problem):
+            fixed.append(problem)
     after = check(store)
     after["fixed"] = fixed
     return after

@@ -54,6 +54,19 @@ def edit(store: Store, name: str, *, create: bool = False, also_lock: Iterable[s
         raise
 
 
+@contextlib.contextmanager
+def holding(store: Store, name: str):
+    """Hold lock ``name`` for the block (a copy until it is registered), creating the store for it
+    if needed; a store created for it is removed again when the block fails."""
+    created = _prepare(store, True, name)
+    try:
+        with atomic.locked(store.lock_path(name), name):
+            yield
+    except BaseException:
+        _remove_created(created)
+        raise
+
+
 class _DryRun(Exception):
     pass
 

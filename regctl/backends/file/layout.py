@@ -128,3 +128,8 @@ def logged_model_dir(root: Path, experiment_id: str, model_id: str) -> Path:
 def logged_model_lock_name(model_id: str) -> str:
     """The lock name guarding regctl's writes to a logged model's tags (``mlflow.modelVersions``)."""
     return f"logged-model:{model_id}"
+
+
+def copy_lock_name(model_id: str) -> str:
+    """The lock name a command holds from copying files into a new logged model until it registers it."""
+    return f"logged-model-copy:{model_id}"

@@ -167,6 +167,7 @@ def refusal_of_pending_file(store: Store, path: Path) -> Optional[str]:
     return pending_refusal(store, path, intent)
 
 
+LOGGED_MODEL_OPS = ("logged_model.create", "logged_model.delete")  # named by their lock: logged-model:<id>
 _FIELDS = {WRITE: ("path", "text"), REMOVE: ("path", "prune"), MOVE: ("src", "dst"), REMOVE_TREE: ("path",)}
 
 
@@ -183,6 +184,7 @@ def pending_refusal(store: Store, pending: Path, intent: dict) -> Optional[str]:
     for e in intent.get("entries") or ():
         if isinstance(e, dict):
             named |= {e.get("model"), e.get("old"), e.get("new")} if e.get("operation") == "model.rename" \
+                else {layout.logged_model_lock_name(str(e.get("target")))} if e.get("operation") in LOGGED_MODEL_OPS \
                 else {e.get("model")}
     names = {n for n in named if isinstance(n, str) and n}
     if not any(layout.model_key(n) == key for n in names):

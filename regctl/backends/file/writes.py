@@ -7,7 +7,6 @@ nothing (see ``transaction``). Arguments arrive validated by ``regctl.api``.
 """
 
 import json
-import uuid
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -417,11 +416,10 @@ def collect(store: Store, name: str, keep: int, *, keep_aliased: bool = False, d
     return {"name": name, "deleted": deleted, "kept": kept_all, "protected": protected}
 
 
-def import_logged_model(store: Store, local) -> str:
-    """Copy the files under ``local`` into a new MLflow 3 logged model of the store's Default
-    experiment (``0``), in one change; the ``models:/m-<id>`` URI to register from."""
+def import_logged_model(store: Store, local, model_id: str) -> str:
+    """Copy the files under ``local`` into a new MLflow 3 logged model ``model_id`` of the store's
+    Default experiment (``0``), in one change; the ``models:/m-<id>`` URI to register from."""
     local = Path(local)
-    model_id = "m-" + uuid.uuid4().hex
     experiment = store.root / "0"
     final = experiment / layout.MODELS_DIR / model_id
     files: dict = {f"{layout.TAGS_DIR}": None, "params": None, "metrics": None}

@@ -1,5 +1,8 @@
 """doctor on a database: SQLite's own checks, then the registry's, and what --fix repairs."""
 
+import sqlite3
+
+from regctl.backends.sqlite import copies
 from regctl.backends.sqlite import schema as sqlschema
 from regctl.backends.sqlite.connection import _SELECT_VERSION, DELETED_VERSION_ALIAS, VERSION_COLUMNS, _translated
 from regctl.backends.sqlite.reads import SqliteReads
@@ -11,6 +14,14 @@ from regctl.core.names import (
     show,
 )
 
+CORRUPT = "corrupt-database"
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite found the file damaged (a malformed page or schema), not busy or refused."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return name.startswith("SQLITE_CORRUPT") or "malformed" in str(exc)
+
 
 class SqliteDoctor(SqliteReads):
     """doctor on a database: SQLite's own checks, then the registry's, and what --fix repairs."""
@@ -19,11 +30,26 @@ class SqliteDoctor(SqliteReads):
     def doctor(self, *, fix=False):
         from regctl.core.results import DoctorReport
 
-        fixed = []
-        if fix:
-            fixed = self._fix()
-        problems, warnings, notes = self._check()
+        try:
+            fixed = []
+            # no repair is written into a file SQLite finds damaged
+            if fix and [row[0] for row in self._connect().execute("PRAGMA quick_check(1)")] == ["ok"]:
+                fixed = self._fix() + copies.fix(self)
+            problems, warnings, notes = self._check()
+        except sqlite3.DatabaseError as exc:
+            if not _corrupt(exc):
+                raise
+            return DoctorReport(store=self.location, problems=[self._corrupt(exc)],
+                                notes=[f"database {self.path}"])
         return DoctorReport(store=self.location, problems=problems, warnings=warnings, fixed=fixed, notes=notes)
+
+    def _corrupt(self, exc: sqlite3.DatabaseError) -> dict:
+        """The finding for a database SQLite cannot read whole: its own message and what to do."""
+        return {"kind": CORRUPT, "model": None, "path": self.path.name, "fixable": False,
+                "message": f"SQLite cannot read the database: {exc}; nothing else was checked and nothing "
+                           f"was changed: restore {self.path.name} from a backup, or recover what SQLite can "
+                           f"still read into a new file (sqlite3 {self.path.name} .recover | sqlite3 "
+                           "recovered.db) and check that copy with doctor before using it"}
 
     def _check(self):
         connection = self._connect()
@@ -72,6 +98,7 @@ class SqliteDoctor(SqliteReads):
                     warnings.append({"kind": DELETED_VERSION_ALIAS, "model": name, "path": "registered_model_aliases",
                                      "message": f"alias {show(alias)} points at version {number}, which is deleted",
                                      "fixable": True, "alias": alias, "version": number})
+        problems.extend(copies.check(self))
         for found in self._check_journal():  # a damaged journal line is a warning, as on a file store
             (warnings if found["kind"] == "damaged-journal" else problems).append(found)
         notes = [f"database {self.path}, schema revision {self.schema.describe_revision()}",

@@ -9,7 +9,6 @@ from regctl.backends.sqlite import tracking as sqltracking
 from regctl.backends.sqlite.connection import MODEL_VERSIONS_TAG, REDACTED, _tag_target, _translated, now_ms
 from regctl.backends.sqlite.doctor import SqliteDoctor
 from regctl.core import uris
-from regctl.core.atomic import os_reason
 from regctl.core.errors import NotFound, StoreError
 from regctl.core.locations import inside, location_to_path
 from regctl.core.names import (
@@ -386,29 +385,13 @@ class SqliteWrites(SqliteDoctor):
         return Collection(name=name, deleted=tuple(deleted), kept=tuple(sorted(set(live) - set(deleted), reverse=True)),
                           protected=protected)
 
-    def import_artifacts(self, local) -> str:
-        """Keep a local directory's files beside the database for good (``regctl-artifacts/<id>``,
-        built aside and renamed into place whole); the directory to register from."""
-        import shutil
-        import tempfile
-        import uuid
+    def importing(self, local):
+        """Keep a local directory's files beside the database (``regctl-artifacts/<id>``) for the
+        registration the block makes; removed again when it fails first (see ``copies``)."""
+        from regctl.backends.sqlite import copies
 
-        base = self.check_import()
-        target = base / uuid.uuid4().hex
-        try:
-            base.mkdir(exist_ok=True)
-            temp = Path(tempfile.mkdtemp(prefix=".regctl-tmp-", dir=base))
-        except OSError as exc:
-            raise StoreError(f"cannot create {base}: {os_reason(exc)}") from None
-        try:
-            shutil.copytree(local, temp / "files", symlinks=True)
-            os.rename(temp / "files", target)
-        except OSError as exc:
-            raise StoreError(f"cannot copy {local} to {target}: {os_reason(exc)}") from None
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
-        return str(target)
+        return copies.importing(self, local)
 
     def check_import(self) -> Path:
-        """Where ``import_artifacts`` keeps files; StoreError when a symbolic link leads it out of the store."""
+        """Where ``importing`` keeps files; StoreError when a symbolic link leads it out of the store."""
         return inside(self.root / "regctl-artifacts", os.path.realpath(self.root))
