@@ -18,7 +18,7 @@ import os
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from regctl.core.backend import Backend, Progress
-from regctl.core.errors import InvalidInput, NotFound, RegctlError, StoreError
+from regctl.core.errors import IntegrityError, InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import (
     ACTIVE_STAGES,
     canonical_stage,
@@ -57,6 +57,20 @@ VersionArg = Union[int, str]
 SEARCH_VERSIONS_DEFAULT = 10000
 SEARCH_MODELS_DEFAULT = 100
 __all__ = ["Registry", "open_backend", "parse_tag_assignment", "store_in_use"]
+
+
+def copied_directory(source: str):
+    """The local directory ``register --copy`` copies: a path or ``file:`` URI naming a directory."""
+    from regctl.core import uris
+    from regctl.core.locations import location_to_path
+
+    if not isinstance(uris.parse_uri(source), uris.PathRef):
+        raise InvalidInput(f"--copy takes a local directory, not {show(source)}: runs:/ and models:/ "
+                           "sources are in the store already")
+    local = location_to_path(source)
+    if not local.is_dir():
+        raise InvalidInput(f"cannot copy {show(source)}: no such directory")
+    return local
 
 
 def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
@@ -211,18 +225,43 @@ class Registry:
 
     def register(self, source: str, name: str, *, description: Optional[str] = None,
                  tags: Optional[Mapping[str, str]] = None, aliases: Iterable[str] = (),
-                 run_link: Optional[str] = None) -> ModelVersion:
+                 run_link: Optional[str] = None, copy: bool = False) -> ModelVersion:
         """A new version of ``name`` (created if missing) from a ``runs:/``, ``models:/``, file URI or path.
 
-        ``run_link``: MLflow's link to the run that made it (``push`` keeps the source version's)."""
+        ``run_link``: MLflow's link to the run that made it (``push`` keeps the source version's).
+        ``copy``: a local directory's files are copied into the store first (as ``push`` copies them),
+        so the version no longer depends on the directory; the copy must hash as the directory did."""
         tags = validate_tags(tags or {})
         aliases = [validate_alias(a) for a in _strings(aliases, "aliases")]
         source = check_text(_path(source, "source"), "source")
         for text, what in ((description, "description"), (run_link, "run link")):
             if text is not None:
                 check_text(text, what)
-        return self.backend.register(source, self._new_or_existing(name), description=description,
+        name = self._new_or_existing(name)
+        if copy:
+            return self._register_a_copy(source, name, description=description, tags=tags, aliases=aliases,
+                                         run_link=run_link)
+        return self.backend.register(source, name, description=description,
                                      tags=tags, aliases=aliases, run_link=run_link)
+
+    def _register_a_copy(self, source: str, name: str, **fields) -> ModelVersion:
+        """``register(copy=True)``: the directory's files copied into the store, then registered from there."""
+        from regctl.core import digest
+        from regctl.push import imported_files
+
+        local = copied_directory(source)
+        if not hasattr(self.backend, "importing"):  # a server keeps what it is sent: register copies already
+            return self.backend.register(source, name, **fields)
+        if self.backend.dry_run:
+            check_import = getattr(self.backend, "check_import", None)
+            if check_import is not None:
+                check_import()  # what can be known before copying: a link leading out of the store
+            return self.backend.register(source, name, **fields)
+        before = digest.digest_of(digest.manifest(local))
+        with imported_files(self, local) as uri:
+            if digest.digest_of(digest.manifest(local)) != before:
+                raise IntegrityError(f"{show(source)} changed while it was copied; nothing was registered")
+            return self.backend.register(uri, name, **fields)
 
     def set_alias(self, name: str, alias: str, version: VersionArg, *,
                   expect: Optional[VersionArg] = None) -> AliasChange:

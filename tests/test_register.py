@@ -50,3 +50,76 @@ def test_a_refused_name_leaves_the_database_as_it_was(tmp_path):
     done = regctl("register", model_source(tmp_path / "m"), "--name", "x%y_z", store=sqlite_uri(database))
     assert done.returncode == 2 and done.stderr.startswith("regctl: invalid model name 'x%y_z'")
     assert snapshot(tmp_path / "db") == before
+
+
+# ---------------------------------------------------------------- register --copy
+
+MLFLOW_DOWNLOAD = ("import sys, os, mlflow\nmlflow.set_tracking_uri(sys.argv[1]); mlflow.set_registry_uri(sys.argv[1])\n"
+                   "print(open(os.path.join(mlflow.artifacts.download_artifacts(sys.argv[2], dst_path=sys.argv[3]), "
+                   "'MLmodel')).read(), end='')\n")
+
+
+def test_register_copy_keeps_the_files_in_the_store_whatever_happens_to_the_directory(any_store):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    source = any_store.model_dir()
+    (source / "MLmodel").write_text("flavors: {copied: 1}\n")
+    assert any_store.ok("register", source, "--name", any_store.name, "--copy") == "1\n"
+    shutil.rmtree(source)  # the version does not depend on the directory any more
+    uri = f"models:/{any_store.name}/1"
+    assert any_store.json("verify", uri)["files"] == 1
+    if any_store.kind != "server":
+        where = any_store.ok("resolve", uri).strip()
+        inside = os.path.dirname(any_store.store[len("sqlite:///"):]) if any_store.kind == "sqlite" else any_store.store
+        assert where.startswith(inside + os.sep) and os.path.isfile(os.path.join(where, "MLmodel")), where
+    store = any_store.store if any_store.kind != "file" else "file://" + any_store.store
+    env = dict(os.environ, MLFLOW_ALLOW_FILE_STORE="true", MLFLOW_TRACKING_URI=store)
+    done = subprocess.run([sys.executable, "-c", MLFLOW_DOWNLOAD, store, uri, str(any_store.tmp_path / "dl")],
+                          capture_output=True, text=True, timeout=180, env=env, cwd=any_store.tmp_path)
+    assert (done.returncode, done.stdout) == (0, "flavors: {copied: 1}\n"), done.stderr
+
+
+def test_register_copy_takes_only_a_local_directory(any_store):
+    before = any_store.run("search", "--models", "--json").stdout
+    line = any_store.fails(2, "register", "runs:/0123456789abcdef0123456789abcdef/model", "--name", any_store.name,
+                           "--copy")
+    assert "--copy takes a local directory" in line
+    line = any_store.fails(2, "register", any_store.tmp_path / "nothing-here", "--name", any_store.name, "--copy")
+    assert "no such directory" in line
+    assert any_store.run("search", "--models", "--json").stdout == before
+
+
+def test_a_register_copy_that_fails_after_copying_leaves_the_file_store_as_it_was(tmp_path):
+    from test_push import JOURNAL, another_writer, logged_model_operations, without
+
+    store = tmp_path / "mlruns"
+    regctl("register", model_source(tmp_path / "first"), "--name", "m", store=store)
+    before = snapshot(store)
+    with another_writer(store, "m"):
+        done = regctl("register", model_source(tmp_path / "m"), "--name", "m", "--copy", store=store,
+                      env={"REGCTL_LOCK_TIMEOUT": "0.5"})
+    assert done.returncode == 4 and "could not lock model 'm' within 0.5s" in done.stderr
+    after = without(snapshot(store), JOURNAL)
+    # no logged model is left behind; the Default experiment it needed stays, as MLflow makes it itself
+    assert after.pop("0/") is None and b"name: Default" in after.pop("0/meta.yaml")
+    assert after == without(before, JOURNAL)
+    (_, _), (created, model_id), deleted = logged_model_operations(store)[-3:]
+    assert created == "logged_model.create" and deleted == ("logged_model.delete", model_id)
+
+
+def test_a_register_copy_that_fails_after_copying_leaves_the_database_as_it_was(tmp_path):
+    database = copy_fixture_db("mlflow3-db", tmp_path / "db")
+    before = snapshot(tmp_path / "db")
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")  # another writer: the registration cannot be made
+    try:
+        done = regctl("register", model_source(tmp_path / "m"), "--name", "m", "--copy",
+                      store=f"{sqlite_uri(database)}?timeout=0.5")
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+    assert done.returncode == 4 and "could not lock the database" in done.stderr
+    assert snapshot(tmp_path / "db") == before  # no regctl-artifacts/<id>

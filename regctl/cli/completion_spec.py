@@ -53,6 +53,10 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                           '--description': ('value', 'Description of the new version.'),
                           '--tag': ('value', 'Version tag; repeatable.'),
                           '--alias': ('alias', 'Point this alias at the new version; repeatable.'),
+                          '--copy': (None,
+                                     "Copy a local directory's files into the store first (as MLflow's "
+                                     'log_model places them) and register the copy, so later changes to the '
+                                     'directory do not touch the version.'),
                           '--dry-run': (None,
                                         'Check and show what would change ("would: ..."); change nothing.'),
                           '--json': (None,

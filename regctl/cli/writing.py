@@ -31,13 +31,16 @@ def register(
     description: Annotated[Optional[str], typer.Option("--description", help="Description of the new version.")] = None,
     tag: Annotated[Optional[List[str]], typer.Option("--tag", metavar="KEY=VALUE", help="Version tag; repeatable.")] = None,
     alias: Annotated[Optional[List[str]], typer.Option("--alias", help="Point this alias at the new version; repeatable.")] = None,
+    copy: Annotated[bool, typer.Option(
+        "--copy", help="Copy a local directory's files into the store first (as MLflow's log_model places them) "
+                       "and register the copy, so later changes to the directory do not touch the version.")] = False,
     dry_run: DryRunOption = False,
     json: WriteJsonOption = False,
 ) -> None:
     """Register SOURCE as a new version of NAME and print the version number."""
     tags = dict(parse_tag_assignment(t) for t in tag or [])
     registry = open_registry(dry_run)
-    version = registry.register(source, name, description=description, tags=tags, aliases=alias or [])
+    version = registry.register(source, name, description=description, tags=tags, aliases=alias or [], copy=copy)
     _told(f"registered {name} version {version.version} from {version.source}")
     if not json:
         render.line(version.version)

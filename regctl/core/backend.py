@@ -44,6 +44,9 @@ class Backend(Protocol):
     location: str
     #: Whose reading of a search filter applies: MLflow's file store ("file") or its SQL store ("sql").
     search_dialect: str
+    @property
+    def dry_run(self) -> bool:
+        """Whether writes only check and plan their change (``--dry-run``)."""
 
     # ------------------------------------------------------------------ reads
     def models(self, *, include_prompts: bool = False) -> Listing:

@@ -57,6 +57,10 @@ class FileBackend:
         self.store = Store(Path(root), dry_run=dry_run)
         self.location = str(root)
 
+    @property
+    def dry_run(self) -> bool:
+        return self.store.dry_run
+
     # ------------------------------------------------------------------ reads
 
     def models(self, *, include_prompts: bool = False) -> Listing:
