@@ -16,10 +16,21 @@ server back into a new local store. The results replace the block between
 ``<!-- begin server -->`` and ``<!-- end server -->`` in bench/RESULTS.md
 (``bench/run.py`` keeps that block when it rewrites the file).
 
+**Floors** (``--only floors``, or after the above): a second server on a copy of
+bench/sqlite.py's 1,000 x 50 database; each listing (``models``, ``versions X``,
+``versions X --limit 20``, ``search --max-results 50000``) by regctl beside
+``bench/floor_http.py``, a bare http.client loop making the same REST calls
+(the server's own time is the floor), as whole processes interleaved with
+``python -c pass``, and in process (the library call against the loop's
+``listing()``, alternating; the number of requests each made is checked equal).
+Target: within 1.3x. These results replace the block between
+``<!-- begin server floors -->`` and ``<!-- end server floors -->``.
+
 Usage::
 
-    python bench/server.py                 # 7 rounds, 200 versions
+    python bench/server.py                 # 7 rounds, 200 versions, then the floors
     python bench/server.py --rounds 3 --versions 50 --output /tmp/results.md
+    python bench/server.py --only floors --rounds 5 --search-rounds 3
 
 Needs MLflow (with its server) in this interpreter.
 """
@@ -38,6 +49,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -66,10 +78,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(work: Path):
+def start_server(work: Path, database: Optional[Path] = None):
     port = free_port()
     command = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
-               f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts"),
+               f"sqlite:///{database or work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts"),
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "REGCTL_"))}
     log = open(work / "server.log", "wb")
@@ -117,7 +129,26 @@ def main(argv=None) -> int:
     parser.add_argument("--versions", type=int, default=200, help="versions to push (default 200)")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--work", default=None, help="work directory (default: a temporary one, removed)")
+    parser.add_argument("--only", choices=["client", "floors"], help="only regctl vs MLflow's client and push, "
+                        "or only the floors (default: both)")
+    parser.add_argument("--inner", type=int, default=7, help="in-process calls of each variant, floors (default 7)")
+    parser.add_argument("--search-rounds", type=int, default=3,
+                        help="rounds for the 50,000-version search, floors (default 3)")
+    parser.add_argument("--db-work", default=str(Path(tempfile.gettempdir()) / "regctl-bench-sqlite"),
+                        help="where bench/sqlite.py's databases are cached")
     args = parser.parse_args(argv)
+    if args.only != "client":
+        from server_floors import run_floors
+
+        floors = Path(args.work) / "floors" if args.work else Path(tempfile.mkdtemp(prefix="regctl-bench-floors-"))
+        floors.mkdir(parents=True, exist_ok=True)
+        try:
+            run_floors(args, floors, env_for(floors), start_server, stop_server)
+        finally:
+            if not args.work:
+                shutil.rmtree(floors, ignore_errors=True)
+        if args.only == "floors":
+            return 0
     work = Path(args.work or tempfile.mkdtemp(prefix="regctl-bench-server-"))
     work.mkdir(parents=True, exist_ok=True)
     env = env_for(work)

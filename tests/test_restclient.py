@@ -435,3 +435,37 @@ def test_proxy_credentials_are_sent_to_an_http_proxy(scripted):
         proxy.server_close()
     assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
     assert seen == [expected] and upstream.requests
+
+
+# ---------------------------------------------------------------- searches
+
+def _versions_of(names):
+    return [{"name": n, "version": "1", "current_stage": "None", "source": "s"} for n in names]
+
+
+def test_a_search_over_hundreds_of_models_reads_their_aliases_from_model_pages(scripted):
+    """250 models: their aliases from registered-models/search pages (at most 2, stopping once all
+    are found), a model the pages lack (a prompt) from registered-models/get; a few models: gets."""
+    from regctl.api import Registry
+
+    names = [f"m{i:03d}" for i in range(250)]
+    page_one = [{"name": n, "aliases": [{"alias": "a", "version": "1"}] if n == "m007" else []} for n in names[:200]]
+    page_two = [{"name": n} for n in names[200:249]]
+    server = scripted([(200, {"model_versions": _versions_of(names)}),
+                       (200, {"registered_models": page_one, "next_page_token": "t1"}),
+                       (200, {"registered_models": page_two}),
+                       (200, {"registered_model": {"name": "m249", "aliases": [{"alias": "b", "version": "1"}]}})])
+    found = Registry(server.url).search_versions(max_results=1000)
+    assert [(v.name, v.aliases) for v in found][6:8] == [("m006", ()), ("m007", ("a",))]
+    assert found[-1].aliases == ("b",)
+    paths = [r["path"].split("?")[0].rsplit("/", 2)[-2:] for r in server.requests]
+    assert paths == [["model-versions", "search"], ["registered-models", "search"], ["registered-models", "search"],
+                     ["registered-models", "get"]]
+    assert "page_token=t1" in server.requests[2]["path"]
+
+    server = scripted([(200, {"model_versions": _versions_of(["p", "q"])}),
+                       (200, {"registered_model": {"name": "p", "aliases": [{"alias": "c", "version": "1"}]}}),
+                       (200, {"registered_model": {"name": "q"}})])
+    found = Registry(server.url).search_versions(max_results=1000)
+    assert [(v.name, v.aliases) for v in found] == [("p", ("c",)), ("q", ())]
+    assert [r["path"].split("?")[0].rsplit("/", 1)[-1] for r in server.requests] == ["search", "get", "get"]

@@ -3,39 +3,19 @@
 from typing import Sequence
 
 
-class _Last:
-    """Sorts after everything: a missing value, as MLflow places None."""
-
-    def __lt__(self, other):
-        return False
-
-    def __gt__(self, other):
-        return not isinstance(other, _Last)
-
-    def __eq__(self, other):
-        return isinstance(other, _Last)
-
-
-class _Reversed:
-    def __init__(self, value):
-        self.value = value
-
-    def __lt__(self, other):
-        return other.value < self.value
-
-    def __eq__(self, other):
-        return other.value == self.value
-
-
 def sort(items: Sequence, found, kind) -> list:
     """Items in the order of ``found`` (a ``filters.Search``) for ``kind`` (a ``filters.Kind``): MLflow's,
-    each key in turn, missing values last."""
-    def key(item):
-        parts = []
-        for order in found.order:
-            value = getattr(item, kind.field(order.key), None)
-            rank = (1, _Last()) if value is None else (0, value)
-            parts.append(rank if order.ascending else (rank[0], _Reversed(rank[1])))
-        return tuple(parts)
+    each key in turn, missing values last.
 
-    return sorted(items, key=key)
+    One stable sort per key, the last key first, each on the values themselves (``reverse`` keeps
+    equal items in their order): the order a sort on the tuple of every key gives, without a
+    Python-level comparison per pair of items."""
+    ordered = list(items)
+    for order in reversed(found.order):
+        field = kind.field(order.key)
+        present, missing = [], []
+        for item in ordered:
+            (missing if getattr(item, field, None) is None else present).append(item)
+        present.sort(key=lambda item: getattr(item, field), reverse=not order.ascending)
+        ordered = present + missing
+    return ordered

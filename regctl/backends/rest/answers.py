@@ -122,11 +122,17 @@ def check(value, shape, where: str) -> None:
         if not isinstance(value, dict):
             raise _mismatch(value, "an object", where)
         for key, inner in shape.items():
-            path = f"{where}.{key}" if where else key
-            if value.get(key) is not None:
-                check(value[key], inner, path)
-            elif isinstance(inner, Required):
-                raise Unreadable(f"JSON regctl cannot read: {path} is missing")
+            item = value.get(key)
+            if item is None:
+                if isinstance(inner, Required):
+                    raise Unreadable(f"JSON regctl cannot read: {f'{where}.{key}' if where else key} is missing")
+                continue
+            scalar = inner.shape if isinstance(inner, Required) else inner
+            if isinstance(scalar, Scalar):  # most fields: tested here, their path made only to name a mismatch
+                if not scalar.test(item):
+                    raise _mismatch(item, scalar.what, f"{where}.{key}" if where else key)
+            else:
+                check(item, inner, f"{where}.{key}" if where else key)
     elif isinstance(shape, list):
         if not isinstance(value, list):
             raise _mismatch(value, "an array", where)

@@ -58,12 +58,30 @@ class RestReads(RestConnection):
     def search_versions(self, search, max_results, progress=None) -> Listing:
         """The server's own answer to the search (MLflow's SQL store, whatever its database), with aliases."""
         found = self._searched("/model-versions/search", "model_versions", MODEL_VERSION, search, VERSION_PAGE)
-        aliases: dict = {}
-        for data in found[:max_results]:
-            if data["name"] not in aliases:
-                aliases[data["name"]] = aliases_of(self._model(data["name"]))
+        aliases = self._aliases_of_models(list(dict.fromkeys(d["name"] for d in found[:max_results])))
         return Listing(tuple(version_of(d, aliases[d["name"]]) for d in found[:max_results]),
                        more=max(0, len(found) - max_results))
+
+    def _aliases_of_models(self, names: list) -> dict:
+        """``{name: aliases}`` of these models. A page of registered-models/search (1,000 models, with
+        their aliases) costs the server about as much as 100 registered-models/get: with hundreds of
+        models, their aliases come from up to one page per hundred of them, stopping once all are
+        found; what the pages did not have (prompts, models past the last page read) one get each."""
+        found: dict = {}
+        wanted = set(names)
+        budget = len(wanted) // 100 * MODEL_PAGE  # models read, at most
+        for seen, data in enumerate(self._pages("/registered-models/search", {"max_results": MODEL_PAGE},
+                                                "registered_models", REGISTERED_MODEL) if budget else (), 1):
+            if data["name"] in wanted:
+                found[data["name"]] = aliases_of(data)
+                if len(found) == len(wanted):
+                    break
+            if seen >= budget:
+                break
+        for name in names:
+            if name not in found:
+                found[name] = aliases_of(self._model(name))
+        return found
 
     def search_models(self, search, max_results, progress=None) -> Listing:
         found = self._searched("/registered-models/search", "registered_models", REGISTERED_MODEL, search,

@@ -255,6 +255,32 @@ class SqliteConnection:
             model_id=self._model_id_of(connection, row.get("source")),
             tags=tags.get(version, {}), aliases=tuple(sorted(a for a, v in aliases.items() if v == version)))
 
+    def _version_views(self, connection, rows, tags: dict, aliases: dict) -> tuple:
+        """Views of many version rows (tuples of VERSION_COLUMNS), as ``_version_view`` makes them,
+        with each version's alias list and tag map made once: ``tags`` is ``{name: {version: {key:
+        value}}}``, ``aliases`` ``{name: {alias: version}}``."""
+        from types import MappingProxyType
+
+        from regctl.core.record import EMPTY
+        from regctl.core.results import ModelVersion
+
+        named: dict = {}
+        for model, found in aliases.items():
+            for alias, number in sorted(found.items()):
+                named.setdefault((model, number), []).append(alias)
+        named = {key: tuple(found) for key, found in named.items()}
+        frozen = {model: {v: MappingProxyType(t) for v, t in numbers.items()} for model, numbers in tags.items()}
+        views = []
+        for (name, version, created, updated, stage, description, source, run_id, run_link, status, message, user,
+             storage) in rows:
+            views.append(ModelVersion(
+                name=name, version=version, creation_timestamp=created, last_updated_timestamp=updated,
+                current_stage=stage, description=description, source=source, run_id=run_id, run_link=run_link,
+                status=status, status_message=message, user_id=user, storage_location=storage,
+                model_id=self._model_id_of(connection, source),
+                tags=frozen.get(name, EMPTY).get(version, EMPTY), aliases=named.get((name, version), ())))
+        return tuple(views)
+
     def _model_id_of(self, connection, source, _depth: int = 0):
         """The logged model a version comes from: ``models:/m-<id>``, followed through ``models:/<name>/<N>``.
 

@@ -40,9 +40,13 @@ class SqliteReads(SqliteConnection):
         from regctl.core.results import Listing
 
         with self._reading() as connection:
+            # each model's latest live version: one step down the (name, version) index per model,
+            # not a scan of every version's row
             rows = connection.execute(
-                "SELECT name, creation_time, last_updated_time, description FROM registered_models WHERE 1 = 1"
-                + self._ws).fetchall()
+                "SELECT name, creation_time, last_updated_time, description, (SELECT version FROM model_versions "
+                "WHERE model_versions.name = registered_models.name AND current_stage IS NOT ?" + self._ws
+                + " ORDER BY version DESC LIMIT 1) FROM registered_models WHERE 1 = 1" + self._ws,
+                (DELETED_STAGE,)).fetchall()
             tags: dict = {}
             aliases: dict = {}
             for name, key, value in connection.execute(
@@ -51,14 +55,11 @@ class SqliteReads(SqliteConnection):
             for name, alias, version in connection.execute(
                     "SELECT name, alias, version FROM registered_model_aliases WHERE 1 = 1" + self._ws):
                 aliases.setdefault(name, {})[alias] = version
-            latest = dict(connection.execute(
-                "SELECT name, MAX(version) FROM model_versions WHERE current_stage IS NOT ?" + self._ws
-                + " GROUP BY name", (DELETED_STAGE,)).fetchall())
         views = []
         for row in sorted(rows, key=lambda r: r[0]):
-            model_tags = _ordered_tags(tags.get(row[0], []))
+            model_tags = _ordered_tags(tags.get(row[0], ()))
             if include_prompts or str(model_tags.get(PROMPT_TAG, "")).lower() != "true":
-                views.append(self._model_view(None, row, model_tags, aliases.get(row[0], {}), latest.get(row[0])))
+                views.append(self._model_view(None, row[:4], model_tags, aliases.get(row[0], {}), row[4]))
         return Listing(tuple(views))
 
     @_translated
@@ -76,10 +77,40 @@ class SqliteReads(SqliteConnection):
             if limit is not None:
                 sql += " LIMIT ?"
                 params.append(int(limit))
-            rows = [dict(zip(VERSION_COLUMNS, r)) for r in connection.execute(sql, params)]
-            tags = self._version_tags(connection, name, None if limit is None else [r["version"] for r in rows])
+            rows = connection.execute(sql, params).fetchall()
+            tags = self._version_tags(connection, name, None if limit is None else [r[1] for r in rows])
             aliases = self._alias_rows(connection, name)
-            return Listing(tuple(self._version_view(connection, r, tags, aliases) for r in rows))
+            return Listing(self._version_views(connection, rows, {name: tags}, {name: aliases}))
+
+    @_translated
+    def search_versions(self, search, max_results, progress=None):
+        """MLflow's search over every model's live versions, read in one pass (three queries, not
+        three per model), then filtered and ordered as ``core.derived.search_versions`` does."""
+        from regctl.core import filters
+        from regctl.core.derived import page
+
+        with self._reading() as connection:
+            count = connection.execute("SELECT COUNT(*) FROM registered_models WHERE 1 = 1" + self._ws).fetchone()[0]
+            if progress:
+                progress(0, count)
+            # the versions of the models listed, each model's newest first, models in name order
+            rows = sorted(connection.execute(
+                _SELECT_VERSION + " WHERE current_stage IS NOT ?" + self._ws + " AND name IN (SELECT name FROM "
+                "registered_models WHERE 1 = 1" + self._ws + ")", (DELETED_STAGE,)), key=lambda r: (r[0], -r[1]))
+            found: dict = {}
+            for model, version, key, value in connection.execute(
+                    'SELECT name, version, "key", value FROM model_version_tags WHERE 1 = 1' + self._ws):
+                found.setdefault(model, {}).setdefault(version, []).append((key, value))
+            tags = {model: {v: _ordered_tags(pairs) for v, pairs in numbers.items()} for model, numbers in found.items()}
+            aliases: dict = {}
+            for model, alias, version in connection.execute(
+                    "SELECT name, alias, version FROM registered_model_aliases WHERE 1 = 1" + self._ws):
+                aliases.setdefault(model, {})[alias] = version
+            views = self._version_views(connection, rows, tags, aliases)
+        if progress:
+            progress(count, count)
+        matched = [v for v in views if filters.matches(search, v, filters.VERSIONS, sql=True)]
+        return page(filters.sort(matched, search, filters.VERSIONS), max_results, [])
 
     @_translated
     def get_model(self, name):
