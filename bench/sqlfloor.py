@@ -93,8 +93,8 @@ def in_process(args, databases):
     found = {}
     for store, label, _argv, floor_argv, call, entries in CASES:
         db = databases[store]
-        variants = {"regctl": lambda: call(Registry(f"sqlite:///{db}")),
-                    "floor": lambda: floor_sql.listing(str(db), *floor_argv)}
+        variants = {"regctl": lambda call=call, db=db: call(Registry(f"sqlite:///{db}")),
+                    "floor": lambda db=db, floor_argv=floor_argv: floor_sql.listing(str(db), *floor_argv)}
         times = {n: [] for n in variants}
         for r in range(args.inner + 1):  # round 0 warms up
             for name in (("regctl", "floor") if r % 2 else ("floor", "regctl")):

@@ -13,7 +13,8 @@ def sort(items: Sequence, found, kind) -> list:
     ordered = list(items)
     for order in reversed(found.order):
         field = kind.field(order.key)
-        present, missing = [], []
+        present: list = []
+        missing: list = []
         for item in ordered:
             (missing if getattr(item, field, None) is None else present).append(item)
         present.sort(key=lambda item: getattr(item, field), reverse=not order.ascending)
