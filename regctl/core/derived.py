@@ -30,13 +30,15 @@ def search_models(backend, search, max_results, progress=None) -> Listing:
     from regctl.core import filters
 
     listing = backend.models(include_prompts=True)
-    found = [m for m in listing if filters.matches(search, m, filters.SQL_MODELS, sql=True)]
+    wanted = filters.matcher(search, filters.SQL_MODELS, sql=True)
+    found = [m for m in listing if wanted(m)]
     return page(filters.sort(found, search, filters.SQL_MODELS), max_results, list(listing.damaged))
 
 
 def search_versions(backend, search, max_results, progress=None) -> Listing:
     from regctl.core import filters
 
+    wanted = filters.matcher(search, filters.VERSIONS, sql=True)
     models = backend.models(include_prompts=True)
     damaged, found = list(models.damaged), []
     for done, model in enumerate(models):
@@ -44,7 +46,7 @@ def search_versions(backend, search, max_results, progress=None) -> Listing:
             progress(done, len(models))
         listing = backend.versions(model.name)
         damaged += listing.damaged
-        found += [v for v in listing if filters.matches(search, v, filters.VERSIONS, sql=True)]
+        found += [v for v in listing if wanted(v)]
     if progress:
         progress(len(models), len(models))
     return page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)

@@ -465,19 +465,34 @@ def is_deleted(item) -> bool:
 
 def matches(found: Search, item, kind: Kind, *, sql: bool = False) -> bool:
     """Whether ``item`` (a ``ModelVersion`` or ``RegisteredModel``) is in the search's answer."""
-    if kind is VERSIONS and is_deleted(item):
-        return False
+    return matcher(found, kind, sql=sql)(item)
+
+
+def matcher(found: Search, kind: Kind, *, sql: bool = False):
+    """``matches`` as a predicate of one item, with what depends only on the search decided once
+    (a listing asks it of every item)."""
     clauses = found.clauses
+    hide_prompts = need_prompt_tag = False
     if sql:
         prompts = [c for c in clauses if c.kind == "tag" and c.key == PROMPT_TAG]
         if not _asks_for_prompts(prompts):
             # MLflow's SQL store drops every prompt clause and leaves the prompts out
-            if item.tags.get(PROMPT_TAG) == "true":
-                return False
+            hide_prompts = True
             clauses = tuple(c for c in clauses if c not in prompts)
-        elif any(item.tags.get(PROMPT_TAG) is None for _ in prompts):
-            return False  # a tag clause needs the tag
-    return all(clause_matches(item, clause, kind, sql=sql) for clause in clauses)
+        else:
+            need_prompt_tag = True  # a tag clause needs the tag
+    live_only = kind is VERSIONS
+
+    def test(item) -> bool:
+        if live_only and is_deleted(item):
+            return False
+        if hide_prompts and item.tags.get(PROMPT_TAG) == "true":
+            return False
+        if need_prompt_tag and item.tags.get(PROMPT_TAG) is None:
+            return False
+        return all(clause_matches(item, clause, kind, sql=sql) for clause in clauses)
+
+    return test
 
 
 def _asks_for_prompts(prompts: list) -> bool:

@@ -39,7 +39,8 @@ class Record:
 
     def __init__(self, *args, **kwargs):
         cls = type(self)
-        values = dict(cls._defaults)
+        values = self.__dict__
+        values.update(cls._defaults)
         if args:
             if len(args) > len(cls._fields):
                 raise TypeError(f"{cls.__name__}() takes {len(cls._fields)} arguments, {len(args)} given")
@@ -53,7 +54,6 @@ class Record:
             values.update(kwargs)
         if len(values) != len(cls._fields):
             raise TypeError(f"{cls.__name__}() is missing {[n for n in cls._fields if n not in values]}")
-        self.__dict__.update(values)
         self.__post_init__()
 
     def __post_init__(self) -> None:

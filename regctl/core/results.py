@@ -14,12 +14,13 @@ from regctl.core.record import EMPTY, Record
 
 def _freeze(instance, *names: str) -> None:
     """Make the named dict fields read-only and list fields tuples, on a record."""
+    values = instance.__dict__
     for name in names:
-        value = getattr(instance, name)
+        value = values[name]
         if isinstance(value, dict):
-            object.__setattr__(instance, name, MappingProxyType(dict(value)))
+            values[name] = MappingProxyType(value.copy() if type(value) is dict else dict(value))
         elif isinstance(value, list):
-            object.__setattr__(instance, name, tuple(value))
+            values[name] = tuple(value)
 
 
 class Lineage(Record):

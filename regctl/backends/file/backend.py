@@ -110,6 +110,7 @@ class FileBackend:
 
         damaged: list = []
         found = []
+        wanted = filters.matcher(search, filters.VERSIONS)
         names = self.store.model_names()
         for done, name in enumerate(names):
             if progress:
@@ -120,7 +121,7 @@ class FileBackend:
             except StoreError as exc:
                 damaged.append(exc)
                 continue
-            found += [v for v in map(version_of, views) if filters.matches(search, v, filters.VERSIONS)]
+            found += [v for v in map(version_of, views) if wanted(v)]
         if progress:
             progress(len(names), len(names))
         return page(filters.sort(found, search, filters.VERSIONS), max_results, damaged)
@@ -130,7 +131,7 @@ class FileBackend:
 
         damaged: list = []
         views = reads.list_models(self.store, include_prompts=True, damaged=damaged)
-        found = [m for m in map(model_of, views) if filters.matches(search, m, filters.MODELS)]
+        found = [m for m in map(model_of, views) if filters.matcher(search, filters.MODELS)(m)]
         return page(filters.sort(found, search, filters.MODELS), max_results, damaged)
 
     def download(self, uri, dest, progress=None) -> Download:

@@ -109,7 +109,8 @@ class SqliteReads(SqliteConnection):
             views = self._version_views(connection, rows, tags, aliases)
         if progress:
             progress(count, count)
-        matched = [v for v in views if filters.matches(search, v, filters.VERSIONS, sql=True)]
+        wanted = filters.matcher(search, filters.VERSIONS, sql=True)
+        matched = [v for v in views if wanted(v)]
         return page(filters.sort(matched, search, filters.VERSIONS), max_results, [])
 
     @_translated
