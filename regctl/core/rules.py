@@ -54,6 +54,12 @@ def tag_not_found(name: str, key: str, version: Optional[int] = None) -> NotFoun
     return NotFound(f"tag {show(key)} of {where}model {show(name)} not found")
 
 
+def no_digest(name: str, version: int, where: str = "") -> NotFound:
+    """``verify`` of a version with no digest on record: said without guessing who registered it."""
+    return NotFound(f"version {version} of model {show(name)} has no recorded digest{where}; nothing to verify "
+                    "(a digest is recorded when regctl registers a version, none when MLflow does)")
+
+
 def not_verifiable(uri: str) -> InvalidInput:
     return InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
 

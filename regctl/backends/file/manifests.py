@@ -19,8 +19,9 @@ from regctl.core.digest import (
     manifest_bytes,
     name_differences,
 )
-from regctl.core.errors import IntegrityError, InvalidInput, NotFound, StoreError
+from regctl.core.errors import IntegrityError, InvalidInput, StoreError
 from regctl.core.names import show
+from regctl.core.rules import no_digest
 
 
 def registration_record(store, location: str) -> "tuple[dict, dict]":
@@ -107,8 +108,7 @@ def verify(store, uri: str) -> dict:
     name, version = resolution.name, resolution.version
     recorded = recorded_digest(store, name, version)
     if recorded is None:
-        raise NotFound(f"version {version} of model {show(name)} has no recorded digest "
-                       "(regctl records one for the versions it registers); nothing to verify")
+        raise no_digest(name, version)
     if not isinstance(recorded, str) or not recorded.startswith(ALGORITHM + ":") or len(recorded) != len(ALGORITHM) + 65:
         raise StoreError(f"damaged digest of version {version} of model {show(name)}: {show(str(recorded))}")
     current = manifest(resolution.path)

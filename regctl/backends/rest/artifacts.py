@@ -22,6 +22,7 @@ from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported
 from regctl.core.results import (
     Verification,
 )
+from regctl.core.rules import no_digest
 
 MAX_WALK_DEPTH = 64  # directories below a version's artifact root
 MAX_WALK_ENTRIES = 100_000  # files and directories of one version
@@ -208,8 +209,7 @@ class RestArtifacts(RestReads):
         if not isinstance(recorded, str):
             recorded = _tags(self._version(name, number).get("tags")).get(DIGEST_TAG)
         if recorded is None:
-            raise NotFound(f"version {number} of model {show(name)} has no digest recorded by regctl "
-                           f"(no {MANIFEST_SUFFIX} beside its files, no {DIGEST_TAG} tag); nothing to verify")
+            raise no_digest(name, number, f" (no {MANIFEST_SUFFIX} beside its files, no {DIGEST_TAG} tag)")
         current = self.remote_manifest(resolution.location)
         actual = digest.digest_of(current)
         if actual != recorded:

@@ -26,7 +26,7 @@ from regctl.core.names import (
 )
 from regctl.core.prompts import PROMPT_TAG
 from regctl.core.resolution import MAX_DEPTH, Resolution, run_location, too_deep
-from regctl.core.rules import AliasNotFound, no_versions
+from regctl.core.rules import AliasNotFound, no_digest, no_versions
 
 
 class SqliteReads(SqliteConnection):
@@ -223,12 +223,9 @@ class SqliteReads(SqliteConnection):
         if resolution.version is None:
             raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
         name, version = resolution.name, resolution.version
-        with self._reading() as connection:
-            created = self._live_version(connection, name, version)["creation_time"]
-        record = self._registration_record(name, version, created)
+        record = self._registration_record(name, version)
         if record is None:
-            raise NotFound(f"version {version} of model {show(name)} has no recorded digest in {self.journal_path} "
-                           "(regctl records one for the versions it registers); nothing to verify")
+            raise no_digest(name, version, f" in {self.journal_path}")
         recorded = record.get("digest")
         if not isinstance(recorded, str) or not recorded.startswith(digest.ALGORITHM + ":") \
                 or len(recorded) != len(digest.ALGORITHM) + 65:
@@ -242,9 +239,12 @@ class SqliteReads(SqliteConnection):
         return Verification(uri=uri, name=name, version=version, path=str(resolution.path), digest=actual,
                             files=len(current))
 
-    def _registration_record(self, name: str, version: int, created):
-        """The journal's ``version.create`` record of this version, its model renamed since or not;
-        it only counts if it names the version's creation time.
+    def _registration_record(self, name: str, version: int):
+        """The journal's ``version.create`` record of this live version, its model renamed since or not.
+
+        Found by name and number, following the renames regctl journalled; a rename made by MLflow
+        leaves no record, so then by what no rename changes: the number, the source and the creation
+        time (a record only counts if it names the version's creation time).
 
         A command's first lookup reads the journal back from its end to the record (its cost is what
         was journalled since); a command that looks up more versions (push, a second verify) replays
@@ -253,6 +253,9 @@ class SqliteReads(SqliteConnection):
         """
         from regctl.core import journal
 
+        with self._reading() as connection:
+            row = self._live_version(connection, name, version)
+        created, source = row["creation_time"], row["source"]
         try:
             info = os.stat(self.journal_path)
         except FileNotFoundError:
@@ -263,15 +266,34 @@ class SqliteReads(SqliteConnection):
         cached: Any = getattr(self, "_registrations", None)
         if cached is None or cached[0] != state or state is None:
             if cached is None and state is not None:
-                self._registrations = (None, None)  # the next lookup builds the index
-                return self._scan_back(name, version, created)
-            cached = (state, journal.registrations(self.journal_path))
+                self._registrations = (None, None, None)  # the next lookup builds the index
+                return self._scan_back(name, version, created) or self._scan_back_created(version, created, source)
+            by_created: dict = {}
+            cached = (state, journal.registrations(self.journal_path, by_created), by_created)
             self._registrations = cached
         offset = cached[1].get((name, version))
         record = None if offset is None else journal.record_at(self.journal_path, offset)
-        if record is None or record.get("created") != created:
+        if record is not None and record.get("created") == created:
+            return record
+        for offset in reversed(cached[2].get((version, created), ())):
+            record = journal.record_at(self.journal_path, offset)
+            if _registers(record, version, created, source):
+                return record
+        return None
+
+    def _scan_back_created(self, version: int, created, source):
+        """The newest registration record of this number, source and creation time, read from the end."""
+        from regctl.core import journal
+
+        if not isinstance(created, int):
             return None
-        return record
+        needle = b'"created": %d,' % created
+        for line in journal.lines_from_end(self.journal_path):
+            if needle in line and b'"version.create"' in line:
+                record = journal.parse(line)
+                if _registers(record, version, created, source):
+                    return record
+        return None
 
     def _scan_back(self, name: str, version: int, created):
         """The registration record, read from the journal's end back to it, in blocks: a rename met on
@@ -309,15 +331,17 @@ class SqliteReads(SqliteConnection):
         return tuple(HistoryRecord.from_record(r) for r in journal.history(self.journal_path, name, alias))
 
     def recorded_digest(self, name, version):
-        with self._reading() as connection:
-            created = self._live_version(connection, name, version)["creation_time"]
-        record = self._registration_record(name, version, created)
+        record = self._registration_record(name, version)
         return None if record is None else record.get("digest")
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
         from regctl.core import digest
 
-        with self._reading() as connection:
-            created = self._live_version(connection, name, version)["creation_time"]
-        record = self._registration_record(name, version, created) or {}
+        record = self._registration_record(name, version) or {}
         return digest.name_differences(record.get("files"), recorded, current, actual)
+
+
+def _registers(record, version: int, created, source) -> bool:
+    """Whether a journal record is the registration of the version with this number, creation time and source."""
+    return isinstance(record, dict) and record.get("operation") == "version.create" and "digest" in record \
+        and record.get("target") == version and record.get("created") == created and record.get("new") == source
