@@ -22,7 +22,7 @@ from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported
 from regctl.core.results import (
     Verification,
 )
-from regctl.core.rules import no_digest
+from regctl.core.rules import no_digest, remote_artifacts
 
 MAX_WALK_DEPTH = 64  # directories below a version's artifact root
 MAX_WALK_ENTRIES = 100_000  # files and directories of one version
@@ -149,7 +149,9 @@ class RestArtifacts(RestReads):
             from regctl.core.transfer import copy_tree
 
             return location, copy_tree(local, dest)
-        proxied = self._proxied_or_fail(location, "download")
+        proxied = self._proxy_path(location)
+        if proxied is None:
+            raise remote_artifacts(uri, location, "download")
         files = self._walk(proxied)
         if not files:
             raise NotFound(f"no artifacts at {location}")
@@ -204,6 +206,8 @@ class RestArtifacts(RestReads):
         if resolution.version is None:
             raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
         name, number = resolution.name, resolution.version
+        if resolution.remote and self._proxy_path(resolution.location) is None:
+            raise remote_artifacts(uri, resolution.location, "verify")
         manifest = self._recorded_manifest(resolution.location)
         recorded = manifest.get("digest") if manifest else None
         if not isinstance(recorded, str):

@@ -15,7 +15,7 @@ from regctl.backends.sqlite.connection import (
 )
 from regctl.core import uris
 from regctl.core.errors import InvalidInput, NotFound, StoreError
-from regctl.core.locations import exists, location_to_path, rebase
+from regctl.core.locations import exists, location_to_path, rebase, stored_path
 from regctl.core.names import (
     DELETED_STAGE,
     canonical_stage,
@@ -26,7 +26,7 @@ from regctl.core.names import (
 )
 from regctl.core.prompts import PROMPT_TAG
 from regctl.core.resolution import MAX_DEPTH, Resolution, run_location, too_deep
-from regctl.core.rules import AliasNotFound, no_digest, no_versions
+from regctl.core.rules import AliasNotFound, no_digest, no_versions, remote_artifacts
 
 
 class SqliteReads(SqliteConnection):
@@ -126,7 +126,7 @@ class SqliteReads(SqliteConnection):
                 path = self._location_path(connection, location)
             except (NotFound, InvalidInput, StoreError):
                 path = None
-            if path is not None and exists(path):
+            if isinstance(path, str) or path is not None and exists(path):  # a remote location: the URI
                 info["artifact_path"] = str(path)
         return info
 
@@ -163,13 +163,14 @@ class SqliteReads(SqliteConnection):
         return Resolution(uri, location, path, ref.name, number, self._model_id_of(connection, row["source"]),
                           row["run_id"])
 
-    def _location_path(self, connection, location: str, depth: int = 0) -> Path:
-        """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
+    def _location_path(self, connection, location: str, depth: int = 0) -> "Path | str":
+        """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist.
+        A remote location (``s3:``, ``mlflow-artifacts:``, ...) is the URI itself, a ``str``."""
         if uris.scheme_of(location) in ("runs", "models"):
             if depth >= MAX_DEPTH:
                 raise too_deep(location)
             return self._resolve(connection, location, depth=depth + 1).path
-        return rebase(location_to_path(location), self.root)
+        return stored_path(location, self.root)
 
     def _resolve_run(self, connection, ref, uri: str) -> Resolution:
         """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its newest logged model of that name."""
@@ -177,7 +178,7 @@ class SqliteReads(SqliteConnection):
         path = validate_artifact_path(ref.path)
         location = run_location(run, path)
         local = self._location_path(connection, location)
-        if exists(local) or not path:
+        if not path or (not isinstance(local, str) and exists(local)):  # a remote run's: its logged model, if any
             return Resolution(uri, location, local, run_id=ref.run_id)
         model = sqltracking.logged_model_named(connection, self.schema, run, path.split("/")[0], newest_first=True)
         if model is None:
@@ -222,6 +223,8 @@ class SqliteReads(SqliteConnection):
         resolution = self.resolve(uri)
         if resolution.version is None:
             raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
+        if resolution.remote:
+            raise remote_artifacts(uri, resolution.path, "verify")
         name, version = resolution.name, resolution.version
         record = self._registration_record(name, version)
         if record is None:
