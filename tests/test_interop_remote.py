@@ -50,6 +50,8 @@ def written(request, tmp_path_factory, file_store_allowed):
     client.create_registered_model("X")
     for source in (S3, PROXIED, DBFS):
         client.create_model_version("X", source)
+    run = client.create_run(client.create_experiment("lake", artifact_location="s3://bucket/lake"))
+    client.set_terminated(run.info.run_id)
     saved = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -59,6 +61,7 @@ def written(request, tmp_path_factory, file_store_allowed):
     finally:
         mlflow.set_tracking_uri(saved[0])
         mlflow.set_registry_uri(saved[1])
+    (base / "run_id").write_text(run.info.run_id)
     return request.param, base
 
 
@@ -84,6 +87,9 @@ def test_resolve_prints_a_remote_location_as_it_is(store):
         for process in (False, True):  # the CLI, and the resolve fast path
             result = regctl("resolve", uri, store=where, process=process)
             assert (result.returncode, result.stdout, result.stderr) == (0, f"{location}\n", ""), uri
+    run_id = _run_id(where)
+    assert regctl("resolve", f"runs:/{run_id}/model", store=where).stdout == \
+        f"s3://bucket/lake/{run_id}/artifacts/model\n"
     shown = json.loads(regctl("resolve", "models:/Y/1", "--json", store=where).stdout)
     assert (shown["location"], shown["path"], shown["name"], shown["version"]) == (S3, S3, "Y", 1)
     described = json.loads(regctl("describe", "X", "--version", "1", "--json", store=where).stdout)
@@ -136,6 +142,15 @@ def test_register_of_a_remote_version_records_what_mlflow_records(store):
     assert regctl("resolve", "models:/Z@lake", store=where).stdout == f"{DBFS}\n"
     assert json.loads(regctl("doctor", "--json", store=where).stdout)["ok"]
     assert "cannot verify" in _fails(EXIT_REMOTE, "verify", "models:/Z/1", store=where)
+    # MLflow lists a remote run's artifacts to find its MLmodel; regctl does not read them, and says so
+    message = _fails(EXIT_REMOTE, "register", f"runs:/{_run_id(where)}/model", "--name", "Z", store=where)
+    assert "cannot register" in message and "s3://bucket/lake/" in message
+
+
+def _run_id(where: str) -> str:
+    """The run MLflow made in an experiment whose artifacts are at s3://bucket/lake."""
+    base = Path(where[len("sqlite:///"):]).parent if where.startswith("sqlite:") else Path(where).parent
+    return (base / "run_id").read_text()
 
 
 def _storage_location(kind: str, where: str, name: str, version: int) -> str:
@@ -169,3 +184,33 @@ def test_a_server_version_at_s3_is_resolved_and_said_unreadable(sqlite_server, t
                      env=env)
     assert "cannot download" in message and "s3:" in message
     assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.server
+def test_a_database_mlflow_server_wrote_names_its_proxy_and_the_server_downloads(sqlite_server, tmp_path):
+    """The database behind ``mlflow server`` read directly: its versions are at ``mlflow-artifacts:``
+    locations, which resolve prints as they are and only the server downloads."""
+    import uuid
+
+    from conftest import model_source
+
+    name, env = f"served-{uuid.uuid4().hex[:10]}", {"XDG_STATE_HOME": str(tmp_path / "state")}
+    registered = regctl("register", str(model_source(tmp_path / "model")), "--name", name, store=sqlite_server.url,
+                        env=env)
+    assert registered.returncode == 0, registered.stderr
+    copy = tmp_path / "mlflow.db"
+    source, target = sqlite3.connect(sqlite_server.artifacts.parent / "mlflow.db"), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close(), target.close()
+    local = f"sqlite:///{copy}"
+    location = regctl("resolve", f"models:/{name}/1", store=local).stdout
+    assert location.startswith("mlflow-artifacts:/") and location.endswith("/artifacts\n"), location
+    report = json.loads(regctl("doctor", "--json", store=local).stdout)
+    assert not [p for p in report["problems"] if p["model"] == name], report["problems"]
+    message = _fails(EXIT_REMOTE, "download", f"models:/{name}/1", str(tmp_path / "here"), store=local)
+    assert "no server is known" in message and "--store http" in message
+    fetched = regctl("download", f"models:/{name}/1", str(tmp_path / "here"), store=sqlite_server.url, env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "here" / "MLmodel").read_text() == "flavors: {}\n"
