@@ -15,6 +15,7 @@ _EXPORTS = {
     "Registry": "regctl.api",
     "RegctlError": "regctl.core.errors", "NotFound": "regctl.core.errors", "InvalidInput": "regctl.core.errors",
     "Conflict": "regctl.core.errors", "StoreError": "regctl.core.errors", "IntegrityError": "regctl.core.errors",
+    "RemoteArtifacts": "regctl.core.errors",
     "ModelVersion": "regctl.core.results", "RegisteredModel": "regctl.core.results", "Listing": "regctl.core.results",
     "AliasChange": "regctl.core.results", "TagChange": "regctl.core.results", "StageChange": "regctl.core.results",
     "DescriptionChange": "regctl.core.results", "Rename": "regctl.core.results", "Deletion": "regctl.core.results",

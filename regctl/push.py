@@ -39,6 +39,7 @@ from typing import Any, List, Optional, Sequence
 from regctl.core import digest
 from regctl.core.errors import Conflict, IntegrityError, NotFound, RegctlError, StoreError
 from regctl.core.names import show, validate_alias, validate_model_name, validate_tags
+from regctl.core.rules import remote_artifacts
 
 DIGEST_TAG = "regctl.content_digest"
 
@@ -126,6 +127,8 @@ def current_files(registry, version) -> "tuple[str, dict]":
     if path is not None and path.exists():
         return str(path), digest.manifest(path)
     remote = getattr(registry.backend, "remote_manifest", None)
+    if remote is None and resolution.remote:
+        raise remote_artifacts(uri, resolution.path, "push")
     if remote is None:
         raise StoreError(f"cannot read the files of {show(uri)} in {registry.location}")
     return resolution.location, remote(resolution.location)

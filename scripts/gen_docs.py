@@ -111,6 +111,9 @@ EXIT_STATUS = [
                                 "or 403 (no permission)."),
     (errors.EXIT_NO_API, "Not an MLflow tracking server API: the URL answered HTTP 404 for a REST "
                          "endpoint (a wrong URL or path prefix, or a server without that API)."),
+    (errors.EXIT_REMOTE, "Remote artifacts: the version's files are at a remote location regctl does not "
+                         "read (s3:, gs:, dbfs:, ...; mlflow-artifacts: without the server that serves it); "
+                         "verify, download and push say so, and resolve prints the URI."),
 ]
 
 FILES = [

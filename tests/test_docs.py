@@ -93,7 +93,7 @@ def test_man_page_lists_environment_exit_status_and_sections():
     for variable in ("REGCTL_STORE", "MLFLOW_REGISTRY_URI", "MLFLOW_TRACKING_URI",
                      "REGCTL_LOCK_TIMEOUT", "REGCTL_TRACEBACK", "NO_COLOR"):
         assert f".B {variable}\n" in man
-    assert re.findall(r"^\.B (\d)$", man, re.M) == ["0", "1", "2", "3", "4", "5", "6", "7"]
+    assert re.findall(r"^\.B (\d)$", man, re.M) == ["0", "1", "2", "3", "4", "5", "6", "7", "8"]
     assert re.search(r'^\.TH REGCTL 1 20\d\d-\d\d-\d\d "regctl 0\.1\.0" "User Commands"$', man, re.M)
     for cmd in LEAVES:  # each command's examples, as its --help ends with them
         assert cmd.examples and all(gen.roff(e) in man for e in cmd.examples), cmd.name
@@ -113,7 +113,7 @@ def test_exit_status_table_matches_the_error_classes():
     from regctl.core import errors
 
     classes = [errors.NotFound, errors.InvalidInput, errors.Conflict, errors.StoreError,
-               errors.ServerUnreachable, errors.AccessDenied, errors.NoApi]
+               errors.ServerUnreachable, errors.AccessDenied, errors.NoApi, errors.RemoteArtifacts]
     assert [code for code, _ in gen.EXIT_STATUS] == [errors.EXIT_OK] + [c.exit_code for c in classes]
 
 

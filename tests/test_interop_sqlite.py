@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_fixture_db, model_source, regctl
 from mlflow_oracle import (
     FEATURES,
     WRITTEN_DESCRIPTION,
@@ -262,6 +263,34 @@ def test_mlflow3_writes_after_regctl_and_regctl_reads_it(written3):
         client.get_registered_model("renamed by mlflow")
     assert int(client.create_model_version(X, client.get_model_version_download_uri(X, "1")).version) == 6
     assert regctl_json(uri, "doctor")["ok"]
+
+
+def test_verify_finds_the_digest_after_mlflow_renames_the_model(tmp_path):
+    """MLflow's rename_registered_model writes no journal record: the version's registration is
+    found by what a rename does not change (its number, source and creation time), on the first
+    lookup (read back from the journal's end) and on later ones (the journal replayed once)."""
+    from regctl import Registry
+
+    uri = db_uri(copy_fixture_db("mlflow3-db", tmp_path / "db"))
+    first, second = model_source(tmp_path / "first"), model_source(tmp_path / "second")
+    regctl_ok(uri, "register", str(first), "--name", "before")
+    regctl_ok(uri, "register", str(second), "--name", "before")
+    client_of(uri).rename_registered_model("before", "after")
+    for number in (1, 2):
+        assert regctl_json(uri, "verify", f"models:/after/{number}")["version"] == number
+    registry = Registry(uri)
+    assert [registry.verify(f"models:/after/{n}").version for n in (1, 2, 1)] == [1, 2, 1]
+    (second / "MLmodel").write_text("flavors: {changed: 1}\n")
+    edited = regctl("verify", "models:/after/2", store=uri)
+    assert edited.returncode == 4 and "differ from what was registered" in edited.stderr
+
+    # a version MLflow registered has no digest: said without claiming who registered it
+    assert int(client_of(uri).create_model_version("after", str(first)).version) == 3
+    client_of(uri).rename_registered_model("after", "again")
+    missing = regctl("verify", "models:/again/3", store=uri)
+    assert missing.returncode == 1 and missing.stdout == "" and "no recorded digest" in missing.stderr
+    assert "the versions it registers" not in missing.stderr and "not registered" not in missing.stderr
+    regctl_ok(uri, "verify", "models:/again/1")
 
 
 # ---------------------------------------------------------------- MLflow 2

@@ -6,8 +6,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       'tag': 'Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version.',
                       'describe': 'Show a model or one version (metadata, tags, aliases, description, '
                                   'lineage), or set its description.',
-                      'resolve': 'Print the absolute local path of the artifacts URI points at, and nothing '
-                                 'else.',
+                      'resolve': 'Print the absolute local path of the artifacts URI points at (a remote '
+                                 'location such as s3://...',
                       'stage': "Move VERSION of NAME to STAGE (MLflow's stage transition).",
                       'rename': 'Rename a registered model, keeping its versions, tags and aliases.',
                       'delete': 'Delete a registered model, or soft-delete one version.',
@@ -15,7 +15,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       'doctor': 'Check the whole store: problems are damage (exit 4 when one remains); '
                                 'warnings, such as states MLflow itself leaves, are printed but exit 0.',
                       'verify': "Check a version's artifacts against the digest recorded when it was "
-                                'registered (exit 4 if they differ).',
+                                'registered (exit 4 if they differ; exit 8 for artifacts at a remote '
+                                'location, which regctl does not read).',
                       'completion': 'Print the completion script for SHELL (model names, aliases, versions '
                                     'and stages come from the store).',
                       'man': "Print regctl's manual page (roff); pip install also puts it where man finds "
@@ -23,7 +24,8 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       'search': "Search versions (or --models) of every model with MLflow's filter grammar; "
                                 "the same answers as MLflow's search.",
                       'download': 'Copy the artifacts URI points at into DEST, checked against the digest '
-                                  'recorded at registration (exit 4 if they differ).',
+                                  'recorded at registration (exit 4 if they differ; exit 8 for a remote '
+                                  'location regctl does not fetch: s3:, gs:, dbfs:, ..., or...',
                       'diff': 'Show what differs between two versions: stage, aliases, tags, description, '
                               "source, and MLmodel's flavors, signature and requirements.",
                       'gc': 'Soft-delete old versions of NAME (as delete --version does), never one an alias '

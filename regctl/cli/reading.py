@@ -150,7 +150,8 @@ def resolve(
     verify: Annotated[bool, typer.Option("--verify", help="First check the artifacts against the digest recorded "
                                                           "at registration (exit 4 if they differ).")] = False,
 ) -> None:
-    """Print the absolute local path of the artifacts URI points at, and nothing else."""
+    """Print the absolute local path of the artifacts URI points at (a remote location such as s3://... or
+    mlflow-artifacts:/... as it is), and nothing else."""
     registry = open_registry()
     if verify:
         registry.verify(uri)
@@ -206,7 +207,8 @@ def verify(
     json: Annotated[bool, typer.Option(
         "--json", help="Print JSON: uri, name, version, path, digest, files.")] = False,
 ) -> None:
-    """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ)."""
+    """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ;
+    exit 8 for artifacts at a remote location, which regctl does not read)."""
     result = open_registry().verify(uri)
     if json:
         render.print_json(result.to_json())
@@ -255,7 +257,9 @@ def download(
     dest: Annotated[str, typer.Argument(help="New directory for the files (an empty one is replaced).")],
     json: JsonOnlyOption = False,
 ) -> None:
-    """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration (exit 4 if they differ)."""
+    """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration
+    (exit 4 if they differ; exit 8 for a remote location regctl does not fetch: s3:, gs:, dbfs:, ..., or
+    mlflow-artifacts: without its server)."""
     with progressbar.progress(None, "downloading", unit="bytes") as progress:
         result = open_registry().download(uri, dest, progress=progress)
     if json:

@@ -71,6 +71,8 @@ def local_artifact(resolution, relative: str) -> Optional[bytes]:
 
     from regctl.core.atomic import os_reason, read_file
 
+    if resolution.remote:  # not this machine's to read
+        return None
     path = Path(resolution.path) / relative
     if not path.is_file():
         return None

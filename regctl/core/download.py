@@ -27,6 +27,10 @@ def download(backend, uri: str, dest: str, progress=None) -> dict:
     """
     resolution = backend.resolve(uri)
     fetch = getattr(backend, "fetch_files", None)  # a store whose files may be elsewhere (a server)
+    if fetch is None and resolution.remote:
+        from regctl.core.rules import remote_artifacts
+
+        raise remote_artifacts(uri, resolution.path, "download")
     source = Path(resolution.path) if fetch is None else resolution.location
     target = Path(os.path.abspath(dest))
     _check_destination(target)

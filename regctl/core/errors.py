@@ -13,6 +13,8 @@ EXIT_STORE = 4
 EXIT_UNREACHABLE = 5
 EXIT_ACCESS_DENIED = 6
 EXIT_NO_API = 7
+# Artifacts at a remote location (s3:, gs:, dbfs:, mlflow-artifacts: without its server, ...):
+EXIT_REMOTE = 8
 
 
 class RegctlError(Exception):
@@ -69,3 +71,10 @@ class NoApi(StoreError):
     """The URL answers, but not as MLflow's REST API (HTTP 404 for an endpoint, not for a resource)."""
 
     exit_code = EXIT_NO_API
+
+
+class RemoteArtifacts(RegctlError):
+    """A version's files are at a remote location regctl does not read from here (``s3:``, ``gs:``,
+    ``dbfs:``, ...; ``mlflow-artifacts:`` without the server that serves it): not damage, not missing."""
+
+    exit_code = EXIT_REMOTE

@@ -308,18 +308,42 @@ def _top_level(line: bytes, key: bytes):
     return value
 
 
-def registrations(path: Path) -> dict:
+def _first_top_level(line: bytes, key: bytes):
+    """The value of a top-level key that comes before ``files`` in a sorted record (``created``), or None."""
+    at = line.find(b'"' + key + b'": ')
+    files = line.find(b'"files": ')
+    if at < 0 or 0 <= files < at:
+        return None
+    try:
+        value, _ = _DECODER.raw_decode(line[at + len(key) + 4:].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return value
+
+
+def registrations(path: Path, by_created: Optional[dict] = None) -> dict:
     """``{(model, version): offset}`` of each version's ``version.create`` record that holds a digest,
     the journal replayed once: a rename carries its model's records along, a deletion drops them.
     Only offsets are kept, so memory grows with the versions, not with the journal; a registration's
-    large ``files`` map is never parsed here (``record_at`` reads the one a caller needs)."""
+    large ``files`` map is never parsed here (``record_at`` reads the one a caller needs).
+
+    ``by_created``, when given, also gets ``{(version, creation time): [offset, ...]}`` of every such
+    record, oldest first: where a version is found again after a rename that left no record (MLflow's).
+    """
     found: dict = {}
+
+    def created(key, value) -> None:
+        if by_created is not None and isinstance(value, int):
+            by_created.setdefault((key[1], value), []).append(offset)
+
     for offset, line in lines_with_offsets(path):
         if _CREATE in line:
             try:  # sorted keys put model, operation and target after the files map: read them from the end
                 if _top_level(line, b"operation") != "version.create" or b'"digest": ' not in line:
                     continue
-                found[(_top_level(line, b"model"), _top_level(line, b"target"))] = offset
+                key = (_top_level(line, b"model"), _top_level(line, b"target"))
+                found[key] = offset
+                created(key, _first_top_level(line, b"created"))
                 continue
             except (ValueError, UnicodeDecodeError):
                 pass  # not a record regctl wrote this way: parse it whole
@@ -332,6 +356,7 @@ def registrations(path: Path) -> dict:
         if operation == "version.create" and "digest" in record:
             try:
                 found[(model, record.get("target"))] = offset
+                created((model, record.get("target")), record.get("created"))
             except TypeError:  # an unhashable name or target: not a record of any version
                 continue
         elif operation == "model.rename":

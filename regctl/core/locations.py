@@ -30,6 +30,18 @@ def location_to_path(location: str) -> Path:
     return Path(os.path.abspath(location))
 
 
+def is_remote(location: str) -> bool:
+    """Whether a stored location is on another system (``s3:``, ``gs:``, ``dbfs:``, ``mlflow-artifacts:``,
+    ``http:``, ...): a URI, never a local path (``file:``, a plain path) or a reference (``runs:``, ``models:``)."""
+    return scheme_of(location) not in (None, "file", "runs", "models")
+
+
+def stored_path(location: str, root: Path) -> "Path | str":
+    """The local path of a stored ``file:`` or plain location, rebased into a store that moved
+    (``rebase``); a remote location is given back as it is, a ``str``: it is not this machine's."""
+    return location if is_remote(location) else rebase(location_to_path(location), root)
+
+
 def rebase(path: Path, root: Path) -> Path:
     """Return ``path`` if it exists, else the same tail under ``root`` if that exists.
 

@@ -17,13 +17,19 @@ _ALIAS_TEXT = re.compile(r"\s*([0-9]{1,18})\s*")
 
 
 class Resolution:
-    """Where a URI points: the stored location, the local path and what it came from."""
+    """Where a URI points: the stored location, the local path (or the remote URI) and what it came from."""
 
     __slots__ = ("uri", "location", "path", "name", "version", "model_id", "run_id")
 
     def __init__(self, uri, location, path, name=None, version=None, model_id=None, run_id=None):
         self.uri, self.location, self.path = uri, location, path
         self.name, self.version, self.model_id, self.run_id = name, version, model_id, run_id
+
+    @property
+    def remote(self) -> bool:
+        """Whether the files are at a remote location (``s3:``, ``mlflow-artifacts:``, ...): ``path`` is then
+        that URI, a ``str``, and not a local path."""
+        return isinstance(self.path, str)
 
     def to_json(self) -> dict:
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from regctl.core.errors import Conflict, InvalidInput, NotFound
+from regctl.core.errors import Conflict, InvalidInput, NotFound, RemoteArtifacts
 from regctl.core.names import show
 from regctl.core.suggest import did_you_mean
 
@@ -56,6 +56,12 @@ def tag_not_found(name: str, key: str, version: int | None = None) -> NotFound:
     return NotFound(f"tag {show(key)} of {where}model {show(name)} not found")
 
 
+def no_digest(name: str, version: int, where: str = "") -> NotFound:
+    """``verify`` of a version with no digest on record: said without guessing who registered it."""
+    return NotFound(f"version {version} of model {show(name)} has no recorded digest{where}; nothing to verify "
+                    "(a digest is recorded when regctl registers a version, none when MLflow does)")
+
+
 def not_verifiable(uri: str) -> InvalidInput:
     return InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
 
@@ -70,6 +76,30 @@ def source_not_a_directory(source: str, path) -> NotFound:
 
 def artifacts_missing(uri: str, path) -> NotFound:
     return NotFound(f"artifacts of {show(uri)} not found at {path}")
+
+
+def remote_artifacts(uri: str, location: str, doing: str) -> RemoteArtifacts:
+    """A command that reads a version's files (verify, download, push) on files at a remote location."""
+    from regctl.core.uris import scheme_of
+
+    scheme = scheme_of(location)
+    if scheme == "mlflow-artifacts":
+        return RemoteArtifacts(f"cannot {doing} {show(uri)}: its artifacts are at {location}, which only the MLflow "
+                               "server that recorded it serves, and no server is known here (run the command with "
+                               "--store http://HOST:PORT of that server)")
+    return RemoteArtifacts(f"cannot {doing} {show(uri)}: its artifacts are at {location}, and regctl reads no "
+                           f"{scheme}: locations (regctl resolve prints the URI, for a tool that reads them)")
+
+
+def remote_note(locations: list) -> list:
+    """doctor's note on versions whose files are at remote locations: not checked, and not missing."""
+    if not locations:
+        return []
+    from regctl.core.uris import scheme_of
+
+    schemes = ", ".join(sorted({f"{scheme_of(location)}:" for location in locations}))
+    return [f"{len(locations)} version(s) keep their artifacts at remote locations ({schemes}); doctor checks "
+            "local artifacts only"]
 
 
 def alias_moves(name: str, alias: str, old: int | None, version: int, expect: int | None,

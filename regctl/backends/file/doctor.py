@@ -42,6 +42,7 @@ from regctl.core.errors import RegctlError, StoreError
 from regctl.core.locations import exists, rebase
 from regctl.core.names import DELETED_STAGE, STAGES, show, validate_tag_key
 from regctl.core.resolution import alias_version
+from regctl.core.rules import remote_note
 
 LOCK_NOTE = ("lock files (.regctl%lock%*) are flock(2) locks released by the kernel when their holder "
              "exits, even on SIGKILL: a leftover lock file is never stale and is not a problem")
@@ -58,6 +59,7 @@ TRASHED = "trashed-artifacts"
 # kinds that are warnings, not problems: no damage, doctor still exits 0
 DAMAGED_JOURNAL = "damaged-journal"
 WARNINGS = (STALE_SNAPSHOT, TRASHED, DIGEST_TAG, DAMAGED_JOURNAL)
+REMOTE = "remote-artifacts"  # neither: a version at a remote location, said in one note
 
 
 def _problem(store: Store, kind: str, path: Path, message: str, model=None, **extra) -> dict:
@@ -102,9 +104,10 @@ def check(store: Store) -> dict:
     problems.extend(_check_logged_models(store))
     problems.extend(copies.check(store, lambda: _any_writer(store)))
     warnings = [p for p in problems if p["kind"] in WARNINGS]
-    problems = [p for p in problems if p["kind"] not in WARNINGS]
+    remote = [p["message"] for p in problems if p["kind"] == REMOTE]
+    problems = [p for p in problems if p["kind"] not in WARNINGS + (REMOTE,)]
     return {"store": str(store.root), "ok": not problems, "problems": problems, "warnings": warnings,
-            "fixed": [], "notes": [LOCK_NOTE]}
+            "fixed": [], "notes": [LOCK_NOTE, *remote_note(remote)]}
 
 
 def check_model(store: Store, name: str, *, holding_lock: bool = False) -> list:
@@ -223,6 +226,8 @@ def _check_location(store: Store, name: str, number: int, meta: dict) -> list:
     except RegctlError as exc:
         return [_problem(store, "missing-artifacts", meta_path, f"location {location} cannot be used: {exc.message}",
                          model=name)]
+    if isinstance(path, str):  # a remote location (s3:, mlflow-artifacts:, ...): not missing, and not checked here
+        return [_problem(store, REMOTE, meta_path, path, model=name)]
     if not path.exists():
         trashed = _in_trash(store, path)
         if trashed is not None:

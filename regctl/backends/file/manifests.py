@@ -19,16 +19,20 @@ from regctl.core.digest import (
     manifest_bytes,
     name_differences,
 )
-from regctl.core.errors import IntegrityError, InvalidInput, NotFound, StoreError
+from regctl.core.errors import IntegrityError, InvalidInput, StoreError
 from regctl.core.names import show
+from regctl.core.rules import no_digest, remote_artifacts
 
 
 def registration_record(store, location: str) -> "tuple[dict, dict]":
     """``(tags, files)`` to store with a new version whose artifacts are at ``location``.
 
-    No tags: the digest lives in the manifest file only.
+    No tags: the digest lives in the manifest file only; none for files at a remote location.
     """
-    entries = manifest(location_path(store, location))
+    path = location_path(store, location)
+    if isinstance(path, str):  # at a remote location: registered as MLflow does, without reading the files
+        return {}, {}
+    entries = manifest(path)
     return {}, {MANIFEST_FILE: manifest_bytes(digest_of(entries), entries)}
 
 
@@ -104,11 +108,12 @@ def verify(store, uri: str) -> dict:
     resolution = resolve(store, uri)
     if resolution.version is None:
         raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
+    if resolution.remote:
+        raise remote_artifacts(uri, resolution.path, "verify")
     name, version = resolution.name, resolution.version
     recorded = recorded_digest(store, name, version)
     if recorded is None:
-        raise NotFound(f"version {version} of model {show(name)} has no recorded digest "
-                       "(regctl records one for the versions it registers); nothing to verify")
+        raise no_digest(name, version)
     if not isinstance(recorded, str) or not recorded.startswith(ALGORITHM + ":") or len(recorded) != len(ALGORITHM) + 65:
         raise StoreError(f"damaged digest of version {version} of model {show(name)}: {show(str(recorded))}")
     current = manifest(resolution.path)

@@ -10,7 +10,7 @@ from regctl.backends.file import tracking
 from regctl.backends.file.store import Store
 from regctl.core import prompts, uris
 from regctl.core.errors import StoreError
-from regctl.core.locations import exists, location_to_path, rebase
+from regctl.core.locations import exists, location_to_path, stored_path
 from regctl.core.names import (
     DELETED_STAGE,
     canonical_stage,
@@ -80,12 +80,13 @@ def resolve_version(store: Store, name: str, version: int, meta: dict, uri: str,
 
 
 def location_path(store: Store, location: str, _depth: int = 0):
-    """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
+    """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist.
+    A remote location (``s3:``, ``mlflow-artifacts:``, ...) is the URI itself, a ``str``."""
     if uris.scheme_of(location) in ("runs", "models"):
         if _depth >= MAX_DEPTH:
             raise too_deep(location)
         return resolve(store, location, _depth + 1).path
-    return rebase(location_to_path(location), store.root)
+    return stored_path(location, store.root)
 
 
 def resolve_run(store: Store, ref: uris.RunRef, uri: str, _depth: int = 0) -> Resolution:
@@ -94,7 +95,7 @@ def resolve_run(store: Store, ref: uris.RunRef, uri: str, _depth: int = 0) -> Re
     path = validate_artifact_path(ref.path)
     location = run_location(run, path)
     local = location_path(store, location, _depth)
-    if local.exists() or not path:
+    if not path or (not isinstance(local, str) and exists(local)):  # a remote run's: its logged model, if any
         return Resolution(uri, location, local, run_id=ref.run_id)
     model = logged_model_named(store, run, path.split("/")[0], newest_first=True)
     if model is None:
@@ -120,6 +121,6 @@ def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool
 
 
 def _existing(resolution: Resolution) -> Resolution:
-    if not exists(resolution.path):
+    if not resolution.remote and not exists(resolution.path):
         raise artifacts_missing(resolution.uri, resolution.path)
     return resolution

@@ -25,6 +25,7 @@ from regctl.core.rules import (
     ModelNotFound,
     alias_moves,
     alias_not_found,
+    remote_artifacts,
     rollback_target,
     source_not_a_directory,
     source_without_artifacts,
@@ -76,9 +77,12 @@ def _source_from_run(store: Store, ref: uris.RunRef) -> dict:
     run = tracking.find_run(store, ref.run_id)
     path = validate_artifact_path(ref.path)
     location = run_location(run, path)
-    if (location_path(store, location) / "MLmodel").is_file():
+    local = location_path(store, location)
+    if not isinstance(local, str) and (local / "MLmodel").is_file():
         return {"source": location, "storage_location": location, "run_id": ref.run_id, "model_id": None, "tags": {}}
     model = logged_model_named(store, run, path, newest_first=False) if path else None
+    if model is None and isinstance(local, str):  # MLflow lists the remote artifacts for an MLmodel: regctl cannot
+        raise remote_artifacts(f"runs:/{ref.run_id}/{path}", local, "register")
     if model is None:
         raise NotFound(f"source {show(f'runs:/{ref.run_id}/{path}')} not found: "
                        f"the run has no {path or '.'}/MLmodel and no logged model named {show(path)}")
@@ -89,7 +93,10 @@ def _source_from_run(store: Store, ref: uris.RunRef) -> dict:
 
 
 def _require_dir(store: Store, location: str, source: str) -> None:
-    if not location or not location_path(store, location).is_dir():
+    path = location_path(store, location) if location else None
+    if isinstance(path, str):  # a remote location: MLflow records it without reading it, and so does regctl
+        return
+    if path is None or not path.is_dir():
         raise source_without_artifacts(source, location)
 
 
@@ -131,9 +138,9 @@ def register(store: Store, source: str, name: str, *, description: Optional[str]
             change.touch_model(model_meta)
         # The digest and creation time also go into the journal: MLflow's rename rewrites the version
         # directories without the manifest, and the version is found again by source and creation time.
-        registered = json.loads(content_files[manifests.MANIFEST_FILE])["digest"]
-        change.record("version.create", name, number, None, origin["source"], digest=registered,
-                      created=meta["creation_timestamp"])
+        registered = {"digest": json.loads(content_files[manifests.MANIFEST_FILE])["digest"]} if content_files else {}
+        change.record("version.create", name, number, None, origin["source"], created=meta["creation_timestamp"],
+                      **registered)
         for alias in aliases:
             change.record("alias.set", name, alias, old_aliases[alias], str(number))
         if logged_model:

@@ -17,11 +17,13 @@ from regctl.backends.rest.answers import (
 from regctl.backends.rest.connection import ARTIFACTS, DIGEST_TAG, MANIFEST_SUFFIX, _tags
 from regctl.backends.rest.reads import RestReads
 from regctl.core.errors import Conflict, IntegrityError, InvalidInput, NotFound, StoreError
+from regctl.core.locations import is_remote
 from regctl.core.names import show, validate_artifact_path
 from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.core.results import (
     Verification,
 )
+from regctl.core.rules import no_digest, remote_artifacts
 
 MAX_WALK_DEPTH = 64  # directories below a version's artifact root
 MAX_WALK_ENTRIES = 100_000  # files and directories of one version
@@ -148,6 +150,8 @@ class RestArtifacts(RestReads):
             from regctl.core.transfer import copy_tree
 
             return location, copy_tree(local, dest)
+        if is_remote(location) and self._proxy_path(location) is None:  # s3:, ...; a file: one is the server's own
+            raise remote_artifacts(uri, location, "download")
         proxied = self._proxied_or_fail(location, "download")
         files = self._walk(proxied)
         if not files:
@@ -203,13 +207,14 @@ class RestArtifacts(RestReads):
         if resolution.version is None:
             raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
         name, number = resolution.name, resolution.version
+        if is_remote(resolution.location) and resolution.remote and self._proxy_path(resolution.location) is None:
+            raise remote_artifacts(uri, resolution.location, "verify")  # s3:, ...; a file: one is the server's own
         manifest = self._recorded_manifest(resolution.location)
         recorded = manifest.get("digest") if manifest else None
         if not isinstance(recorded, str):
             recorded = _tags(self._version(name, number).get("tags")).get(DIGEST_TAG)
         if recorded is None:
-            raise NotFound(f"version {number} of model {show(name)} has no digest recorded by regctl "
-                           f"(no {MANIFEST_SUFFIX} beside its files, no {DIGEST_TAG} tag); nothing to verify")
+            raise no_digest(name, number, f" (no {MANIFEST_SUFFIX} beside its files, no {DIGEST_TAG} tag)")
         current = self.remote_manifest(resolution.location)
         actual = digest.digest_of(current)
         if actual != recorded:

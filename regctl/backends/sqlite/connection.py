@@ -314,7 +314,7 @@ def _tag_target(key: str, version) -> str:
 
 
 def _existing(resolution: Resolution) -> Resolution:
-    if not exists(resolution.path):
+    if not resolution.remote and not exists(resolution.path):
         raise artifacts_missing(resolution.uri, resolution.path)
     return resolution
 

@@ -13,6 +13,7 @@ from regctl.core.names import (
     STAGES,
     show,
 )
+from regctl.core.rules import remote_note
 
 CORRUPT = "corrupt-database"
 
@@ -54,6 +55,7 @@ class SqliteDoctor(SqliteReads):
     def _check(self):
         connection = self._connect()
         problems, warnings = [], []
+        remote = []  # where the versions at remote locations keep their files
 
         def problem(kind, message, model=None, path=None, fixable=False, **extra):
             found = {"kind": kind, "model": model, "path": path or self.path.name, "message": message,
@@ -86,7 +88,7 @@ class SqliteDoctor(SqliteReads):
                     problem("bad-field", f"version {number}: current_stage is {stage!r}, not one of "
                             f"{', '.join(STAGES)}", model=name, path="model_versions")
                 if stage != DELETED_STAGE:
-                    self._check_location(connection, version, problem)
+                    self._check_location(connection, version, problem, remote)
             for name, alias, number in connection.execute(
                     "SELECT name, alias, version FROM registered_model_aliases WHERE 1 = 1" + self._ws
                     + " ORDER BY name, alias"):
@@ -102,10 +104,10 @@ class SqliteDoctor(SqliteReads):
         for found in self._check_journal():  # a damaged journal line is a warning, as on a file store
             (warnings if found["kind"] == "damaged-journal" else problems).append(found)
         notes = [f"database {self.path}, schema revision {self.schema.describe_revision()}",
-                 f"regctl's journal (and the digests verify checks): {self.journal_path}"]
+                 f"regctl's journal (and the digests verify checks): {self.journal_path}", *remote_note(remote)]
         return problems, warnings, notes
 
-    def _check_location(self, connection, version: dict, problem) -> None:
+    def _check_location(self, connection, version: dict, problem, remote: list) -> None:
         name, number = version["name"], version["version"]
         location = version["storage_location"] or version["source"]
         if not isinstance(location, str) or not location:
@@ -118,7 +120,9 @@ class SqliteDoctor(SqliteReads):
             problem("missing-artifacts", f"version {number}: location {location} cannot be used: {exc.message}",
                     model=name, path="model_versions")
             return
-        if not exists(path):
+        if isinstance(path, str):  # a remote location (s3:, mlflow-artifacts:, ...): not missing, and not checked here
+            remote.append(path)
+        elif not exists(path):
             problem("missing-artifacts", f"artifacts of version {number} no longer exist at {path}", model=name,
                     path="model_versions")
 

@@ -14,7 +14,7 @@ from regctl.backends.sqlite.connection import (
 )
 from regctl.core import uris
 from regctl.core.errors import InvalidInput, NotFound, StoreError
-from regctl.core.locations import exists, location_to_path, rebase
+from regctl.core.locations import exists, location_to_path, rebase, stored_path
 from regctl.core.names import (
     DELETED_STAGE,
     canonical_stage,
@@ -25,7 +25,7 @@ from regctl.core.names import (
 )
 from regctl.core.prompts import PROMPT_TAG
 from regctl.core.resolution import MAX_DEPTH, Resolution, run_location, too_deep
-from regctl.core.rules import AliasNotFound, no_versions
+from regctl.core.rules import AliasNotFound, no_digest, no_versions, remote_artifacts
 
 TYPE_CHECKING = False  # typing is not loaded at run time: the resolve fast path never needs it
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class SqliteReads(SqliteConnection):
                 path = self._location_path(connection, location)
             except (NotFound, InvalidInput, StoreError):
                 path = None
-            if path is not None and exists(path):
+            if isinstance(path, str) or path is not None and exists(path):  # a remote location: the URI
                 info["artifact_path"] = str(path)
         return info
 
@@ -194,13 +194,14 @@ class SqliteReads(SqliteConnection):
         return Resolution(uri, location, path, ref.name, number, self._model_id_of(connection, row["source"]),
                           row["run_id"])
 
-    def _location_path(self, connection, location: str, depth: int = 0) -> Path:
-        """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist."""
+    def _location_path(self, connection, location: str, depth: int = 0) -> "Path | str":
+        """The local path a stored location names, ``runs:``/``models:`` ones followed; it may not exist.
+        A remote location (``s3:``, ``mlflow-artifacts:``, ...) is the URI itself, a ``str``."""
         if uris.scheme_of(location) in ("runs", "models"):
             if depth >= MAX_DEPTH:
                 raise too_deep(location)
             return self._resolve(connection, location, depth=depth + 1).path
-        return rebase(location_to_path(location), self.root)
+        return stored_path(location, self.root)
 
     def _resolve_run(self, connection, ref, uri: str) -> Resolution:
         """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its newest logged model of that name."""
@@ -208,7 +209,7 @@ class SqliteReads(SqliteConnection):
         path = validate_artifact_path(ref.path)
         location = run_location(run, path)
         local = self._location_path(connection, location)
-        if exists(local) or not path:
+        if not path or (not isinstance(local, str) and exists(local)):  # a remote run's: its logged model, if any
             return Resolution(uri, location, local, run_id=ref.run_id)
         model = sqltracking.logged_model_named(connection, self.schema, run, path.split("/")[0], newest_first=True)
         if model is None:
@@ -253,13 +254,12 @@ class SqliteReads(SqliteConnection):
         resolution = self.resolve(uri)
         if resolution.version is None:
             raise InvalidInput(f"cannot verify {show(uri)}: only models:/ URIs of registered versions have a digest")
+        if resolution.remote:
+            raise remote_artifacts(uri, resolution.path, "verify")
         name, version = resolution.name, resolution.version
-        with self._reading() as connection:
-            created = self._live_version(connection, name, version)["creation_time"]
-        record = self._registration_record(name, version, created)
+        record = self._registration_record(name, version)
         if record is None:
-            raise NotFound(f"version {version} of model {show(name)} has no recorded digest in {self.journal_path} "
-                           "(regctl records one for the versions it registers); nothing to verify")
+            raise no_digest(name, version, f" in {self.journal_path}")
         recorded = record.get("digest")
         if not isinstance(recorded, str) or not recorded.startswith(digest.ALGORITHM + ":") \
                 or len(recorded) != len(digest.ALGORITHM) + 65:
@@ -273,9 +273,12 @@ class SqliteReads(SqliteConnection):
         return Verification(uri=uri, name=name, version=version, path=str(resolution.path), digest=actual,
                             files=len(current))
 
-    def _registration_record(self, name: str, version: int, created):
-        """The journal's ``version.create`` record of this version, its model renamed since or not;
-        it only counts if it names the version's creation time.
+    def _registration_record(self, name: str, version: int):
+        """The journal's ``version.create`` record of this live version, its model renamed since or not.
+
+        Found by name and number, following the renames regctl journalled; a rename made by MLflow
+        leaves no record, so then by what no rename changes: the number, the source and the creation
+        time (a record only counts if it names the version's creation time).
 
         A command's first lookup reads the journal back from its end to the record (its cost is what
         was journalled since); a command that looks up more versions (push, a second verify) replays
@@ -284,6 +287,9 @@ class SqliteReads(SqliteConnection):
         """
         from regctl.core import journal
 
+        with self._reading() as connection:
+            row = self._live_version(connection, name, version)
+        created, source = row["creation_time"], row["source"]
         try:
             info = os.stat(self.journal_path)
         except FileNotFoundError:
@@ -294,15 +300,34 @@ class SqliteReads(SqliteConnection):
         cached: Any = getattr(self, "_registrations", None)
         if cached is None or cached[0] != state or state is None:
             if cached is None and state is not None:
-                self._registrations = (None, None)  # the next lookup builds the index
-                return self._scan_back(name, version, created)
-            cached = (state, journal.registrations(self.journal_path))
+                self._registrations = (None, None, None)  # the next lookup builds the index
+                return self._scan_back(name, version, created) or self._scan_back_created(version, created, source)
+            by_created: dict = {}
+            cached = (state, journal.registrations(self.journal_path, by_created), by_created)
             self._registrations = cached
         offset = cached[1].get((name, version))
         record = None if offset is None else journal.record_at(self.journal_path, offset)
-        if record is None or record.get("created") != created:
+        if record is not None and record.get("created") == created:
+            return record
+        for offset in reversed(cached[2].get((version, created), ())):
+            record = journal.record_at(self.journal_path, offset)
+            if _registers(record, version, created, source):
+                return record
+        return None
+
+    def _scan_back_created(self, version: int, created, source):
+        """The newest registration record of this number, source and creation time, read from the end."""
+        from regctl.core import journal
+
+        if not isinstance(created, int):
             return None
-        return record
+        needle = b'"created": %d,' % created
+        for line in journal.lines_from_end(self.journal_path):
+            if needle in line and b'"version.create"' in line:
+                record = journal.parse(line)
+                if _registers(record, version, created, source):
+                    return record
+        return None
 
     def _scan_back(self, name: str, version: int, created):
         """The registration record, read from the journal's end back to it, in blocks: a rename met on
@@ -340,15 +365,17 @@ class SqliteReads(SqliteConnection):
         return tuple(HistoryRecord.from_record(r) for r in journal.history(self.journal_path, name, alias))
 
     def recorded_digest(self, name, version):
-        with self._reading() as connection:
-            created = self._live_version(connection, name, version)["creation_time"]
-        record = self._registration_record(name, version, created)
+        record = self._registration_record(name, version)
         return None if record is None else record.get("digest")
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
         from regctl.core import digest
 
-        with self._reading() as connection:
-            created = self._live_version(connection, name, version)["creation_time"]
-        record = self._registration_record(name, version, created) or {}
+        record = self._registration_record(name, version) or {}
         return digest.name_differences(record.get("files"), recorded, current, actual)
+
+
+def _registers(record, version: int, created, source) -> bool:
+    """Whether a journal record is the registration of the version with this number, creation time and source."""
+    return isinstance(record, dict) and record.get("operation") == "version.create" and "digest" in record \
+        and record.get("target") == version and record.get("created") == created and record.get("new") == source

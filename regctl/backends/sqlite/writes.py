@@ -22,6 +22,7 @@ from regctl.core.rules import (
     AliasNotFound,
     alias_moves,
     model_exists,
+    remote_artifacts,
     rollback_target,
     source_not_a_directory,
     source_without_artifacts,
@@ -39,10 +40,13 @@ class SqliteWrites(SqliteDoctor):
             run = sqltracking.find_run(connection, self.schema, ref.run_id)
             path = validate_artifact_path(ref.path)
             location = run_location(run, path)
-            if (self._location_path(connection, location) / "MLmodel").is_file():
+            local = self._location_path(connection, location)
+            if not isinstance(local, str) and (local / "MLmodel").is_file():
                 return uris.keep_trailing_slash(source, ref, {"source": location, "storage_location": location,
                                                               "run_id": ref.run_id, "model": None})
             model = sqltracking.logged_model_named(connection, self.schema, run, path, newest_first=False) if path else None
+            if model is None and isinstance(local, str):  # MLflow lists the remote artifacts for an MLmodel
+                raise remote_artifacts(f"runs:/{ref.run_id}/{path}", local, "register")
             if model is None:
                 raise NotFound(f"source {show(f'runs:/{ref.run_id}/{path}')} not found: "
                                f"the run has no {path or '.'}/MLmodel and no logged model named {show(path)}")
@@ -71,7 +75,10 @@ class SqliteWrites(SqliteDoctor):
                 "model": None}
 
     def _require_dir(self, connection, location, source: str) -> None:
-        if not location or not self._location_path(connection, location).is_dir():
+        path = self._location_path(connection, location) if location else None
+        if isinstance(path, str):  # a remote location: MLflow records it without reading it, and so does regctl
+            return
+        if path is None or not path.is_dir():
             raise source_without_artifacts(source, location)
 
     def _insert(self, connection, table: str, values: dict) -> None:
@@ -99,8 +106,11 @@ class SqliteWrites(SqliteDoctor):
         sqlschema.check_writable(self.schema, self.path)  # before hashing: a refused write costs nothing
         origin = self._registration_source(connection, source)  # a bad source changes nothing
         # Hash the artifacts before the transaction: it reads every file, and nobody needs to wait for that.
-        entries = digest.manifest(self._location_path(connection, origin["storage_location"] or origin["source"]))
-        content = digest.digest_of(entries)
+        files = self._location_path(connection, origin["storage_location"] or origin["source"])
+        # files at a remote location are registered as MLflow does, without reading them: no digest
+        entries = None if isinstance(files, str) else digest.manifest(files)
+        registered = {} if entries is None else {"digest": digest.digest_of(entries), "algorithm": digest.ALGORITHM,
+                                                 "files": dict(sorted(entries.items()))}
         with self._transaction() as records:
             now = now_ms()
             if self._model_row(connection, name) is None:
@@ -119,8 +129,7 @@ class SqliteWrites(SqliteDoctor):
                 self._insert(connection, "model_version_tags", {"key": key, "value": value, "name": name,
                                                                  "version": number})
             self._touch_model(connection, name, now)
-            self._record(records, "version.create", name, number, None, origin["source"], created=now,
-                         digest=content, algorithm=digest.ALGORITHM, files=dict(sorted(entries.items())))
+            self._record(records, "version.create", name, number, None, origin["source"], created=now, **registered)
             for alias in aliases:
                 old = self._alias(connection, name, alias)
                 self._upsert_alias(connection, name, alias, number)
