@@ -1,7 +1,7 @@
 """MLflow's search filter grammar for model versions and registered models, pure.
 
     clauses = parse_filter("name = 'iris' AND tags.`data set` LIKE '%v2%'", VERSIONS)
-    matches(clauses, version)                  # a ``results.ModelVersion``
+    matcher(search(...), VERSIONS)(version)    # a ``results.ModelVersion``
 
 A filter is comparisons joined by ``AND``. A comparison is ``KEY OP VALUE``:
 
@@ -463,14 +463,9 @@ def is_deleted(item) -> bool:
     return getattr(item, "current_stage", None) == DELETED_STAGE
 
 
-def matches(found: Search, item, kind: Kind, *, sql: bool = False) -> bool:
-    """Whether ``item`` (a ``ModelVersion`` or ``RegisteredModel``) is in the search's answer."""
-    return matcher(found, kind, sql=sql)(item)
-
-
 def matcher(found: Search, kind: Kind, *, sql: bool = False):
-    """``matches`` as a predicate of one item, with what depends only on the search decided once
-    (a listing asks it of every item)."""
+    """Whether an item (a ``ModelVersion`` or ``RegisteredModel``) is in the search's answer, as a
+    predicate: what depends only on the search is decided once (a listing asks it of every item)."""
     clauses = found.clauses
     hide_prompts = need_prompt_tag = False
     if sql:

@@ -98,9 +98,9 @@ class FileBackend:
         return tuple(HistoryRecord.from_record(r) for r in journal.history(self.store.journal_path(), name, alias))
 
     def doctor(self, *, fix=False) -> DoctorReport:
-        from regctl.backends.file import doctor  # loaded by the one command that uses it
+        from regctl.backends.file import doctor, repair  # loaded by the one command that uses them
 
-        result = doctor.fix(self.store) if fix else doctor.check(self.store)
+        result = repair.fix(self.store) if fix else doctor.check(self.store)
         return DoctorReport(store=result["store"], problems=result["problems"],
                             warnings=result.get("warnings", []), fixed=result["fixed"],
                             notes=result.get("notes", []))
