@@ -60,8 +60,8 @@ class RestReads(RestConnection):
         found = self._searched("/model-versions/search", "model_versions", MODEL_VERSION, search, VERSION_PAGE)
         aliases: dict = {}
         for data in found[:max_results]:
-            if data["name"] not in aliases:
-                aliases[data["name"]] = aliases_of(self._model(data["name"]))
+            if data["name"] not in aliases:  # a prompt's too: the filter asked for it
+                aliases[data["name"]] = aliases_of(self._model_data(data["name"]))
         return Listing(tuple(version_of(d, aliases[d["name"]]) for d in found[:max_results]),
                        more=max(0, len(found) - max_results))
 
@@ -80,8 +80,8 @@ class RestReads(RestConnection):
             params["order_by"] = list(search.order_by)
         return list(self._pages(endpoint, params, key, item))
 
-    def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
-        aliases = aliases_of(self._model(name))
+    def versions(self, name, *, include_deleted=False, limit=None, include_prompts=False) -> Listing:
+        aliases = aliases_of(self._model_data(name) if include_prompts else self._model(name))
         return Listing(tuple(version_of(v, aliases) for v in self._search_versions(name, limit)))
 
     def get_model(self, name) -> RegisteredModel:
