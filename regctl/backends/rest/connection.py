@@ -307,6 +307,13 @@ class RestConnection:
         """Entries (``path``, ``is_dir``, ``file_size``) directly under ``path`` in the artifact proxy."""
         return self.call("GET", "", {"path": path}, api=ARTIFACTS, shape=ARTIFACT_LIST).get("files") or []
 
+    def _is_file(self, path: str) -> bool:
+        """Whether ``path`` names one file in the artifact proxy (whose listing of a file is empty, as of
+        a directory that is not there): its parent's listing says."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        return bool(name) and any(not entry.get("is_dir") and entry["path"].rsplit("/", 1)[-1] == name
+                                  for entry in self._list(parent))
+
     def journal_path(self) -> Path:
         import hashlib
 

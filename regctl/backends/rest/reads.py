@@ -232,6 +232,8 @@ class RestReads(RestConnection):
         names = {entry["path"].rsplit("/", 1)[-1] for entry in listing or ()}
         if listing and (not registering or "MLmodel" in names):
             return location, None
+        if not registering and proxied is not None and listing == [] and self._is_file(proxied):  # one file: MLflow downloads it
+            return location, None
         first = path if registering else path.split("/")[0]
         models = []
         for output in (run.get("outputs") or {}).get("model_outputs") or ():
