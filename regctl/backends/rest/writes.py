@@ -132,7 +132,9 @@ class RestWrites(RestArtifacts):
             if model_id:
                 return {"source": f"models:/{model_id}", "model_id": model_id, "run_id": ref.run_id,
                         "location": location}
-            return {"source": location, "run_id": ref.run_id, "location": location}
+            # the path as written, as MLflow's client sends it: the server decides what it accepts
+            return {"source": uris.recorded_location(source, ref, location), "run_id": ref.run_id,
+                    "location": location}
         if isinstance(ref, uris.LoggedModelRef):
             info = self._logged_model(ref.model_id)
             return {"source": f"models:/{ref.model_id}", "model_id": ref.model_id,

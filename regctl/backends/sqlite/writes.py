@@ -41,7 +41,7 @@ class SqliteWrites(SqliteDoctor):
             path = validate_artifact_path(ref.path)
             location = run_location(run, path)
             if (self._location_path(connection, location) / "MLmodel").is_file():
-                return uris.keep_trailing_slash(source, ref, {"source": location, "storage_location": location,
+                return uris.as_recorded(source, ref, {"source": location, "storage_location": location,
                                                               "run_id": ref.run_id, "model": None})
             model = sqltracking.logged_model_named(connection, self.schema, run, path, newest_first=False) if path else None
             if model is None:
