@@ -212,9 +212,7 @@ class Registry:
         (IntegrityError, and nothing left at ``dest``); ``dest`` must not be a non-empty
         directory or a file (Conflict).
         """
-        dest = check_text(_path(dest, "dest"), "destination")
-        if not dest:
-            raise InvalidInput("empty destination")
+        dest = _local_destination(check_text(_path(dest, "dest"), "destination"))
         return self.backend.download(check_text(uri, "URI"), dest, progress)
 
     def diff(self, a: str, b: str) -> VersionDiff:
@@ -451,6 +449,22 @@ def _suggesting(method):
 for _name, _method in list(vars(Registry).items()):
     if not _name.startswith("_") and callable(_method) and _name != "push":
         setattr(Registry, _name, _suggesting(_method))
+
+
+def _local_destination(dest: str) -> str:
+    """A download's destination: a local path, or a ``file:`` URI of one (as MLflow takes a store's)."""
+    from regctl.core.uris import scheme_of
+
+    if not dest:
+        raise InvalidInput("empty destination")
+    scheme = scheme_of(dest)
+    if scheme == "file":
+        from regctl.core.locations import location_to_path
+
+        return str(location_to_path(dest))
+    if scheme is not None and dest.partition(":")[2].startswith("/"):
+        raise InvalidInput(f"invalid destination {show(dest)}: a local path or a file: URI, not a {scheme}: URI")
+    return dest
 
 
 def _filter_text(text: Optional[str]) -> Optional[str]:

@@ -250,3 +250,22 @@ def rename_and_delete(root: Path, name: str, new_name: str) -> None:
     assert regctl("versions", name, store=root).returncode == 1
     regctl_ok(root, "delete", new_name, "--yes")
     assert new_name not in [m["name"] for m in regctl_json(root, "models")]
+
+
+@contextlib.contextmanager
+def tracking_at(mlflow, uri: str):
+    """MLflow's fluent API pointed at ``uri`` and its Default experiment, restored afterwards
+    (other modules of the session set an active experiment of their own)."""
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+    import mlflow.tracking.fluent as fluent
+
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        fluent._active_experiment_id = None
+        mlflow.set_experiment(experiment_id="0")
+        yield mlflow
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id = saved

@@ -5,6 +5,8 @@ import os
 from pathlib import Path
 
 from conftest import one_line_failure, regctl, snapshot
+from mlflow_oracle import import_mlflow
+from stores import any_store  # noqa: F401  (the fixture)
 
 
 def registered_copy(store, tmp_path):
@@ -74,3 +76,45 @@ def test_an_existing_destination_is_exit_3_and_untouched(store3, tmp_path):
     one_line_failure(regctl("download", "models:/iris-classifier/9", tmp_path / "new", store=store3), 1)
     assert not (tmp_path / "new").exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".regctl-download-")]
+
+
+def _run_with_files(store, tmp_path) -> "tuple[str, str]":
+    """A run MLflow made on ``store`` (any_store) with ``notes.txt`` and ``model/MLmodel`` among its
+    artifacts; ``(MLflow's URI of the store, run id)``."""
+    from mlflow import MlflowClient
+
+    uri = Path(store.store).as_uri() if store.kind == "file" else store.store
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    where = None if store.kind == "server" else (tmp_path / "artifacts").as_uri()  # a server proxies its own
+    experiment = client.create_experiment(f"files-{store.name}", artifact_location=where)
+    run = client.create_run(experiment).info.run_id
+    files = tmp_path / "logged"
+    (files / "model").mkdir(parents=True)
+    (files / "notes.txt").write_text("release notes\n")
+    (files / "model" / "MLmodel").write_text("flavors: {}\n")
+    client.log_artifact(run, str(files / "notes.txt"))
+    client.log_artifacts(run, str(files / "model"), artifact_path="model")
+    client.set_terminated(run)
+    return uri, run
+
+
+def test_a_runs_uri_naming_one_file_is_fetched_as_mlflow_fetches_it(any_store, tmp_path, monkeypatch):
+    """``runs:/RUN/notes.txt`` and ``runs:/RUN/model/MLmodel`` name one file each: MLflow's
+    download_artifacts fetches it into the destination directory, and so does regctl's download
+    on every store (a server through its artifact proxy); resolve finds it too."""
+    mlflow = import_mlflow()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri, run = _run_with_files(any_store, tmp_path)
+    for path in ("notes.txt", "model/MLmodel"):
+        theirs = Path(mlflow.artifacts.download_artifacts(f"runs:/{run}/{path}", dst_path=str(tmp_path / "theirs"),
+                                                          tracking_uri=uri))
+        assert theirs == tmp_path / "theirs" / Path(path).name and theirs.is_file()
+        dest = tmp_path / "ours" / path.replace("/", "-")
+        any_store.ok("download", f"runs:/{run}/{path}", dest)
+        assert tree(dest) == {theirs.name: theirs.read_bytes()}
+        resolved = any_store.ok("resolve", f"runs:/{run}/{path}").strip()
+        assert resolved.endswith(path), resolved
+        if any_store.kind != "server":  # a server's files are not on this machine
+            assert Path(resolved).read_bytes() == theirs.read_bytes()
+    one_line_failure(any_store.run("download", f"runs:/{run}/missing.txt", tmp_path / "none"), 1)
+    assert not (tmp_path / "none").exists()

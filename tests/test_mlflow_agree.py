@@ -2,9 +2,12 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from conftest import one_line_failure, regctl, snapshot, sqlite_uri
+from mlflow_oracle import tracking_at
+from stores import any_store  # noqa: F401  (the fixture)
 
 
 def _mlflow():
@@ -161,3 +164,75 @@ def test_register_of_a_runs_uri_with_a_trailing_slash_keeps_it_as_mlflow_does(tm
     ours = client.get_model_version("ours", "1")
     assert ours.source == client.get_model_version("theirs", theirs.version).source
     assert ours.source.endswith("/model/")
+
+
+RUN_SPELLINGS = ["a/b", "a//b", "//a/b", "./a/b", "a/./b", "a/../a/b", "a/b/.", "a/b/", "a/b?x=1", "a/b#frag"]
+MODEL_SPELLINGS = ["models:/{m}/1", "models:/{m}/1?x=1", "models:/{m}/1#frag", "models:/{m}@champion?x=1",
+                   "models:///{m}/1#x", "models:/{m}/latest?x"]
+
+
+def test_uri_spellings_mlflow_accepts_are_read_as_mlflow_reads_them(any_store, tmp_path, monkeypatch):
+    """runs:/RUN/a//b, ./a/b, a/../a/b, a/b/., a query, a fragment; models:/m/1?x=1 and a fragment:
+    MLflow's download_artifacts fetches what the plain spelling names, and register_model records
+    the runs:/ path as written (a server refuses some: then regctl is refused alike, exit 2).
+    regctl's resolve, download and register agree on every store; a path leaving the run is refused."""
+    _mlflow()
+    import mlflow
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = Path(any_store.store).as_uri() if any_store.kind == "file" else any_store.store
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    where = None if any_store.kind == "server" else (tmp_path / "artifacts").as_uri()
+    run = client.create_run(client.create_experiment(f"e-{any_store.name}", artifact_location=where)).info.run_id
+    files = tmp_path / "logged" / "a" / "b"
+    files.mkdir(parents=True)
+    (files / "MLmodel").write_text("flavors: {}\n")
+    (files / "w.bin").write_bytes(b"weights")
+    client.log_artifacts(run, str(tmp_path / "logged"))
+    model = any_store.name
+    any_store.ok("register", f"runs:/{run}/a/b", "--name", model, "--alias", "champion")
+    plain = any_store.ok("resolve", f"runs:/{run}/a/b")
+    expected = {"MLmodel": b"flavors: {}\n", "w.bin": b"weights"}
+    with_meta = {**expected, "registered_model_meta": f"model_name: {model}\nmodel_version: '1'\n".encode()}
+    for index, path in enumerate(RUN_SPELLINGS):
+        source = f"runs:/{run}/{path}"
+        try:
+            theirs = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / f"theirs-{index}"),
+                                                              tracking_uri=uri))
+            assert _files(theirs) == expected, path
+        except mlflow.exceptions.MlflowException:  # a server's artifact proxy refuses '..' in a path
+            assert any_store.kind == "server" and ".." in path, path
+        assert any_store.ok("resolve", source) == plain, path
+        any_store.ok("download", source, tmp_path / f"ours-{index}")
+        assert _files(tmp_path / f"ours-{index}") == expected, path
+        try:
+            with tracking_at(mlflow, uri):
+                recorded = mlflow.register_model(source, f"{model}-theirs").source
+        except Exception:  # MlflowException, or the HTTP error of a server's artifact proxy
+            recorded = None
+        result = any_store.run("register", source, "--name", f"{model}-ours", "--json")
+        if recorded is None:
+            assert result.returncode == 2 and "source" in result.stderr, (path, result.stderr)
+        else:
+            assert result.returncode == 0, (path, result.stderr)
+            assert json.loads(result.stdout)["source"] == recorded, path
+    for index, spelling in enumerate(MODEL_SPELLINGS):
+        source = spelling.format(m=model)
+        theirs = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / f"model-{index}"),
+                                                          tracking_uri=uri, registry_uri=uri))
+        assert _files(theirs) == {**expected, "registered_model_meta": _files(theirs)["registered_model_meta"]}
+        assert any_store.ok("resolve", source) == plain, source
+        any_store.ok("download", source, tmp_path / f"ours-model-{index}")
+        assert _files(tmp_path / f"ours-model-{index}").keys() == with_meta.keys(), source
+    line = one_line_failure(any_store.run("resolve", f"models:/{model}@champion#x"), 2, "alias")
+    assert "champion#x" in line  # as MLflow: the fragment is part of the alias, which is invalid
+    for leaving in ("..", "../x", "a/../../x"):
+        one_line_failure(any_store.run("resolve", f"runs:/{run}/{leaving}"), 2, "leaves the run's artifacts")
+    dest = tmp_path / "as uri"
+    any_store.ok("download", f"models:/{model}/1", dest.as_uri())
+    assert _files(dest) == with_meta and not Path("file:").exists()
+
+
+def _files(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

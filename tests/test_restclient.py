@@ -355,9 +355,10 @@ MISSHAPEN = [
     (["models"], [(200, {"registered_models": [{"name": "a", "creation_timestamp": 10 ** 30}]})],
      "registered-models/search", "not a 64-bit integer"),
     (["models"], [(200, DEEP)], "registered-models/search", "nested too deeply"),
-    (["resolve", "models:/a/1"], [(200, {"model_version": 4})], "model-versions/get",
-     "model_version is 4, not an object"),
-    (["describe", "a", "--version", "1"], [(200, {"model_version": {"name": "a", "version": "1", "tags": 3}})],
+    (["resolve", "models:/a/1"], [(200, {"registered_model": {"name": "a"}}), (200, {"model_version": 4})],
+     "model-versions/get", "model_version is 4, not an object"),
+    (["describe", "a", "--version", "1"], [(200, {"registered_model": {"name": "a"}}),
+                                           (200, {"model_version": {"name": "a", "version": "1", "tags": 3}})],
      "model-versions/get", "model_version.tags is 3, not an array"),
 ]
 

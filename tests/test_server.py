@@ -3,7 +3,6 @@ backed by SQLite and by PostgreSQL. Each test runs the real CLI and checks what 
 ``MlflowClient`` on the same store (the oracle). Model names are unique per test, so the
 session's shared servers need no cleaning."""
 
-import contextlib
 import json
 import os
 import uuid
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import regctl
-from mlflow_oracle import import_mlflow
+from mlflow_oracle import import_mlflow, tracking_at
 
 pytestmark = pytest.mark.server
 
@@ -288,25 +287,6 @@ def test_errors_and_exit_codes(target, name, model_dir):
     target.fails(1, "resolve", f"models:/{name}/staging")
 
 
-@contextlib.contextmanager
-def tracking_at(mlflow, uri: str):
-    """MLflow's fluent API pointed at ``uri`` and its Default experiment, restored afterwards
-    (other modules of the session set an active experiment of their own)."""
-    import mlflow.tracking._model_registry.utils as registry_utils
-    import mlflow.tracking._tracking_service.utils as tracking_utils
-    import mlflow.tracking.fluent as fluent
-
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
-    try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        fluent._active_experiment_id = None
-        mlflow.set_experiment(experiment_id="0")
-        yield mlflow
-    finally:
-        tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id = saved
-
-
 def test_register_from_a_run(target, name, model_dir):
     """``runs:/`` sources are registered as MLflow's own ``register_model`` registers them."""
     mlflow = import_mlflow()
@@ -497,7 +477,7 @@ def test_prompts_are_found_when_a_filter_asks_for_them(sqlite_target, name):
     assert [m["name"] for m in found] == [name]
     versions = sqlite_target.json("search", f"{wanted} AND name = '{name}'")
     assert [(v["name"], v["version"]) for v in versions] == [(name, 1)]
-    assert [v["version"] for v in sqlite_target.json("versions", name)] == [1]
+    assert "is an MLflow prompt" in sqlite_target.fails(1, "versions", name)  # not a model, as MlflowClient says
     assert name not in [m["name"] for m in sqlite_target.json("models")]  # left out unless asked for
 
 

@@ -69,6 +69,19 @@ from regctl.core.uris import (
     ("models:/m/Staging/", StageRef("m", "Staging")),
     ("models:/m-0f627f604de5468f8ec0ee0ac3552d60/", LoggedModelRef("m-0f627f604de5468f8ec0ee0ac3552d60")),
     ("models:/m/", LoggedModelRef("m")),  # as in MLflow: the id of a logged model, which "m" is not
+    # a query is no part of the path; nor is a fragment after a name and a suffix, as MLflow reads them
+    ("models:/m/1?x=y", VersionRef("m", 1)),
+    ("models:/m/1?", VersionRef("m", 1)),
+    ("models:/m@a?", AliasRef("m", "a")),
+    ("models:/m@champion?x=1", AliasRef("m", "champion")),
+    ("models:/m/latest?x", LatestRef("m")),
+    ("models:/a?b/1", LoggedModelRef("a")),
+    ("models:/m/1#frag", VersionRef("m", 1)),
+    ("models:/m/1#", VersionRef("m", 1)),
+    ("models:///m/1#x", VersionRef("m", 1)),
+    ("models:/m/Staging#x?y", StageRef("m", "Staging")),
+    ("models:/m@champion#x", AliasRef("m", "champion#x")),  # an invalid alias, as MLflow reads it
+    ("models:/#m/1", VersionRef("#m", 1)),
 ])
 def test_models_uri_forms(uri, expected):
     assert parse_models_uri(uri) == expected
@@ -76,9 +89,7 @@ def test_models_uri_forms(uri, expected):
 
 
 @pytest.mark.parametrize("uri", [
-    "models:/a?b/1",          # '?' starts a query
-    "models:/m/1?x=y",
-    "models:/m@a?",
+    "models:/?m/1",           # '?' starts a query: no name left
     "models://host/m/1",      # a non-empty authority (Databricks profile form)
     "models://profile@x/m/1",
     "models:m/1",             # the path must start with '/'
@@ -113,6 +124,18 @@ def test_models_uri_rejected(uri):
     ("runs:/abc/", RunRef("abc", "")),
     ("runs:/abc/a/b/c", RunRef("abc", "a/b/c")),
     ("runs:/ad43392a996b41dc9d2be361bb7b42a1/model", RunRef("ad43392a996b41dc9d2be361bb7b42a1", "model")),
+    # normalized as MLflow's download reads the path; a query and a fragment are no part of it
+    ("runs:/abc/a//b", RunRef("abc", "a/b")),
+    ("runs:/abc//a/b", RunRef("abc", "a/b")),
+    ("runs:/abc/./a", RunRef("abc", "a")),
+    ("runs:/abc/a/../a", RunRef("abc", "a")),
+    ("runs:/abc/a/.", RunRef("abc", "a")),
+    ("runs:/abc/a/b/..", RunRef("abc", "a")),
+    ("runs:/abc/.", RunRef("abc", "")),
+    ("runs:/abc/model?x=1", RunRef("abc", "model")),
+    ("runs:/abc/model#frag", RunRef("abc", "model")),
+    ("runs:/abc/model?x#y/z", RunRef("abc", "model")),
+    ("runs:/abc/a%2Fb", RunRef("abc", "a%2Fb")),  # no percent-decoding
 ])
 def test_runs_uri_forms(uri, expected):
     assert parse_runs_uri(uri) == expected
@@ -125,7 +148,10 @@ def test_runs_uri_forms(uri, expected):
     "runs:/",               # no run id
     "runs://",
     "runs:/?x",
-    "runs:/abc/model?x=1",
+    "runs:/#x",
+    "runs:/abc/..",           # leaves the run's artifacts
+    "runs:/abc/../x",
+    "runs:/abc/a/../../x",
 ])
 def test_runs_uri_rejected(uri):
     with pytest.raises(InvalidInput) as info:

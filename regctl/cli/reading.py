@@ -254,7 +254,7 @@ def search(
 def download(
     uri: Annotated[str, typer.Argument(help="models:/N/V, models:/N@A, models:/N/latest, models:/N/<stage>, "
                                              "models:/m-<id> or runs:/<run_id>/<path>.")],
-    dest: Annotated[str, typer.Argument(help="New directory for the files (an empty one is replaced).")],
+    dest: Annotated[str, typer.Argument(help="New directory for the files, a path or a file: URI (an empty one is replaced).")],
     json: JsonOnlyOption = False,
 ) -> None:
     """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration

@@ -52,8 +52,9 @@ class Backend(Protocol):
     def models(self, *, include_prompts: bool = False) -> Listing:
         """Every registered model, sorted by name; prompts (MLflow 3) only when asked."""
 
-    def versions(self, name: str, *, include_deleted: bool = False, limit: Optional[int] = None) -> Listing:
-        """Versions of ``name``, newest first."""
+    def versions(self, name: str, *, include_deleted: bool = False, limit: Optional[int] = None,
+                 include_prompts: bool = False) -> Listing:
+        """Versions of ``name``, newest first; a prompt's (MLflow 3) only when asked (searches)."""
 
     def get_model(self, name: str) -> RegisteredModel:
         """One model, with ``latest_versions`` and ``version_count`` filled."""

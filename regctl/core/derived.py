@@ -44,7 +44,7 @@ def search_versions(backend, search, max_results, progress=None) -> Listing:
     for done, model in enumerate(models):
         if progress:
             progress(done, len(models))
-        listing = backend.versions(model.name)
+        listing = backend.versions(model.name, include_prompts=True)  # the filter decides, as MLflow's
         damaged += listing.damaged
         found += [v for v in listing if wanted(v)]
     if progress:

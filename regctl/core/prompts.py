@@ -1,4 +1,4 @@
-"""MLflow 3 prompts: directories under ``models/`` that are not registered models.
+"""MLflow 3 prompts: entries of the model registry that are not registered models.
 
 MLflow's prompt registry keeps a prompt in the registry's layout, as a model
 tagged ``mlflow.prompt.is_prompt`` whose versions hold the prompt text.
@@ -6,15 +6,35 @@ tagged ``mlflow.prompt.is_prompt`` whose versions hold the prompt text.
 (``get_registered_model``, ``get_model_version``, ``get_model_version_by_alias``,
 downloads of ``models:/`` URIs, alias, tag and stage changes, rename, delete)
 and its model and version searches leave prompts out. regctl does the same.
-The tag's presence decides, as in MLflow's ``get_registered_model`` (its
-searches look for the value ``true``; MLflow itself only ever writes that).
+The tag's presence decides, as in MLflow's client (its searches look for the
+value ``true``; MLflow itself only ever writes that). Every store decides it
+here, from the model's tags: ``refuse`` is called wherever a backend looks a
+model up by name, and ``refuse_registration`` where it registers into one.
 """
 
+from typing import Iterable
 
 from regctl.core.errors import Conflict, NotFound
 from regctl.core.names import show
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+def is_prompt(tag_keys: Iterable[str]) -> bool:
+    """Whether a registered model with these tags (a mapping or its keys) is an MLflow prompt."""
+    return PROMPT_TAG in tag_keys
+
+
+def refuse(name: str, tag_keys: Iterable[str]) -> None:
+    """MLflow's "not found" for a model read or write on ``name`` when its tags make it a prompt."""
+    if is_prompt(tag_keys):
+        raise not_found(name)
+
+
+def refuse_registration(name: str, tag_keys: Iterable[str]) -> None:
+    """A Conflict for registering a version into ``name`` when its tags make it a prompt."""
+    if is_prompt(tag_keys):
+        raise name_taken(name)
 
 
 def not_found(name: str) -> NotFound:

@@ -1,8 +1,12 @@
 """Pure parsing of ``models:/`` and ``runs:/`` URIs into small frozen objects.
 
-Follows MLflow's grammar: the scheme is case-insensitive, ``?`` starts a query
-(rejected), no percent-decoding, the path must start with '/', and an empty
+Follows MLflow's reading (urllib's): the scheme is case-insensitive, ``?`` starts a
+query and ``#`` a fragment, which are not part of the path (a ``models:/`` URI keeps
+a ``#`` literally unless its path has a name and a suffix, as MLflow's download
+reads it), no percent-decoding, the path must start with '/', and an empty
 authority (``models:///x/1``) is accepted while a non-empty one is refused.
+A ``runs:/`` path is normalized as MLflow's download reads it ('.', '..' and
+empty segments resolved); one that leaves the run's artifacts is refused.
 """
 
 from regctl.core.errors import InvalidInput
@@ -103,10 +107,13 @@ def scheme_of(uri: str) -> "str | None":
     return head.lower()
 
 
-def _path_after_scheme(uri: str, scheme: str) -> str:
+def _path_after_scheme(uri: str, scheme: str, *, fragments: bool = True) -> str:
+    """The path after ``scheme:`` without its leading '/': a query left out, and a fragment too
+    with ``fragments`` (else a ``#`` is part of the path)."""
     rest = uri[len(scheme) + 1:]
-    if "?" in rest:
-        raise InvalidInput(f"invalid URI {show(uri)}: '?' is not allowed")
+    if fragments:
+        rest = rest.partition("#")[0]
+    rest = rest.partition("?")[0]
     if rest.startswith("//"):
         authority, slash, path = rest[2:].partition("/")
         if authority:
@@ -124,6 +131,8 @@ def parse_models_uri(uri: str):
     ``models:/`` URI (``models:/X/7/`` is version 7 of X).
     """
     path = _path_after_scheme(uri, "models").rstrip("/")
+    if path.count("/") < 1:  # no suffix after the name: MLflow reads a '#' as part of the path
+        path = _path_after_scheme(uri, "models", fragments=False).rstrip("/")
     parts = path.split("/")
     if not path or not parts[0].strip():
         raise InvalidInput(f"invalid URI {show(uri)}: missing model name")
@@ -151,21 +160,48 @@ def parse_models_uri(uri: str):
     return LoggedModelRef(single)
 
 
-def parse_runs_uri(uri: str) -> RunRef:
-    """Parse a ``runs:/<run_id>/<path>`` URI."""
+def _run_parts(uri: str) -> "tuple[str, str]":
+    """The run id and the artifact path of a ``runs:/`` URI as written (its leading slashes left out)."""
     path = _path_after_scheme(uri, "runs")
-    run_id, _, artifact_path = path.partition("/")
+    run_id, _, written = path.partition("/")
     if not run_id:
         raise InvalidInput(f"invalid URI {show(uri)}: missing run id")
-    return RunRef(run_id, artifact_path.strip("/"))
+    return run_id, written.lstrip("/")
 
 
-def keep_trailing_slash(uri: str, ref: RunRef, found: dict) -> dict:
-    """A registration from ``runs:/RUN/dir/``: MLflow records the run's location with the slash kept."""
-    if ref.path and uri.endswith("/") and found["source"] == found["storage_location"] \
-            and not found["source"].endswith("/"):
-        found = {**found, "source": found["source"] + "/", "storage_location": found["storage_location"] + "/"}
-    return found
+def parse_runs_uri(uri: str) -> RunRef:
+    """Parse a ``runs:/<run_id>/<path>`` URI; the path normalized (``a/./b``, ``a//b`` and
+    ``a/../a/b`` are ``a/b``), InvalidInput when it leaves the run's artifacts."""
+    run_id, written = _run_parts(uri)
+    parts: list = []
+    for part in written.split("/"):
+        if part == "..":
+            if not parts:
+                raise InvalidInput(f"invalid URI {show(uri)}: the path leaves the run's artifacts")
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return RunRef(run_id, "/".join(parts))
+
+
+def recorded_location(uri: str, ref: RunRef, location: str) -> str:
+    """What MLflow records as a version's source when it registers ``runs:/RUN/PATH`` whose files are
+    at ``location`` (the run's artifact location joined with the normalized path): the path as
+    written, '.', '..', '//' and a trailing slash kept (only a query, a fragment and leading
+    slashes are left out)."""
+    written = _run_parts(uri)[1]
+    if written == ref.path:
+        return location
+    base = location[:len(location) - len(ref.path)].rstrip("/") if ref.path else location.rstrip("/")
+    return f"{base}/{written}" if written else base
+
+
+def as_recorded(uri: str, ref: RunRef, found: dict) -> dict:
+    """A registration's source and storage location from the run's artifacts, as MLflow records them."""
+    if found["source"] != found["storage_location"]:  # a logged model's: MLflow records its id
+        return found
+    location = recorded_location(uri, ref, found["source"])
+    return {**found, "source": location, "storage_location": location}
 
 
 def parse_uri(uri: str):

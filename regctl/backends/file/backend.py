@@ -68,9 +68,10 @@ class FileBackend:
         views = reads.list_models(self.store, include_prompts=include_prompts, damaged=damaged)
         return Listing(tuple(model_of(v) for v in views), tuple(damaged))
 
-    def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
+    def versions(self, name, *, include_deleted=False, limit=None, include_prompts=False) -> Listing:
         damaged: list = []
-        views = reads.list_versions(self.store, name, include_deleted=include_deleted, limit=limit, damaged=damaged)
+        views = reads.list_versions(self.store, name, include_deleted=include_deleted, limit=limit, damaged=damaged,
+                                    include_prompts=include_prompts)
         return Listing(tuple(version_of(v) for v in views), tuple(damaged))
 
     def get_model(self, name) -> RegisteredModel:

@@ -41,7 +41,7 @@ def registration_source(store: Store, source: str) -> dict:
     """What MLflow would store for a registration from ``source``; NotFound if nothing is there."""
     ref = uris.parse_uri(source)
     if isinstance(ref, uris.RunRef):
-        return uris.keep_trailing_slash(source, ref, _source_from_run(store, ref))
+        return uris.as_recorded(source, ref, _source_from_run(store, ref))
     if isinstance(ref, uris.LoggedModelRef):
         model = tracking.find_logged_model(store, ref.model_id)
         _require_dir(store, model.get("artifact_location") or "", source)

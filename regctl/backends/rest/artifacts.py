@@ -154,6 +154,9 @@ class RestArtifacts(RestReads):
             raise remote_artifacts(uri, location, "download")
         proxied = self._proxied_or_fail(location, "download")
         files = self._walk(proxied)
+        if not files and self._is_file(proxied):  # one file, into the destination as MLflow downloads it
+            proxied, _, name = proxied.rstrip("/").rpartition("/")
+            files = [name]
         if not files:
             raise NotFound(f"no artifacts at {location}")
         from regctl.core.transfer import write_stream

@@ -15,7 +15,7 @@ from regctl.backends.rest.answers import (
     page,
     read,
 )
-from regctl.core import uris
+from regctl.core import prompts, uris
 from regctl.core.errors import InvalidInput, NotFound, StoreError
 from regctl.core.names import DELETED_STAGE, canonical_stage, show
 from regctl.core.prompts import PROMPT_TAG
@@ -208,14 +208,27 @@ class RestConnection:
                                  f"next_page_token it sent before ({token[:40]!r}): its pages never end")
             seen.add(token)
 
-    def _model(self, name: str) -> dict:
+    def _model_data(self, name: str) -> dict:
+        """The server's answer for the registered model ``name``, a prompt's too (NotFound if none)."""
         try:
             return self.call("GET", "/registered-models/get", {"name": name},
                              shape=answer("registered_model", REGISTERED_MODEL))["registered_model"]
         except NotFound:
             raise ModelNotFound(name) from None
 
+    def _model(self, name: str) -> dict:
+        """The registered model ``name``; NotFound when there is none, or when it is an MLflow prompt."""
+        data = self._model_data(name)
+        prompts.refuse(name, _tags(data.get("tags")))
+        return data
+
     def _version(self, name: str, version: int) -> dict:
+        """A live version of a registered model (the model first: a prompt's versions are none)."""
+        self._model(name)
+        return self._version_data(name, version)
+
+    def _version_data(self, name: str, version: int) -> dict:
+        """The server's answer for a live version, of a prompt or a model."""
         try:
             data = self.call("GET", "/model-versions/get", {"name": name, "version": str(version)},
                              shape=answer("model_version", MODEL_VERSION))["model_version"]
@@ -240,10 +253,10 @@ class RestConnection:
                          shape=answer("model_version", MODEL_VERSION))["model_version"]
 
     def _alias_target(self, name: str, alias: str) -> dict:
+        self._model(name)  # NotFound for a missing model (or a prompt) first
         try:
             return self._alias_version(name, alias)
         except (NotFound, InvalidInput):  # the SQL store answers a missing alias with INVALID_PARAMETER_VALUE
-            self._model(name)  # NotFound for a missing model first
             raise AliasNotFound(name, alias) from None
 
     def _read_alias(self, name: str, alias: str) -> Optional[int]:
@@ -258,8 +271,8 @@ class RestConnection:
         """The live versions of ``name``, newest first; a prompt's too, which MLflow's SQL store
         returns only to a filter that asks for prompts (so a second search, when the first finds none)."""
         found: list = []
-        for prompts in ("", f" AND {PROMPTS_FILTER}"):
-            params = {"filter": f"name={_quoted(name)}{prompts}", "order_by": "version_number DESC",
+        for asking in ("", f" AND {PROMPTS_FILTER}"):
+            params = {"filter": f"name={_quoted(name)}{asking}", "order_by": "version_number DESC",
                       "max_results": min(VERSION_PAGE, limit or VERSION_PAGE)}
             found = [v for v in self._pages("/model-versions/search", params, "model_versions", MODEL_VERSION, limit)
                      if v.get("name") == name and v.get("current_stage") != DELETED_STAGE]
@@ -284,7 +297,7 @@ class RestConnection:
         if not candidates:
             raise no_versions(name, stage)
         best = max(candidates, key=lambda v: int(v["version"]))
-        return self._version(name, int(best["version"]))  # with its tags
+        return self._version_data(name, int(best["version"]))  # with its tags
 
     def _download_uri(self, name: str, version: int) -> Optional[str]:
         return self.call("GET", "/model-versions/get-download-uri", {"name": name, "version": str(version)},
@@ -293,6 +306,13 @@ class RestConnection:
     def _list(self, path: str) -> list:
         """Entries (``path``, ``is_dir``, ``file_size``) directly under ``path`` in the artifact proxy."""
         return self.call("GET", "", {"path": path}, api=ARTIFACTS, shape=ARTIFACT_LIST).get("files") or []
+
+    def _is_file(self, path: str) -> bool:
+        """Whether ``path`` names one file in the artifact proxy (whose listing of a file is empty, as of
+        a directory that is not there): its parent's listing says."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        return bool(name) and any(not entry.get("is_dir") and entry["path"].rsplit("/", 1)[-1] == name
+                                  for entry in self._list(parent))
 
     def journal_path(self) -> Path:
         import hashlib

@@ -80,7 +80,7 @@ class RestReads(RestConnection):
                 break
         for name in names:
             if name not in found:
-                found[name] = aliases_of(self._model(name))
+                found[name] = aliases_of(self._model_data(name))  # a prompt's too: the filter asked for it
         return found
 
     def search_models(self, search, max_results, progress=None) -> Listing:
@@ -98,8 +98,8 @@ class RestReads(RestConnection):
             params["order_by"] = list(search.order_by)
         return list(self._pages(endpoint, params, key, item))
 
-    def versions(self, name, *, include_deleted=False, limit=None) -> Listing:
-        aliases = aliases_of(self._model(name))
+    def versions(self, name, *, include_deleted=False, limit=None, include_prompts=False) -> Listing:
+        aliases = aliases_of(self._model_data(name) if include_prompts else self._model(name))
         return Listing(tuple(version_of(v, aliases) for v in self._search_versions(name, limit)))
 
     def get_model(self, name) -> RegisteredModel:
@@ -249,6 +249,8 @@ class RestReads(RestConnection):
         listing = self._list(proxied) if proxied is not None else None  # None: cannot look inside
         names = {entry["path"].rsplit("/", 1)[-1] for entry in listing or ()}
         if listing and (not registering or "MLmodel" in names):
+            return location, None
+        if not registering and proxied is not None and listing == [] and self._is_file(proxied):  # one file: MLflow downloads it
             return location, None
         first = path if registering else path.split("/")[0]
         models = []

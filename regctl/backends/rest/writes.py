@@ -11,7 +11,7 @@ from regctl.backends.rest.answers import (
 )
 from regctl.backends.rest.artifacts import RestArtifacts
 from regctl.backends.rest.connection import OPERATION_TAG, REGISTRATION_WAIT, _tags, aliases_of, version_of
-from regctl.core import uris
+from regctl.core import prompts, uris
 from regctl.core.errors import Conflict, InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import DELETED_STAGE, show
 from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
@@ -39,22 +39,28 @@ class RestWrites(RestArtifacts):
 
     def _ensure_model(self, name: str) -> bool:
         """Create the model if missing; True when this call certainly created it (only then may a
-        failure later in the command delete it again)."""
+        failure later in the command delete it again). A prompt of that name is a Conflict."""
         from regctl.backends.rest.client import Unconfirmed
 
         try:
             self.call("POST", "/registered-models/create", {"name": name})
-        except Conflict:
+        except Conflict:  # there already: a model, or a prompt (no version goes into one)
+            self._refuse_prompt(name)
             return False
         except Unconfirmed:
-            if self._exists(lambda: self._model(name)):
+            if self._exists(lambda: self._model_data(name)):
+                self._refuse_prompt(name)
                 return False  # made by this request or by another client: not this command's to undo
             try:
                 self.call("POST", "/registered-models/create", {"name": name})
             except Conflict:
+                self._refuse_prompt(name)
                 return False
         self._record("model.create", name, None, None, name)
         return True
+
+    def _refuse_prompt(self, name: str) -> None:
+        prompts.refuse_registration(name, _tags(self._model_data(name).get("tags")))
 
     def _exists(self, read) -> bool:
         """Whether ``read()`` finds what it reads (NotFound: no)."""
@@ -126,7 +132,9 @@ class RestWrites(RestArtifacts):
             if model_id:
                 return {"source": f"models:/{model_id}", "model_id": model_id, "run_id": ref.run_id,
                         "location": location}
-            return {"source": location, "run_id": ref.run_id, "location": location}
+            # the path as written, as MLflow's client sends it: the server decides what it accepts
+            return {"source": uris.recorded_location(source, ref, location), "run_id": ref.run_id,
+                    "location": location}
         if isinstance(ref, uris.LoggedModelRef):
             info = self._logged_model(ref.model_id)
             return {"source": f"models:/{ref.model_id}", "model_id": ref.model_id,
@@ -221,10 +229,12 @@ class RestWrites(RestArtifacts):
                 raise NotFound(f"source {origin['upload']} holds no files")
             origin["source"] = str(origin["upload"])
         try:
-            current = aliases_of(self._model(name))
-            versions = self._search_versions(name, limit=1)
+            model = self._model_data(name)
         except NotFound:
             current, versions = {}, []
+        else:
+            prompts.refuse_registration(name, _tags(model.get("tags")))
+            current, versions = aliases_of(model), self._search_versions(name, limit=1)
         number = int(versions[0]["version"]) + 1 if versions else 1
         data = {"name": name, "version": str(number), "source": origin["source"], "run_id": origin.get("run_id"),
                 "description": description, "current_stage": "None", "status": "READY",
@@ -240,15 +250,16 @@ class RestWrites(RestArtifacts):
                                  f"after {REGISTRATION_WAIT} s")
             time.sleep(delay)
             delay = min(1.0, delay * 2)
-            data = self._version(name, number)
+            data = self._version_data(name, number)
         if data.get("status") == "FAILED_REGISTRATION":
             raise StoreError(f"the server failed to register version {number} of model {show(name)}: "
                              f"{data.get('status_message') or 'no reason given'}")
         return data
 
     def set_alias(self, name, alias, version, *, expect, expect_given) -> AliasChange:
-        # Two requests: read the alias, move it. The server checks that the model and the
-        # version exist (and are not deleted) when it moves the alias.
+        # Read the model (a prompt is none) and the alias, move it. The server checks that the
+        # model and the version exist (and are not deleted) when it moves the alias.
+        self._model(name)
         try:
             old = int(self._alias_version(name, alias)["version"])
         except (NotFound, InvalidInput):  # no such alias (or model: the move below says which)
@@ -281,8 +292,8 @@ class RestWrites(RestArtifacts):
         return AliasChange(name, alias, old, None, True)
 
     def rollback_alias(self, name, alias) -> AliasChange:
-        moves = self.history(name, alias)
         current = self._read_alias(name, alias)
+        moves = self.history(name, alias)
         previous = rollback_target(name, alias, (moves[0].old, moves[0].new) if moves else None, current,
                                    f" (the journal on this machine: {self.journal_path()})")
         if previous is None:
@@ -387,15 +398,15 @@ class RestWrites(RestArtifacts):
         taken = model_exists(new)
         if self.dry_run:
             try:
-                self._model(new)
+                self._model_data(new)
             except NotFound:
                 pass
             else:
                 raise taken
         try:
             self.change("POST", "/registered-models/rename", {"name": old, "new_name": new},
-                        done=lambda: self._exists(lambda: self._model(new))
-                        and not self._exists(lambda: self._model(old)))
+                        done=lambda: self._exists(lambda: self._model_data(new))
+                        and not self._exists(lambda: self._model_data(old)))
         except Conflict:
             raise taken from None
         self._record("model.rename", new, None, old, new)
@@ -405,7 +416,7 @@ class RestWrites(RestArtifacts):
         self._model(name)
         count = len(self._search_versions(name))
         self.change("DELETE", "/registered-models/delete", {"name": name},
-                    done=lambda: not self._exists(lambda: self._model(name)))
+                    done=lambda: not self._exists(lambda: self._model_data(name)))
         self._record("model.delete", name, None, f"{count} versions", None)
         return Deletion(name)
 

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from regctl.backends.sqlite import schema as sqlschema
-from regctl.core import uris
+from regctl.core import prompts, uris
 from regctl.core.errors import InvalidInput, StoreError
 from regctl.core.locations import exists
 from regctl.core.names import (
@@ -194,10 +194,13 @@ class SqliteConnection:
             "SELECT name, creation_time, last_updated_time, description FROM registered_models WHERE name = ?"
             + self._ws, (name,)).fetchone()
 
-    def _require_model(self, connection, name: str):
+    def _require_model(self, connection, name: str, *, include_prompts: bool = False):
+        """The model's row; NotFound when there is none, or when it is an MLflow prompt (unless asked for)."""
         row = self._model_row(connection, name)
         if row is None:
             raise ModelNotFound(name)
+        if not include_prompts:
+            prompts.refuse(name, self._model_tags(connection, name))
         return row
 
     def _version_row(self, connection, name: str, version: int):
@@ -206,10 +209,10 @@ class SqliteConnection:
         return None if row is None else dict(zip(VERSION_COLUMNS, row))
 
     def _live_version(self, connection, name: str, version: int) -> dict:
-        """A version that exists and is not deleted, else NotFound (the model first)."""
+        """A version that exists and is not deleted, else NotFound (the model first: a prompt is none)."""
+        self._require_model(connection, name)
         row = self._version_row(connection, name, version)
         if row is None or row["current_stage"] == DELETED_STAGE:
-            self._require_model(connection, name)
             raise version_not_found(name, version)
         return row
 

@@ -63,11 +63,11 @@ class SqliteReads(SqliteConnection):
         return Listing(tuple(views))
 
     @_translated
-    def versions(self, name, *, include_deleted=False, limit=None):
+    def versions(self, name, *, include_deleted=False, limit=None, include_prompts=False):
         from regctl.core.results import Listing
 
         with self._reading() as connection:
-            self._require_model(connection, name)
+            self._require_model(connection, name, include_prompts=include_prompts)
             sql = _SELECT_VERSION + " WHERE name = ?" + self._ws
             params = [name]
             if not include_deleted:
@@ -233,6 +233,7 @@ class SqliteReads(SqliteConnection):
                 raise AliasNotFound(name, ref.alias)
             return version, self._live_version(connection, name, version)
         stage = None if isinstance(ref, uris.LatestRef) else canonical_stage(ref.stage)
+        self._require_model(connection, name)
         sql = _SELECT_VERSION + " WHERE name = ? AND current_stage IS NOT ?" + self._ws
         params = [name, DELETED_STAGE]
         if stage is not None:
@@ -240,7 +241,6 @@ class SqliteReads(SqliteConnection):
             params.append(stage)
         row = connection.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
         if row is None:
-            self._require_model(connection, name)
             raise no_versions(name, stage)
         row = dict(zip(VERSION_COLUMNS, row))
         return row["version"], row

@@ -8,7 +8,7 @@ from regctl.backends.sqlite import schema as sqlschema
 from regctl.backends.sqlite import tracking as sqltracking
 from regctl.backends.sqlite.connection import MODEL_VERSIONS_TAG, REDACTED, _tag_target, _translated, now_ms
 from regctl.backends.sqlite.doctor import SqliteDoctor
-from regctl.core import uris
+from regctl.core import prompts, uris
 from regctl.core.errors import NotFound, StoreError
 from regctl.core.locations import inside, location_to_path
 from regctl.core.names import (
@@ -42,7 +42,7 @@ class SqliteWrites(SqliteDoctor):
             location = run_location(run, path)
             local = self._location_path(connection, location)
             if not isinstance(local, str) and (local / "MLmodel").is_file():
-                return uris.keep_trailing_slash(source, ref, {"source": location, "storage_location": location,
+                return uris.as_recorded(source, ref, {"source": location, "storage_location": location,
                                                               "run_id": ref.run_id, "model": None})
             model = sqltracking.logged_model_named(connection, self.schema, run, path, newest_first=False) if path else None
             if model is None and isinstance(local, str):  # MLflow lists the remote artifacts for an MLmodel
@@ -74,6 +74,11 @@ class SqliteWrites(SqliteDoctor):
         return {"source": f"models:/{ref.name}/{number}", "storage_location": location, "run_id": None,
                 "model": None}
 
+    def _refuse_prompt_name(self, connection, name: str) -> None:
+        """A Conflict when ``name`` is an MLflow prompt's: no model version is registered into one."""
+        if self._model_row(connection, name) is not None:
+            prompts.refuse_registration(name, self._model_tags(connection, name))
+
     def _require_dir(self, connection, location, source: str) -> None:
         path = self._location_path(connection, location) if location else None
         if isinstance(path, str):  # a remote location: MLflow records it without reading it, and so does regctl
@@ -104,6 +109,7 @@ class SqliteWrites(SqliteDoctor):
             self._registration_source(None, source)  # a missing directory is reported first, as for a file store
         connection = self._connect()
         sqlschema.check_writable(self.schema, self.path)  # before hashing: a refused write costs nothing
+        self._refuse_prompt_name(connection, name)
         origin = self._registration_source(connection, source)  # a bad source changes nothing
         # Hash the artifacts before the transaction: it reads every file, and nobody needs to wait for that.
         files = self._location_path(connection, origin["storage_location"] or origin["source"])
@@ -113,6 +119,7 @@ class SqliteWrites(SqliteDoctor):
                                                  "files": dict(sorted(entries.items()))}
         with self._transaction() as records:
             now = now_ms()
+            self._refuse_prompt_name(connection, name)
             if self._model_row(connection, name) is None:
                 self._insert(connection, "registered_models", {"name": name, "creation_time": now,
                                                                 "last_updated_time": now, "description": None})
@@ -197,9 +204,10 @@ class SqliteWrites(SqliteDoctor):
 
     @_translated
     def rollback_alias(self, name, alias):
-        moves = self.history(name, alias)
         with self._reading() as connection:
+            self._require_model(connection, name)
             current = self._alias(connection, name, alias)
+        moves = self.history(name, alias)
         last = moves[0] if moves else None
         rollback_target(name, alias, (last.old, last.new) if last else None, current)
         current = None if current is None else str(current)
