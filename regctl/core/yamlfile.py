@@ -25,6 +25,7 @@ _PLAIN = re.compile(r"[A-Za-z/][A-Za-z0-9_./:@+\-]*(?<!:)")
 # '0b' prefix, YAML 1.1 reads no number, date or boolean in them.
 _HEX_ID = re.compile(r"(?!0b)[0-9][0-9a-f]*[a-f][0-9a-f]*")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_UNSIGNED = re.compile(r"0|[1-9][0-9]*")
 _NOT_STRINGS = frozenset("y n yes no true false on off null".split())
 _UNSURE = object()
 # Keys and values already read, so that a listing parses each distinct one once (bounded).
@@ -142,6 +143,9 @@ def _flat_value(text: str):
 
 def dumps(data) -> str:
     """Serialise a mapping exactly as MLflow's file store does."""
+    text = dumps_flat(data)
+    if text is not None:
+        return text
     yaml = _yaml()
     return yaml.dump(
         data,
@@ -150,6 +154,51 @@ def dumps(data) -> str:
         allow_unicode=True,
         sort_keys=True,
     )
+
+
+def dumps_flat(data):
+    """PyYAML's text for a mapping of simple scalars (and mappings of them, one level down), or None
+    when PyYAML must write it: the inverse of ``loads_flat``, so that a write need not import PyYAML.
+
+    Only what PyYAML writes in one certain way is written here: sorted keys regctl's own reader
+    accepts, ``null``, integers, and strings written plain (those ``loads_flat`` reads back as the
+    same string), and the empty string and unsigned integers in quotes; anything else, None."""
+    if not isinstance(data, dict) or not data:
+        return None
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        if type(key) is not str or _KEY_NAME.fullmatch(key) is None or key in _NOT_STRINGS:
+            return None
+        if type(value) is dict and value:
+            lines.append(f"{key}:")
+            for inner in sorted(value):
+                if type(inner) is not str or _PLAIN.fullmatch(inner) is None or inner.lower() in _NOT_STRINGS:
+                    return None
+                text = _scalar_text(value[inner])
+                if text is None:
+                    return None
+                lines.append(f"  {inner}: {text}")
+            continue
+        text = "{}" if type(value) is dict else _scalar_text(value)
+        if text is None:
+            return None
+        lines.append(f"{key}: {text}")
+    return "\n".join(lines) + "\n"
+
+
+def _scalar_text(value):
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str or len(value) > 60:
+        return None  # longer lines PyYAML may fold; other types it writes its own way
+    if value and _flat_value(value) == value:
+        return value
+    if not value or _UNSIGNED.fullmatch(value):
+        return f"'{value}'"  # what YAML reads as an integer (an alias's version) PyYAML quotes
+    return None
 
 
 def use_pure_python(enabled: bool = True) -> None:
