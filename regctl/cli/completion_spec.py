@@ -268,6 +268,14 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       '--move-aliases': (None,
                                          'Move aliases the target has that point elsewhere (without it, such '
                                          'a push copies nothing and exits 3, naming them).'),
+                      '-j': ('value',
+                             'Versions whose files move at once to or from a server (default: '
+                             'REGCTL_PUSH_JOBS, else 4); versions are still registered one at a time, in '
+                             'order. 1: one version at a time.'),
+                      '--jobs': ('value',
+                                 'Versions whose files move at once to or from a server (default: '
+                                 'REGCTL_PUSH_JOBS, else 4); versions are still registered one at a time, in '
+                                 'order. 1: one version at a time.'),
                       '--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},
