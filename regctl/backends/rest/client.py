@@ -312,6 +312,8 @@ class Transport:
         return max(0.0, min(MAX_BACKOFF, delay))
 
     def _once(self, method, target, body, file_path, headers, sink) -> Response:
+        if self._conn is not None and _dropped(self._conn):
+            self.close()  # closed by the server while idle (a keep-alive timeout): never send on it
         reused = self._conn is not None
         try:
             conn = self._connection()
@@ -390,6 +392,25 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error, self.sent, self.delay, self.stale, self.status = error, sent, delay, stale, status
         self.unreachable = unreachable  # refused or not resolved: nothing listens there
+
+
+def _dropped(conn) -> bool:
+    """Whether a kept-alive connection was closed by the server: an idle socket with something to
+    read has its end-of-file (or bytes no request asked for). A request that changes something sent
+    on it would be lost with no way to tell whether it was made."""
+    import select
+
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:
