@@ -11,10 +11,15 @@ shared machine affects all alike:
 * ``python -c pass`` (the floor for any Python CLI);
 
 and ``regctl push`` of a local store of 200 versions with small artifacts to the
-server (versions per second), the same push again (nothing to copy), and the
-server back into a new local store. The results replace the block between
-``<!-- begin server -->`` and ``<!-- end server -->`` in bench/RESULTS.md
-(``bench/run.py`` keeps that block when it rewrites the file).
+server (versions per second), the same push again (nothing to copy), the server
+back into a new local store, and the server into a second server, once for each
+``--jobs`` value (``push --jobs N``; between two values the pushed models are
+renamed away on both servers, so every push copies all versions). ``--floor``
+adds the same requests as a push into a server sent by a bare ``http.client``
+loop (uploads on N threads, versions created in order): what the server allows.
+The results replace the block between ``<!-- begin server -->`` and
+``<!-- end server -->`` in bench/RESULTS.md (``bench/run.py`` keeps that block
+when it rewrites the file).
 
 **Floors** (``--only floors``, or after the above): a second server on a copy of
 bench/sqlite.py's 1,000 x 50 database; each listing (``models``, ``versions X``,
@@ -28,9 +33,11 @@ Target: within 1.3x. These results replace the block between
 
 Usage::
 
-    python bench/server.py                 # 7 rounds, 200 versions, then the floors
+    python bench/server.py                 # 7 rounds, 200 versions, push with --jobs 1 and 4, then the floors
     python bench/server.py --rounds 3 --versions 50 --output /tmp/results.md
     python bench/server.py --only floors --rounds 5 --search-rounds 3
+    python bench/server.py --push-only --jobs 1,4,8 --floor --server-workers 2
+    python bench/server.py --push-only --regctl-root /path/to/other/checkout   # time another regctl
 
 Needs MLflow (with its server) in this interpreter.
 """
@@ -78,11 +85,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(work: Path, database: Optional[Path] = None):
+def start_server(work: Path, database: Optional[Path] = None, workers: int = 1):
     port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
                f"sqlite:///{database or work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts"),
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "REGCTL_"))}
     log = open(work / "server.log", "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env,
@@ -109,9 +117,9 @@ def stop_server(process) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def env_for(work: Path) -> dict:
+def env_for(work: Path, root: Path = ROOT) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "REGCTL_"))}
-    env.update(PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(work / "pycache"), XDG_STATE_HOME=str(work / "state"),
+    env.update(PYTHONPATH=str(root), PYTHONPYCACHEPREFIX=str(work / "pycache"), XDG_STATE_HOME=str(work / "state"),
                MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", GIT_PYTHON_REFRESH="quiet")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
@@ -123,10 +131,65 @@ def checked(sample, label):
     return sample
 
 
+def floor(url: str, versions: int, jobs: int, name: str) -> float:
+    """Versions/s of the requests a push into a server makes, sent by a bare http.client loop: per
+    version a logged model, its two files and manifest, marked ready (on ``jobs`` threads), then the
+    version created and its operation tag removed (in order, on this thread)."""
+    import http.client
+    import json
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    local = threading.local()
+
+    def call(method, path, body=None, raw=None):
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = json.dumps(body).encode() if body is not None else raw
+        kind = "application/json" if body is not None else "application/octet-stream"
+        conn.request(method, path, body=data, headers={"Content-Type": kind})
+        answer = conn.getresponse()
+        text = answer.read()
+        if answer.status >= 300:
+            raise SystemExit(f"floor: {method} {path}: HTTP {answer.status} {text[:200]!r}")
+        return json.loads(text) if text.startswith(b"{") else None
+
+    def upload(number):
+        info = call("POST", "/api/2.0/mlflow/logged-models", {"experiment_id": "0", "name": "model"})["model"]["info"]
+        where = info["artifact_uri"].split("mlflow-artifacts:/", 1)[1].lstrip("/")
+        for file, size in (("MLmodel", 32), ("weights.bin", 2048), ("manifest.json", 300)):
+            call("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{where}/{file}", raw=os.urandom(size))
+        model_id = info["model_id"]
+        call("PATCH", f"/api/2.0/mlflow/logged-models/{model_id}", {"model_id": model_id, "status": "LOGGED_MODEL_READY"})
+        return model_id
+
+    call("POST", "/api/2.0/mlflow/registered-models/create", {"name": name})
+    started = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        for model_id in pool.map(upload, range(versions)):
+            made = call("POST", "/api/2.0/mlflow/model-versions/create",
+                        {"name": name, "source": f"models:/{model_id}", "model_id": model_id,
+                         "tags": [{"key": "regctl.operation", "value": model_id}]})["model_version"]
+            call("DELETE", "/api/2.0/mlflow/model-versions/delete-tag",
+                 {"name": name, "version": made["version"], "key": "regctl.operation"})
+    return versions / (time.perf_counter() - started)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per command (default 7)")
     parser.add_argument("--versions", type=int, default=200, help="versions to push (default 200)")
+    parser.add_argument("--jobs", default="1,4", help="push --jobs values to time, comma-separated (default 1,4; "
+                        "0: without --jobs, for a regctl that has none)")
+    parser.add_argument("--push-only", action="store_true", help="time only the pushes (after a short warm-up)")
+    parser.add_argument("--floor", action="store_true", help="also time a bare HTTP loop making a push's requests")
+    parser.add_argument("--server-workers", type=int, default=1, help="mlflow server --workers (default 1)")
+    parser.add_argument("--regctl-root", default=str(ROOT), help="the checkout whose regctl is timed (default: this one)")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--work", default=None, help="work directory (default: a temporary one, removed)")
     parser.add_argument("--only", choices=["client", "floors"], help="only regctl vs MLflow's client and push, "
@@ -137,7 +200,7 @@ def main(argv=None) -> int:
     parser.add_argument("--db-work", default=str(Path(tempfile.gettempdir()) / "regctl-bench-sqlite"),
                         help="where bench/sqlite.py's databases are cached")
     args = parser.parse_args(argv)
-    if args.only != "client":
+    if args.only != "client" and not args.push_only:
         from server_floors import run_floors
 
         floors = Path(args.work) / "floors" if args.work else Path(tempfile.mkdtemp(prefix="regctl-bench-floors-"))
@@ -149,16 +212,18 @@ def main(argv=None) -> int:
                 shutil.rmtree(floors, ignore_errors=True)
         if args.only == "floors":
             return 0
+    jobs_values = [int(j) for j in args.jobs.split(",") if j.strip()]
     work = Path(args.work or tempfile.mkdtemp(prefix="regctl-bench-server-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = env_for(work)
+    env = env_for(work, Path(args.regctl_root))
     py = sys.executable
     regctl = [py, "-m", "regctl"]
     (work / "resolve.py").write_text(MLFLOW_RESOLVE)
     (work / "alias.py").write_text(MLFLOW_ALIAS)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    url, process = start_server(work)
+    url, process = start_server(work, workers=args.server_workers)
+    second = None
     try:
         model = work / "model"
         (model / "data").mkdir(parents=True, exist_ok=True)
@@ -175,7 +240,8 @@ def main(argv=None) -> int:
         }
         bare = []
         times = {(case, tool): [] for case in cases for tool in ("regctl", "mlflow")}
-        for round_ in range(args.rounds + 1):  # round 0 warms up
+        rounds = 1 if args.push_only else args.rounds + 1  # round 0 warms up (the server too)
+        for round_ in range(rounds):
             bare_sample = checked(run_once([py, "-c", "pass"], env, work, 60), "python")
             for case, tools in cases.items():
                 for tool, command in tools.items():
@@ -200,41 +266,63 @@ def main(argv=None) -> int:
             (version_dir / "weights.bin").write_bytes(os.urandom(2048))
             registry.register(str(version_dir), "pushed", tags={"n": str(number)})
         registry.set_alias("pushed", "champion", args.versions)
+        second, second_process = start_server(work / "second", workers=args.server_workers)
+        for server in (url, second):  # a new server is slow for its first requests: warmed up alike
+            floor(server, 30, 2, "warm-up")
         pushes = {}
-        for label, command in [
-            ("push", regctl + ["--store", str(source), "push", "pushed", "--to", url]),
-            ("push again", regctl + ["--store", str(source), "push", "pushed", "--to", url]),
-            ("pull", regctl + ["push", "pushed", "--from", url, "--to", str(work / "offline" / "mlruns")]),
-        ]:
-            pushes[label] = checked(run_once(command, env, work, 3600), label)
+        floors = {}
+        for jobs in jobs_values:
+            j = ["--jobs", str(jobs)] if jobs else []  # 0: no --jobs (a regctl that has none)
+            for label, command in [
+                ("push", regctl + ["--store", str(source), "push", "pushed", "--to", url, *j]),
+                ("push again", regctl + ["--store", str(source), "push", "pushed", "--to", url, *j]),
+                ("pull", regctl + ["push", "pushed", "--from", url, "--to", str(work / f"offline-{jobs}" / "mlruns"), *j]),
+                ("server to server", regctl + ["push", "pushed", "--from", url, "--to", second, *j]),
+            ]:
+                pushes[(label, jobs)] = checked(run_once(command, env, work, 3600), f"{label} --jobs {jobs}")
+            for store in (url, second):  # the next --jobs value copies every version again
+                checked(run_once(regctl + ["--store", store, "rename", "pushed", f"pushed-{jobs}"], env, work, 300),
+                        "rename")
+            if args.floor and jobs:
+                floors[jobs] = floor(url, args.versions, jobs, f"floor-{jobs}")
     finally:
         stop_server(process)
+        if second is not None:
+            stop_server(second_process)
     elapsed = time.perf_counter() - started
 
     def med(values):
         return statistics.median(values)
 
+    workers = "one worker" if args.server_workers == 1 else f"{args.server_workers} workers (`--workers {args.server_workers}`)"
+    command = "python bench/server.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [BEGIN, "## Tracking server", "",
-             f"Written by `bench/server.py` (`python bench/server.py --rounds {args.rounds} --versions {args.versions}`), "
+             f"Written by `bench/server.py` (`{command.strip()}`), "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s; {cpu_model()}, "
              f"{os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after.", "",
-             "`mlflow server` 3.17 with a SQLite backend and the artifact proxy, on 127.0.0.1, one worker. Whole "
-             f"processes, median of {args.rounds} interleaved rounds after a warm-up; regctl as `python -m regctl` "
-             "from this checkout; the MLflow client as a short `MlflowClient` script (its time includes importing "
-             f"MLflow, as a CLI call would). A bare `python -c pass`: {med(bare) * 1000:.0f} ms.", "",
-             "| command | regctl (ms) | MLflow client (ms) | MLflow ÷ regctl | goal |", "|---|---:|---:|---:|---|"]
-    for case, what in [("resolve", "`resolve models:/X@champion` (alias lookup + download URI)"),
-                       ("alias set", "`alias set X bench N` (moves the alias every call)")]:
-        mine, theirs = med(times[(case, "regctl")]), med(times[(case, "mlflow")])
-        ratio = theirs / mine
-        lines.append(f"| {what} | {mine * 1000:.0f} | {theirs * 1000:.0f} | {ratio:.1f}x | "
-                     f"{'met' if ratio >= 10 else 'missed'} (>= 10x) |")
-    lines += ["", "| push | versions | seconds | versions/s |", "|---|---:|---:|---:|"]
+             f"`mlflow server` 3.17 with a SQLite backend and the artifact proxy, on 127.0.0.1, {workers}."]
+    if not args.push_only:
+        lines[-1] += (f" Whole processes, median of {args.rounds} interleaved rounds after a warm-up; regctl as "
+                      "`python -m regctl` from this checkout; the MLflow client as a short `MlflowClient` script (its "
+                      f"time includes importing MLflow, as a CLI call would). A bare `python -c pass`: {med(bare) * 1000:.0f} ms.")
+        lines += ["", "| command | regctl (ms) | MLflow client (ms) | MLflow ÷ regctl | goal |", "|---|---:|---:|---:|---|"]
+        for case, what in [("resolve", "`resolve models:/X@champion` (alias lookup + download URI)"),
+                           ("alias set", "`alias set X bench N` (moves the alias every call)")]:
+            mine, theirs = med(times[(case, "regctl")]), med(times[(case, "mlflow")])
+            ratio = theirs / mine
+            lines.append(f"| {what} | {mine * 1000:.0f} | {theirs * 1000:.0f} | {ratio:.1f}x | "
+                         f"{'met' if ratio >= 10 else 'missed'} (>= 10x) |")
+    lines += ["", "| push | --jobs | versions | seconds | versions/s |", "|---|---:|---:|---:|---:|"]
     for label, what in [("push", f"`push` local mlruns/ -> server ({args.versions} versions, 2 small files each)"),
                         ("push again", "the same `push` again (everything already there: nothing copied)"),
-                        ("pull", "`push --from server --to` a new local mlruns/")]:
-        seconds = pushes[label].seconds
-        lines.append(f"| {what} | {args.versions} | {seconds:.1f} | {args.versions / seconds:.1f} |")
+                        ("pull", "`push --from server --to` a new local mlruns/"),
+                        ("server to server", "`push --from server --to` a second server")]:
+        for jobs in jobs_values:
+            seconds = pushes[(label, jobs)].seconds
+            lines.append(f"| {what} | {jobs or '-'} | {args.versions} | {seconds:.1f} | {args.versions / seconds:.1f} |")
+    for jobs, rate in floors.items():
+        lines.append(f"| a bare `http.client` loop making the requests of `push` mlruns/ -> server (uploads on "
+                     f"{jobs} thread(s)) | {jobs} | {args.versions} | {args.versions / rate:.1f} | {rate:.1f} |")
     lines.append(END)
     block = "\n".join(lines) + "\n"
     output = Path(args.output)

@@ -59,20 +59,6 @@ SEARCH_MODELS_DEFAULT = 100
 __all__ = ["Registry", "open_backend", "parse_tag_assignment", "store_in_use"]
 
 
-def copied_directory(source: str):
-    """The local directory ``register --copy`` copies: a path or ``file:`` URI naming a directory."""
-    from regctl.core import uris
-    from regctl.core.locations import location_to_path
-
-    if not isinstance(uris.parse_uri(source), uris.PathRef):
-        raise InvalidInput(f"--copy takes a local directory, not {show(source)}: runs:/ and models:/ "
-                           "sources are in the store already")
-    local = location_to_path(source)
-    if not local.is_dir():
-        raise InvalidInput(f"cannot copy {show(source)}: no such directory")
-    return local
-
-
 def open_backend(store: Optional[str] = None, *, dry_run: bool = False,
                  notify: Optional[Callable[[str], None]] = None) -> Backend:
     """The backend serving ``store`` (a path or URI), found as the CLI finds it when None.
@@ -245,7 +231,7 @@ class Registry:
     def _register_a_copy(self, source: str, name: str, **fields) -> ModelVersion:
         """``register(copy=True)``: the directory's files copied into the store, then registered from there."""
         from regctl.core import digest
-        from regctl.push import imported_files
+        from regctl.versionfiles import copied_directory, imported_files
 
         local = copied_directory(source)
         if not hasattr(self.backend, "importing"):  # a server keeps what it is sent: register copies already
@@ -395,18 +381,21 @@ class Registry:
     # ------------------------------------------------------- between stores
 
     def push(self, target: Union["Registry", str], names: Optional[Sequence[str]] = None, *,
-             dry_run: bool = False, progress=None, move_aliases: bool = False):
+             dry_run: bool = False, progress=None, move_aliases: bool = False, jobs: Optional[int] = None):
         """Copy models (all when ``names`` is None) with their versions' files, tags, aliases, stages
         and descriptions to ``target`` (a Registry, or a store path or URI); a ``push.PushReport``.
         An alias the target has that points elsewhere is moved only with ``move_aliases``: without
-        it, such a push is a Conflict naming them all, before anything is written."""
+        it, such a push is a Conflict naming them all, before anything is written. ``jobs``: how
+        many versions' files move at once to or from a server (default: ``REGCTL_PUSH_JOBS``, else
+        4); versions are registered one at a time, in order, whatever it is."""
         from regctl.push import push
 
         names = None if names is None else _strings(names, "names")
         for name in names or ():
             self._name(name)
+        jobs = _jobs(jobs)
         target = target if isinstance(target, Registry) else Registry(_path(target, "target"), notify=self.notify)
-        return push(self, target, names, dry_run=dry_run, progress=progress, move_aliases=move_aliases)
+        return push(self, target, names, dry_run=dry_run, progress=progress, move_aliases=move_aliases, jobs=jobs)
 
 
 _MISSING = object()
@@ -422,6 +411,30 @@ def _strings(values, argument: str) -> list:
         if not isinstance(value, str):
             raise TypeError(f"{argument} must be a list of strings; it holds {type(value).__name__} {value!r:.40}")
     return values
+
+
+MAX_JOBS = 64
+
+
+def _jobs(value: Optional[int]) -> int:
+    """push's ``jobs``: a whole number from 1 to MAX_JOBS, else REGCTL_PUSH_JOBS, else 4; InvalidInput
+    (naming the variable when it is the variable's) for anything else."""
+    from regctl.push import DEFAULT_JOBS
+
+    given: object = value
+    what = "jobs"
+    if value is None:
+        text = os.environ.get("REGCTL_PUSH_JOBS", "").strip()
+        if not text:
+            return DEFAULT_JOBS
+        given, what = text, "REGCTL_PUSH_JOBS"
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS:
+        raise InvalidInput(f"{what}={given!r:.40}: expected a whole number from 1 to {MAX_JOBS}")
+    return value
 
 
 def _path(value, argument: str) -> str:

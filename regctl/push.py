@@ -27,21 +27,36 @@ dry run as in a real one (``plan_model``): the files of each version to copy are
 there and match the digest regctl recorded for them, and the target would accept
 the model's name, aliases and tags. What only shows while writing (the target
 failing mid-way) can leave a partial copy, which a second run completes.
+
+``jobs``: how many versions' files move at once when a store allows it (a server: its
+``parallel`` property). Reads and checks, downloads from a source server and uploads to a
+target server run on up to ``jobs`` helper threads (``core.parallel.Ahead``), ahead of the
+version being registered; versions are still registered one at a time, in the source's order,
+so their numbers are those a one-at-a-time push gives. ``jobs=1`` starts no thread.
 """
 
 import contextlib
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 from regctl.core import digest
-from regctl.core.errors import Conflict, IntegrityError, NotFound, RegctlError, StoreError
-from regctl.core.names import show, validate_alias, validate_model_name, validate_tags
-from regctl.core.rules import remote_artifacts
+from regctl.core.errors import Conflict, NotFound, RegctlError
+from regctl.core.names import check_text, show, validate_alias, validate_model_name, validate_tags
+from regctl.core.parallel import Ahead
+from regctl.versionfiles import (
+    DIGEST_TAG,
+    check_files,
+    current_files,
+    imported_files,
+    local_files,
+    recorded_digest,
+    scratch_directory,
+    version_digest,
+)
 
-DIGEST_TAG = "regctl.content_digest"
+DEFAULT_JOBS = 4
 
 
 @dataclass
@@ -108,75 +123,17 @@ class PushReport:
                 f"{self.count('present')} already there, {moved} alias(es) moved")
 
 
-# ----------------------------------------------------------------- digests and files
-
-def recorded_digest(registry, version) -> Optional[str]:
-    """The digest regctl recorded for a version (its ``regctl.content_digest`` tag, else the backend's record)."""
-    recorded = version.tags.get(DIGEST_TAG)
-    if recorded:
-        return recorded
-    lookup = getattr(registry.backend, "recorded_digest", None)
-    return lookup(version.name, version.version) if lookup is not None else None
+def _parallel(registry) -> bool:
+    return bool(getattr(registry.backend, "parallel", False))
 
 
-def current_files(registry, version) -> "tuple[str, dict]":
-    """Where a version's files are and their manifest as they are now, read where they are."""
-    uri = f"models:/{version.name}/{version.version}"
-    resolution = registry.resolve(uri)  # NotFound when its files are gone
-    path = Path(resolution.path) if not isinstance(resolution.path, str) else None
-    if path is not None and path.exists():
-        return str(path), digest.manifest(path)
-    remote = getattr(registry.backend, "remote_manifest", None)
-    if remote is None and resolution.remote:
-        raise remote_artifacts(uri, resolution.path, "push")
-    if remote is None:
-        raise StoreError(f"cannot read the files of {show(uri)} in {registry.location}")
-    return resolution.location, remote(resolution.location)
-
-
-def version_digest(registry, version) -> str:
-    """The content digest of a version: recorded by regctl if it was, else of its files hashed now."""
-    return recorded_digest(registry, version) or digest.digest_of(current_files(registry, version)[1])
-
-
-def check_files(registry, version, recorded: str) -> None:
-    """IntegrityError, naming the files, unless a version's files still match the digest recorded for them."""
-    location, current = current_files(registry, version)
-    actual = digest.digest_of(current)
-    if actual != recorded:
-        difference = registry.backend.describe_difference(version.name, version.version, recorded, current, actual)
-        raise IntegrityError(f"cannot push {show(f'models:/{version.name}/{version.version}')}: its artifacts at "
-                             f"{location} differ from what was registered ({difference}); nothing was pushed")
-
-
-def local_files(registry, name: str, version: int, scratch: Path) -> Path:
-    """A local directory holding the version's files: where they are, or downloaded into ``scratch``."""
-    uri = f"models:/{name}/{version}"
-    resolution = registry.resolve(uri)
-    if not isinstance(resolution.path, str) and Path(resolution.path).exists():
-        return Path(resolution.path)
-    fetch = getattr(registry.backend, "fetch_files", None)
-    if fetch is None:
-        raise StoreError(f"cannot fetch the files of {show(uri)} from {registry.location}")
-    dest = scratch / f"v{version}"
-    fetch(uri, dest)
-    return dest
-
-
-@contextlib.contextmanager
-def imported_files(registry, local: Path):
-    """Put ``local``'s files into the target store; yields the source URI to register. A copy that
-    no version refers to when the block fails (an error, Ctrl-C, SIGTERM) is removed again."""
-    backend = registry.backend
-    importing = getattr(backend, "importing", None)
-    if importing is not None:
-        with importing(local) as uri:
-            yield uri
-        return
-    upload = getattr(backend, "upload_model", None)
-    if upload is None:
-        raise StoreError(f"push cannot copy files into {registry.location}: its backend cannot store artifacts")
-    yield upload(local)[0]
+def _ahead(work, items, jobs: int, *registries) -> Ahead:
+    """``Ahead`` over ``items``, on ``jobs`` threads when every store ``work`` uses allows it, else one at a time."""
+    backends = [r.backend for r in registries]
+    if not backends or not all(getattr(b, "parallel", False) for b in backends):
+        jobs = 1
+    return Ahead(work, items, jobs, on_stop=[b.halt_parallel for b in backends if jobs > 1],
+                 on_end=[b.end_parallel for b in backends if jobs > 1])
 
 
 # ------------------------------------------------------------------------ plan
@@ -191,7 +148,7 @@ class ModelPlan:
     present: dict = field(default_factory=dict)  # source number -> the target version with the same files
 
 
-def plan_model(source, target, name: str, target_exists: bool) -> ModelPlan:
+def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) -> ModelPlan:
     """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are."""
     model = source.get_model(name)  # NotFound for a name the source does not have
     versions = sorted(source.versions(name), key=lambda v: v.version)
@@ -199,16 +156,27 @@ def plan_model(source, target, name: str, target_exists: bool) -> ModelPlan:
     _check_values(plan)
     available: dict = {}  # digest -> target versions not matched yet, oldest first: each is matched once
     if plan.existing is not None:
-        for version in sorted(target.versions(name), key=lambda v: v.version):
-            plan.target_versions[version.version] = version
-            available.setdefault(version_digest(target, version), []).append(version.version)
-    for version in versions:
+        theirs = sorted(target.versions(name), key=lambda v: v.version)
+        with _ahead(lambda version: version_digest(target, version), theirs, jobs, target) as digests:
+            for version, found in zip(theirs, digests):
+                plan.target_versions[version.version] = version
+                available.setdefault(found, []).append(version.version)
+
+    def keys(version) -> tuple:
         recorded = recorded_digest(source, version)
-        matches = available.get(recorded or version_digest(source, version))
-        if matches:
-            plan.present[version.version] = matches.pop(0)
-        elif recorded:  # to be copied: its files must be there and be what was registered
-            check_files(source, version, recorded)
+        return recorded, recorded or digest.digest_of(current_files(source, version)[1])
+
+    unmatched = []
+    with _ahead(keys, versions, jobs, source) as found:
+        for version, (recorded, key) in zip(versions, found):
+            matches = available.get(key)
+            if matches:
+                plan.present[version.version] = matches.pop(0)
+            elif recorded:  # to be copied: its files must be there and be what was registered
+                unmatched.append((version, recorded))
+    with _ahead(lambda pair: check_files(source, *pair), unmatched, jobs, source) as checks:
+        for _ in checks:
+            pass
     return plan
 
 
@@ -227,6 +195,10 @@ def _check_values(plan: ModelPlan) -> None:
         validate_model_name(plan.model.name)
     for tags in [plan.model.tags] + [v.tags for v in plan.versions]:
         validate_tags(tags)
+    for version in plan.versions:
+        for text, what in ((version.description, "description"), (version.run_link, "run link")):
+            if text is not None:
+                check_text(text, what)
     for alias in plan.model.aliases:
         validate_alias(alias)
 
@@ -234,15 +206,16 @@ def _check_values(plan: ModelPlan) -> None:
 # ------------------------------------------------------------------------ push
 
 def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool = False,
-         progress=None, move_aliases: bool = False) -> PushReport:
+         progress=None, move_aliases: bool = False, jobs: int = DEFAULT_JOBS) -> PushReport:
     """Copy the models ``names`` (all when None) from the ``source`` registry to ``target``.
 
     Every model is read and checked first (see ``plan_model``), so a push that would fail on
     what can be checked fails, dry run or not, before anything is written to the target.
+    ``jobs``: versions whose files move at once (see the module's notes).
     """
     wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
     target_exists = _target_exists(target)
-    plans = [plan_model(source, target, name, target_exists) for name in wanted]
+    plans = [plan_model(source, target, name, target_exists, jobs) for name in wanted]
     conflicts = [held for plan in plans for held in alias_conflicts(plan)]
     if conflicts and not move_aliases:
         raise Conflict(f"the target's aliases {', '.join(conflicts)} point elsewhere; nothing "
@@ -262,7 +235,7 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     with scratch_directory() as scratch:
         for plan in plans:
             try:
-                report.models.append(_push_model(source, target, plan, dry_run, scratch, tick))
+                report.models.append(_push_model(source, target, plan, dry_run, scratch, tick, jobs))
             except RegctlError as exc:
                 before = [show(m.name) for m in report.models
                           if m.created or m.aliases or any(v.action == "copied" for v in m.versions)]
@@ -271,56 +244,6 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
                 raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
                                 f"copies only what is missing): {', '.join(before)}") from None
     return report
-
-
-SCRATCH_PREFIX = "regctl-push-"
-
-
-@contextlib.contextmanager
-def scratch_directory():
-    """A new ``regctl-push-<x>`` in the temporary directory for downloaded files, removed at the end
-    (an error, Ctrl-C and SIGTERM included). It is held by a lock file beside it, ``regctl-push-<x>.lock``,
-    taken before it is made: those a killed push left (their lock free) are removed first."""
-    import os
-
-    from regctl.core import atomic
-
-    base = Path(tempfile.gettempdir())
-    _remove_killed_scratch(base)
-    name = SCRATCH_PREFIX + os.urandom(8).hex()
-    with atomic.locked(base / f"{name}.lock", "a scratch directory"):
-        scratch = base / name
-        try:
-            scratch.mkdir(mode=0o700)
-        except OSError as exc:
-            raise StoreError(f"cannot create {scratch}: {atomic.os_reason(exc)}") from None
-        try:
-            yield scratch
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _remove_killed_scratch(base: Path) -> None:
-    """Remove this user's scratch directories whose push is gone (its lock file is there, not held)."""
-    import os
-
-    from regctl.core import atomic
-
-    try:
-        entries = [e for e in os.scandir(base) if e.name.startswith(SCRATCH_PREFIX) and not e.name.endswith(".lock")]
-    except OSError:
-        return
-    for entry in entries:
-        lock = base / f"{entry.name}.lock"
-        try:
-            mine = entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
-        except OSError:
-            continue
-        if mine and lock.is_file() and not lock.is_symlink() and not atomic.is_locked(lock):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            if not os.path.lexists(entry.path):
-                with contextlib.suppress(OSError):
-                    os.unlink(lock)
 
 
 def alias_conflicts(plan: ModelPlan) -> list:
@@ -338,7 +261,7 @@ def _target_exists(target) -> bool:
     return target.backend.exists()
 
 
-def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick) -> ModelCopy:
+def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick, jobs: int = 1) -> ModelCopy:
     name, existing = plan.model.name, plan.existing
     copy = ModelCopy(name, created=existing is None)
     if not plan.versions:
@@ -346,42 +269,122 @@ def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick) -> Mode
         return copy
     mapping = {}
     next_number = 1
-    for version in plan.versions:
-        number = plan.present.get(version.version)
-        if number is not None:
-            copy.versions.append(VersionCopy(version.version, number, "present"))
-            if not dry_run:
-                _sync_version(target, version, plan.target_versions[number])
-        elif dry_run:
-            number = version.version if existing is None else None
-            copy.versions.append(VersionCopy(version.version, number, "would copy"))
-        else:
-            number = _copy_version(source, target, version, next_number if existing is None else None, scratch)
-            next_number = number + 1
-            copy.versions.append(VersionCopy(version.version, number, "copied"))
-        mapping[version.version] = number
-        tick()
+    missing = [] if dry_run else [v for v in plan.versions if v.version not in plan.present]
+    made = [existing is not None]  # whether the model is in the target (a copy registers into it)
+    with _files_ahead(source, target, missing, scratch, jobs) as ahead:
+        try:
+            for version in plan.versions:
+                number = plan.present.get(version.version)
+                if number is not None:
+                    copy.versions.append(VersionCopy(version.version, number, "present"))
+                    if not dry_run:
+                        _sync_version(target, version, plan.target_versions[number])
+                elif dry_run:
+                    number = version.version if existing is None else None
+                    copy.versions.append(VersionCopy(version.version, number, "would copy"))
+                else:
+                    number = _copy_version(target, version, ahead.take(), next_number if existing is None else None,
+                                           scratch, made)
+                    next_number = number + 1
+                    copy.versions.append(VersionCopy(version.version, number, "copied"))
+                mapping[version.version] = number
+                tick()
+        except BaseException as exc:
+            ahead.close(type(exc))  # the helpers are done: what they uploaded ahead is undone
+            _discard(target, ahead.leftovers())
+            raise
     _push_model_fields(target, plan, mapping, copy, dry_run)
     return copy
 
 
-def _copy_version(source, target, version, next_number: Optional[int], scratch: Path) -> int:
-    """Copy one version's files and fields; its number in the target. ``next_number``: keep the
-    source's number, using up those of deleted source versions from there (a model new in the target)."""
+@dataclass
+class Staged:
+    """A version's files ready to register: a local directory, or already uploaded to the target."""
+    local: Optional[Path]
+    upload: Optional[tuple] = None  # upload_model's (source URI, model id, manifest)
+
+
+def _files_ahead(source, target, versions: list, scratch: Path, jobs: int) -> Ahead:
+    """Each version's files, downloaded when the source is a server and uploaded when the target is
+    one, on up to ``jobs`` threads ahead of the version being registered (``Staged``, in order)."""
+    uploads = getattr(target.backend, "upload_model", None) is not None and _parallel(target)
+    helpers = [r for r, used in ((source, _parallel(source)), (target, uploads)) if used]
+    items: list = [(version, None) for version in versions]
+    if helpers and not _parallel(source) and jobs > 1:  # a local source is read here, not on the helpers
+        items = [(version, _or_error(local_files, source, version.name, version.version, scratch))
+                 for version in versions]
+
+    def stage(item) -> Staged:
+        version, local = item
+        if isinstance(local, BaseException):
+            raise local
+        if local is None:
+            local = local_files(source, version.name, version.version, scratch)
+        if not uploads:
+            return Staged(local)
+        try:
+            return Staged(None, target.backend.upload_model(local))
+        finally:
+            if local.is_relative_to(scratch):
+                shutil.rmtree(local, ignore_errors=True)
+
+    return _ahead(stage, items, jobs, *helpers)
+
+
+def _or_error(function, *args):
+    try:
+        return function(*args)
+    except RegctlError as exc:
+        return exc
+
+
+def _discard(target, staged: list) -> None:
+    """Uploads made ahead for versions never registered are deleted again (best effort)."""
+    discard = getattr(target.backend, "discard_upload", None)
+    for item in staged:
+        if discard is not None and item.upload is not None:
+            try:
+                discard(item.upload)
+            except Exception:
+                return
+
+
+def _copy_version(target, version, staged: Staged, next_number: Optional[int], scratch: Path, made: list) -> int:
+    """Register one version from its staged files, with its fields; its number in the target.
+    ``next_number``: keep the source's number, using up those of deleted source versions from
+    there (a model new in the target). ``made[0]``: whether the model is in the target yet."""
     name = version.name
-    local = local_files(source, name, version.version, scratch)
-    with imported_files(target, local) as uri:
-        while next_number is not None and next_number < version.version:
-            placeholder = target.register(uri, name)
-            target.delete_version(name, placeholder.version)
-            next_number = placeholder.version + 1
-        created = target.register(uri, name, description=version.description, tags=dict(version.tags),
-                                  run_link=version.run_link)
-    if version.current_stage and version.current_stage != "None":
-        target.transition_stage(name, created.version, version.current_stage)
-    if local.is_relative_to(scratch):
-        shutil.rmtree(local, ignore_errors=True)
-    return created.version
+    try:
+        with _registrable(target, staged) as uri:
+            while next_number is not None and next_number < version.version:
+                placeholder = target.register(uri, name)
+                made[0] = True
+                target.delete_version(name, placeholder.version)
+                next_number = placeholder.version + 1
+            fields = dict(description=version.description, tags=dict(version.tags), run_link=version.run_link)
+            register = getattr(target.backend, "register_uploaded", None)
+            if made[0] and staged.upload is not None and register is not None:
+                number = register(name, staged.upload, **fields)
+            else:
+                number = target.register(uri, name, **fields).version
+            made[0] = True
+        if version.current_stage and version.current_stage != "None":
+            target.transition_stage(name, number, version.current_stage)
+    finally:
+        if staged.local is not None and staged.local.is_relative_to(scratch):
+            shutil.rmtree(staged.local, ignore_errors=True)
+    return number
+
+
+@contextlib.contextmanager
+def _registrable(target, staged: "Staged"):
+    """The source URI a staged version is registered from: its upload's, or a copy into the target
+    made now (removed again when the registration fails, see ``imported_files``)."""
+    if staged.upload is not None:
+        yield staged.upload[0]
+    elif staged.local is not None:
+        with imported_files(target, staged.local) as uri:
+            yield uri
 
 
 def _push_model_fields(target, plan: ModelPlan, mapping: dict, copy: ModelCopy, dry_run: bool) -> None:

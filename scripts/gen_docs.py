@@ -91,6 +91,8 @@ ENVIRONMENT = [
                                "Default: the Default experiment (0)."),
     ("REGCTL_ARTIFACTS_DESTINATION", "The server's --artifacts-destination as mounted on this machine: "
                                      "resolve then prints local paths instead of download URIs."),
+    ("REGCTL_PUSH_JOBS", "How many versions' files push moves at once to or from a server, when "
+                         "--jobs is not given (1 to 64, default 4)."),
     ("XDG_STATE_HOME", "Where regctl keeps the journal of changes it made on servers: "
                        "$XDG_STATE_HOME/regctl/servers/ (default ~/.local/state/regctl/servers/)."),
 ]

@@ -47,7 +47,7 @@ def part_of(module: str) -> str:
         return "backends." + parts[2]
     if len(parts) > 1 and parts[1] in ("cli", "core", "backends"):
         return parts[1]
-    if len(parts) > 1 and parts[1] in ("api", "push"):
+    if len(parts) > 1 and parts[1] in ("api", "push", "versionfiles"):
         return "api"
     return "root"
 

@@ -81,3 +81,36 @@ def test_an_ending_signal_during_push_from_a_server_leaves_no_scratch(held, regi
     assert code == 128 + signum, err
     assert err.splitlines()[-1] == f"regctl: terminated by {signal.Signals(signum).name}"
     assert list((tmp_path / "tmp").iterdir()) == []  # no regctl-push-* left in the temporary directory
+
+
+def test_an_ending_signal_during_parallel_uploads_ends_at_once_and_leaves_no_scratch(sqlite_server, tmp_path):
+    """push --jobs 4 into a server whose proxy holds the first upload: SIGTERM ends the command at
+    once (the held transfer is cut, not waited for), with nothing left in the temporary directory."""
+    import time
+
+    from test_push import numbered_source
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hook(method, path, body):
+        if method == "PUT" and not entered.is_set():
+            entered.set()
+            release.wait(30)
+        return FORWARD
+
+    proxy = FaultProxy(sqlite_server.url, hook)
+    proxy.entered = entered  # type: ignore[attr-defined]
+    name = f"sigpush-{uuid.uuid4().hex[:10]}"
+    store, _ = numbered_source(tmp_path, name, 6)
+    (tmp_path / "tmp").mkdir()
+    try:
+        started = time.monotonic()
+        code, out, err = _ended_by(signal.SIGTERM, ["push", "--from", str(store), "--to", proxy.url, "--jobs", "4"],
+                                   proxy, tmp_path)
+        assert time.monotonic() - started < 25  # not held until the proxy lets the upload go
+    finally:
+        release.set()
+        proxy.close()
+    assert code == 128 + signal.SIGTERM, err
+    assert err.splitlines()[-1] == "regctl: terminated by SIGTERM"
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -497,3 +497,119 @@ def test_a_push_removes_the_scratch_directory_a_killed_push_left_never_a_live_on
     assert sorted(p.name for p in scratch.iterdir()) == left
     push_n()
     assert list(scratch.iterdir()) == []
+
+
+# ---------------------------------------------- several versions at once (--jobs)
+
+def numbered_source(tmp_path: Path, name: str, count: int, deleted=()) -> "tuple[Path, dict]":
+    """A file store with ``count`` versions of ``name`` (each its own files, a tag ``n`` and a
+    description), ``deleted`` versions deleted, a stage and two aliases."""
+    store = tmp_path / "numbered" / "mlruns"
+    from regctl import Registry
+
+    registry = Registry(str(store))
+    sources = {}
+    for number in range(1, count + 1):
+        sources[number] = make_model(tmp_path, f"{name}-{number}")
+        registry.register(str(sources[number]), name, description=f"version {number}", tags={"n": str(number)})
+    for number in deleted:
+        registry.delete_version(name, number)
+    registry.set_alias(name, "champion", count)
+    registry.set_alias(name, "first", 1)
+    registry.transition_stage(name, 2, "Staging")
+    return store, sources
+
+
+@pytest.mark.server
+def test_push_with_jobs_keeps_order_numbers_tags_and_aliases_file_to_server_to_server(
+        sqlite_server, postgres_server, tmp_path):
+    """--jobs 4: the versions get the source's numbers (deleted ones used up), each its own files,
+    tags, description and stage, the aliases where they were; then server -> server alike."""
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    store, sources = numbered_source(tmp_path, name, 12, deleted=(4, 9))
+    live = [n for n in range(1, 13) if n not in (4, 9)]
+    result = regctl("push", name, "--to", sqlite_server.url, "--jobs", "4", store=store, env=env)
+    assert ok(result).splitlines() == [f"{name}: version {n} copied" for n in live] + [
+        f"{name}: alias champion -> 12", f"{name}: alias first -> 1"]
+    for server in (sqlite_server, postgres_server):
+        if server is postgres_server:
+            result = regctl("push", name, "--from", sqlite_server.url, "--to", server.url, "-j", "4", env=env)
+            assert "10 version(s) copied" in ok(result) + result.stderr
+        client = server.client()
+        versions = {int(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
+        assert sorted(versions) == live
+        for number, version in versions.items():
+            assert version.tags["n"] == str(number) and version.description == f"version {number}"
+            assert "regctl.operation" not in version.tags
+            assert version.current_stage == ("Staging" if number == 2 else "None")
+        assert {k: int(v) for k, v in client.get_registered_model(name).aliases.items()} == {"champion": 12, "first": 1}
+        for number in (1, 7, 12):
+            dest = tmp_path / "check" / server.kind / str(number)
+            ok(regctl("download", f"models:/{name}/{number}", dest, store=server.url, env=env))
+            got = files_of(dest)
+            got.pop("registered_model_meta")
+            assert got == files_of(sources[number])
+        again = regctl("push", name, "--from", store, "--to", server.url, "--jobs", "4", env=env)
+        assert "0 version(s) copied, 10 already there" in ok(again) + again.stderr
+
+
+@pytest.mark.server
+def test_push_with_jobs_has_at_most_n_uploads_in_flight(sqlite_server, tmp_path):
+    """A proxy counts the artifact uploads under way at once: never more than --jobs, and more than one."""
+    import threading
+    import time
+
+    from proxy import FORWARD, FaultProxy
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0, "uploads": 0}
+
+    def hook(method, path, body):
+        if method == "PUT" and "/mlflow-artifacts/artifacts/" in path:
+            with lock:
+                state["now"] += 1
+                state["uploads"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.2)  # long enough for the others to arrive
+            with lock:
+                state["now"] -= 1
+        return FORWARD
+
+    proxy = FaultProxy(sqlite_server.url, hook)
+    try:
+        name = f"inflight-{uuid.uuid4().hex[:8]}"
+        store, _ = numbered_source(tmp_path, name, 8)
+        env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+        ok(regctl("push", name, "--to", proxy.url, "--jobs", "3", store=store, env=env))
+    finally:
+        proxy.close()
+    assert state["uploads"] == 8 * 3  # two files and the manifest per version
+    assert 2 <= state["most"] <= 3, state
+    versions = sqlite_server.client().search_model_versions(f"name = '{name}'")
+    assert sorted((int(v.version), v.tags["n"]) for v in versions) == [(n, str(n)) for n in range(1, 9)]
+
+
+@pytest.mark.parametrize("args, env, needle", [
+    (["--jobs", "0"], {}, "'--jobs'"),
+    (["-j", "65"], {}, "'--jobs'"),
+    (["--jobs", "four"], {}, "'--jobs'"),
+    ([], {"REGCTL_PUSH_JOBS": "0"}, "REGCTL_PUSH_JOBS='0'"),
+    ([], {"REGCTL_PUSH_JOBS": "many"}, "REGCTL_PUSH_JOBS='many'"),
+])
+def test_push_refuses_a_bad_number_of_jobs(tmp_path, args, env, needle):
+    source, names = build_source(tmp_path, "jobs")
+    target = existing_target(tmp_path)
+    before = snapshot(target)
+    one_line_failure(regctl("push", "--to", target, *args, store=source, env=env), 2, needle)
+    assert snapshot(target) == before
+
+
+def test_push_with_one_job_or_many_copies_alike_between_local_stores(tmp_path):
+    """Local stores move one version at a time whatever --jobs says: the same copy either way."""
+    source, names = build_source(tmp_path, "local-jobs")
+    copies = []
+    for jobs, env in (("1", {}), (None, {"REGCTL_PUSH_JOBS": "8"})):
+        target = tmp_path / f"target-{jobs}" / "mlruns"
+        ok(regctl("push", "--to", target, *(["--jobs", jobs] if jobs else []), store=source, env=env))
+        copies.append([kept(v) for name in (names["a"], names["b"]) for v in versions_json(target, name)])
+    assert copies[0] == copies[1]

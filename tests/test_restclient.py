@@ -32,7 +32,8 @@ class Scripted:
     """A local HTTP server answering from a script: each request pops the next answer.
 
     An answer is ``(status, json body)``, ``(status, bytes, headers)``, ``"drop"`` (close the
-    connection without answering) or ``("sleep", seconds)``. Requests are recorded."""
+    connection without answering), ``("sleep", seconds)`` or ``("then-close", answer)`` (answer,
+    then close the kept-alive connection without saying so). Requests are recorded."""
 
     def __init__(self, answers=(), tls=None):
         self.answers = list(answers)
@@ -58,6 +59,9 @@ class Scripted:
                 if isinstance(answer, tuple) and answer[0] == "sleep":
                     time.sleep(answer[1])
                     answer = EMPTY
+                if isinstance(answer, tuple) and answer[0] == "then-close":  # as a keep-alive timeout does
+                    self.close_connection = True
+                    answer = answer[1]
                 status, payload, *rest = answer
                 headers = rest[0] if rest else {}
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -470,3 +474,14 @@ def test_a_search_over_hundreds_of_models_reads_their_aliases_from_model_pages(s
     found = Registry(server.url).search_versions(max_results=1000)
     assert [(v.name, v.aliases) for v in found] == [("p", ("c",)), ("q", ())]
     assert [r["path"].split("?")[0].rsplit("/", 1)[-1] for r in server.requests] == ["search", "get", "get"]
+
+
+def test_a_change_is_never_sent_on_a_connection_the_server_closed_while_idle(scripted):
+    """A server that closes idle kept-alive connections (uvicorn after 5 s): the next POST goes on a
+    new connection and is made, instead of being lost on the closed one (whether made: unknown)."""
+    server = scripted([("then-close", EMPTY), (200, {"registered_model": {"name": "m"}})])
+    transport = Transport(server.url, FAST)
+    assert transport.request("GET", SEARCH).status == 200
+    time.sleep(0.3)  # the server's end of the connection is closed meanwhile
+    made = transport.request("POST", "/api/2.0/mlflow/registered-models/create", json_body={"name": "m"})
+    assert made.status == 200 and [r["method"] for r in server.requests] == ["GET", "POST"]

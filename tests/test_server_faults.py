@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from conftest import model_source, regctl
+from conftest import model_source, ok, regctl
 from proxy import FORWARD, FORWARD_THEN_504, FORWARD_THEN_DROP, REFUSE_503, FaultProxy
 
 pytestmark = pytest.mark.server
@@ -139,3 +139,46 @@ def test_doctor_reports_an_operation_id_a_register_left(sqlite_server, name, tmp
     assert regctl("tag", name, "--version", "1", "--delete", "regctl.operation", store=sqlite_server.url, env=env).returncode == 0
     again = json.loads(regctl("doctor", "--json", store=sqlite_server.url, env=env).stdout)
     assert not [p for p in again["problems"] if p["model"] == name]
+
+
+def test_a_parallel_push_whose_uploads_fail_midway_converges_on_rerun(sqlite_server, through, name, tmp_path):
+    """push --jobs 4 through a gateway that answers 504 to an upload of version 6's files and drops
+    the answer to the 3rd version's creation (no retries): the lost answer is looked up by its
+    operation id; the failed upload ends the push with one line, versions 1 to 5 registered under
+    their own numbers; once the gateway is mended, the same push again copies the rest: every version
+    once, numbered as in the source."""
+    from test_push import numbered_source
+
+    counts = {"create": 0}
+    failing = [True]
+
+    def hook(method, path, body):
+        if not failing:
+            return FORWARD
+        if method == "PUT":
+            return FORWARD_THEN_504 if f"# {name}-6\n".encode() in body else FORWARD
+        if "model-versions/create" in path:
+            counts["create"] += 1
+            return FORWARD_THEN_DROP if counts["create"] == 3 else FORWARD
+        return FORWARD
+
+    proxy = through(hook)
+    store, _ = numbered_source(tmp_path, name, 10)
+    env = {"XDG_STATE_HOME": str(tmp_path / "s"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    client = sqlite_server.client()
+    before = {m.model_id for m in client.search_logged_models(experiment_ids=["0"])}
+    failed = regctl("push", name, "--to", proxy.url, "--jobs", "4", store=store, env=env)
+    assert failed.returncode != 0 and failed.stderr.count("\n") == 1 and "504" in failed.stderr, failed
+    made = {int(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
+    assert sorted(made) == [1, 2, 3, 4, 5]
+    assert all(v.tags["n"] == str(n) and "regctl.operation" not in v.tags for n, v in made.items())
+    # the uploads made ahead for versions 7 and on are deleted again; version 6's is marked failed
+    left = [m for m in client.search_logged_models(experiment_ids=["0"]) if m.model_id not in before]
+    assert sorted(m.model_id for m in left if "FAILED" not in str(m.status)) == sorted(
+        v.source.split("/")[1] for v in made.values())
+    failing.clear()  # the gateway is mended
+    again = regctl("push", name, "--to", proxy.url, "--jobs", "4", store=store, env=env)
+    assert "5 version(s) copied, 5 already there" in ok(again) + again.stderr
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert sorted((int(v.version), v.tags["n"]) for v in versions) == [(n, str(n)) for n in range(1, 11)]
+    assert {k: int(v) for k, v in client.get_registered_model(name).aliases.items()} == {"champion": 10, "first": 1}

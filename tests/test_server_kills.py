@@ -22,7 +22,8 @@ ROUNDS = 4
 def _killed(args, url, tmp_path, after: float) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REGCTL_", "MLFLOW_"))}
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
-    process = subprocess.Popen([sys.executable, "-m", "regctl", "--store", url, *args], env=env,
+    store = ["--store", url] if url is not None else []
+    process = subprocess.Popen([sys.executable, "-m", "regctl", *store, *args], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:
         process.wait(timeout=after)
@@ -66,3 +67,25 @@ def test_killed_register_alias_set_and_gc_leave_the_old_or_the_new_state(sqlite_
     highest = max(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
     done = regctl("register", source, "--name", name, store=sqlite_server.url, env=env)
     assert done.returncode == 0 and int(done.stdout) == highest + 1, done.stderr
+
+
+def test_a_parallel_push_killed_at_random_moments_converges_on_rerun(sqlite_server, tmp_path):
+    """push --jobs 4 from a file store, killed (SIGKILL) twice mid-way, then run to its end: every
+    version is on the server once, under its own number, and the aliases are set."""
+    from test_push import numbered_source
+
+    client = sqlite_server.client()
+    name = f"killpush-{uuid.uuid4().hex[:10]}"
+    store, _ = numbered_source(tmp_path, name, 10)
+    rng = random.Random(os.environ.get("REGCTL_TEST_SEED", "push-kills"))
+    for _ in range(2):
+        _killed(["--store", str(store), "push", name, "--to", sqlite_server.url, "--jobs", "4"], None, tmp_path,
+                rng.uniform(0.5, 3.0))
+        made = _live(client, name) if any(m.name == name for m in client.search_registered_models()) else []
+        assert made == list(range(1, len(made) + 1)), made  # a prefix, never a version twice
+    done = regctl("push", name, "--to", sqlite_server.url, "--jobs", "4", store=store,
+                  env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert done.returncode == 0, done.stderr
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert sorted((int(v.version), v.tags["n"]) for v in versions) == [(n, str(n)) for n in range(1, 11)]
+    assert {k: int(v) for k, v in client.get_registered_model(name).aliases.items()} == {"champion": 10, "first": 1}

@@ -280,6 +280,14 @@ COMMANDS = {'': {'subcommands': {'register': 'Register SOURCE as a new version o
                       '--yes': (None,
                                 'Proceed without asking. Without it, a terminal is shown the plan and asked '
                                 'to confirm (y/N); a script (standard input not a terminal) proceeds.'),
+                      '-j': ('value',
+                             'Versions whose files move at once to or from a server (default: '
+                             'REGCTL_PUSH_JOBS, else 4); versions are still registered one at a time, in '
+                             'order. 1: one version at a time.'),
+                      '--jobs': ('value',
+                                 'Versions whose files move at once to or from a server (default: '
+                                 'REGCTL_PUSH_JOBS, else 4); versions are still registered one at a time, in '
+                                 'order. 1: one version at a time.'),
                       '--json': (None, "Print JSON, with MLflow's field names."),
                       '-h': (None, 'Show this message and exit.'),
                       '--help': (None, 'Show this message and exit.')},

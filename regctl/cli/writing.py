@@ -287,6 +287,10 @@ def push(
         "--move-aliases", help="Move aliases the target has that point elsewhere (without it, such a push "
                                "copies nothing and exits 3, naming them).")] = False,
     yes: YesOption = False,
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", "-j", metavar="N", min=1, max=64,
+        help="Versions whose files move at once to or from a server (default: REGCTL_PUSH_JOBS, else 4); "
+             "versions are still registered one at a time, in order. 1: one version at a time.")] = None,
     json: JsonOnlyOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
@@ -298,7 +302,7 @@ def push(
                  if copies or aliases else None)
     with progressbar.progress(None, "pushing") as update:
         report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update,
-                             move_aliases=move_aliases)
+                             move_aliases=move_aliases, jobs=jobs)
     State.changed = not dry_run
     if json:
         render.print_json(report.to_json())

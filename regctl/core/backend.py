@@ -175,3 +175,17 @@ class ArtifactTransfer(Protocol):
 
     def check_import(self):
         """Fail as ``importing`` would for what can be known before copying (a symbolic link leading out)."""
+
+    #: True when the backend's reads and transfers may run on several threads at once (a server:
+    #: a connection per thread); push then moves several versions' files at a time.
+    parallel: bool
+
+    def halt_parallel(self) -> None:
+        """End the other threads' requests under way and refuse their next ones (the command is ending)."""
+
+    def end_parallel(self) -> None:
+        """The other threads are done: release what they held (their connections)."""
+
+    def register_uploaded(self, name: str, upload: tuple, *, description: Optional[str], tags: dict,
+                          run_link: Optional[str] = None) -> int:
+        """Register, as the next version of an existing model, files ``upload_model`` stored; its number."""

@@ -182,12 +182,13 @@ class RestArtifacts(RestReads):
         except (NotFound, OSError, Unreadable):
             return None
 
-    def _record_manifest(self, location: str, entries: dict) -> None:
-        """Upload the manifest beside the files, unless one is there already (the first registration's wins)."""
+    def _record_manifest(self, location: str, entries: dict, *, new: bool = False) -> None:
+        """Upload the manifest beside the files, unless one is there already (the first registration's
+        wins); ``new``: there is none (the files were just uploaded, or it was just looked for)."""
         from regctl.core import digest
 
         proxied = self._proxy_path(location)
-        if proxied is None or self._recorded_manifest(location) is not None:
+        if proxied is None or not new and self._recorded_manifest(location) is not None:
             return
         data = {"algorithm": digest.ALGORITHM, "digest": digest.digest_of(entries),
                 "files": dict(sorted(entries.items()))}
@@ -266,7 +267,7 @@ class RestArtifacts(RestReads):
                 if path.is_symlink() or not path.is_file():
                     continue
                 self._put(f"{proxied}/{relative}", local=str(path))
-            self._record_manifest(location, entries)
+            self._record_manifest(location, entries, new=True)
             self.call("PATCH", f"/logged-models/{model_id}", {"model_id": model_id, "status": "LOGGED_MODEL_READY"})
         except BaseException:
             try:

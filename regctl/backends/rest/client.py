@@ -36,6 +36,7 @@ import os
 import random
 import socket
 import ssl
+import threading
 import time
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import quote, unquote, urlencode
@@ -131,7 +132,11 @@ class Transport:
         if self._proxy is not None and self._proxy[2] and self.scheme == "http":
             # a plain-HTTP proxy reads each request itself (an https:// server's goes in the CONNECT)
             self.headers["Proxy-Authorization"] = self._proxy[2]
-        self._conn = None
+        # one kept-alive connection per thread: push moves files on several threads at once
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: dict = {}  # thread id -> its connection, for halt_others and close_others
+        self._halted_by: Optional[int] = None
 
     # ------------------------------------------------------------- connection
 
@@ -168,6 +173,10 @@ class Transport:
         auth = _basic(unquote(proxy.username), unquote(proxy.password or "")) if proxy.username else None
         return proxy.hostname, proxy.port or (443 if proxy.scheme == "https" else 80), auth
 
+    @property
+    def _conn(self):
+        return getattr(self._local, "conn", None)
+
     def _connection(self):
         if self._conn is not None:
             return self._conn
@@ -187,13 +196,54 @@ class Transport:
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        self._conn = conn
+        self._local.conn = conn
+        with self._lock:
+            stale = self._open.pop(threading.get_ident(), None)  # a thread id is reused once its thread ended
+            self._open[threading.get_ident()] = conn
+        if stale is not None:
+            stale.close()
         return conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close this thread's connection (the next request opens another)."""
+        conn = self._conn
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                if self._open.get(threading.get_ident()) is conn:
+                    del self._open[threading.get_ident()]
+            conn.close()
+
+    def halt_others(self) -> None:
+        """End the requests other threads have under way (their connections are shut) and refuse
+        their next ones until ``close_others``: a command that is ending (an error, Ctrl-C) does not
+        wait for its helper threads' transfers, nor let them retry."""
+        me = threading.get_ident()
+        self._halted_by = me
+        with self._lock:
+            others = [conn for ident, conn in self._open.items() if ident != me]
+        for conn in others:
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close_others(self) -> None:
+        """Close the connections of the other threads, which are done with them; requests are allowed again."""
+        me = threading.get_ident()
+        with self._lock:
+            others = [ident for ident in self._open if ident != me]
+            closing = [self._open.pop(ident) for ident in others]
+        for conn in closing:
+            conn.close()
+        self._halted_by = None
+
+    def _check_halted(self) -> None:
+        halted = self._halted_by
+        if halted is not None and halted != threading.get_ident():
+            raise StoreError(f"a request to {self.url} was stopped: the command is ending")
 
     def target(self, path: str, params: Optional[Mapping] = None) -> str:
         """The request target for an API path (``/api/2.0/...``), with the URL's own path prefix."""
@@ -230,9 +280,11 @@ class Transport:
         failures = 0
         started = time.monotonic()
         while True:
+            self._check_halted()
             try:
                 return self._once(method, target, body, file_path, send_headers, sink)
             except _Retryable as retry:
+                self._check_halted()
                 if not idempotent and (retry.sent or retry.stale or (retry.status or 0) >= 500):
                     raise Unconfirmed(retry.error) from None
                 if retry.stale:  # a kept-alive connection the server had closed: not a failure
@@ -260,6 +312,8 @@ class Transport:
         return max(0.0, min(MAX_BACKOFF, delay))
 
     def _once(self, method, target, body, file_path, headers, sink) -> Response:
+        if self._conn is not None and _dropped(self._conn):
+            self.close()  # closed by the server while idle (a keep-alive timeout): never send on it
         reused = self._conn is not None
         try:
             conn = self._connection()
@@ -338,6 +392,25 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error, self.sent, self.delay, self.stale, self.status = error, sent, delay, stale, status
         self.unreachable = unreachable  # refused or not resolved: nothing listens there
+
+
+def _dropped(conn) -> bool:
+    """Whether a kept-alive connection was closed by the server: an idle socket with something to
+    read has its end-of-file (or bytes no request asked for). A request that changes something sent
+    on it would be lost with no way to tell whether it was made."""
+    import select
+
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:

@@ -129,9 +129,18 @@ class RestConnection:
     """The server's REST API as entities: requests, pages, one model, version or alias, the local journal."""
 
     name_bytes_limit = None  # the database's own columns decide, as for MLflow's SQL store
+    parallel = True  # requests may be made from several threads at once (a connection each)
 
     def exists(self) -> bool:
         return True  # a server is there or unreachable, and every request says which
+
+    def halt_parallel(self) -> None:
+        """End the other threads' requests under way and refuse their next ones (a command ending)."""
+        self.http.halt_others()
+
+    def end_parallel(self) -> None:
+        """The other threads are done: their connections are closed."""
+        self.http.close_others()
 
     def __init__(self, url: str, environ: Mapping[str, str] = os.environ,
                  notify: Optional[Callable[[str], None]] = None, *, dry_run: bool = False):

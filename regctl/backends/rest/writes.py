@@ -151,18 +151,10 @@ class RestWrites(RestArtifacts):
         created = self._ensure_model(name)
         try:
             if "upload" in origin:
-                origin["source"], origin["model_id"], entries = self.upload_model(origin["upload"])
+                origin["source"], origin["model_id"], _ = self.upload_model(origin["upload"])
                 origin["run_id"] = None
             else:
-                entries = None
-                location = origin.get("location")
-                if location and self._proxy_path(location) is not None or location and self._local_path(location):
-                    try:
-                        entries = self.remote_manifest(location)
-                    except NotFound:
-                        entries = None
-                    if entries:
-                        self._record_manifest(location, entries)
+                self._record_manifest_of(origin.get("location"))
             all_tags = dict(tags)
             body = {"name": name, "source": origin["source"],
                     "tags": [{"key": k, "value": v} for k, v in all_tags.items()]}
@@ -193,6 +185,49 @@ class RestWrites(RestArtifacts):
         data = dict(data, tags=[t for t in data.get("tags") or () if t.get("key") != OPERATION_TAG])
         model = self._model(name)
         return version_of(data, aliases_of(model), storage_location=self._download_uri(name, number))
+
+    def _record_manifest_of(self, location: Optional[str]) -> None:
+        """Record the manifest of files registered where they are, unless one is there already
+        (the first registration's wins: then the files are not read at all)."""
+        if not location or self._proxy_path(location) is None and not self._local_path(location):
+            return
+        if self._recorded_manifest(location) is not None:
+            return
+        try:
+            entries = self.remote_manifest(location)
+        except NotFound:
+            return
+        if entries:
+            self._record_manifest(location, entries, new=True)
+
+    def register_uploaded(self, name: str, upload: tuple, *, description: Optional[str], tags: dict,
+                          run_link: Optional[str] = None) -> int:
+        """Register files ``upload_model`` stored (its ``(source, model id, manifest)``) as the next
+        version of the existing model ``name``: the numbering request alone, with its operation id
+        (push, which has checked the values, and creates a model through ``register``); its number."""
+        source, model_id, _ = upload
+        body = {"name": name, "source": source, "model_id": model_id,
+                "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+        for key, value in (("description", description), ("run_link", run_link)):
+            if value is not None:
+                body[key] = value
+        data = self._create_version(name, body)
+        number = int(data["version"])
+        self._record("version.create", name, number, None, source)
+        try:
+            self._await_ready(name, number, data)
+        finally:
+            self._end_operation(name, number)
+        return number
+
+    def discard_upload(self, upload: tuple) -> None:
+        """Delete a logged model ``upload_model`` made that no version was registered from (push's
+        uploads made ahead of a failure)."""
+        model_id = upload[1]
+        try:
+            self.call("DELETE", f"/logged-models/{model_id}", {"model_id": model_id}, idempotent=True)
+        except NotFound:
+            pass
 
     def _unregister(self, name: str, number: int, created: bool, set_here: list, alias: str,
                     exc: RegctlError) -> RegctlError:
