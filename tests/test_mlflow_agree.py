@@ -33,7 +33,24 @@ def db_with_prompt(tmp_path):
         mlflow.genai.register_prompt(name="p", template="Hello {{x}}")
     finally:
         mlflow.set_registry_uri(saved)
+    _until_unchanged(tmp_path / "mlflow.db")
     return uri, client
+
+
+def _until_unchanged(database: Path, quiet: float = 1.5, limit: float = 20) -> None:
+    """Wait until MLflow's background thread is done with the database: its file change counter
+    (bytes 24-27 of the header) stays put for ``quiet`` seconds. ``register_prompt`` returns
+    before that thread's last write, which would otherwise land inside a test's snapshot."""
+    import time
+
+    deadline, last, since = time.monotonic() + limit, None, time.monotonic()
+    while time.monotonic() < deadline:
+        counter = database.read_bytes()[24:28]
+        if counter != last:
+            last, since = counter, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
 
 
 def _regctl_versions(uri, text):
@@ -219,8 +236,9 @@ def test_uri_spellings_mlflow_accepts_are_read_as_mlflow_reads_them(any_store, t
             assert json.loads(result.stdout)["source"] == recorded, path
     for index, spelling in enumerate(MODEL_SPELLINGS):
         source = spelling.format(m=model)
-        theirs = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / f"model-{index}"),
-                                                          tracking_uri=uri, registry_uri=uri))
+        with tracking_at(mlflow, uri):  # a models:/ download asks the registry MLflow's globals name
+            theirs = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path / f"model-{index}"),
+                                                              tracking_uri=uri, registry_uri=uri))
         assert _files(theirs) == {**expected, "registered_model_meta": _files(theirs)["registered_model_meta"]}
         assert any_store.ok("resolve", source) == plain, source
         any_store.ok("download", source, tmp_path / f"ours-model-{index}")

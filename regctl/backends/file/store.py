@@ -167,6 +167,8 @@ class Store:
         if not self.inside(directory).is_dir():
             return found
         def fail(exc: OSError):
+            if isinstance(exc, FileNotFoundError):
+                return  # removed by a writer (a delete, a rename) since it was seen: not there
             raise StoreError(f"cannot read {exc.filename or directory}: {os_reason(exc)}")
 
         try:
