@@ -312,6 +312,7 @@ class Bench:
                    f"Python {sys.version.split()[0]}. prev = {self._prev_rev()}. Medians of {self.args.runs} "
                    "interleaved rounds (min-max in brackets); ratios are of medians.")
         out.append("")
+        out += self.targets()
         groups = {}
         for group, label, samples in self.rows:
             groups.setdefault(group, []).append((label, samples))
@@ -356,6 +357,48 @@ class Bench:
             out.append("")
         out.append(END)
         return "\n".join(out)
+
+    def targets(self) -> list:
+        """The performance targets this run can judge, each met or not with its figure."""
+        rows = {(group, label): samples for group, label, samples in self.rows}
+        judged = []
+
+        def judge(what, value, limit, shown):
+            if value == value:  # not NaN: the case ran
+                judged.append((what, shown, "met" if value <= limit else "not met"))
+
+        def wall(label, variant="now"):
+            return _med(rows.get(("listings", label), {}).get(variant, []), 0) * 1000
+
+        judge("`versions X`, 1 x 10,000: at most 500 ms", wall("deep (1x10000) `versions X`"), 500,
+              f"{wall('deep (1x10000) `versions X`'):.0f} ms")
+        deep20, wide20 = wall("deep (1x10000) `versions X --limit 20`"), wall("wide (1000x50) `versions X --limit 20`")
+        judge("`versions X --limit 20` flat in model size (10,000 vs 50 versions, within 1.2x)",
+              deep20 / wide20, 1.2, f"{deep20:.0f} vs {wide20:.0f} ms")
+        judge("`models`, 1,000 x 50: at most 250 ms", wall("wide (1000x50) `models`"), 250,
+              f"{wall('wide (1000x50) `models`'):.0f} ms")
+        search, five = wall("five (5x10000) `search --max-results 50000`"), wall("five (5x10000) `versions X`")
+        judge("`search` over 50,000 versions within 2x of `versions` over the same files (5 x `versions X`)",
+              search / (5 * five), 2, f"{search:.0f} ms vs 5 x {five:.0f} ms = {search / (5 * five):.2f}x")
+        peaks = [(label, _peak(s["now"])) for (group, label), s in rows.items() if group in ("memory", "journal")]
+        if peaks:
+            label, worst = max(peaks, key=lambda item: item[1])
+            judge("peak RSS of every command, 1 x 10,000 and a 200 MB journal: at most 64 MiB", worst, 64,
+                  f"largest {worst:.1f} MiB ({label})")
+        for (group, label), s in rows.items():
+            if group != "startup":
+                continue
+            now, prev, bare = (_med(s.get(k, []), 1) for k in ("now", "prev", "python"))
+            judge(f"{label}: CPU at most the previous release's", now / prev, 1.0,
+                  f"{now * 1000:.1f} vs {prev * 1000:.1f} ms ({now / prev:.2f}x)")
+            if label.startswith(("`alias set", "`register")):
+                judge(f"{label}: CPU at most 5x a bare interpreter", now / bare, 5, f"{now / bare:.2f}x")
+            if label.startswith(("`resolve", "`__complete")):
+                judge(f"{label}: CPU at most 1.3x a bare interpreter", now / bare, 1.3, f"{now / bare:.2f}x")
+        if not judged:
+            return []
+        return (["### Targets", "", "| target | figure | |", "|---|---|---|"]
+                + [f"| {what} | {shown} | {verdict} |" for what, shown, verdict in judged] + [""])
 
     def _prev_rev(self):
         done = subprocess.run(["git", "-C", str(self.prev), "rev-parse", "--short", "HEAD"], capture_output=True,

@@ -8,33 +8,35 @@ from regctl.cli.render import GAP, Col, _cell, _console, _isatty, _plain, emit, 
 from regctl.cli.report import visible
 
 
-def models(views, fmt: str = "table", wide: bool = False) -> None:
+def models(models, fmt: str = "table", wide: bool = False) -> None:
+    """``RegisteredModel`` results as a table, TSV or CSV."""
     emit(
         [Col("NAME", "id", 100), Col("LATEST", "id", 90), Col("ALIASES", "list", 80), Col("TAGS", "list", 40, 16),
          Col("UPDATED", "id", 50), Col("DESCRIPTION", "text", 30, 16)],
         [
-            [v["name"], v["latest_version"], [f"{a}->{n}" for a, n in v["aliases"].items()],
-             _tag_items(v["tags"]), timestamp(v["last_updated_timestamp"]), v["description"]]
-            for v in views
+            [m.name, m.latest_version, [f"{a}->{n}" for a, n in m.aliases.items()],
+             _tag_items(m.tags), timestamp(m.last_updated_timestamp), m.description]
+            for m in models
         ],
         fmt, wide=wide,
     )
 
 
-def versions(views, fmt: str = "table", wide: bool = False) -> None:
+def versions(versions, fmt: str = "table", wide: bool = False) -> None:
+    """``ModelVersion`` results as a table, TSV or CSV."""
     emit(
         [Col("VERSION", "id", 100), Col("STAGE", "id", 90), Col("ALIASES", "list", 80), Col("CREATED", "id", 50),
          Col("RUN ID", "id", 60), Col("SOURCE", "text", 30, 24), Col("STATUS", "id", 20), Col("TAGS", "list", 40, 16)],
         [
-            [v["version"], stage(v["current_stage"], fmt), list(v["aliases"]), timestamp(v["creation_timestamp"]),
-             v["run_id"] or "", v["source"], v["status"], _tag_items(v["tags"])]
-            for v in views
+            [v.version, stage(v.current_stage, fmt), list(v.aliases), timestamp(v.creation_timestamp),
+             v.run_id or "", v.source, v.status, _tag_items(v.tags)]
+            for v in versions
         ],
         fmt, wide=wide,
     )
 
 
-def _tag_items(tags: dict) -> list:
+def _tag_items(tags) -> list:
     return [f"{k}={v}" for k, v in sorted(tags.items())]
 
 
@@ -139,16 +141,15 @@ def _doctor_place(found: dict) -> str:
     return found["path"] if not model or model in found["path"] else f"{found['path']} (model {model})"
 
 
-def search_versions(views, fmt: str = "table", wide: bool = False) -> None:
+def search_versions(versions, fmt: str = "table", wide: bool = False) -> None:
     """Versions of several models: the version table with the model's name first."""
     emit(
         [Col("NAME", "id", 100), Col("VERSION", "id", 95), Col("STAGE", "id", 90), Col("ALIASES", "list", 80),
          Col("UPDATED", "id", 50), Col("SOURCE", "text", 30, 24), Col("TAGS", "list", 40, 16)],
         [
-            [v["name"], v["version"], stage(v["current_stage"], fmt), list(v["aliases"]),
-             timestamp(v["last_updated_timestamp"]),
-             v["source"], _tag_items(v["tags"])]
-            for v in views
+            [v.name, v.version, stage(v.current_stage, fmt), list(v.aliases), timestamp(v.last_updated_timestamp),
+             v.source, _tag_items(v.tags)]
+            for v in versions
         ],
         fmt, wide=wide,
     )

@@ -84,7 +84,7 @@ def _ending_signals_interrupt() -> dict:
     """SIGTERM (a CI cancel, ``timeout``) and SIGHUP (a closed terminal) interrupt the command as
     Ctrl-C does, so the clean-up that runs on Ctrl-C (scratch directories, a half-made
     registration) runs for them too. A signal the caller ignores (``nohup``) stays ignored."""
-    import signal
+    import _signal as signal  # the module ``signal`` wraps: the same calls, without building its enums
 
     _received.clear()
     previous = {}
@@ -108,7 +108,7 @@ def _ending_signals_interrupt() -> dict:
 
 def _restore(previous: dict) -> None:
     """The handlers as they were before the command (the Python API's callers keep theirs)."""
-    import signal
+    import _signal as signal
 
     for number, handler in previous.items():
         try:

@@ -54,11 +54,10 @@ def versions(
 
 
 def _show_listing(listing, fmt: str, wide: bool, show_table, empty: str) -> None:
-    views = listing.to_json()
     if fmt == "json":
-        render.print_json(views)
-    elif views:
-        show_table(views, fmt, wide)
+        render.print_json(listing.to_json())
+    elif len(listing):
+        show_table(listing.items, fmt, wide)
     elif not listing.damage():
         render.info(empty)
     damage = listing.damage()

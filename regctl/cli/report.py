@@ -9,7 +9,8 @@ from regctl.core.locations import redact_credentials
 
 # C0 and C1 controls but tab and newline, DEL, and the bidi overrides: written as escapes, so that a
 # terminal shows them instead of obeying them (a server's message, a path, a tag value)
-_ESCAPES = {c: chr(c).encode("unicode_escape").decode("ascii")
+# (what Python's unicode_escape codec writes, without loading the codec at start-up)
+_ESCAPES = {c: "\\r" if c == 0x0d else f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
             for c in [*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0), *range(0x202a, 0x202f),
                       *range(0x2066, 0x206a)]}
 

@@ -12,7 +12,7 @@ here, from the model's tags: ``refuse`` is called wherever a backend looks a
 model up by name, and ``refuse_registration`` where it registers into one.
 """
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from regctl.core.errors import Conflict, NotFound
 from regctl.core.names import show

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 
 from regctl.core.errors import Conflict, InvalidInput, NotFound, RemoteArtifacts
 from regctl.core.names import show
-from regctl.core.suggest import did_you_mean
 
 
 class ModelNotFound(NotFound):
@@ -136,6 +135,8 @@ def rollback_target(name: str, alias: str, last: tuple | None, current, journal_
 def with_suggestion(error: NotFound, model_names: Callable[[], Iterable[str]],
                     aliases: Callable[[str], Iterable[str]]) -> NotFound:
     """``error`` with a "did you mean" added when it is a missing model or alias without one."""
+    from regctl.core.suggest import did_you_mean  # loaded by the errors that suggest
+
     try:
         if isinstance(error, ModelNotFound) and not error.suggested:
             hint = did_you_mean(error.name, list(model_names()))
