@@ -7,7 +7,7 @@ from typing import Optional
 
 from regctl.backends.file import layout, tracking
 from regctl.backends.file.resolve import find_version, resolve_version
-from regctl.backends.file.store import Store
+from regctl.backends.file.store import Store, plain_dir
 from regctl.backends.file.views import model_view, version_view
 from regctl.core import uris
 from regctl.core.errors import InvalidInput, NotFound, StoreError
@@ -50,11 +50,11 @@ def list_versions(store: Store, name: str, *, include_deleted: bool = False, lim
         store.read_model_meta(name)
     aliases = store.read_aliases(name)
     versions: list = []
-    for number, plain in store.version_entries(name):
+    for number, entry in store.version_entries(name):
         if limit is not None and len(versions) >= limit:
             break
         try:
-            meta = store.read_version_meta(name, number, plain=plain)
+            meta = store.read_version_meta(name, number, plain=plain_dir(entry))
             if meta is None:
                 continue  # removed by a writer since the directory was listed
             if include_deleted or meta.get("current_stage") != DELETED_STAGE:

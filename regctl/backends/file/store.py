@@ -248,11 +248,11 @@ class Store:
 
     def version_numbers(self, name: str) -> list:
         """Version numbers from ``version-<N>`` directory names, highest first."""
-        return [number for number, _plain in self.version_entries(name)]
+        return [number for number, _entry in self.version_entries(name)]
 
     def version_entries(self, name: str) -> list:
-        """``(number, plain)`` of each ``version-<N>`` entry, highest first; ``plain`` when the entry
-        is a directory and no symbolic link (known from the listing itself, without a stat)."""
+        """``(number, entry)`` of each ``version-<N>`` directory entry, highest first; ``plain_dir(entry)``
+        says whether it is a directory and no symbolic link (asked only of the entries read)."""
         directory = self.inside(layout.model_dir(self.root, name))
         try:
             with os.scandir(directory) as entries:
@@ -263,12 +263,12 @@ class Store:
                     if entry_name.startswith(prefix):
                         digits = entry_name[start:]
                         if digits.isascii() and digits.isdigit():
-                            found.append((int(digits), _plain_dir(entry)))
+                            found.append((int(digits), entry))
         except FileNotFoundError:
             raise model_not_found(self, name) from None
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
-        found.sort(reverse=True)
+        found.sort(key=_number, reverse=True)
         return found
 
     def read_version_meta(self, name: str, version: int, *, plain: bool = False):
@@ -290,8 +290,8 @@ class Store:
     def version_metas(self, name: str):
         """``(number, meta)`` of each version, highest first; a version a writer removed (a delete, a
         rename) since the directory was listed is not there."""
-        for number, plain in self.version_entries(name):
-            meta = self.read_version_meta(name, number, plain=plain)
+        for number, entry in self.version_entries(name):
+            meta = self.read_version_meta(name, number, plain=plain_dir(entry))
             if meta is not None:
                 yield number, meta
 
@@ -342,7 +342,12 @@ def _versions_prefix(root: Path, name: str) -> str:
     return os.path.join(root, layout.MODELS_DIR, name, layout.VERSION_PREFIX)
 
 
-def _plain_dir(entry: os.DirEntry) -> bool:
+def _number(pair: tuple) -> int:
+    return pair[0]
+
+
+def plain_dir(entry: os.DirEntry) -> bool:
+    """Whether a listed entry is a directory and no symbolic link (from the listing itself, no stat)."""
     try:
         return entry.is_dir(follow_symlinks=False)
     except OSError:
