@@ -165,7 +165,10 @@ def _plain(value) -> str:
 
 def tsv_field(value) -> str:
     r"""One TSV field: backslash, tab, newline and carriage return written as \\ \t \n \r."""
-    text = _plain(value)
+    kind = type(value)
+    if kind is int:
+        return str(value)  # (a listing writes hundreds of thousands of fields: the common kinds first)
+    text = value if kind is str else _plain(value)
     if text.isascii() and text.isprintable() and "\\" not in text:
         return text  # nothing to escape (most fields)
     text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
