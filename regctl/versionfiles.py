@@ -147,5 +147,6 @@ def copied_directory(source: str):
                            "sources are in the store already")
     local = location_to_path(source)
     if not local.is_dir():
-        raise InvalidInput(f"cannot copy {show(source)}: no such directory")
+        reason = "not a directory" if local.exists() else "no such directory"
+        raise InvalidInput(f"cannot copy {show(source)}: {reason}")
     return local

@@ -89,6 +89,8 @@ def test_register_copy_takes_only_a_local_directory(any_store):
     assert "--copy takes a local directory" in line
     line = any_store.fails(2, "register", any_store.tmp_path / "nothing-here", "--name", any_store.name, "--copy")
     assert "no such directory" in line
+    line = any_store.fails(2, "register", any_store.model_dir() / "MLmodel", "--name", any_store.name, "--copy")
+    assert "not a directory" in line
     assert any_store.run("search", "--models", "--json").stdout == before
 
 
