@@ -2,6 +2,7 @@
 worded once; a model that already exists is registered into under the name it has; each
 store's own limits are its own (a file store's names are file names, a database's are not)."""
 
+import json
 import sqlite3
 
 import pytest
@@ -125,3 +126,21 @@ def test_a_register_copy_that_fails_after_copying_leaves_the_database_as_it_was(
         connection.close()
     assert done.returncode == 4 and "could not lock the database" in done.stderr
     assert snapshot(tmp_path / "db") == before  # no regctl-artifacts/<id>
+
+
+def test_the_files_of_a_deleted_version_copied_beside_a_database_are_no_damage(tmp_path):
+    """A version registered from its copy and then deleted (MLflow's delete drops the row, gc redacts
+    the source) leaves its files as MLflow leaves a deleted version's artifacts: doctor does not call
+    them a killed push's leftover."""
+    database = copy_fixture_db("mlflow3-db", tmp_path / "db")
+    store = sqlite_uri(database)
+    before = regctl("doctor", "--json", store=store)
+    for name in ("gone", "collected"):
+        assert regctl("register", model_source(tmp_path / name), "--name", name, "--copy", store=store).returncode == 0
+    assert regctl("delete", "gone", "--yes", store=store).returncode == 0
+    assert regctl("register", model_source(tmp_path / "newer"), "--name", "collected", store=store).returncode == 0
+    assert regctl("gc", "collected", "--keep", "1", "--yes", store=store).returncode == 0
+    after = regctl("doctor", "--json", store=store)
+    assert after.returncode == before.returncode
+    assert json.loads(after.stdout)["problems"] == json.loads(before.stdout)["problems"]
+    assert len(list((tmp_path / "db" / "regctl-artifacts").iterdir())) == 2  # both copies stay

@@ -133,7 +133,26 @@ def check(backend) -> list:
                        "before it registered it (a rerun copies again)")
         found.append({"kind": TEMP if temp else UNREFERENCED, "model": None, "path": f"{DIRECTORY}/{name}",
                       "message": message, "fixable": True, "copy": copy_id})
-    return found
+    registered = _once_registered(backend, {p["copy"] for p in found if p["kind"] == UNREFERENCED})
+    return [p for p in found if p["kind"] != UNREFERENCED or p["copy"] not in registered]
+
+
+def _once_registered(backend, copy_ids: set) -> set:
+    """The copies a version was registered from, as the journal says: the files of a version deleted
+    since (MLflow's delete drops its row, and a soft-deleted version's source is redacted), which
+    stay as MLflow leaves a deleted version's artifacts; never what a killed push left."""
+    if not copy_ids:
+        return set()
+    from regctl.core import journal
+
+    named: set = set()
+    needles = {copy_id: copy_id.encode("ascii") for copy_id in copy_ids}
+    for line in journal.lines_from_end(backend.journal_path):
+        if b'"version.create"' in line:
+            named |= {copy_id for copy_id, needle in needles.items() if needle in line}
+            if len(named) == len(needles):
+                break
+    return named
 
 
 def fix(backend) -> list:
