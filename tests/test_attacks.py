@@ -789,3 +789,14 @@ def test_percent_encoded_dot_dot_does_not_leave_the_run(tmp_path, path, command)
     before = snapshot(store)
     refused(regctl(command[0], f"runs:/{run}/{path}", *command[1:], store=store), 2)
     assert snapshot(store) == before
+
+
+def test_register_copy_of_an_empty_directory_on_a_file_store(tmp_path):
+    """An empty directory registers as it does without --copy (and on SQLite); the file store's copy
+    made no artifacts/ directory, so the registration failed (exit 1) after its dry run said it would work."""
+    store = new_store(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ok(regctl("register", empty, "--name", "m", "--copy", "--dry-run", store=store))
+    assert ok(regctl("register", empty, "--name", "m", "--copy", store=store)).strip() == "2"
+    ok(regctl("verify", "models:/m/2", store=store))
