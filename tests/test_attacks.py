@@ -775,3 +775,28 @@ def test_resolve_of_a_path_outside_the_store_ending_like_a_run(tmp_path):
     experiment = next(store.glob(f"*/{run}")).parent.name
     for path in (f"/nonexistent/x/{experiment}/{run}", f"/nonexistent/x/{experiment}/{run}/artifacts/model"):
         refused(regctl("resolve", path, store=store), 1)
+
+
+@pytest.mark.parametrize("path", ["%2e%2e/meta.yaml", "a%2F..%2F..%2Fmeta.yaml",
+                                  "%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/hostname"])
+@pytest.mark.parametrize("command", [["resolve"], ["verify"], ["register", "--name", "m", "--dry-run"]])
+def test_percent_encoded_dot_dot_does_not_leave_the_run(tmp_path, path, command):
+    """A file: artifact location joined with a runs:/ path is percent-decoded: '%2e%2e' reached the run's
+    meta.yaml (and any file on the machine) through resolve, exit 0."""
+    store = copy_fixture_store("mlflow3-store", tmp_path)
+    run = "ad43392a996b41dc9d2be361bb7b42a1"
+    (store / "365814095808921414" / run / "artifacts").mkdir(exist_ok=True)
+    before = snapshot(store)
+    refused(regctl(command[0], f"runs:/{run}/{path}", *command[1:], store=store), 2)
+    assert snapshot(store) == before
+
+
+def test_register_copy_of_an_empty_directory_on_a_file_store(tmp_path):
+    """An empty directory registers as it does without --copy (and on SQLite); the file store's copy
+    made no artifacts/ directory, so the registration failed (exit 1) after its dry run said it would work."""
+    store = new_store(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ok(regctl("register", empty, "--name", "m", "--copy", "--dry-run", store=store))
+    assert ok(regctl("register", empty, "--name", "m", "--copy", store=store)).strip() == "2"
+    ok(regctl("verify", "models:/m/2", store=store))

@@ -152,6 +152,11 @@ def test_runs_uri_forms(uri, expected):
     "runs:/abc/..",           # leaves the run's artifacts
     "runs:/abc/../x",
     "runs:/abc/a/../../x",
+    "runs:/abc/%2e%2e/meta.yaml",   # percent-encoded: a file: location joined with it is decoded
+    "runs:/abc/%2E%2E/x",
+    "runs:/abc/a/%2e%2e/%2e%2e/x",
+    "runs:/abc/a%2F..%2F..%2Fx",
+    "runs:/abc/..%2Fx",
 ])
 def test_runs_uri_rejected(uri):
     with pytest.raises(InvalidInput) as info:

@@ -173,6 +173,14 @@ def parse_runs_uri(uri: str) -> RunRef:
     """Parse a ``runs:/<run_id>/<path>`` URI; the path normalized (``a/./b``, ``a//b`` and
     ``a/../a/b`` are ``a/b``), InvalidInput when it leaves the run's artifacts."""
     run_id, written = _run_parts(uri)
+    if "%" in written:  # a file: location joined with it is percent-decoded: '%2e%2e' must not leave either
+        from urllib.parse import unquote
+
+        _normalized(unquote(written), uri)
+    return RunRef(run_id, _normalized(written, uri))
+
+
+def _normalized(written: str, uri: str) -> str:
     parts: list = []
     for part in written.split("/"):
         if part == "..":
@@ -181,7 +189,7 @@ def parse_runs_uri(uri: str) -> RunRef:
             parts.pop()
         elif part not in ("", "."):
             parts.append(part)
-    return RunRef(run_id, "/".join(parts))
+    return "/".join(parts)
 
 
 def recorded_location(uri: str, ref: RunRef, location: str) -> str:

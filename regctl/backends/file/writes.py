@@ -429,7 +429,7 @@ def import_logged_model(store: Store, local, model_id: str) -> str:
     local = Path(local)
     experiment = store.root / "0"
     final = experiment / layout.MODELS_DIR / model_id
-    files: dict = {f"{layout.TAGS_DIR}": None, "params": None, "metrics": None}
+    files: dict = {f"{layout.TAGS_DIR}": None, "params": None, "metrics": None, "artifacts": None}
     for path in sorted(local.rglob("*")):
         if path.is_file():
             files[f"artifacts/{path.relative_to(local).as_posix()}"] = path
