@@ -229,11 +229,13 @@ class Registry:
                                      tags=tags, aliases=aliases, run_link=run_link)
 
     def _register_a_copy(self, source: str, name: str, **fields) -> ModelVersion:
-        """``register(copy=True)``: the directory's files copied into the store, then registered from there."""
+        """``register(copy=True)``: the directory's files, links followed, copied into the store and
+        registered from there; the copy must hash as the directory does."""
         from regctl.core import digest
-        from regctl.versionfiles import copied_directory, imported_files
+        from regctl.versionfiles import copied_directory, copyable_files, imported_files, scratch_directory, staged_copy
 
         local = copied_directory(source)
+        entries = copyable_files(source, local)  # a dangling link, a loop or a FIFO is refused, dry run or not
         if not hasattr(self.backend, "importing"):  # a server keeps what it is sent: register copies already
             return self.backend.register(source, name, **fields)
         if self.backend.dry_run:
@@ -241,11 +243,12 @@ class Registry:
             if check_import is not None:
                 check_import()  # what can be known before copying: a link leading out of the store
             return self.backend.register(source, name, **fields)
-        before = digest.digest_of(digest.manifest(local))
-        with imported_files(self, local) as uri:
-            if digest.digest_of(digest.manifest(local)) != before:
+        with scratch_directory() as scratch:
+            staged = staged_copy(local, entries, scratch)  # regular files only: the copy depends on nothing outside
+            if digest.manifest(staged) != entries:
                 raise IntegrityError(f"{show(source)} changed while it was copied; nothing was registered")
-            return self.backend.register(uri, name, **fields)
+            with imported_files(self, staged) as uri:
+                return self.backend.register(uri, name, **fields)
 
     def set_alias(self, name: str, alias: str, version: VersionArg, *,
                   expect: Optional[VersionArg] = None) -> AliasChange:

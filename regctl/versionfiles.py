@@ -150,3 +150,30 @@ def copied_directory(source: str):
         reason = "not a directory" if local.exists() else "no such directory"
         raise InvalidInput(f"cannot copy {show(source)}: {reason}")
     return local
+
+
+def copyable_files(source: str, local: Path) -> dict:
+    """The digest's view of a directory ``register --copy`` copies (links followed), refusing what
+    has no file content to copy: a dangling link, a link back up the tree, a FIFO or device."""
+    from regctl.core.errors import InvalidInput
+
+    entries = digest.manifest(local)
+    for relative, entry in sorted(entries.items()):
+        if entry == "special" or entry.startswith(("symlink:", "symlink-cycle:")):
+            what = "a FIFO or device" if entry == "special" else "a link with nothing to copy behind it"
+            raise InvalidInput(f"cannot copy {show(source)}: {relative} is {what}; --copy copies files")
+    return entries
+
+
+def staged_copy(local: Path, entries: dict, scratch: Path) -> Path:
+    """``entries``' files (links followed) copied under ``scratch`` as plain files: what goes into the store."""
+    staged = scratch / "copy"
+    staged.mkdir()
+    try:
+        for relative in entries:
+            target = staged / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local / relative, target)
+    except OSError as exc:
+        raise StoreError(f"cannot copy {exc.filename or local}: {exc.strerror or exc}") from None
+    return staged

@@ -144,3 +144,51 @@ def test_the_files_of_a_deleted_version_copied_beside_a_database_are_no_damage(t
     assert after.returncode == before.returncode
     assert json.loads(after.stdout)["problems"] == json.loads(before.stdout)["problems"]
     assert len(list((tmp_path / "db" / "regctl-artifacts").iterdir())) == 2  # both copies stay
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_register_copy_copies_what_links_point_at_so_the_version_depends_on_nothing_outside(tmp_path, kind):
+    import os
+    import shutil
+
+    outside = tmp_path / "outside"
+    (outside / "weights").mkdir(parents=True)
+    (outside / "model.pkl").write_bytes(b"pickled")
+    (outside / "weights" / "w.bin").write_bytes(b"weights")
+    source = model_source(tmp_path / "m")
+    os.symlink("../outside/model.pkl", source / "model.pkl")  # a relative link leading out of the directory
+    os.symlink(outside / "weights", source / "weights")  # a linked directory
+    store = str(tmp_path / "mlruns") if kind == "file" else sqlite_uri(copy_fixture_db("mlflow3-db", tmp_path / "db"))
+    done = regctl("register", source, "--name", "linked", "--copy", store=store)
+    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
+    shutil.rmtree(outside)
+    shutil.rmtree(source)
+    checked = regctl("verify", "models:/linked/1", "--json", store=store)
+    assert checked.returncode == 0 and json.loads(checked.stdout)["files"] == 3, checked.stderr
+    got = regctl("download", "models:/linked/1", tmp_path / "dl", store=store)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "dl" / "model.pkl").read_bytes() == b"pickled" and not (tmp_path / "dl" / "model.pkl").is_symlink()
+    assert (tmp_path / "dl" / "weights" / "w.bin").read_bytes() == b"weights"
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+@pytest.mark.parametrize("odd", ["dangling link", "loop", "fifo"])
+def test_register_copy_refuses_what_has_no_file_content_before_changing_anything(tmp_path, kind, odd):
+    import os
+
+    source = model_source(tmp_path / "m")
+    if odd == "dangling link":
+        os.symlink("../nowhere", source / "gone")
+    elif odd == "loop":
+        os.symlink(".", source / "again")
+    else:
+        os.mkfifo(source / "pipe")
+    store = str(tmp_path / "mlruns") if kind == "file" else sqlite_uri(copy_fixture_db("mlflow3-db", tmp_path / "db"))
+    regctl("register", model_source(tmp_path / "first"), "--name", "m", store=store)
+    root = tmp_path / ("mlruns" if kind == "file" else "db")
+    before = snapshot(root)
+    for dry in ([], ["--dry-run"]):
+        done = regctl("register", source, "--name", "m", "--copy", *dry, store=store)
+        assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+        assert "--copy copies files" in done.stderr
+        assert snapshot(root) == before
