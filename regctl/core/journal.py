@@ -376,12 +376,8 @@ def creations(path: Path) -> dict:
     the registrations, not with the journal."""
     found: dict = {}
     for offset, line in lines_with_offsets(path):
-        if _CREATE not in line or b'"digest": ' not in line:
-            continue
-        record = parse(line)
-        entries = record.get("entries") if record is not None and record.get("phase") == INTENT else [record]
-        for entry in entries if isinstance(entries, list) else ():
-            if isinstance(entry, dict) and entry.get("operation") == "version.create" and "digest" in entry:
+        if _CREATE in line and b'"digest": ' in line:
+            for entry in _creates(parse(line)):
                 try:
                     found[(entry.get("target"), entry.get("created"))] = offset
                 except TypeError:  # an unhashable target: not a record of any version
@@ -391,13 +387,16 @@ def creations(path: Path) -> dict:
 
 def creation_at(path: Path, offset: int, version: int, created: int) -> Optional[dict]:
     """The ``version.create`` entry of ``version`` made at ``created`` on the line at ``offset``."""
-    record = record_at(path, offset)
+    return next((entry for entry in _creates(record_at(path, offset))
+                 if entry.get("target") == version and entry.get("created") == created), None)
+
+
+def _creates(record: Optional[dict]) -> Iterator[dict]:
+    """The ``version.create`` entries holding a digest in a record: an intent's entries, or the record itself."""
     entries = record.get("entries") if record is not None and record.get("phase") == INTENT else [record]
     for entry in entries if isinstance(entries, list) else ():
-        if isinstance(entry, dict) and entry.get("operation") == "version.create" \
-                and entry.get("target") == version and entry.get("created") == created:
-            return entry
-    return None
+        if isinstance(entry, dict) and entry.get("operation") == "version.create" and "digest" in entry:
+            yield entry
 
 
 def record_at(path: Path, offset: int) -> Optional[dict]:

@@ -96,7 +96,7 @@ def journalled_digest(store, name: str, version: int) -> Optional[str]:
     path = store.journal_path()
     if created is None or not path.is_file():
         return None
-    offset = store.journal_creations(journal.creations).get((version, created))
+    offset = store.journal_creations().get((version, created))
     entry = None if offset is None else journal.creation_at(path, offset, version, created)
     if entry is None or entry.get("new") != source:
         return None

@@ -60,10 +60,12 @@ class Store:
     def journal_path(self) -> Path:
         return self.inside(layout.journal_path(self.root))
 
-    def journal_creations(self, index) -> dict:
-        """``index(journal path)`` (the journal's ``version.create`` offsets), built once per command."""
+    def journal_creations(self) -> dict:
+        """The journal's ``version.create`` offsets (``journal.creations``), read once per command."""
         if self._creations is None:
-            self._creations = index(self.journal_path())
+            from regctl.core import journal
+
+            self._creations = journal.creations(self.journal_path())
         return self._creations
 
     def inside(self, path: Path) -> Path:
