@@ -390,6 +390,58 @@ def completion_spec(tree: List[Command]) -> str:
             f"COMMANDS = {pprint.pformat(spec, width=110, sort_dicts=False)}\n")
 
 
+# ------------------------------------------------------------------ the plain command line
+
+# where each command's work is, by the module that declares it (see regctl/cli/actions)
+ACTIONS = {"regctl.cli.reading": "reading", "regctl.cli.app": "reading", "regctl.cli.writing": "writing"}
+
+
+def parameters_spec() -> str:
+    """regctl/cli/parameters.py: each command's parameters as regctl.cli.plain parses them (no Click)."""
+    spec = {}
+    root = typer.main.get_command(app)
+    ctx = click.Context(root, info_name="regctl", **root.context_settings)
+    for path, cmd in _leaves(root, ctx, ()):
+        function = getattr(cmd.callback, "__wrapped__", cmd.callback)
+        params = [p for p in cmd.params if p.name != "help"]
+        spec[" ".join(path)] = {
+            "action": f"{ACTIONS[function.__module__]}.{function.__name__}",
+            "options": {name: (p.name, _value_kind(p), p.multiple, p.required)
+                        for p in params if isinstance(p, click.Option) for name in p.opts + p.secondary_opts},
+            "arguments": [(p.name, _value_kind(p), p.required, p.nargs) for p in params if isinstance(p, click.Argument)],
+        }
+    return (f'"""Each command\'s parameters for the plain command line (regctl.cli.plain). {GENERATED}\n\n'
+            "options: name -> (parameter, kind, multiple, required); arguments: (parameter, kind, required, "
+            'nargs).\nkind: "flag", "text", ("int", min, max), ("choice", choices), or "other" (left to Click)."""'
+            f"\n\nPARAMETERS = {pprint.pformat(spec, width=110, sort_dicts=False)}\n")
+
+
+def _leaves(cmd, ctx, path):
+    if isinstance(cmd, click.Group):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                yield from _leaves(sub, click.Context(sub, info_name=name, parent=ctx), path + (name,))
+    else:
+        yield path, cmd
+
+
+def _value_kind(param):
+    """How the plain command line reads a parameter's value: a kind Click converts the same way."""
+    if isinstance(param, click.Option) and param.is_flag:
+        return "flag" if param.flag_value is True and not param.secondary_opts and not param.count else "other"
+    if isinstance(param.type, click.Choice) and param.type.case_sensitive:
+        return ("choice", tuple(param.type.choices))
+    if isinstance(param.type, click.IntRange) and not param.type.clamp:
+        return ("int", param.type.min if not param.type.min_open else None,
+                param.type.max if not param.type.max_open else None)
+    if param.type is click.INT:
+        return ("int", None, None)
+    if param.type is click.STRING and param.callback is None:
+        return "text"
+    return "other"
+
+
 def completion_scripts() -> dict:
     from regctl.cli.completion import script
 
@@ -425,6 +477,7 @@ def outputs() -> dict:
         "docs/cli.md": markdown(tree),
         "man/regctl.1": man_page(tree),
         "regctl/cli/completion_spec.py": completion_spec(tree),
+        "regctl/cli/parameters.py": parameters_spec(),
         **completion_scripts(),
     }
     readme = ROOT / "README.md"

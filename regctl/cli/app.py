@@ -1,7 +1,8 @@
-"""The Typer application: parse, call one library function, render.
+"""The Typer application: every command's arguments, options and help, and ``run``.
 
-Every command is a few lines. Errors raised by the library are turned into a
-message and an exit code by ``report.report``, in ``run``.
+Each command declared here (and in ``reading``, ``writing``) calls the function of the
+same name in ``regctl.cli.actions``, which does the work; errors raised there are turned
+into a message and an exit code by ``session.failed``, in ``run``.
 """
 
 import difflib
@@ -12,10 +13,9 @@ import click
 import typer
 
 from regctl import __version__
-from regctl.api import Registry
 from regctl.cli import render
-from regctl.cli.report import report
-from regctl.core.errors import InvalidInput
+from regctl.cli.actions import reading as do
+from regctl.cli.session import State, failed, start
 
 app = typer.Typer(
     name="regctl",
@@ -44,47 +44,12 @@ WideOption = Annotated[bool, typer.Option(
     "--wide", help="On a terminal, show every column and every value in full, even past the terminal's width.")]
 
 
-def output_format(fmt: Optional[str], json: bool) -> str:
-    """The format asked for: --json, else --format, else a table on a terminal and TSV when piped."""
-    if json and fmt not in (None, "json"):
-        raise InvalidInput(f"give --json or --format {fmt}, not both")
-    return "json" if json else fmt or render.default_format()
-
-
 def examples(*lines: str) -> str:
     """A command's help epilog: its examples, kept as written."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Check and show what would change (\"would: ...\"); change nothing.")]
-
-
-class State:
-    """The global options of the command being run."""
-
-    store_option: Optional[str] = None
-    traceback: bool = False
-    dry_run: bool = False
-    changed: bool = False  # a write has been made: a reader leaving early no longer makes the command fail
-
-
-def open_registry(dry_run: bool = False) -> Registry:
-    State.dry_run = dry_run
-    _notice_shadowed_store()
-    return Registry(State.store_option, dry_run=dry_run, notify=render.waiting)
-
-
-def _notice_shadowed_store() -> None:
-    """One stderr line when an exported REGCTL_STORE hides an MLflow variable naming another store."""
-    from regctl.core.locations import shadow_notice, shadowed
-
-    hidden = shadowed(State.store_option)
-    if hidden is not None:
-        render.info(f"regctl: note: {shadow_notice(*hidden)}")
-
-
-def _told(message: str) -> None:
-    """A write's confirmation; a dry run's says what would have changed."""
-    State.changed = not State.dry_run
-    render.info(f"would: {message}" if State.dry_run else message)
 
 
 def _version_callback(value: bool) -> None:
@@ -92,8 +57,6 @@ def _version_callback(value: bool) -> None:
         render.line(f"regctl {__version__}")
         raise typer.Exit()
 
-
-MAX_DESCRIPTION = 1 << 24  # characters read for --set-file: a description, not /dev/zero
 
 STORE_HELP = ("The store, given before or after the command: an mlruns/ directory (a path or a file: URI), "
               "MLflow's SQLite database (sqlite:///mlflow.db) or an MLflow tracking server "
@@ -127,17 +90,13 @@ def completion(
         click_type=click.Choice(["bash", "zsh", "fish"]), help="bash, zsh or fish.")],
 ) -> None:
     """Print the completion script for SHELL (model names, aliases, versions and stages come from the store)."""
-    from regctl.cli.completion import script
-
-    render.out(script(shell))
+    do.completion(shell)
 
 
 @app.command("man", epilog=examples("regctl man | man -l -", "regctl man > ~/.local/share/man/man1/regctl.1"))
 def man_page() -> None:
     """Print regctl's manual page (roff); pip install also puts it where man finds it."""
-    from regctl.cli.manual import page
-
-    render.out(page())
+    do.man_page()
 
 
 def _store_after_command(ctx, param, value):
@@ -163,7 +122,7 @@ def command() -> click.Command:
 def run(argv) -> int:
     """Run the CLI on ``argv`` and return the exit code; errors are reported here only."""
     root = command()
-    State.store_option, State.traceback, State.dry_run, State.changed = None, False, False, False
+    start()
     try:
         code = root.main(args=list(argv), prog_name="regctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -176,17 +135,10 @@ def run(argv) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None  # Click's name for Ctrl-C; main() reports it
-    except render.OutputClosed as closed:
-        if State.changed:  # the change is made: output that cannot be written does not turn it into a failure
-            render.silence_stdout()
-            return 0
-        if isinstance(closed.error, BrokenPipeError):
-            raise BrokenPipeError from None  # main() ends quietly
-        raise closed.error from None  # main() says the output cannot be written
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:
-        return report(exc, State.traceback)
+        return failed(exc)
     if code == 130:  # Typer turns Ctrl-C inside a command into Exit(130) and returns its code
         raise KeyboardInterrupt
     return code if isinstance(code, int) else 0

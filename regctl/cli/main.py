@@ -71,6 +71,10 @@ def _run(argv) -> int:
 
     code = fastpath.run(argv)
     if code is None:
+        from regctl.cli import plain
+
+        code = plain.run(argv)
+    if code is None:  # help, a mistake on the command line, a form only Click reads
         from regctl.cli.app import run
 
         code = run(argv)

@@ -1,30 +1,23 @@
-"""The commands that read: models, versions, describe, alias list, resolve, search, history, verify, diff, download, doctor, store."""
+"""The command line of the commands that read (models, versions, describe, alias list, resolve, search,
+history, verify, diff, download, doctor, store): their arguments, options and help. What each does is
+the function of the same name in ``regctl.cli.actions.reading``."""
 
-
-import sys
 from typing import Annotated, List, Optional
 
 import typer
 
-from regctl.api import SEARCH_MODELS_DEFAULT, SEARCH_VERSIONS_DEFAULT
-from regctl.cli import entities, progressbar, render
+from regctl.cli.actions import reading as do
 from regctl.cli.app import (
-    MAX_DESCRIPTION,
     DryRunOption,
     FormatOption,
     JsonOnlyOption,
     JsonOption,
     ModelName,
-    State,
     WideOption,
-    _told,
     alias_app,
     app,
     examples,
-    open_registry,
-    output_format,
 )
-from regctl.core.errors import InvalidInput, StoreError
 
 
 @app.command(epilog=examples(
@@ -32,9 +25,7 @@ from regctl.core.errors import InvalidInput, StoreError
     "regctl models --format csv > models.csv"))
 def models(json: JsonOption = False, format: FormatOption = None, wide: WideOption = False) -> None:
     """List registered models with latest version, aliases, tags and last update."""
-    registry = open_registry()
-    _show_listing(registry.models(), output_format(format, json), wide, entities.models,
-                  f"no registered models in {registry.location}")
+    do.models(json, format, wide)
 
 
 @app.command(epilog=examples(
@@ -49,20 +40,7 @@ def versions(
     wide: WideOption = False,
 ) -> None:
     """List the versions of NAME, newest first."""
-    _show_listing(open_registry().versions(name, include_deleted=all, limit=limit), output_format(format, json),
-                  wide, entities.versions, f"model {name} has no versions")
-
-
-def _show_listing(listing, fmt: str, wide: bool, show_table, empty: str) -> None:
-    if fmt == "json":
-        render.print_json(listing.to_json())
-    elif len(listing):
-        show_table(listing.items, fmt, wide)
-    elif not listing.damage():
-        render.info(empty)
-    damage = listing.damage()
-    if damage:  # what could be read was listed; the damage is still an error
-        raise damage
+    do.versions(name, all, limit, json, format, wide)
 
 
 @alias_app.command("list", epilog=examples(
@@ -75,15 +53,7 @@ def alias_list(
     wide: WideOption = False,
 ) -> None:
     """List the aliases of NAME."""
-    registry = open_registry()
-    mapping = dict(registry.aliases(name))
-    fmt = output_format(format, json)
-    if fmt == "json":
-        render.print_json(mapping)
-    elif mapping:
-        entities.aliases(mapping, fmt, wide)
-    else:
-        render.info(f"model {name} has no aliases")
+    do.alias_list(name, json, format, wide)
 
 
 @app.command(epilog=examples(
@@ -101,41 +71,7 @@ def describe(
     dry_run: DryRunOption = False,
 ) -> None:
     """Show a model or one version (metadata, tags, aliases, description, lineage), or set its description."""
-    if version is not None and alias is not None:
-        raise InvalidInput("give --version or --alias, not both")
-    fmt = output_format(format, json)
-    registry = open_registry(dry_run)
-    if set_text is not None or set_file is not None:
-        change = registry.set_description(name, _description_text(set_text, set_file), version=version, alias=alias)
-        _told("description updated")
-        if json:
-            render.print_json(change.to_json())
-        return
-    if version is None and alias is None:
-        view = registry.get_model(name).to_json()
-        render.print_json(view) if fmt == "json" else entities.model_details(view, fmt)
-    else:
-        view = registry.get_version(name, version, alias=alias).to_json()
-        render.print_json(view) if fmt == "json" else entities.version_details(view, fmt)
-
-
-def _description_text(text: Optional[str], file: Optional[str]) -> str:
-    if text is not None and file is not None:
-        raise InvalidInput("give --set or --set-file, not both")
-    if text is not None:
-        return text
-    where = "standard input" if file is None or file == "-" else f"description file {file!r}"
-    try:
-        if file is None or file == "-":
-            text = sys.stdin.read(MAX_DESCRIPTION + 1)
-        else:
-            with open(file, encoding="utf-8") as handle:
-                text = handle.read(MAX_DESCRIPTION + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {where}: {getattr(exc, 'strerror', None) or exc}") from None
-    if len(text) > MAX_DESCRIPTION:
-        raise InvalidInput(f"{where} is longer than {MAX_DESCRIPTION} characters: not a description")
-    return text
+    do.describe(name, version, alias, set_text, set_file, json, format, dry_run)
 
 
 @app.command(epilog=examples(
@@ -151,11 +87,7 @@ def resolve(
 ) -> None:
     """Print the absolute local path of the artifacts URI points at (a remote location such as s3://... or
     mlflow-artifacts:/... as it is), and nothing else."""
-    registry = open_registry()
-    if verify:
-        registry.verify(uri)
-    resolution = registry.resolve(uri)
-    render.print_json(resolution.to_json()) if json else render.out(f"{resolution.path}\n")
+    do.resolve(uri, json, verify)
 
 
 @app.command(epilog=examples(
@@ -171,15 +103,7 @@ def history(
     wide: WideOption = False,
 ) -> None:
     """Show the journal of changes regctl made, newest first."""
-    registry = open_registry()
-    records = [r.to_json() for r in registry.history(name, alias=alias)]
-    fmt = output_format(format, json)
-    if fmt == "json":
-        render.print_json(records)
-    elif records:
-        entities.history(records, fmt, wide)
-    else:
-        render.info(f"no changes recorded in {registry.location}")
+    do.history(name, alias, json, format, wide)
 
 
 @app.command(epilog=examples("regctl doctor", "regctl doctor --fix --json"))
@@ -193,11 +117,7 @@ def doctor(
 ) -> None:
     """Check the whole store: problems are damage (exit 4 when one remains); warnings, such as states
     MLflow itself leaves, are printed but exit 0."""
-    found = open_registry().doctor(fix=fix)
-    State.changed = bool(found.fixed)
-    render.print_json(found.to_json()) if json else render.line("\n".join(entities.doctor_lines(found.to_json())))
-    if found.problems:
-        raise StoreError(f"{len(found.problems)} problem(s) found in the store {found.store}")
+    do.doctor(fix, json)
 
 
 @app.command(epilog=examples("regctl verify models:/iris-classifier@champion", "regctl verify models:/iris-classifier/4 --json"))
@@ -208,12 +128,7 @@ def verify(
 ) -> None:
     """Check a version's artifacts against the digest recorded when it was registered (exit 4 if they differ;
     exit 8 for artifacts at a remote location, which regctl does not read)."""
-    result = open_registry().verify(uri)
-    if json:
-        render.print_json(result.to_json())
-        return
-    render.line(f"{result.digest}  {result.path}")
-    render.info(f"{result.uri}: {result.files} file(s) match the registered digest")
+    do.verify(uri, json)
 
 
 @app.command(epilog=examples(
@@ -235,18 +150,7 @@ def search(
     wide: WideOption = False,
 ) -> None:
     """Search versions (or --models) of every model with MLflow's filter grammar; the same answers as MLflow's search."""
-    fmt = output_format(format, json)
-    registry = open_registry()
-    limit = max_results if max_results is not None else SEARCH_MODELS_DEFAULT if models else SEARCH_VERSIONS_DEFAULT
-    if models:
-        found = registry.search_models(filter, order_by or [], limit)
-        _show_listing(found, fmt, wide, entities.models, "no registered model matches")
-    else:
-        with progressbar.progress(None, "searching") as progress:
-            found = registry.search_versions(filter, order_by or [], limit, progress=progress)
-        _show_listing(found, fmt, wide, entities.search_versions, "no version matches")
-    if found.more:
-        render.info(f"{found.more} more match(es) not shown; --max-results {len(found) + found.more} shows all")
+    do.search(filter, models, order_by, max_results, json, format, wide)
 
 
 @app.command(epilog=examples("regctl download models:/iris-classifier@champion ./champion"))
@@ -259,14 +163,7 @@ def download(
     """Copy the artifacts URI points at into DEST, checked against the digest recorded at registration
     (exit 4 if they differ; exit 8 for a remote location regctl does not fetch: s3:, gs:, dbfs:, ..., or
     mlflow-artifacts: without its server)."""
-    with progressbar.progress(None, "downloading", unit="bytes") as progress:
-        result = open_registry().download(uri, dest, progress=progress)
-    if json:
-        render.print_json(result.to_json())
-    else:
-        render.line(result.dest)
-        checked = "digest checked" if result.digest else "no recorded digest to check"
-        render.info(f"copied {result.files} file(s), {result.bytes} bytes, from {result.source} ({checked})")
+    do.download(uri, dest, json)
 
 
 @app.command(epilog=examples("regctl diff models:/iris-classifier/1 models:/iris-classifier@champion"))
@@ -274,33 +171,13 @@ def diff(
     a: Annotated[str, typer.Argument(help="A registered version: models:/N/V, models:/N@A, ...")],
     b: Annotated[str, typer.Argument(help="Another registered version.")],
     json: JsonOnlyOption = False,
-) -> None:
+) -> Optional[int]:
     """Show what differs between two versions: stage, aliases, tags, description, source, and MLmodel's flavors, signature and requirements. Exit 1 when they differ."""
-    result = open_registry().diff(a, b)
-    if json:
-        render.print_json(result.to_json())
-    else:
-        entities.diff(result.to_json())
-    if not result.equal:
-        raise typer.Exit(1)
+    return do.diff(a, b, json)
 
 
 @app.command("store", epilog=examples("regctl store", "regctl --store sqlite:///mlflow.db store --json"))
 def store_command(json: Annotated[bool, typer.Option(
         "--json", help="Print JSON: store, kind (file, sqlite, server), origin, shadows.")] = False) -> None:
     """Show which store commands use, its kind, and what chose it; read nothing in it."""
-    from regctl.api import store_in_use
-    from regctl.core.locations import shadow_notice
-
-    found = store_in_use(State.store_option)
-    if json:
-        render.print_json(found)
-        return
-    origin = found["origin"]
-    chosen = ("the directory rule (no --store, REGCTL_STORE, MLFLOW_REGISTRY_URI or MLFLOW_TRACKING_URI)"
-              if origin == "default" else origin)
-    render.line(f"store: {found['store']}")
-    render.line(f"kind: {found['kind']}")
-    render.line(f"chosen by: {chosen}")
-    for variable, value in found["shadows"].items():
-        render.info(f"regctl: note: {shadow_notice(variable, value)}")
+    do.store_command(json)

@@ -1,25 +1,21 @@
-"""The commands that write: register, alias set/delete/rollback, tag, stage, rename, delete, gc, push."""
-
+"""The command line of the commands that write (register, alias set/delete/rollback, tag, stage, rename,
+delete, gc, push): their arguments, options and help. What each does is the function of the same name
+in ``regctl.cli.actions.writing``."""
 
 from typing import Annotated, List, Optional
 
 import typer
 
-from regctl.api import Registry, parse_tag_assignment
-from regctl.cli import progressbar, render
+from regctl.cli.actions import writing as do
 from regctl.cli.app import (
     DryRunOption,
     JsonOnlyOption,
     ModelName,
-    State,
     WriteJsonOption,
-    _told,
     alias_app,
     app,
     examples,
-    open_registry,
 )
-from regctl.core.errors import InvalidInput
 
 
 @app.command(epilog=examples(
@@ -38,16 +34,7 @@ def register(
     json: WriteJsonOption = False,
 ) -> None:
     """Register SOURCE as a new version of NAME and print the version number."""
-    tags = dict(parse_tag_assignment(t) for t in tag or [])
-    registry = open_registry(dry_run)
-    version = registry.register(source, name, description=description, tags=tags, aliases=alias or [], copy=copy)
-    _told(f"registered {name} version {version.version} from {version.source}")
-    if not json:
-        render.line(version.version)
-    elif dry_run:
-        render.print_json(version.to_json())
-    else:  # as `describe --version N --json` prints it, lineage included
-        render.print_json(registry.get_version(name, version.version).to_json())
+    do.register(source, name, description, tag, alias, copy, dry_run, json)
 
 
 @alias_app.callback(epilog=examples(
@@ -71,7 +58,7 @@ def alias_set(
     json: WriteJsonOption = False,
 ) -> None:
     """Point ALIAS of NAME at VERSION."""
-    _show_alias_change(open_registry(dry_run).set_alias(name, alias, version, expect=expect), json)
+    do.alias_set(name, alias, version, expect, dry_run, json)
 
 
 @alias_app.command("delete", epilog=examples("regctl alias delete iris-classifier candidate"))
@@ -82,7 +69,7 @@ def alias_delete(
     json: WriteJsonOption = False,
 ) -> None:
     """Delete ALIAS of NAME."""
-    _show_alias_change(open_registry(dry_run).delete_alias(name, alias), json)
+    do.alias_delete(name, alias, dry_run, json)
 
 
 @alias_app.command("rollback", epilog=examples("regctl alias rollback iris-classifier champion"))
@@ -93,23 +80,7 @@ def alias_rollback(
     json: WriteJsonOption = False,
 ) -> None:
     """Move ALIAS back to where it pointed before its last change."""
-    _show_alias_change(open_registry(dry_run).rollback_alias(name, alias), json)
-
-
-def _show_alias_change(change, json: bool = False) -> None:
-    old = "(none)" if change.old is None else change.old
-    new = "(deleted)" if change.new is None else change.new
-    if change.changed:
-        _told(f"{change.alias}: {old} -> {new}")
-    else:
-        _told(f"{change.alias}: already {new}, nothing changed")
-    _json(change, json)
-
-
-def _json(result, json: bool) -> None:
-    """A write's result as JSON on stdout, when asked (--json)."""
-    if json:
-        render.print_json(result.to_json())
+    do.alias_rollback(name, alias, dry_run, json)
 
 
 @app.command(epilog=examples(
@@ -125,17 +96,7 @@ def tag(
     json: WriteJsonOption = False,
 ) -> None:
     """Set tags (KEY=VALUE) or remove them (--delete KEY) on NAME or on one version."""
-    if bool(assignments) == bool(delete):
-        raise InvalidInput("give either KEY=VALUE pairs or --delete KEY, not both or neither")
-    registry = open_registry(dry_run)
-    if delete:
-        change = registry.delete_tags(name, delete, version=version)
-        _told(f"removed {len(delete)} tag(s)")
-    else:
-        tags = dict(parse_tag_assignment(a) for a in assignments or [])
-        change = registry.set_tags(name, tags, version=version)
-        _told(f"set {len(tags)} tag(s)")
-    _json(change, json)
+    do.tag(name, assignments, delete, version, dry_run, json)
 
 
 @app.command(epilog=examples(
@@ -150,10 +111,7 @@ def stage(
     json: WriteJsonOption = False,
 ) -> None:
     """Move VERSION of NAME to STAGE (MLflow's stage transition)."""
-    change = open_registry(dry_run).transition_stage(name, version, stage, archive_existing=archive_existing)
-    archived = f" (archived {', '.join(map(str, change.archived))})" if change.archived else ""
-    _told(f"version {change.version}: {change.old_stage} -> {change.current_stage}{archived}")
-    _json(change, json)
+    do.stage(name, version, stage, archive_existing, dry_run, json)
 
 
 @app.command(epilog=examples('regctl rename "iris.baseline model" iris-baseline'))
@@ -164,9 +122,7 @@ def rename(
     json: WriteJsonOption = False,
 ) -> None:
     """Rename a registered model, keeping its versions, tags and aliases."""
-    change = open_registry(dry_run).rename(old, new)
-    _told(f"renamed {old} to {new}")
-    _json(change, json)
+    do.rename(old, new, dry_run, json)
 
 
 @app.command(epilog=examples(
@@ -184,58 +140,12 @@ def delete(
     json: WriteJsonOption = False,
 ) -> None:
     """Delete a registered model, or soft-delete one version."""
-    registry = open_registry(dry_run)
-    if not yes and not dry_run:
-        _confirm_delete(registry, name, version)
-    if version is None:
-        result = registry.delete_model(name)
-        _told(f"deleted model {name}")
-    else:
-        result = registry.delete_version(name, version)
-        removed = f"; removed aliases {', '.join(result.aliases_removed)}" if result.aliases_removed else ""
-        _told(f"deleted version {result.version} of {name}{removed}")
-    _json(result, json)
-
-
-def _confirm_delete(registry: Registry, name: str, version: Optional[str]) -> None:
-    """Ask on a terminal; refuse (exit 2) when stdin is not one or the answer is not yes."""
-    if not render.interactive():
-        raise InvalidInput("refusing to delete without --yes (standard input is not a terminal)")
-    if version is None:
-        model = registry.get_model(name)
-        question = (f"Delete registered model {name!r} with its {model.version_count} version(s), "
-                    f"tags and aliases? This cannot be undone.")
-    else:
-        found = registry.get_version(name, version)
-        lost = f"; its aliases {', '.join(found.aliases)} will be removed" if found.aliases else ""
-        question = f"Soft-delete version {found.version} of {name!r}{lost}?"
-    if not render.confirm(question):
-        raise InvalidInput("not deleted: not confirmed")
+    do.delete(name, version, yes, dry_run, json)
 
 
 YesOption = Annotated[bool, typer.Option(
     "--yes", help="Proceed without asking. Without it, a terminal is shown the plan and asked to confirm (y/N); "
                   "a script (standard input not a terminal) proceeds.")]
-
-
-def _asking(yes: bool, dry_run: bool) -> bool:
-    """Whether a bulk change is shown and confirmed first: only a person at a terminal is asked."""
-    return not yes and not dry_run and render.interactive()
-
-
-def _planning_registry() -> Registry:
-    """The same store as the command's, opened for a dry run: what the question shows."""
-    return Registry(State.store_option, dry_run=True, notify=render.waiting)
-
-
-def _confirm(plan: List[str], question: Optional[str]) -> None:
-    """Show the plan on stderr and ask; a plan with nothing to change (``question`` None) asks nothing."""
-    if question is None:
-        return
-    for text in plan:
-        render.info(text)
-    if not render.confirm(question):
-        raise InvalidInput("nothing changed: not confirmed")
 
 
 @app.command(epilog=examples("regctl gc iris-classifier --keep 5 --dry-run", "regctl gc --all-models --keep 10"))
@@ -252,25 +162,7 @@ def gc(
     json: JsonOnlyOption = False,
 ) -> None:
     """Soft-delete old versions of NAME (as delete --version does), never one an alias points at."""
-    if (name is None) == (not all_models):
-        raise InvalidInput("give a model NAME or --all-models, not both or neither")
-    registry = open_registry(dry_run)
-    if _asking(yes, dry_run):
-        planned = _planning_registry().gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged)
-        doomed = [c for c in planned if c.deleted]
-        count = sum(len(c.deleted) for c in doomed)
-        _confirm([f"{c.name}: would delete versions {', '.join(map(str, c.deleted))}" for c in doomed],
-                 f"Soft-delete {count} version(s) of {len(doomed)} model(s)?" if count else None)
-    with progressbar.progress(None, "collecting") as progress:
-        collected = registry.gc(name, keep=keep, keep_aliased=keep_aliased, delete_staged=delete_staged,
-                                progress=progress)
-    State.changed = not dry_run and any(c.deleted for c in collected)
-    if json:
-        render.print_json([c.to_json() for c in collected])
-    for c in collected:
-        spared = "".join(f"; kept {v} ({why})" for v, why in sorted(c.protected.items(), reverse=True))
-        deleted = f"deleted versions {', '.join(map(str, c.deleted))}" if c.deleted else "nothing to delete"
-        _told(f"{c.name}: {deleted}{spared}")
+    do.gc(keep, name, keep_aliased, delete_staged, all_models, yes, dry_run, json)
 
 
 @app.command(epilog=examples(
@@ -294,19 +186,4 @@ def push(
     json: JsonOnlyOption = False,
 ) -> None:
     """Copy registered models to another store: versions (with their files), tags, aliases, stages, descriptions."""
-    origin = Registry(source if source is not None else State.store_option, notify=render.waiting)
-    if _asking(yes, dry_run):
-        plan = origin.push(to, names or None, dry_run=True, move_aliases=move_aliases)
-        copies, aliases = plan.count("would copy"), sum(len(m.aliases) for m in plan.models)
-        _confirm(plan.lines(), f"Copy {copies} version(s) and set {aliases} alias(es) in {plan.target}?"
-                 if copies or aliases else None)
-    with progressbar.progress(None, "pushing") as update:
-        report = origin.push(to, names or None, dry_run=dry_run, progress=None if json else update,
-                             move_aliases=move_aliases, jobs=jobs)
-    State.changed = not dry_run
-    if json:
-        render.print_json(report.to_json())
-    else:
-        for text in report.lines():
-            render.line(text)
-        render.info(report.summary())
+    do.push(to, names, source, dry_run, move_aliases, yes, jobs, json)
