@@ -30,10 +30,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run as base  # noqa: E402  (bench/run.py: the stores)
+import sqlite as sqlite_bench  # noqa: E402  (bench/sqlite.py: the databases)
 
 REPO = HERE.parent
 BEGIN, END = "<!-- pairwise: begin -->", "<!-- pairwise: end -->"
 base.STORES.setdefault("five", {"models": 5, "versions": 10000, "first": 1})  # 50,000 versions for search
+sqlite_bench.STORES.setdefault("tiny-db", (1, 7))  # start-up on a database: model X, champion -> 7
 
 FLOOR_VERSIONS = r"""
 import os, sys
@@ -258,14 +260,23 @@ class Bench:
         def alias_argv(which):
             return self.regctl(which, "--store", scratch.root, "alias", "set", "X", "bench", str(6 + step["n"] % 2))
 
+        def tag_argv(which):
+            return self.regctl(which, "--store", scratch.root, "tag", "X", f"bench={step['n']}")
+
+        database = f"sqlite:///{sqlite_bench.ensure_db(self.work, 'tiny-db')}"
         cases = [
             ("`--version`", lambda w: self.regctl(w, "--version"), None),
             ("`resolve models:/X@champion`", lambda w: self.regctl(w, "--store", tiny.root, "resolve",
                                                                    "models:/X@champion"), None),
+            ("SQLite `resolve models:/X@champion`", lambda w: self.regctl(w, "--store", database, "resolve",
+                                                                          "models:/X@champion"), None),
             ("`versions X`", lambda w: self.regctl(w, "--store", tiny.root, "versions", "X"), None),
+            ("SQLite `versions X`", lambda w: self.regctl(w, "--store", database, "versions", "X"), None),
+            ("`models`", lambda w: self.regctl(w, "--store", tiny.root, "models"), None),
             ("`__complete bash 'regctl --store S versions '`", lambda w: self.regctl(
                 w, "__complete", "bash", f"regctl --store {tiny.root} versions "), None),
             ("`alias set X bench N`", alias_argv, reset),
+            ("`tag X bench=N`", tag_argv, reset),
             ("`register DIR --name X`", lambda w: self.regctl(w, "--store", scratch.root, "register", source,
                                                               "--name", "X"), reset),
         ]
@@ -391,9 +402,9 @@ class Bench:
             now, prev, bare = (_med(s.get(k, []), 1) for k in ("now", "prev", "python"))
             judge(f"{label}: CPU at most the previous release's", now / prev, 1.0,
                   f"{now * 1000:.1f} vs {prev * 1000:.1f} ms ({now / prev:.2f}x)")
-            if label.startswith(("`alias set", "`register")):
+            if label.startswith(("`alias set", "`register", "`tag")):
                 judge(f"{label}: CPU at most 5x a bare interpreter", now / bare, 5, f"{now / bare:.2f}x")
-            if label.startswith(("`resolve", "`__complete")):
+            if "`resolve" in label or label.startswith("`__complete"):
                 judge(f"{label}: CPU at most 1.3x a bare interpreter", now / bare, 1.3, f"{now / bare:.2f}x")
         if not judged:
             return []

@@ -23,12 +23,14 @@ ACTIVE_STAGES = ("Staging", "Production")
 DELETED_STAGE = "Deleted_Internal"
 
 _FORBIDDEN_NAME_CHARS = set('/\\:%?')
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_ALIAS = re.compile(r"[\w\-]+")
-_RESERVED_ALIAS = re.compile(r"[vV]\d+")
-_TAG_KEY = re.compile(r"[\w/.\- :]+")
-_VERSION = re.compile(r"\s*([0-9]{1,18})\s*")
-_RUN_ID = re.compile(r"[a-zA-Z0-9][\w\-]{0,255}")
+# patterns, compiled by ``re`` on first use (and cached there): every command imports this module,
+# few use more than one of them
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+_ALIAS = r"[\w\-]+"
+_RESERVED_ALIAS = r"[vV]\d+"
+_TAG_KEY = r"[\w/.\- :]+"
+_VERSION = r"\s*([0-9]{1,18})\s*"
+_RUN_ID = r"[a-zA-Z0-9][\w\-]{0,255}"
 
 
 def show(value: str) -> str:
@@ -57,7 +59,7 @@ def validate_model_name(name: str, *, existing: bool = False, max_bytes: "int | 
         problem = "must not be empty or only whitespace"
     elif _FORBIDDEN_NAME_CHARS & set(name):
         problem = "must not contain '/', '\\', ':', '%' or '?'"
-    elif _CONTROL.search(name):
+    elif re.search(_CONTROL, name):
         problem = "must not contain control characters"
     elif name in (".", "..") or name.startswith(".."):
         problem = "must not be '.' or start with '..'"
@@ -76,13 +78,13 @@ def validate_alias(alias: str, *, allow_reserved: bool = False) -> str:
     """Return ``alias`` if it is a valid alias name (letters, digits, '_', '-')."""
     must_be_text(alias, "alias")
     problem = None
-    if not _ALIAS.fullmatch(alias):
+    if not re.fullmatch(_ALIAS, alias):
         problem = "may contain only letters, digits, '_' and '-'"
     elif len(alias) > MAX_ALIAS_LENGTH or not _fits_file_name(alias):
         problem = f"must be at most {MAX_ALIAS_LENGTH} characters"
     elif not allow_reserved and alias.lower() == "latest":
         problem = "'latest' is reserved"
-    elif not allow_reserved and _RESERVED_ALIAS.fullmatch(alias):
+    elif not allow_reserved and re.fullmatch(_RESERVED_ALIAS, alias):
         problem = "names of the form v<digits> are reserved"
     if problem:
         raise InvalidInput(f"invalid alias {show(alias)}: {problem}")
@@ -95,7 +97,7 @@ def validate_tag_key(key: str) -> str:
     problem = None
     if not key:
         problem = "must not be empty"
-    elif not _TAG_KEY.fullmatch(key):
+    elif not re.fullmatch(_TAG_KEY, key):
         problem = "may contain only letters, digits, '_', '-', '.', ' ', ':' and '/'"
     elif len(key) > MAX_TAG_KEY_LENGTH:
         problem = f"must be at most {MAX_TAG_KEY_LENGTH} characters"
@@ -145,7 +147,7 @@ def parse_version(text: "str | int") -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         number = text
     else:
-        match = _VERSION.fullmatch(str(text))
+        match = re.fullmatch(_VERSION, str(text))
         if not match:
             raise InvalidInput(f"invalid version {show(str(text))}: must be a positive integer")
         number = int(match.group(1))
@@ -166,14 +168,14 @@ def canonical_stage(text: str) -> str:
 
 def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if it can be a MLflow run id (and so a safe directory name)."""
-    if not _RUN_ID.fullmatch(run_id):
+    if not re.fullmatch(_RUN_ID, run_id):
         raise InvalidInput(f"invalid run id {show(run_id)}")
     return run_id
 
 
 def validate_logged_model_id(model_id: str) -> str:
     """Return ``model_id`` if it has the form of a MLflow logged model id (``m-...``)."""
-    if not model_id.startswith("m-") or not _RUN_ID.fullmatch(model_id):
+    if not model_id.startswith("m-") or not re.fullmatch(_RUN_ID, model_id):
         raise InvalidInput(f"invalid logged model id {show(model_id)}: expected m-<id> "
                            "(a registered model is models:/<name>/<version> or models:/<name>@<alias>)")
     return model_id
