@@ -6,7 +6,10 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from conftest import model_source, regctl
+
+from regctl.core import journal
 
 
 def last_record(store):
@@ -165,3 +168,29 @@ def test_the_registration_index_follows_renames_and_deletions(tmp_path):
     assert sorted(index) == [("b", 1), ("c", 2)]
     assert journal.record_at(path, index[("b", 1)])["digest"] == "x"
     assert journal.record_at(path, index[("c", 2)])["digest"] == "z"
+
+
+def test_the_journal_names_the_user_and_host_as_getpass_and_socket_do(monkeypatch):
+    """Who and where a change was made are found without loading getpass and socket (a write's
+    start-up), and read as they always were."""
+    import getpass
+    import socket
+
+    assert journal.host() == socket.gethostname()
+    for variables in ({"LOGNAME": "ana"}, {"USER": "bo"}, {}):
+        for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        assert journal._login_name() == getpass.getuser()
+
+
+@pytest.mark.parametrize("name", ["iris", "a b/é", "x" * 300, "\udcff-surrogate", ""])
+def test_a_models_lock_key_is_the_sha256_other_writers_use(name):
+    """Lock file names must agree with every regctl process (and the previous release): SHA-256."""
+    import hashlib
+
+    from regctl.backends.file import layout
+
+    expected = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    assert layout.model_key(name) == expected

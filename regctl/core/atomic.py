@@ -9,6 +9,7 @@ inside ``tags/`` or ``aliases/`` (MLflow reads every file there as data).
 import contextlib
 import errno
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -25,11 +26,11 @@ def now_ms() -> int:
 
 def lock_timeout() -> float:
     """Seconds to wait for a model's lock (``REGCTL_LOCK_TIMEOUT``, default 60)."""
-    import math
-
     raw = os.environ.get("REGCTL_LOCK_TIMEOUT", "").strip()
     if not raw:
         return DEFAULT_LOCK_TIMEOUT
+    import math
+
     try:
         value = float(raw)
     except ValueError:
@@ -315,13 +316,12 @@ def frozen(path: Path) -> bool:
     ``+a``): no entry of such a directory can be added, renamed or removed (``+a``: only added)."""
     try:
         import fcntl
-        import struct
 
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except (ImportError, OSError):
         return False
     try:
-        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4])[0]
+        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], sys.byteorder, signed=True)
     except OSError:  # a file system without these flags
         return False
     finally:

@@ -14,10 +14,8 @@ file store keeps it in ``models/``, the SQLite backend beside the database, the
 server backend on this machine; all three use this one module to write and read it.
 """
 
-import getpass
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -29,12 +27,32 @@ _BLOCK = 1 << 16
 _MAX_LINE = 64 << 20  # a longer line is damage, not a record
 
 
+def host() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (without loading ``socket``)."""
+    try:
+        return os.uname().nodename
+    except AttributeError:  # no uname (Windows)
+        import socket
+
+        return socket.gethostname()
+
+
+def _login_name() -> str:
+    """The user's login name, found as ``getpass.getuser()`` finds it (without loading ``termios``)."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid())[0]
+    except (ImportError, KeyError, OSError):
+        return str(os.getuid())
+
+
 def actor() -> str:
     """Who is writing: the local user, plus the CI identity when one is present."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
+    user = _login_name()
     ci = os.environ.get("GITHUB_ACTOR")
     if ci:
         run = ""
@@ -55,13 +73,13 @@ def entry(operation: str, model, target, old, new) -> dict:
 
 def change_record(operation: str, model, target, old, new, **extra) -> dict:
     """One change as a record of its own (no transaction): who, where, when, and ``extra`` fields."""
-    record = {"time": now_ms(), "user": actor(), "host": socket.gethostname(), **entry(operation, model, target, old, new)}
+    record = {"time": now_ms(), "user": actor(), "host": host(), **entry(operation, model, target, old, new)}
     record.update(extra)
     return record
 
 
 def intent_record(txn: str, changes: list, entries: list) -> dict:
-    return {"txn": txn, "phase": INTENT, "time": now_ms(), "user": actor(), "host": socket.gethostname(),
+    return {"txn": txn, "phase": INTENT, "time": now_ms(), "user": actor(), "host": host(),
             "changes": changes, "entries": entries}
 
 

@@ -40,9 +40,20 @@ def model_meta(root: Path, name: str) -> Path:
 
 def model_key(name: str) -> str:
     """A fixed-length key for a model name, used in the names of its lock and staging files."""
-    import hashlib
+    return _sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
-    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+def _sha256(data: bytes):
+    """SHA-256 of ``data`` by CPython's own implementation where there is one: every write takes a
+    model's lock, and ``hashlib`` loads OpenSSL first (a few milliseconds)."""
+    try:
+        from _sha256 import sha256  # CPython 3.11 and before
+    except ImportError:
+        try:
+            from _sha2 import sha256  # CPython 3.12 and later
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 def model_lock(root: Path, name: str) -> Path:

@@ -25,7 +25,6 @@ and SIGTERM are held back during steps 3-5.
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -369,6 +368,8 @@ def _build(store: Store, temp: Path, files: dict) -> None:
         elif isinstance(data, Path):  # a file to copy, not held in memory
             try:
                 (temp / relative).parent.mkdir(parents=True, exist_ok=True)
+                import shutil  # (loads zlib, bz2 and lzma: only a change that copies files pays for it)
+
                 shutil.copyfile(data, temp / relative)
             except OSError as exc:
                 raise StoreError(f"cannot copy {data}: {os_reason(exc)}") from None
@@ -452,6 +453,8 @@ def _remove_tree(path: Path) -> None:
     if path.is_symlink() or not path.is_dir():
         atomic.remove_file(path)
         return
+    import shutil
+
     try:
         shutil.rmtree(path)
     except (OSError, RecursionError) as exc:
