@@ -2,7 +2,6 @@
 
 import sqlite3
 
-from regctl.backends.sqlite import copies
 from regctl.backends.sqlite import schema as sqlschema
 from regctl.backends.sqlite.connection import _SELECT_VERSION, DELETED_VERSION_ALIAS, VERSION_COLUMNS, _translated
 from regctl.backends.sqlite.reads import SqliteReads
@@ -35,6 +34,8 @@ class SqliteDoctor(SqliteReads):
             fixed = []
             # no repair is written into a file SQLite finds damaged
             if fix and [row[0] for row in self._connect().execute("PRAGMA quick_check(1)")] == ["ok"]:
+                from regctl.backends.sqlite import copies  # (shutil, uuid: only doctor and copies load them)
+
                 fixed = self._fix() + copies.fix(self)
             problems, warnings, notes = self._check()
         except sqlite3.DatabaseError as exc:
@@ -100,6 +101,8 @@ class SqliteDoctor(SqliteReads):
                     warnings.append({"kind": DELETED_VERSION_ALIAS, "model": name, "path": "registered_model_aliases",
                                      "message": f"alias {show(alias)} points at version {number}, which is deleted",
                                      "fixable": True, "alias": alias, "version": number})
+        from regctl.backends.sqlite import copies
+
         problems.extend(copies.check(self))
         for found in self._check_journal():  # a damaged journal line is a warning, as on a file store
             (warnings if found["kind"] == "damaged-journal" else problems).append(found)
