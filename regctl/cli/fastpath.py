@@ -46,13 +46,13 @@ def run(argv):
     if parsed is None:
         return None
     store_option, uri, as_json = parsed
-    from regctl.cli.report import report
-
     try:
         resolution = _resolution(store_option, uri)
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # every error goes through report()
+        from regctl.cli.report import report
+
         return report(exc)  # the fast path takes no --traceback: with it, the CLI answers
     if as_json:
         import json
