@@ -5,8 +5,9 @@
     python bench/floor_sql.py DB search MAX_RESULTS
 
 A bare script with the standard library's sqlite3 that runs the queries regctl's SQLite backend
-runs for the listing (one read transaction: the rows, their tags, the aliases, the latest version
-of each model) and prints one line per entry. Nothing else: no schema check, no objects, no
+runs for the listing (one read transaction: the rows, sorted by SQLite in regctl's order, their
+tags, the aliases, the latest version of each model; for ``versions``, the model's tags, which say
+whether it is a prompt) and prints one line per entry. Nothing else: no schema check, no objects, no
 filter grammar; what any reader of the database pays. ``listing()`` is imported by the bench to
 time the same queries inside one process.
 """

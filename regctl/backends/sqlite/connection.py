@@ -97,8 +97,8 @@ class SqliteConnection:
             raise StoreError(f"no MLflow database at {self.path} (use --store or REGCTL_STORE; regctl does not "
                              "create databases: MLflow creates one on first use)")
         for suffix in ("-journal", "-wal", "-shm"):  # SQLite's own files: a FIFO there would block it forever
-            beside = Path(f"{self.path}{suffix}")
-            if os.path.lexists(beside) and not beside.is_file():
+            beside = f"{self.path}{suffix}"
+            if os.path.lexists(beside) and not os.path.isfile(beside):
                 raise StoreError(f"damaged database: {beside} is not a regular file")
 
         # a file: URI for SQLite (mode=...): '%', '?' and '#' escaped; urllib.parse costs start-up time
