@@ -2,7 +2,7 @@
 
 import pytest
 
-from regctl.core.record import EMPTY, FrozenInstanceError, Record
+from regctl.core.record import EMPTY, FrozenInstanceError, Record, draft, seal
 from regctl.core.results import AliasChange, ModelVersion
 
 
@@ -41,3 +41,16 @@ def test_fields_cannot_change():
     with pytest.raises(TypeError):
         version.tags["x"] = "y"  # type: ignore[index]
     assert version.replace(version=2).tags == {"a": "b"}
+
+
+def test_a_drafted_record_sealed_is_one_like_any_other():
+    draft_class = draft(Pair)
+    assert draft(Pair) is draft_class
+    made = draft_class()
+    made.left, made.right, made.extra = 1, 2, EMPTY
+    seal(made, "__class__", Pair)
+    assert type(made) is Pair and made == Pair(1, 2)
+    assert repr(made) == repr(Pair(1, 2)) and vars(made) == vars(Pair(1, 2))
+    assert made.replace(right=3) == Pair(1, 3)
+    with pytest.raises(FrozenInstanceError):
+        made.left = 5

@@ -27,10 +27,10 @@ be joined by exactly one ``AND`` (MLflow also takes ``a = 'x' b = 'y'``).
 import ast
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Optional, Sequence, Tuple
 
 from regctl.core.errors import InvalidInput
+from regctl.core.likes import like, sql_like
 from regctl.core.ordering import sort  # noqa: F401  (filters.sort, as before)
 from regctl.core.prompts import PROMPT_TAG
 
@@ -380,52 +380,6 @@ def _order(text: str, kind: Kind) -> Order:
 
 # ------------------------------------------------------------------ evaluating
 
-@lru_cache(maxsize=512)
-def _like_pieces(pattern: str, flags: int, end: str) -> tuple:
-    """The text between the ``%`` of a LIKE pattern as regular expressions of fixed length (``_`` is
-    ``.``), empty ones left out but the first; the last ends with ``end`` unless the pattern ends with ``%``."""
-    pieces = pattern.split("%")
-    last = len(pieces) - 1
-    return tuple(re.compile(re.escape(piece).replace("_", ".") + ("" if i < last or pattern.endswith("%") else end),
-                            flags) for i, piece in enumerate(pieces) if piece or i == 0)
-
-
-def _pieces_match(text: str, pieces: tuple, *, one_line: bool) -> bool:
-    """Whether ``text`` is the pieces with anything between them, each found leftmost in turn (ending
-    earlier never leaves fewer places for the pieces that follow); ``one_line``: what lies between two
-    pieces holds no line break. O(len(text) * len(pattern))."""
-    first, *rest = pieces
-    found = first.match(text)
-    for piece in rest:
-        if found is None:
-            return False
-        line_end = text.find("\n", found.end()) if one_line else -1
-        found = piece.search(text, found.end())
-        if found is not None and 0 <= line_end < found.start():
-            found = None
-    return found is not None
-
-
-def like(text: str, pattern: str, ignore_case: bool = False) -> bool:
-    """MLflow's LIKE in its file store: whether its regular expression ``^piece.*piece.*...$`` matches.
-
-    MLflow turns ``%`` into ``.*`` (no newline; after a final ``%`` the rest is left unread) and
-    ``_`` into ``.``: a regular expression that backtracks exponentially in the number of ``%``.
-    """
-    return _pieces_match(text, _like_pieces(pattern, re.IGNORECASE if ignore_case else 0, "$"), one_line=True)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def sql_like(text: str, pattern: str, ignore_case: bool = False) -> bool:
-    """LIKE as MLflow's SQL store evaluates it in SQLite: ``%`` and ``_`` match newlines too, the
-    whole text must match, and ILIKE (``lower() LIKE lower()``) folds ASCII letters only."""
-    if ignore_case:
-        text, pattern = text.translate(_ASCII_LOWER), pattern.translate(_ASCII_LOWER)
-    return _pieces_match(text, _like_pieces(pattern, re.DOTALL, r"\Z"), one_line=False)
-
-
 def _lhs(item, clause: Comparison, kind: Kind):
     if clause.kind == "tag":
         return item.tags.get(clause.key)
@@ -463,19 +417,27 @@ def is_deleted(item) -> bool:
     return getattr(item, "current_stage", None) == DELETED_STAGE
 
 
+def _sql_clauses(clauses: tuple) -> "tuple[tuple, bool]":
+    """The clauses MLflow's SQL store tests, and whether it leaves prompts out: unless the first prompt
+    clause asks for prompts, it drops every prompt clause and leaves the prompts out."""
+    prompts = [c for c in clauses if c.kind == "tag" and c.key == PROMPT_TAG]
+    if _asks_for_prompts(prompts):
+        return clauses, False
+    return tuple(c for c in clauses if c not in prompts), True
+
+
+def only_prompts_hidden(found: Search) -> bool:
+    """Whether a version search, as MLflow's SQL store reads it, finds every live version but the
+    prompts' (those tagged ``mlflow.prompt.is_prompt`` = ``'true'``): the predicate in rows."""
+    clauses, hide_prompts = _sql_clauses(found.clauses)
+    return hide_prompts and not clauses
+
+
 def matcher(found: Search, kind: Kind, *, sql: bool = False):
     """Whether an item (a ``ModelVersion`` or ``RegisteredModel``) is in the search's answer, as a
     predicate: what depends only on the search is decided once (a listing asks it of every item)."""
-    clauses = found.clauses
-    hide_prompts = need_prompt_tag = False
-    if sql:
-        prompts = [c for c in clauses if c.kind == "tag" and c.key == PROMPT_TAG]
-        if not _asks_for_prompts(prompts):
-            # MLflow's SQL store drops every prompt clause and leaves the prompts out
-            hide_prompts = True
-            clauses = tuple(c for c in clauses if c not in prompts)
-        else:
-            need_prompt_tag = True  # a tag clause needs the tag
+    clauses, hide_prompts = _sql_clauses(found.clauses) if sql else (found.clauses, False)
+    need_prompt_tag = sql and not hide_prompts  # a prompt clause asking for prompts needs the tag
     live_only = kind is VERSIONS
 
     def test(item) -> bool:

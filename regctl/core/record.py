@@ -12,7 +12,15 @@ raises ``FrozenInstanceError``. ``__post_init__`` runs after the fields are set.
 
 Unlike ``dataclasses``, nothing is generated when a class is defined: a command
 that loads every result type pays no start-up time for those it never makes, and
-making one (a listing makes thousands) costs one dict copy and update.
+making one costs one dict copy and update.
+
+A listing makes thousands from values it already holds in their final form (rows of
+a database); ``draft(cls)`` lets it skip the constructor's checks::
+
+    Draft = draft(Rename)
+    record = Draft()
+    record.old, record.new = row             # every field, in order, values final
+    seal(record, "__class__", Rename)        # now a Rename like any other, frozen
 """
 
 from types import MappingProxyType
@@ -23,6 +31,26 @@ EMPTY: Mapping = MappingProxyType({})  # the default of a mapping field: shared,
 
 class FrozenInstanceError(AttributeError):
     """An attempt to change a field of a record."""
+
+
+seal = object.__setattr__  # seal(draft, "__class__", cls): the draft becomes a frozen ``cls``
+_DRAFTS: dict = {}
+
+
+def draft(cls: type) -> type:
+    """A mutable class with the layout of the record class ``cls``, to make many records fast.
+
+    Assign every field of ``cls.fields()`` to an instance with plain assignments, always in
+    field order, then ``seal(instance, "__class__", cls)``: it is then a ``cls`` with the same
+    ``__dict__`` the constructor gives. Nothing is checked and ``__post_init__`` does not run:
+    the values must already be what the constructor makes of them (mappings read-only
+    views, sequences tuples). Assigning in one order lets Python keep the values without a
+    dict per draft until ``seal``.
+    """
+    found = _DRAFTS.get(cls)
+    if found is None:
+        found = _DRAFTS[cls] = type(cls.__name__ + "Draft", (), {"__module__": cls.__module__})
+    return found
 
 
 class Record:

@@ -28,6 +28,7 @@ REDACTED = {"source": "REDACTED-SOURCE-PATH", "run_id": "REDACTED-RUN-ID", "run_
 VERSION_COLUMNS = ("name", "version", "creation_time", "last_updated_time", "current_stage", "description",
                    "source", "run_id", "run_link", "status", "status_message", "user_id", "storage_location")
 _SELECT_VERSION = "SELECT " + ", ".join(VERSION_COLUMNS) + " FROM model_versions"
+_M = frozenset("mM")  # the first letter of a models: URI
 # regctl's field names for MLflow's columns
 _FIELD = {"creation_time": "creation_timestamp", "last_updated_time": "last_updated_timestamp"}
 
@@ -96,8 +97,8 @@ class SqliteConnection:
             raise StoreError(f"no MLflow database at {self.path} (use --store or REGCTL_STORE; regctl does not "
                              "create databases: MLflow creates one on first use)")
         for suffix in ("-journal", "-wal", "-shm"):  # SQLite's own files: a FIFO there would block it forever
-            beside = Path(f"{self.path}{suffix}")
-            if os.path.lexists(beside) and not beside.is_file():
+            beside = f"{self.path}{suffix}"
+            if os.path.lexists(beside) and not os.path.isfile(beside):
                 raise StoreError(f"damaged database: {beside} is not a regular file")
 
         # a file: URI for SQLite (mode=...): '%', '?' and '#' escaped; urllib.parse costs start-up time
@@ -258,31 +259,42 @@ class SqliteConnection:
             model_id=self._model_id_of(connection, row.get("source")),
             tags=tags.get(version, {}), aliases=tuple(sorted(a for a, v in aliases.items() if v == version)))
 
-    def _version_views(self, connection, rows, tags: dict, aliases: dict) -> tuple:
-        """Views of many version rows (tuples of VERSION_COLUMNS), as ``_version_view`` makes them,
-        with each version's alias list and tag map made once: ``tags`` is ``{name: {version: {key:
-        value}}}``, ``aliases`` ``{name: {alias: version}}``."""
+    def _version_views(self, connection, rows, tags: dict, aliases: dict) -> list:
+        """Views of many version rows (tuples of VERSION_COLUMNS), equal to what ``_version_view``
+        makes of them, with each version's alias list and tag map made once: ``tags`` is ``{name:
+        {version: {key: value}}}``, ``aliases`` ``{name: {alias: version}}``. A listing's hot loop:
+        the rows' values are final, so each view is drafted and sealed (``core.record.draft``)."""
         from types import MappingProxyType
 
-        from regctl.core.record import EMPTY
+        from regctl.core.record import EMPTY, draft, seal
         from regctl.core.results import ModelVersion
 
         named: dict = {}
         for model, found in aliases.items():
             for alias, number in sorted(found.items()):
-                named.setdefault((model, number), []).append(alias)
-        named = {key: tuple(found) for key, found in named.items()}
+                named.setdefault(model, {}).setdefault(number, []).append(alias)
+        named = {model: {v: tuple(found) for v, found in numbers.items()} for model, numbers in named.items()}
         frozen = {model: {v: MappingProxyType(t) for v, t in numbers.items()} for model, numbers in tags.items()}
-        views = []
-        for (name, version, created, updated, stage, description, source, run_id, run_link, status, message, user,
-             storage) in rows:
-            views.append(ModelVersion(
-                name=name, version=version, creation_timestamp=created, last_updated_timestamp=updated,
-                current_stage=stage, description=description, source=source, run_id=run_id, run_link=run_link,
-                status=status, status_message=message, user_id=user, storage_location=storage,
-                model_id=self._model_id_of(connection, source),
-                tags=frozen.get(name, EMPTY).get(version, EMPTY), aliases=named.get((name, version), ())))
-        return tuple(views)
+        model_id_of = self._model_id_of
+        draft_class = draft(ModelVersion)
+        views: list = []
+        append = views.append
+        for row in rows:
+            view = draft_class()
+            (view.name, view.version, view.creation_timestamp, view.last_updated_timestamp, view.current_stage,
+             view.description, view.source, view.run_id, view.run_link, view.status, view.status_message,
+             view.user_id, view.storage_location) = row
+            source = row[6]
+            # only a models: source names a logged model; _model_id_of decides
+            view.model_id = model_id_of(connection, source) if source and source[:1] in _M else None
+            found = frozen.get(row[0])
+            view.tags = EMPTY if found is None else found.get(row[1], EMPTY)
+            found = named.get(row[0])
+            view.aliases = () if found is None else found.get(row[1], ())
+            view.lineage = None
+            seal(view, "__class__", ModelVersion)
+            append(view)
+        return views
 
     def _model_id_of(self, connection, source, _depth: int = 0):
         """The logged model a version comes from: ``models:/m-<id>``, followed through ``models:/<name>/<N>``.

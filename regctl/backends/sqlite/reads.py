@@ -32,21 +32,41 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# the columns of filters.VERSIONS's order keys, and whether they can be NULL
+_ORDER_COLUMNS = {"name": ("name COLLATE BINARY", False), "version_number": ("version", False),
+                  "creation_timestamp": ("creation_time", True), "last_updated_timestamp": ("last_updated_time", True)}
+
+
+def order_by(orders) -> str:
+    """``filters.sort``'s order of versions as SQL: each key in turn, missing values (NULL) last."""
+    terms = []
+    for order in orders:
+        column, nullable = _ORDER_COLUMNS[order.key]
+        if not order.ascending:
+            terms.append(column + " DESC")  # NULL is the least value: last already
+        else:
+            terms.append(f"{column} IS NULL, {column}" if nullable else column)
+    return ", ".join(terms)
+
+
 class SqliteReads(SqliteConnection):
     """Reading the registry tables: listings, one model or version, aliases, history; resolve and verify."""
 
     @_translated
     def models(self, *, include_prompts: bool = False):
-        from regctl.core.results import Listing
+        from types import MappingProxyType
+
+        from regctl.core.record import EMPTY, draft, seal
+        from regctl.core.results import Listing, RegisteredModel
 
         with self._reading() as connection:
             # each model's latest live version: one step down the (name, version) index per model,
-            # not a scan of every version's row
+            # not a scan of every version's row; names in Python's order of str (SQLite's BINARY)
             rows = connection.execute(
                 "SELECT name, creation_time, last_updated_time, description, (SELECT version FROM model_versions "
                 "WHERE model_versions.name = registered_models.name AND current_stage IS NOT ?" + self._ws
-                + " ORDER BY version DESC LIMIT 1) FROM registered_models WHERE 1 = 1" + self._ws,
-                (DELETED_STAGE,)).fetchall()
+                + " ORDER BY version DESC LIMIT 1) FROM registered_models WHERE 1 = 1" + self._ws
+                + " ORDER BY name COLLATE BINARY", (DELETED_STAGE,)).fetchall()
             tags: dict = {}
             aliases: dict = {}
             for name, key, value in connection.execute(
@@ -55,12 +75,28 @@ class SqliteReads(SqliteConnection):
             for name, alias, version in connection.execute(
                     "SELECT name, alias, version FROM registered_model_aliases WHERE 1 = 1" + self._ws):
                 aliases.setdefault(name, {})[alias] = version
-        views = []
-        for row in sorted(rows, key=lambda r: r[0]):
-            model_tags = _ordered_tags(tags.get(row[0], ()))
-            if include_prompts or str(model_tags.get(PROMPT_TAG, "")).lower() != "true":
-                views.append(self._model_view(None, row[:4], model_tags, aliases.get(row[0], {}), row[4]))
-        return Listing(tuple(views))
+        # as _model_view makes them, drafted (core.record.draft): a listing's hot loop
+        draft_class = draft(RegisteredModel)
+        views: list = []
+        append = views.append
+        for row in rows:
+            name = row[0]
+            pairs = tags.get(name)
+            model_tags = EMPTY
+            if pairs is not None:
+                ordered = _ordered_tags(pairs)
+                if not include_prompts and str(ordered.get(PROMPT_TAG, "")).lower() == "true":
+                    continue
+                model_tags = MappingProxyType(ordered)
+            found = aliases.get(name)
+            view = draft_class()
+            view.name, view.creation_timestamp, view.last_updated_timestamp, view.description = row[:4]
+            view.tags = model_tags
+            view.aliases = EMPTY if found is None else MappingProxyType(dict(sorted(found.items())))
+            view.latest_version, view.latest_versions, view.version_count = row[4], None, None
+            seal(view, "__class__", RegisteredModel)
+            append(view)
+        return Listing(views)
 
     @_translated
     def versions(self, name, *, include_deleted=False, limit=None, include_prompts=False):
@@ -85,18 +121,23 @@ class SqliteReads(SqliteConnection):
     @_translated
     def search_versions(self, search, max_results, progress=None):
         """MLflow's search over every model's live versions, read in one pass (three queries, not
-        three per model), then filtered and ordered as ``core.derived.search_versions`` does."""
+        three per model), ordered by SQLite, then filtered as ``core.derived.search_versions`` does.
+
+        The order is the one ``core.derived`` gives (the versions of the models listed, in name order,
+        each model's newest first, then ``filters.sort``): every search's order ends with the name
+        and the version number, so it is the order of its keys alone, which SQLite sorts as Python
+        does (NULL last, numbers by value, text in code point order)."""
         from regctl.core import filters
-        from regctl.core.derived import page
+        from regctl.core.results import Listing
 
         with self._reading() as connection:
             count = connection.execute("SELECT COUNT(*) FROM registered_models WHERE 1 = 1" + self._ws).fetchone()[0]
             if progress:
                 progress(0, count)
-            # the versions of the models listed, each model's newest first, models in name order
-            rows = sorted(connection.execute(
+            rows = connection.execute(
                 _SELECT_VERSION + " WHERE current_stage IS NOT ?" + self._ws + " AND name IN (SELECT name FROM "
-                "registered_models WHERE 1 = 1" + self._ws + ")", (DELETED_STAGE,)), key=lambda r: (r[0], -r[1]))
+                "registered_models WHERE 1 = 1" + self._ws + ") ORDER BY " + order_by(search.order),
+                (DELETED_STAGE,)).fetchall()
             found: dict = {}
             for model, version, key, value in connection.execute(
                     'SELECT name, version, "key", value FROM model_version_tags WHERE 1 = 1' + self._ws):
@@ -106,12 +147,21 @@ class SqliteReads(SqliteConnection):
             for model, alias, version in connection.execute(
                     "SELECT name, alias, version FROM registered_model_aliases WHERE 1 = 1" + self._ws):
                 aliases.setdefault(model, {})[alias] = version
-            views = self._version_views(connection, rows, tags, aliases)
+            if filters.only_prompts_hidden(search):
+                # the rows are the answer once the prompts' are left out: views of the page only
+                prompts = {(model, v) for model, numbers in tags.items() for v, t in numbers.items()
+                           if t.get(PROMPT_TAG) == "true"}
+                if prompts:
+                    rows = [row for row in rows if row[:2] not in prompts]
+                views = self._version_views(connection, rows[:max_results], tags, aliases)
+                matched, more = views, max(0, len(rows) - max_results)
+            else:
+                wanted = filters.matcher(search, filters.VERSIONS, sql=True)
+                matched = [v for v in self._version_views(connection, rows, tags, aliases) if wanted(v)]
+                more = max(0, len(matched) - max_results)
         if progress:
             progress(count, count)
-        wanted = filters.matcher(search, filters.VERSIONS, sql=True)
-        matched = [v for v in views if wanted(v)]
-        return page(filters.sort(matched, search, filters.VERSIONS), max_results, [])
+        return Listing(tuple(matched[:max_results]), (), more=more)
 
     @_translated
     def get_model(self, name):

@@ -67,7 +67,8 @@ def check_registry(schema: Schema, path: Path) -> None:
         if table not in schema.tables:
             raise StoreError(f"{path} has no MLflow model registry (table {table} is missing; "
                              f"schema revision {schema.describe_revision()})")
-        missing = [c for c in columns if c not in schema.columns(table)]
+        present = schema.columns(table)
+        missing = [c for c in columns if c not in present]
         if missing:
             raise StoreError(f"{path}: table {table} has no column {missing[0]} "
                              f"(schema revision {schema.describe_revision()}); regctl cannot read it")
