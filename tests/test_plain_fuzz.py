@@ -138,7 +138,7 @@ def compare(argv, fixture="mlflow3-store", after=(), env=None):
 
 
 AFTER = [["models", "--json"], ["versions", NAME, "--all", "--json"], ["alias", "list", NAME, "--json"]]
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                           HealthCheck.too_slow])
 
 
@@ -152,7 +152,7 @@ def test_any_command_line_answers_alike_through_both_parsers(argv, fixture, stor
     assert plain_leg == typer_leg, argv
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=45)
 @given(argv=wellformed_argv(noise=False), fixture=st.sampled_from(FIXTURES))
 def test_a_command_line_the_plain_parser_takes_changes_the_store_alike(argv, fixture):
     assume(plain.parse([a.replace("{store}", "/s").replace("{source}", "/src") for a in argv]) is not None)
