@@ -73,15 +73,16 @@ def _typer_only(monkeypatch):
     monkeypatch.setattr(fastpath, "parse", lambda argv: None)
 
 
-def _both(fixture, tmp_path, monkeypatch, argv, after=()):
-    """Run ``argv`` through the plain parser and through the Typer app, each on its own copy."""
+def _both(fixture, tmp_path, monkeypatch, argv, after=(), plain_reads=True):
+    """Run ``argv`` through the plain parser (which must read it, unless not ``plain_reads``) and through
+    the Typer app, each on its own copy."""
     results = []
     for leg in ("plain", "typer"):
         store = FixtureStore(fixture, tmp_path / leg)
         source = model_source(tmp_path / leg / "src")
         args = [a.replace("{source}", str(source)) for a in argv]
         if leg == "plain":
-            assert plain.parse(["--store", str(store)] + args) is not None, args  # the plain leg is plain
+            assert (plain.parse(["--store", str(store)] + args) is not None) == plain_reads, args
         else:
             _typer_only(monkeypatch)
         steps = [regctl(*args, store=store.store)] + [regctl(*a, store=store.store) for a in after]
@@ -139,9 +140,27 @@ def test_the_plain_parser_reads_values_as_click_converts_them():
     ["register", "src"], ["register", "src", "--name", "--json"], ["gc", NAME], ["gc", NAME, "--keep", "-1"],
     ["push", "--to", "t", "--jobs", "65"], ["completion", "tcsh"], ["--store"], ["--store", "--json", "models"],
     ["describe", NAME, "--set", "-x"], ["tag", NAME, "--delete"], ["resolve"], ["versions", NAME, "-j", "1"],
+    ["alias set", NAME, "x", "1"], ["alias", "set " + NAME, "x", "1"], ["push", "--to", "t", "-j=5"],
+    ["push", "--to", "t", "-j5"], ["versions", NAME, "--limit", "9" * 4400],
 ])
 def test_what_the_plain_parser_leaves_to_click(argv):
     assert plain.parse(argv) is None
+
+
+# command lines the plain parser once read otherwise than Click does; now it leaves them to Click
+CLICKS_OWN = [
+    ["alias set", NAME, "x", "1"],  # one word holding a space is no command to Click
+    ["alias list", NAME],
+    ["push", "--to", "{source}/pushed", "-j=5"],  # Click reads -j=5 as -j with the value '=5'
+    ["versions", NAME, "--limit", "9" * 4400],  # more digits than int() converts: Click's usage error, no crash
+]
+
+
+@pytest.mark.parametrize("argv", CLICKS_OWN, ids=lambda argv: " ".join(argv)[:40])
+def test_a_form_click_reads_its_own_way_answers_as_click_does(argv, tmp_path, monkeypatch):
+    plain_leg, typer_leg = _both("mlflow3-store", tmp_path, monkeypatch, argv, plain_reads=False)
+    assert plain_leg == typer_leg
+    assert plain_leg[0][0] == 2
 
 
 @pytest.mark.parametrize("argv", [["versions", "--limit", "0", NAME], ["versions", NAME, "--format", "yaml"],

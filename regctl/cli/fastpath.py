@@ -46,6 +46,10 @@ def run(argv):
     if parsed is None:
         return None
     store_option, uri, as_json = parsed
+    from regctl.core.locations import shadowed
+
+    if shadowed(store_option) is not None:
+        return None  # the full command says which store REGCTL_STORE hides
     try:
         resolution = _resolution(store_option, uri)
     except (KeyboardInterrupt, BrokenPipeError):

@@ -58,15 +58,26 @@ def main(argv=None) -> None:
 
 
 def _run(argv) -> int:
+    if argv[:1] == ["__complete"]:  # the shells' completion scripts: no CLI framework, no Rich
+        from regctl.cli import completion
+
+        return completion.run(argv)
+    if not os.environ.get("_REGCTL_COMPLETE"):  # Click's completion protocol: the Typer app answers it
+        code = _without_click(argv)
+        if code is not None:
+            return code
+    from regctl.cli.app import run  # help, a mistake on the command line, a form only Click reads
+
+    return run(argv)
+
+
+def _without_click(argv) -> "int | None":
+    """``--version``, resolve's fast path, then the plain command line; None leaves ``argv`` to the Typer app."""
     if argv == ["--version"]:  # as the CLI answers it, without loading the CLI
         from regctl import __version__
 
         sys.stdout.write(f"regctl {__version__}\n")
         return 0
-    if argv[:1] == ["__complete"]:  # the shells' completion scripts: no CLI framework, no Rich
-        from regctl.cli import completion
-
-        return completion.run(argv)
     from regctl.cli import fastpath
 
     code = fastpath.run(argv)
@@ -74,10 +85,6 @@ def _run(argv) -> int:
         from regctl.cli import plain
 
         code = plain.run(argv)
-    if code is None:  # help, a mistake on the command line, a form only Click reads
-        from regctl.cli.app import run
-
-        code = run(argv)
     return code
 
 

@@ -40,6 +40,8 @@ def parse(argv: List[str]) -> Optional[Call]:
             return None
         if arg.startswith("-") and arg != "-":
             name, eq, value = arg.partition("=")
+            if eq and not name.startswith("--"):
+                return None  # Click reads -j=5 as -j with the value '=5'
             option = spec["options"].get(name) if spec is not None else None
             if name == "--store" or option is not None:
                 if option is None or option[1] != "flag":
@@ -58,6 +60,8 @@ def parse(argv: List[str]) -> Optional[Call]:
             else:
                 return None  # help, --version, an unknown option
         elif spec is None:
+            if " " in arg:
+                return None  # 'alias set' as one word is no command to Click
             words.append(arg)
             spec = COMMANDS.get(" ".join(words))
             if spec is None and not any(key.startswith(" ".join(words) + " ") for key in COMMANDS):
@@ -116,8 +120,8 @@ def _value(kind, text: str):
     if isinstance(kind, tuple) and kind[0] == "choice":
         return text if text in kind[1] else _REFUSED
     if isinstance(kind, tuple) and kind[0] == "int":
-        if not (text.isascii() and text.isdigit()):
-            return _REFUSED
+        if not (text.isascii() and text.isdigit()) or len(text) > 100:
+            return _REFUSED  # Click reads the other spellings its own way; int() refuses 4300 digits and more
         number, low, high = int(text), kind[1], kind[2]
         if (low is not None and number < low) or (high is not None and number > high):
             return _REFUSED
