@@ -146,6 +146,7 @@ class ModelPlan:
     existing: Any  # the model in the target, or None
     target_versions: dict = field(default_factory=dict)  # number -> the target's version
     present: dict = field(default_factory=dict)  # source number -> the target version with the same files
+    checked: dict = field(default_factory=dict)  # source number -> (where, manifest) of the files read here
 
 
 def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) -> ModelPlan:
@@ -164,19 +165,24 @@ def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) ->
 
     def keys(version) -> tuple:
         recorded = recorded_digest(source, version)
-        return recorded, recorded or digest.digest_of(current_files(source, version)[1])
+        if recorded:
+            return recorded, recorded, None
+        files = current_files(source, version)
+        return recorded, digest.digest_of(files[1]), files
 
     unmatched = []
     with _ahead(keys, versions, jobs, source) as found:
-        for version, (recorded, key) in zip(versions, found):
+        for version, (recorded, key, files) in zip(versions, found):
             matches = available.get(key)
             if matches:
                 plan.present[version.version] = matches.pop(0)
             elif recorded:  # to be copied: its files must be there and be what was registered
                 unmatched.append((version, recorded))
+            else:
+                plan.checked[version.version] = files
     with _ahead(lambda pair: check_files(source, *pair), unmatched, jobs, source) as checks:
-        for _ in checks:
-            pass
+        for (version, _), files in zip(unmatched, checks):
+            plan.checked[version.version] = files
     return plan
 
 
@@ -213,6 +219,15 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     what can be checked fails, dry run or not, before anything is written to the target.
     ``jobs``: versions whose files move at once (see the module's notes).
     """
+    with contextlib.ExitStack() as stack:
+        for registry in (source, target):  # a server: each version's location is asked once
+            remembering = getattr(registry.backend, "remembering", None)
+            if remembering is not None:
+                stack.enter_context(remembering())
+        return _push(source, target, names, dry_run, progress, move_aliases, jobs)
+
+
+def _push(source, target, names, dry_run: bool, progress, move_aliases: bool, jobs: int) -> PushReport:
     wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
     target_exists = _target_exists(target)
     plans = [plan_model(source, target, name, target_exists, jobs) for name in wanted]
@@ -271,7 +286,7 @@ def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick, jobs: i
     next_number = 1
     missing = [] if dry_run else [v for v in plan.versions if v.version not in plan.present]
     made = [existing is not None]  # whether the model is in the target (a copy registers into it)
-    with _files_ahead(source, target, missing, scratch, jobs) as ahead:
+    with _files_ahead(source, target, missing, scratch, jobs, plan.checked) as ahead:
         try:
             for version in plan.versions:
                 number = plan.present.get(version.version)
@@ -304,14 +319,16 @@ class Staged:
     upload: Optional[tuple] = None  # upload_model's (source URI, model id, manifest)
 
 
-def _files_ahead(source, target, versions: list, scratch: Path, jobs: int) -> Ahead:
+def _files_ahead(source, target, versions: list, scratch: Path, jobs: int, checked: dict) -> Ahead:
     """Each version's files, downloaded when the source is a server and uploaded when the target is
-    one, on up to ``jobs`` threads ahead of the version being registered (``Staged``, in order)."""
+    one, on up to ``jobs`` threads ahead of the version being registered (``Staged``, in order).
+    ``checked``: the files the plan read, by source number (a server sends those, checked again)."""
     uploads = getattr(target.backend, "upload_model", None) is not None and _parallel(target)
     helpers = [r for r, used in ((source, _parallel(source)), (target, uploads)) if used]
     items: list = [(version, None) for version in versions]
     if helpers and not _parallel(source) and jobs > 1:  # a local source is read here, not on the helpers
-        items = [(version, _or_error(local_files, source, version.name, version.version, scratch))
+        items = [(version, _or_error(local_files, source, version.name, version.version, scratch,
+                                     checked.get(version.version)))
                  for version in versions]
 
     def stage(item) -> Staged:
@@ -319,7 +336,7 @@ def _files_ahead(source, target, versions: list, scratch: Path, jobs: int) -> Ah
         if isinstance(local, BaseException):
             raise local
         if local is None:
-            local = local_files(source, version.name, version.version, scratch)
+            local = local_files(source, version.name, version.version, scratch, checked.get(version.version))
         if not uploads:
             return Staged(local)
         try:

@@ -27,6 +27,9 @@ def recorded_digest(registry, version) -> Optional[str]:
 
 def current_files(registry, version) -> "tuple[str, dict]":
     """Where a version's files are and their manifest as they are now, read where they are."""
+    files = getattr(registry.backend, "version_files", None)
+    if files is not None:  # a server: without reading the version again
+        return files(version.name, version.version)
     uri = f"models:/{version.name}/{version.version}"
     resolution = registry.resolve(uri)  # NotFound when its files are gone
     path = Path(resolution.path) if not isinstance(resolution.path, str) else None
@@ -45,20 +48,29 @@ def version_digest(registry, version) -> str:
     return recorded_digest(registry, version) or digest.digest_of(current_files(registry, version)[1])
 
 
-def check_files(registry, version, recorded: str) -> None:
-    """IntegrityError, naming the files, unless a version's files still match the digest recorded for them."""
+def check_files(registry, version, recorded: str) -> "tuple[str, dict]":
+    """IntegrityError, naming the files, unless a version's files still match the digest recorded for
+    them; else where they are and their manifest (``current_files``)."""
     location, current = current_files(registry, version)
     actual = digest.digest_of(current)
     if actual != recorded:
         difference = registry.backend.describe_difference(version.name, version.version, recorded, current, actual)
         raise IntegrityError(f"cannot push {show(f'models:/{version.name}/{version.version}')}: its artifacts at "
                              f"{location} differ from what was registered ({difference}); nothing was pushed")
+    return location, current
 
 
-def local_files(registry, name: str, version: int, scratch: Path) -> Path:
+def local_files(registry, name: str, version: int, scratch: Path, checked: Optional[tuple] = None) -> Path:
     """A local directory holding the version's files: where they are, or fetched into ``scratch`` by
-    a backend that fetches (a server: it resolves the version once, and copies or downloads)."""
+    a backend that fetches (a server: it resolves the version once, and copies or downloads).
+    ``checked``: where the files are and their manifest, as ``current_files`` found them; a server
+    then fetches those files without looking for them again, each checked against the manifest."""
     uri = f"models:/{name}/{version}"
+    fetch_checked = getattr(registry.backend, "fetch_checked", None)
+    if checked is not None and fetch_checked is not None:
+        dest = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=scratch))
+        fetch_checked(*checked, dest)
+        return dest
     fetch = getattr(registry.backend, "fetch_files", None)
     if fetch is None:
         resolution = registry.resolve(uri)

@@ -613,3 +613,101 @@ def test_push_with_one_job_or_many_copies_alike_between_local_stores(tmp_path):
         ok(regctl("push", "--to", target, *(["--jobs", jobs] if jobs else []), store=source, env=env))
         copies.append([kept(v) for name in (names["a"], names["b"]) for v in versions_json(target, name)])
     assert copies[0] == copies[1]
+
+
+# ---------------------------------------------- requests per version (a counting proxy)
+
+def _count(requests: list, *needles) -> int:
+    """How many of ``requests`` (method, path, fault) are one of ``needles`` ("METHOD path-part")."""
+    return sum(1 for method, path, _ in requests
+               for needle in needles if f"{method} {path.split('?')[0]}".startswith(needle.split(" ")[0] + " ")
+               and needle.split(" ", 1)[1] in path.split("?")[0])
+
+
+@pytest.mark.server
+def test_push_makes_few_requests_per_version_into_out_of_and_between_servers(sqlite_server, postgres_server, tmp_path):
+    """A proxy counts what push asks of a server. Into a server, per version: a logged model, its two
+    files and manifest, marked ready, the version (its logged model's id finds it if the answer is
+    lost: no operation tag to remove). A push again: per version its download URI and manifest. Out
+    of a server: per version its download URI, manifest, listings and files, each file once to check
+    it and once to copy it (checked again as it arrives), the version itself never read again."""
+    from proxy import FaultProxy
+
+    n = 12
+    name = f"requests-{uuid.uuid4().hex[:8]}"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    store, sources = numbered_source(tmp_path, name, n)
+    into, other = FaultProxy(sqlite_server.url), FaultProxy(postgres_server.url)
+    try:
+        ok(regctl("push", name, "--to", into.url, "--jobs", "1", store=store, env=env))
+        pushed = into.requests[:]
+        assert _count(pushed, "POST /model-versions/create") == n
+        assert _count(pushed, "DELETE /model-versions/delete-tag") <= 1  # the first version's, through register
+        assert _count(pushed, "POST /logged-models", "PATCH /logged-models/") == 2 * n
+        assert _count(pushed, "PUT /mlflow-artifacts/artifacts/") == 3 * n
+        assert len(pushed) <= 6 * n + 20, len(pushed)  # was 7.6 per version (and 20 for the model)
+
+        del into.requests[:]
+        again = regctl("push", name, "--to", into.url, "--jobs", "1", store=store, env=env)
+        assert f"0 version(s) copied, {n} already there" in ok(again) + again.stderr
+        assert _count(into.requests, "GET /model-versions/get?", "GET /model-versions/get-download-uri") == n
+        assert len(into.requests) <= 2 * n + 8, len(into.requests)  # was 4.3 per version
+
+        del into.requests[:]
+        offline = tmp_path / "offline" / "mlruns"
+        ok(regctl("push", name, "--from", into.url, "--to", offline, "--jobs", "1", env=env))
+        pulled = into.requests[:]
+        assert _count(pulled, "GET /model-versions/get-download-uri") == n
+        assert _count(pulled, "GET /model-versions/get?", "GET /registered-models/get") <= 3
+        # two files and a manifest; listings of the version's two directories, once
+        assert _count(pulled, "GET /mlflow-artifacts/artifacts/") == 5 * n
+        assert len(pulled) <= 8 * n + 8, len(pulled)  # was 16.2 per version
+        for number in (1, n):
+            path = Path(ok(regctl("resolve", f"models:/{name}/{number}", store=offline)).strip())
+            assert files_of(path) == files_of(sources[number])
+
+        del into.requests[:]
+        ok(regctl("push", name, "--from", into.url, "--to", other.url, "--jobs", "4", env=env))
+        assert len(into.requests) <= 8 * n + 8 and len(other.requests) <= 6 * n + 20, (len(into.requests),
+                                                                                       len(other.requests))
+        assert _count(other.requests, "DELETE /model-versions/delete-tag") <= 1
+    finally:
+        into.close()
+        other.close()
+    versions = postgres_server.client().search_model_versions(f"name = '{name}'")
+    assert sorted((int(v.version), v.tags["n"]) for v in versions) == [(k, str(k)) for k in range(1, n + 1)]
+    assert not any("regctl.operation" in v.tags for v in versions)
+
+
+@pytest.mark.server
+def test_push_from_a_server_copies_the_files_it_checked_or_none(sqlite_server, tmp_path):
+    """A version's file changes on the server after push checked it and before push copies it: the
+    copy sees it (each file is checked again as it arrives), the push stops with one line, and the
+    versions before it are copied; nothing of the changed version is registered."""
+    from proxy import FORWARD, FaultProxy
+
+    name = f"changed-{uuid.uuid4().hex[:8]}"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    store, _ = numbered_source(tmp_path, name, 4)
+    ok(regctl("push", name, "--to", sqlite_server.url, store=store, env=env))
+    location = ok(regctl("resolve", f"models:/{name}/3", store=sqlite_server.url, env=env)).strip()
+    weights = sqlite_server.artifacts / location.split("mlflow-artifacts:/", 1)[1].lstrip("/") / "data" / "weights.bin"
+    assert weights.is_file()
+    seen: dict = {}
+
+    def hook(method, path, body):
+        if method == "GET" and path.endswith(weights.relative_to(sqlite_server.artifacts).as_posix()):
+            seen[path] = seen.get(path, 0) + 1
+            if seen[path] == 2:  # the copy, after the check: another client rewrites the file
+                weights.write_bytes(b"changed")
+        return FORWARD
+
+    proxy = FaultProxy(sqlite_server.url, hook)
+    offline = tmp_path / "offline" / "mlruns"
+    try:
+        failed = regctl("push", name, "--from", proxy.url, "--to", offline, "--jobs", "1", env=env)
+    finally:
+        proxy.close()
+    assert failed.returncode != 0 and failed.stderr.count("\n") == 1, failed
+    assert "changed while push copied them" in failed.stderr and "weights.bin" in failed.stderr
+    assert sorted(v["version"] for v in versions_json(offline, name)) == [1, 2]

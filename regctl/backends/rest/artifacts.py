@@ -196,13 +196,65 @@ class RestArtifacts(RestReads):
         self._put(proxied + MANIFEST_SUFFIX, data=text.encode("utf-8", "surrogateescape"))
 
     def recorded_digest(self, name: str, version: int) -> Optional[str]:
-        """The digest regctl recorded for a version: its manifest beside the files, else its digest tag."""
-        data = self._version(name, version)
-        location = self._download_uri(name, version) or ""
+        """The digest regctl recorded for a version: its manifest beside the files, else its digest tag
+        (the version is read only then: push lists the versions it asks about)."""
+        location = self._version_location(name, version)
         manifest = self._recorded_manifest(location) if location else None
         if manifest is not None and isinstance(manifest.get("digest"), str):
             return manifest["digest"]
-        return _tags(data.get("tags")).get(DIGEST_TAG)
+        return _tags(self._version(name, version).get("tags")).get(DIGEST_TAG)
+
+    def _version_location(self, name: str, version: int) -> str:
+        """Where a live version's files are, as ``resolve`` finds them: its download URI (a version
+        made from a ``runs:/`` or ``models:/`` URI is resolved whole)."""
+        from regctl.core import uris
+
+        try:
+            location = self._download_uri(name, version) or ""
+        except NotFound as exc:
+            raise self._version_not_found(name, version, exc) from None
+        if not location or uris.scheme_of(location) in ("runs", "models"):
+            location = self.resolve(f"models:/{name}/{version}").location
+        return location
+
+    def version_files(self, name: str, version: int) -> "tuple[str, dict]":
+        """Where a version's files are (a local path when they are on this machine) and their manifest
+        as they are now, read where they are."""
+        from regctl.core import digest
+
+        location = self._version_location(name, version)
+        local = self._local_path(location)
+        if local is not None:
+            return str(local), digest.manifest(local)
+        return location, self.remote_manifest(location)
+
+    def fetch_checked(self, location: str, entries: dict, dest: Path) -> None:
+        """Copy the files ``version_files`` found at ``location`` into ``dest``, without listing them
+        again; each is checked against its hash in ``entries`` as it arrives, so the files copied are
+        those push checked (an IntegrityError names those changed since)."""
+        import hashlib
+
+        from regctl.core.transfer import copy_tree, write_stream
+
+        local = self._local_path(location)
+        if local is not None:  # on this machine: copied as ``fetch_files`` copies them
+            copy_tree(local, dest)
+            return
+        proxied = self._proxied_or_fail(location, "download")
+        changed = []
+        for relative, expected in sorted(entries.items()):
+            hasher = hashlib.sha256()
+            with write_stream(dest / relative) as sink:
+                def both(chunk: bytes, sink=sink, hasher=hasher) -> None:
+                    hasher.update(chunk)
+                    sink(chunk)
+
+                self._fetch(f"{proxied}/{relative}", both)
+            if hasher.hexdigest() != expected:
+                changed.append(relative)
+        if changed:
+            raise IntegrityError(f"the artifacts at {location} changed while push copied them "
+                                 f"({', '.join(show(c) for c in changed[:5])}): they were not copied")
 
     def verify(self, uri) -> Verification:
         from regctl.core import digest
