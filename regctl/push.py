@@ -37,6 +37,7 @@ so their numbers are those a one-at-a-time push gives. ``jobs=1`` starts no thre
 
 import contextlib
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
@@ -57,6 +58,9 @@ from regctl.versionfiles import (
 )
 
 DEFAULT_JOBS = 4
+# bytes of the files a source server sends to be checked that are kept for the copy (read once, not
+# twice); past it they are checked as they stream and fetched again when copied
+KEEP_CHECKED = 256 << 20
 
 
 @dataclass
@@ -146,11 +150,13 @@ class ModelPlan:
     existing: Any  # the model in the target, or None
     target_versions: dict = field(default_factory=dict)  # number -> the target's version
     present: dict = field(default_factory=dict)  # source number -> the target version with the same files
-    checked: dict = field(default_factory=dict)  # source number -> (where, manifest) of the files read here
+    checked: dict = field(default_factory=dict)  # source number -> what current_files read (and kept)
 
 
-def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) -> ModelPlan:
-    """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are."""
+def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1,
+               scratch: Optional[Path] = None) -> ModelPlan:
+    """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are.
+    ``scratch``: where files a server sends to be checked are kept for the copy (``KEEP_CHECKED``)."""
     model = source.get_model(name)  # NotFound for a name the source does not have
     versions = sorted(source.versions(name), key=lambda v: v.version)
     plan = ModelPlan(model, versions, _target_model(target, name, target_exists))
@@ -180,7 +186,21 @@ def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) ->
                 unmatched.append((version, recorded))
             else:
                 plan.checked[version.version] = files
-    with _ahead(lambda pair: check_files(source, *pair), unmatched, jobs, source) as checks:
+    kept = [0]  # bytes kept in scratch so far
+
+    def check(pair) -> tuple:
+        version, recorded = pair
+        keep = None
+        if scratch is not None and kept[0] < KEEP_CHECKED:
+            keep = Path(tempfile.mkdtemp(prefix=f"v{version.version}-", dir=scratch))
+        files = check_files(source, version, recorded, keep)
+        if files[2] is not None:
+            kept[0] += sum(p.stat().st_size for p in files[2].rglob("*") if p.is_file())
+        elif keep is not None:
+            shutil.rmtree(keep, ignore_errors=True)
+        return files
+
+    with _ahead(check, unmatched, jobs, source) as checks:
         for (version, _), files in zip(unmatched, checks):
             plan.checked[version.version] = files
     return plan
@@ -224,13 +244,16 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
             remembering = getattr(registry.backend, "remembering", None)
             if remembering is not None:
                 stack.enter_context(remembering())
-        return _push(source, target, names, dry_run, progress, move_aliases, jobs)
+        scratch = stack.enter_context(scratch_directory())
+        wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
+        target_exists = _target_exists(target)
+        plans = [plan_model(source, target, name, target_exists, jobs, None if dry_run else scratch)
+                 for name in wanted]
+        return _push_plans(source, target, plans, dry_run, progress, move_aliases, jobs, scratch)
 
 
-def _push(source, target, names, dry_run: bool, progress, move_aliases: bool, jobs: int) -> PushReport:
-    wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
-    target_exists = _target_exists(target)
-    plans = [plan_model(source, target, name, target_exists, jobs) for name in wanted]
+def _push_plans(source, target, plans: list, dry_run: bool, progress, move_aliases: bool, jobs: int,
+                scratch: Path) -> PushReport:
     conflicts = [held for plan in plans for held in alias_conflicts(plan)]
     if conflicts and not move_aliases:
         raise Conflict(f"the target's aliases {', '.join(conflicts)} point elsewhere; nothing "
@@ -247,17 +270,16 @@ def _push(source, target, names, dry_run: bool, progress, move_aliases: bool, jo
         if progress is not None:
             progress(done[0], total)
 
-    with scratch_directory() as scratch:
-        for plan in plans:
-            try:
-                report.models.append(_push_model(source, target, plan, dry_run, scratch, tick, jobs))
-            except RegctlError as exc:
-                before = [show(m.name) for m in report.models
-                          if m.created or m.aliases or any(v.action == "copied" for v in m.versions)]
-                if not before:
-                    raise
-                raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
-                                f"copies only what is missing): {', '.join(before)}") from None
+    for plan in plans:
+        try:
+            report.models.append(_push_model(source, target, plan, dry_run, scratch, tick, jobs))
+        except RegctlError as exc:
+            before = [show(m.name) for m in report.models
+                      if m.created or m.aliases or any(v.action == "copied" for v in m.versions)]
+            if not before:
+                raise
+            raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
+                            f"copies only what is missing): {', '.join(before)}") from None
     return report
 
 

@@ -113,8 +113,9 @@ class RestArtifacts(RestReads):
                              "(mlflow-artifacts:) can be reached through the server")
         return proxied
 
-    def remote_manifest(self, location: str) -> dict:
-        """``{relative path: sha256}`` of the files at ``location``, read where they are."""
+    def remote_manifest(self, location: str, keep: Optional[Path] = None) -> dict:
+        """``{relative path: sha256}`` of the files at ``location``, read where they are; those read
+        through the proxy are also written under ``keep`` when given."""
         from regctl.core import digest
 
         local = self._local_path(location)
@@ -125,13 +126,27 @@ class RestArtifacts(RestReads):
         if not files:
             raise NotFound(f"no artifacts at {location}")
         entries = {}
+        for relative in files:
+            entries[relative] = self._fetch_hashed(f"{proxied}/{relative}", keep / relative if keep else None)
+        return entries
+
+    def _fetch_hashed(self, path: str, dest: Optional[Path]) -> str:
+        """The SHA-256 of a file in the artifact proxy, written to ``dest`` too when given."""
         import hashlib
 
-        for relative in files:
-            hasher = hashlib.sha256()
-            self._fetch(f"{proxied}/{relative}", hasher.update)
-            entries[relative] = hasher.hexdigest()
-        return entries
+        hasher = hashlib.sha256()
+        if dest is None:
+            self._fetch(path, hasher.update)
+            return hasher.hexdigest()
+        from regctl.core.transfer import write_stream
+
+        with write_stream(dest) as sink:
+            def both(chunk: bytes) -> None:
+                hasher.update(chunk)
+                sink(chunk)
+
+            self._fetch(path, both)
+        return hasher.hexdigest()
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
         """Which files differ, as far as the manifest beside the version's files tells."""
@@ -217,41 +232,31 @@ class RestArtifacts(RestReads):
             location = self.resolve(f"models:/{name}/{version}").location
         return location
 
-    def version_files(self, name: str, version: int) -> "tuple[str, dict]":
-        """Where a version's files are (a local path when they are on this machine) and their manifest
-        as they are now, read where they are."""
+    def version_files(self, name: str, version: int, keep: Optional[Path] = None) -> "tuple[str, dict, Optional[Path]]":
+        """Where a version's files are (a local path when they are on this machine), their manifest as
+        they are now, read where they are, and ``keep`` when the files read were written there too
+        (those read through the proxy: push copies them from there instead of fetching them again)."""
         from regctl.core import digest
 
         location = self._version_location(name, version)
         local = self._local_path(location)
         if local is not None:
-            return str(local), digest.manifest(local)
-        return location, self.remote_manifest(location)
+            return str(local), digest.manifest(local), None
+        return location, self.remote_manifest(location, keep), keep
 
     def fetch_checked(self, location: str, entries: dict, dest: Path) -> None:
         """Copy the files ``version_files`` found at ``location`` into ``dest``, without listing them
         again; each is checked against its hash in ``entries`` as it arrives, so the files copied are
         those push checked (an IntegrityError names those changed since)."""
-        import hashlib
-
-        from regctl.core.transfer import copy_tree, write_stream
+        from regctl.core.transfer import copy_tree
 
         local = self._local_path(location)
         if local is not None:  # on this machine: copied as ``fetch_files`` copies them
             copy_tree(local, dest)
             return
         proxied = self._proxied_or_fail(location, "download")
-        changed = []
-        for relative, expected in sorted(entries.items()):
-            hasher = hashlib.sha256()
-            with write_stream(dest / relative) as sink:
-                def both(chunk: bytes, sink=sink, hasher=hasher) -> None:
-                    hasher.update(chunk)
-                    sink(chunk)
-
-                self._fetch(f"{proxied}/{relative}", both)
-            if hasher.hexdigest() != expected:
-                changed.append(relative)
+        changed = [relative for relative, expected in sorted(entries.items())
+                   if self._fetch_hashed(f"{proxied}/{relative}", dest / relative) != expected]
         if changed:
             raise IntegrityError(f"the artifacts at {location} changed while push copied them "
                                  f"({', '.join(show(c) for c in changed[:5])}): they were not copied")
