@@ -26,7 +26,10 @@ Every model is read and checked before anything is written to the target, in a
 dry run as in a real one (``plan_model``): the files of each version to copy are
 there and match the digest regctl recorded for them, and the target would accept
 the model's name, aliases and tags. What only shows while writing (the target
-failing mid-way) can leave a partial copy, which a second run completes.
+failing mid-way) can leave a partial copy, which a second run completes. The files a
+source server sends to be checked are kept in the scratch directory for the copy (up to
+``KEEP_CHECKED`` bytes in all); past that they are fetched again, each checked against the
+hash it had, so what is copied is what was checked.
 
 ``jobs``: how many versions' files move at once when a store allows it (a server: its
 ``parallel`` property). Reads and checks, downloads from a source server and uploads to a
@@ -153,10 +156,17 @@ class ModelPlan:
     checked: dict = field(default_factory=dict)  # source number -> what current_files read (and kept)
 
 
+@dataclass
+class Keeping:
+    """Where the files a source server sends to be checked are kept for the copy, and how many bytes
+    are kept so far, for the whole push (at most ``KEEP_CHECKED``, give or take a version)."""
+    scratch: Path
+    kept: int = 0
+
+
 def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1,
-               scratch: Optional[Path] = None) -> ModelPlan:
-    """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are.
-    ``scratch``: where files a server sends to be checked are kept for the copy (``KEEP_CHECKED``)."""
+               keeping: Optional[Keeping] = None) -> ModelPlan:
+    """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are."""
     model = source.get_model(name)  # NotFound for a name the source does not have
     versions = sorted(source.versions(name), key=lambda v: v.version)
     plan = ModelPlan(model, versions, _target_model(target, name, target_exists))
@@ -186,16 +196,15 @@ def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1,
                 unmatched.append((version, recorded))
             else:
                 plan.checked[version.version] = files
-    kept = [0]  # bytes kept in scratch so far
 
     def check(pair) -> tuple:
         version, recorded = pair
         keep = None
-        if scratch is not None and kept[0] < KEEP_CHECKED:
-            keep = Path(tempfile.mkdtemp(prefix=f"v{version.version}-", dir=scratch))
+        if keeping is not None and keeping.kept < KEEP_CHECKED:
+            keep = Path(tempfile.mkdtemp(prefix=f"v{version.version}-", dir=keeping.scratch))
         files = check_files(source, version, recorded, keep)
-        if files[2] is not None:
-            kept[0] += sum(p.stat().st_size for p in files[2].rglob("*") if p.is_file())
+        if keeping is not None and files[2] is not None:
+            keeping.kept += sum(p.stat().st_size for p in files[2].rglob("*") if p.is_file())
         elif keep is not None:
             shutil.rmtree(keep, ignore_errors=True)
         return files
@@ -247,8 +256,8 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
         scratch = stack.enter_context(scratch_directory())
         wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
         target_exists = _target_exists(target)
-        plans = [plan_model(source, target, name, target_exists, jobs, None if dry_run else scratch)
-                 for name in wanted]
+        keeping = None if dry_run else Keeping(scratch)
+        plans = [plan_model(source, target, name, target_exists, jobs, keeping) for name in wanted]
         return _push_plans(source, target, plans, dry_run, progress, move_aliases, jobs, scratch)
 
 
