@@ -26,7 +26,10 @@ Every model is read and checked before anything is written to the target, in a
 dry run as in a real one (``plan_model``): the files of each version to copy are
 there and match the digest regctl recorded for them, and the target would accept
 the model's name, aliases and tags. What only shows while writing (the target
-failing mid-way) can leave a partial copy, which a second run completes.
+failing mid-way) can leave a partial copy, which a second run completes. The files a
+source server sends to be checked are kept in the scratch directory for the copy (up to
+``KEEP_CHECKED`` bytes in all); past that they are fetched again, each checked against the
+hash it had, so what is copied is what was checked.
 
 ``jobs``: how many versions' files move at once when a store allows it (a server: its
 ``parallel`` property). Reads and checks, downloads from a source server and uploads to a
@@ -37,6 +40,7 @@ so their numbers are those a one-at-a-time push gives. ``jobs=1`` starts no thre
 
 import contextlib
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
@@ -57,6 +61,9 @@ from regctl.versionfiles import (
 )
 
 DEFAULT_JOBS = 4
+# bytes of the files a source server sends to be checked that are kept for the copy (read once, not
+# twice); past it they are checked as they stream and fetched again when copied
+KEEP_CHECKED = 256 << 20
 
 
 @dataclass
@@ -146,9 +153,19 @@ class ModelPlan:
     existing: Any  # the model in the target, or None
     target_versions: dict = field(default_factory=dict)  # number -> the target's version
     present: dict = field(default_factory=dict)  # source number -> the target version with the same files
+    checked: dict = field(default_factory=dict)  # source number -> what current_files read (and kept)
 
 
-def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) -> ModelPlan:
+@dataclass
+class Keeping:
+    """Where the files a source server sends to be checked are kept for the copy, and how many bytes
+    are kept so far, for the whole push (at most ``KEEP_CHECKED``, give or take a version)."""
+    scratch: Path
+    kept: int = 0
+
+
+def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1,
+               keeping: Optional[Keeping] = None) -> ModelPlan:
     """Read and check one model: NotFound, InvalidInput or IntegrityError here leaves both stores as they are."""
     model = source.get_model(name)  # NotFound for a name the source does not have
     versions = sorted(source.versions(name), key=lambda v: v.version)
@@ -164,19 +181,37 @@ def plan_model(source, target, name: str, target_exists: bool, jobs: int = 1) ->
 
     def keys(version) -> tuple:
         recorded = recorded_digest(source, version)
-        return recorded, recorded or digest.digest_of(current_files(source, version)[1])
+        if recorded:
+            return recorded, recorded, None
+        files = current_files(source, version)
+        return recorded, digest.digest_of(files[1]), files
 
     unmatched = []
     with _ahead(keys, versions, jobs, source) as found:
-        for version, (recorded, key) in zip(versions, found):
+        for version, (recorded, key, files) in zip(versions, found):
             matches = available.get(key)
             if matches:
                 plan.present[version.version] = matches.pop(0)
             elif recorded:  # to be copied: its files must be there and be what was registered
                 unmatched.append((version, recorded))
-    with _ahead(lambda pair: check_files(source, *pair), unmatched, jobs, source) as checks:
-        for _ in checks:
-            pass
+            else:
+                plan.checked[version.version] = files
+
+    def check(pair) -> tuple:
+        version, recorded = pair
+        keep = None
+        if keeping is not None and keeping.kept < KEEP_CHECKED:
+            keep = Path(tempfile.mkdtemp(prefix=f"v{version.version}-", dir=keeping.scratch))
+        files = check_files(source, version, recorded, keep)
+        if keeping is not None and files[2] is not None:
+            keeping.kept += sum(p.stat().st_size for p in files[2].rglob("*") if p.is_file())
+        elif keep is not None:
+            shutil.rmtree(keep, ignore_errors=True)
+        return files
+
+    with _ahead(check, unmatched, jobs, source) as checks:
+        for (version, _), files in zip(unmatched, checks):
+            plan.checked[version.version] = files
     return plan
 
 
@@ -213,9 +248,21 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
     what can be checked fails, dry run or not, before anything is written to the target.
     ``jobs``: versions whose files move at once (see the module's notes).
     """
-    wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
-    target_exists = _target_exists(target)
-    plans = [plan_model(source, target, name, target_exists, jobs) for name in wanted]
+    with contextlib.ExitStack() as stack:
+        for registry in (source, target):  # a server: each version's location is asked once
+            remembering = getattr(registry.backend, "remembering", None)
+            if remembering is not None:
+                stack.enter_context(remembering())
+        scratch = stack.enter_context(scratch_directory())
+        wanted = list(dict.fromkeys(names)) if names else [m.name for m in source.models()]
+        target_exists = _target_exists(target)
+        keeping = None if dry_run else Keeping(scratch)
+        plans = [plan_model(source, target, name, target_exists, jobs, keeping) for name in wanted]
+        return _push_plans(source, target, plans, dry_run, progress, move_aliases, jobs, scratch)
+
+
+def _push_plans(source, target, plans: list, dry_run: bool, progress, move_aliases: bool, jobs: int,
+                scratch: Path) -> PushReport:
     conflicts = [held for plan in plans for held in alias_conflicts(plan)]
     if conflicts and not move_aliases:
         raise Conflict(f"the target's aliases {', '.join(conflicts)} point elsewhere; nothing "
@@ -232,17 +279,16 @@ def push(source, target, names: Optional[Sequence[str]] = None, *, dry_run: bool
         if progress is not None:
             progress(done[0], total)
 
-    with scratch_directory() as scratch:
-        for plan in plans:
-            try:
-                report.models.append(_push_model(source, target, plan, dry_run, scratch, tick, jobs))
-            except RegctlError as exc:
-                before = [show(m.name) for m in report.models
-                          if m.created or m.aliases or any(v.action == "copied" for v in m.versions)]
-                if not before:
-                    raise
-                raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
-                                f"copies only what is missing): {', '.join(before)}") from None
+    for plan in plans:
+        try:
+            report.models.append(_push_model(source, target, plan, dry_run, scratch, tick, jobs))
+        except RegctlError as exc:
+            before = [show(m.name) for m in report.models
+                      if m.created or m.aliases or any(v.action == "copied" for v in m.versions)]
+            if not before:
+                raise
+            raise type(exc)(f"model {show(plan.model.name)}: {exc.message}; copied before it (a rerun "
+                            f"copies only what is missing): {', '.join(before)}") from None
     return report
 
 
@@ -271,7 +317,7 @@ def _push_model(source, target, plan: ModelPlan, dry_run, scratch, tick, jobs: i
     next_number = 1
     missing = [] if dry_run else [v for v in plan.versions if v.version not in plan.present]
     made = [existing is not None]  # whether the model is in the target (a copy registers into it)
-    with _files_ahead(source, target, missing, scratch, jobs) as ahead:
+    with _files_ahead(source, target, missing, scratch, jobs, plan.checked) as ahead:
         try:
             for version in plan.versions:
                 number = plan.present.get(version.version)
@@ -304,14 +350,16 @@ class Staged:
     upload: Optional[tuple] = None  # upload_model's (source URI, model id, manifest)
 
 
-def _files_ahead(source, target, versions: list, scratch: Path, jobs: int) -> Ahead:
+def _files_ahead(source, target, versions: list, scratch: Path, jobs: int, checked: dict) -> Ahead:
     """Each version's files, downloaded when the source is a server and uploaded when the target is
-    one, on up to ``jobs`` threads ahead of the version being registered (``Staged``, in order)."""
+    one, on up to ``jobs`` threads ahead of the version being registered (``Staged``, in order).
+    ``checked``: the files the plan read, by source number (a server sends those, checked again)."""
     uploads = getattr(target.backend, "upload_model", None) is not None and _parallel(target)
     helpers = [r for r, used in ((source, _parallel(source)), (target, uploads)) if used]
     items: list = [(version, None) for version in versions]
     if helpers and not _parallel(source) and jobs > 1:  # a local source is read here, not on the helpers
-        items = [(version, _or_error(local_files, source, version.name, version.version, scratch))
+        items = [(version, _or_error(local_files, source, version.name, version.version, scratch,
+                                     checked.get(version.version)))
                  for version in versions]
 
     def stage(item) -> Staged:
@@ -319,7 +367,7 @@ def _files_ahead(source, target, versions: list, scratch: Path, jobs: int) -> Ah
         if isinstance(local, BaseException):
             raise local
         if local is None:
-            local = local_files(source, version.name, version.version, scratch)
+            local = local_files(source, version.name, version.version, scratch, checked.get(version.version))
         if not uploads:
             return Staged(local)
         try:

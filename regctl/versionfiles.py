@@ -25,19 +25,24 @@ def recorded_digest(registry, version) -> Optional[str]:
     return lookup(version.name, version.version) if lookup is not None else None
 
 
-def current_files(registry, version) -> "tuple[str, dict]":
-    """Where a version's files are and their manifest as they are now, read where they are."""
+def current_files(registry, version, keep: Optional[Path] = None) -> "tuple[str, dict, Optional[Path]]":
+    """Where a version's files are, their manifest as they are now, read where they are, and where the
+    files read were also written: ``keep`` (a new directory), when a server has read them through its
+    proxy, else None."""
+    files = getattr(registry.backend, "version_files", None)
+    if files is not None:  # a server: without reading the version again
+        return files(version.name, version.version, keep)
     uri = f"models:/{version.name}/{version.version}"
     resolution = registry.resolve(uri)  # NotFound when its files are gone
     path = Path(resolution.path) if not isinstance(resolution.path, str) else None
     if path is not None and path.exists():
-        return str(path), digest.manifest(path)
+        return str(path), digest.manifest(path), None
     remote = getattr(registry.backend, "remote_manifest", None)
     if remote is None and resolution.remote:
         raise remote_artifacts(uri, resolution.path, "push")
     if remote is None:
         raise StoreError(f"cannot read the files of {show(uri)} in {registry.location}")
-    return resolution.location, remote(resolution.location)
+    return resolution.location, remote(resolution.location), None
 
 
 def version_digest(registry, version) -> str:
@@ -45,20 +50,31 @@ def version_digest(registry, version) -> str:
     return recorded_digest(registry, version) or digest.digest_of(current_files(registry, version)[1])
 
 
-def check_files(registry, version, recorded: str) -> None:
-    """IntegrityError, naming the files, unless a version's files still match the digest recorded for them."""
-    location, current = current_files(registry, version)
+def check_files(registry, version, recorded: str, keep: Optional[Path] = None) -> "tuple[str, dict, Optional[Path]]":
+    """IntegrityError, naming the files, unless a version's files still match the digest recorded for
+    them; else what ``current_files`` found (the files kept in ``keep`` when a server sent them)."""
+    location, current, kept = current_files(registry, version, keep)
     actual = digest.digest_of(current)
     if actual != recorded:
         difference = registry.backend.describe_difference(version.name, version.version, recorded, current, actual)
         raise IntegrityError(f"cannot push {show(f'models:/{version.name}/{version.version}')}: its artifacts at "
                              f"{location} differ from what was registered ({difference}); nothing was pushed")
+    return location, current, kept
 
 
-def local_files(registry, name: str, version: int, scratch: Path) -> Path:
+def local_files(registry, name: str, version: int, scratch: Path, checked: Optional[tuple] = None) -> Path:
     """A local directory holding the version's files: where they are, or fetched into ``scratch`` by
-    a backend that fetches (a server: it resolves the version once, and copies or downloads)."""
+    a backend that fetches (a server: it resolves the version once, and copies or downloads).
+    ``checked``: what ``current_files`` found: the files it kept are used as they are; else a
+    server fetches those files without looking for them again, each checked against the manifest."""
     uri = f"models:/{name}/{version}"
+    fetch_checked = getattr(registry.backend, "fetch_checked", None)
+    if checked is not None and checked[2] is not None:
+        return checked[2]
+    if checked is not None and fetch_checked is not None:
+        dest = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=scratch))
+        fetch_checked(checked[0], checked[1], dest)
+        return dest
     fetch = getattr(registry.backend, "fetch_files", None)
     if fetch is None:
         resolution = registry.resolve(uri)

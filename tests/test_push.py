@@ -613,3 +613,116 @@ def test_push_with_one_job_or_many_copies_alike_between_local_stores(tmp_path):
         ok(regctl("push", "--to", target, *(["--jobs", jobs] if jobs else []), store=source, env=env))
         copies.append([kept(v) for name in (names["a"], names["b"]) for v in versions_json(target, name)])
     assert copies[0] == copies[1]
+
+
+# ---------------------------------------------- requests per version (a counting proxy)
+
+def _count(requests: list, *needles) -> int:
+    """How many of ``requests`` (method, path, fault) match one of ``needles``: "METHOD part of the path"."""
+    wanted = [needle.split(" ", 1) for needle in needles]
+    return sum(1 for method, path, _ in requests if any(method == m and part in path for m, part in wanted))
+
+
+@pytest.mark.server
+def test_push_makes_few_requests_per_version_into_out_of_and_between_servers(sqlite_server, postgres_server, tmp_path):
+    """A proxy counts what push asks of a server. Into a server, per version: a logged model, its two
+    files and manifest, marked ready, the version (its logged model's id finds it if the answer is
+    lost: no operation tag to remove). A push again: per version its download URI and manifest. Out
+    of a server: per version its download URI, manifest, listings and files, each file read once (to
+    check it, and kept for the copy), the version itself never read again."""
+    from proxy import FaultProxy
+
+    n = 12
+    name = f"requests-{uuid.uuid4().hex[:8]}"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    store, sources = numbered_source(tmp_path, name, n)
+    into, other = FaultProxy(sqlite_server.url), FaultProxy(postgres_server.url)
+    try:
+        ok(regctl("push", name, "--to", into.url, "--jobs", "1", store=store, env=env))
+        pushed = into.requests[:]
+        assert _count(pushed, "POST /model-versions/create") == n
+        assert _count(pushed, "DELETE /model-versions/delete-tag") <= 1  # the first version's, through register
+        assert _count(pushed, "POST /logged-models", "PATCH /logged-models/") == 2 * n
+        assert _count(pushed, "PUT /mlflow-artifacts/artifacts/") == 3 * n
+        assert len(pushed) <= 6 * n + 20, len(pushed)  # was 7.6 per version (and 20 for the model)
+
+        del into.requests[:]
+        again = regctl("push", name, "--to", into.url, "--jobs", "1", store=store, env=env)
+        assert f"0 version(s) copied, {n} already there" in ok(again) + again.stderr
+        assert _count(into.requests, "GET /model-versions/get?", "GET /model-versions/get-download-uri") == n
+        assert len(into.requests) <= 2 * n + 8, len(into.requests)  # was 4.3 per version
+
+        del into.requests[:]
+        offline = tmp_path / "offline" / "mlruns"
+        ok(regctl("push", name, "--from", into.url, "--to", offline, "--jobs", "1", env=env))
+        pulled = into.requests[:]
+        assert _count(pulled, "GET /model-versions/get-download-uri") == n
+        assert _count(pulled, "GET /model-versions/get?", "GET /registered-models/get") <= 3
+        # its manifest and two files, each read once (kept from the check for the copy), and a
+        # listing of each of its two directories
+        assert _count(pulled, "GET /mlflow-artifacts/artifacts/") == 3 * n
+        assert _count(pulled, "GET /mlflow-artifacts/artifacts?") == 2 * n
+        assert len(pulled) <= 6 * n + 8, len(pulled)  # was 16.2 per version (4 listings, 7 files)
+        for number in (1, n):
+            path = Path(ok(regctl("resolve", f"models:/{name}/{number}", store=offline)).strip())
+            assert files_of(path) == files_of(sources[number])
+
+        del into.requests[:]
+        ok(regctl("push", name, "--from", into.url, "--to", other.url, "--jobs", "4", env=env))
+        assert len(into.requests) <= 6 * n + 8 and len(other.requests) <= 6 * n + 20, (len(into.requests),
+                                                                                       len(other.requests))
+        assert _count(other.requests, "DELETE /model-versions/delete-tag") <= 1
+    finally:
+        into.close()
+        other.close()
+    versions = postgres_server.client().search_model_versions(f"name = '{name}'")
+    assert sorted((int(v.version), v.tags["n"]) for v in versions) == [(k, str(k)) for k in range(1, n + 1)]
+    assert not any("regctl.operation" in v.tags for v in versions)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("kept", [True, False])
+def test_push_from_a_server_copies_the_files_it_checked_or_none(sqlite_server, tmp_path, monkeypatch, kept):
+    """Version 3's file changes on the server after push checked it and before push copies it. The
+    files a server sends to be checked are kept for the copy (up to ``KEEP_CHECKED`` bytes): the copy
+    is what was checked. Past that budget they are fetched again, each checked as it arrives: the
+    push stops with one line, the versions before it copied, nothing of version 3 registered."""
+    import importlib
+
+    from proxy import FORWARD, FaultProxy
+
+    if not kept and os.environ.get("REGCTL_TEST_SUBPROCESS"):
+        pytest.skip("the budget is set in this process; REGCTL_TEST_SUBPROCESS runs the command in another")
+    if not kept:  # the command runs in this process
+        monkeypatch.setattr(importlib.import_module("regctl.push"), "KEEP_CHECKED", 0)
+    name = f"changed-{uuid.uuid4().hex[:8]}"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    store, sources = numbered_source(tmp_path, name, 4)
+    ok(regctl("push", name, "--to", sqlite_server.url, store=store, env=env))
+
+    def weights(number: int) -> Path:
+        location = ok(regctl("resolve", f"models:/{name}/{number}", store=sqlite_server.url, env=env)).strip()
+        return sqlite_server.artifacts / location.split("mlflow-artifacts:/", 1)[1].lstrip("/") / "data" / "weights.bin"
+
+    third, fourth = weights(3), weights(4)
+    assert third.is_file() and fourth.is_file()
+
+    def hook(method, path, body):  # version 4 is checked after version 3: another client rewrites 3's file
+        if method == "GET" and path.endswith(fourth.relative_to(sqlite_server.artifacts).as_posix()):
+            third.write_bytes(b"changed")
+        return FORWARD
+
+    proxy = FaultProxy(sqlite_server.url, hook)
+    offline = tmp_path / "offline" / "mlruns"
+    try:
+        result = regctl("push", name, "--from", proxy.url, "--to", offline, "--jobs", "1", env=env)
+    finally:
+        proxy.close()
+    if kept:
+        assert "4 version(s) copied" in ok(result) + result.stderr
+        path = Path(ok(regctl("resolve", f"models:/{name}/3", store=offline)).strip())
+        assert files_of(path) == files_of(sources[3])  # what was checked, not what is there now
+        return
+    assert result.returncode != 0 and result.stderr.count("\n") == 1, result
+    assert "changed while push copied them" in result.stderr and "weights.bin" in result.stderr
+    assert sorted(v["version"] for v in versions_json(offline, name)) == [1, 2]

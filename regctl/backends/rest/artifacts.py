@@ -113,8 +113,9 @@ class RestArtifacts(RestReads):
                              "(mlflow-artifacts:) can be reached through the server")
         return proxied
 
-    def remote_manifest(self, location: str) -> dict:
-        """``{relative path: sha256}`` of the files at ``location``, read where they are."""
+    def remote_manifest(self, location: str, keep: Optional[Path] = None) -> dict:
+        """``{relative path: sha256}`` of the files at ``location``, read where they are; those read
+        through the proxy are also written under ``keep`` when given."""
         from regctl.core import digest
 
         local = self._local_path(location)
@@ -125,13 +126,27 @@ class RestArtifacts(RestReads):
         if not files:
             raise NotFound(f"no artifacts at {location}")
         entries = {}
+        for relative in files:
+            entries[relative] = self._fetch_hashed(f"{proxied}/{relative}", keep / relative if keep else None)
+        return entries
+
+    def _fetch_hashed(self, path: str, dest: Optional[Path]) -> str:
+        """The SHA-256 of a file in the artifact proxy, written to ``dest`` too when given."""
         import hashlib
 
-        for relative in files:
-            hasher = hashlib.sha256()
-            self._fetch(f"{proxied}/{relative}", hasher.update)
-            entries[relative] = hasher.hexdigest()
-        return entries
+        hasher = hashlib.sha256()
+        if dest is None:
+            self._fetch(path, hasher.update)
+            return hasher.hexdigest()
+        from regctl.core.transfer import write_stream
+
+        with write_stream(dest) as sink:
+            def both(chunk: bytes) -> None:
+                hasher.update(chunk)
+                sink(chunk)
+
+            self._fetch(path, both)
+        return hasher.hexdigest()
 
     def describe_difference(self, name, version, recorded, current, actual) -> str:
         """Which files differ, as far as the manifest beside the version's files tells."""
@@ -196,13 +211,55 @@ class RestArtifacts(RestReads):
         self._put(proxied + MANIFEST_SUFFIX, data=text.encode("utf-8", "surrogateescape"))
 
     def recorded_digest(self, name: str, version: int) -> Optional[str]:
-        """The digest regctl recorded for a version: its manifest beside the files, else its digest tag."""
-        data = self._version(name, version)
-        location = self._download_uri(name, version) or ""
+        """The digest regctl recorded for a version: its manifest beside the files, else its digest tag
+        (the version is read only then: push lists the versions it asks about)."""
+        location = self._version_location(name, version)
         manifest = self._recorded_manifest(location) if location else None
         if manifest is not None and isinstance(manifest.get("digest"), str):
             return manifest["digest"]
-        return _tags(data.get("tags")).get(DIGEST_TAG)
+        return _tags(self._version(name, version).get("tags")).get(DIGEST_TAG)
+
+    def _version_location(self, name: str, version: int) -> str:
+        """Where a live version's files are, as ``resolve`` finds them: its download URI (a version
+        made from a ``runs:/`` or ``models:/`` URI is resolved whole)."""
+        from regctl.core import uris
+
+        try:
+            location = self._download_uri(name, version) or ""
+        except NotFound as exc:
+            raise self._version_not_found(name, version, exc) from None
+        if not location or uris.scheme_of(location) in ("runs", "models"):
+            location = self.resolve(f"models:/{name}/{version}").location
+        return location
+
+    def version_files(self, name: str, version: int, keep: Optional[Path] = None) -> "tuple[str, dict, Optional[Path]]":
+        """Where a version's files are (a local path when they are on this machine), their manifest as
+        they are now, read where they are, and ``keep`` when the files read were written there too
+        (those read through the proxy: push copies them from there instead of fetching them again)."""
+        from regctl.core import digest
+
+        location = self._version_location(name, version)
+        local = self._local_path(location)
+        if local is not None:
+            return str(local), digest.manifest(local), None
+        return location, self.remote_manifest(location, keep), keep
+
+    def fetch_checked(self, location: str, entries: dict, dest: Path) -> None:
+        """Copy the files ``version_files`` found at ``location`` into ``dest``, without listing them
+        again; each is checked against its hash in ``entries`` as it arrives, so the files copied are
+        those push checked (an IntegrityError names those changed since)."""
+        from regctl.core.transfer import copy_tree
+
+        local = self._local_path(location)
+        if local is not None:  # on this machine: copied as ``fetch_files`` copies them
+            copy_tree(local, dest)
+            return
+        proxied = self._proxied_or_fail(location, "download")
+        changed = [relative for relative, expected in sorted(entries.items())
+                   if self._fetch_hashed(f"{proxied}/{relative}", dest / relative) != expected]
+        if changed:
+            raise IntegrityError(f"the artifacts at {location} changed while push copied them "
+                                 f"({', '.join(show(c) for c in changed[:5])}): they were not copied")
 
     def verify(self, uri) -> Verification:
         from regctl.core import digest

@@ -1,6 +1,7 @@
 """The server's REST API as entities: requests, pages, one model, version or alias, the local journal."""
 
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Callable, Mapping, Optional
@@ -309,8 +310,27 @@ class RestConnection:
         return self._version_data(name, int(best["version"]))  # with its tags
 
     def _download_uri(self, name: str, version: int) -> Optional[str]:
-        return self.call("GET", "/model-versions/get-download-uri", {"name": name, "version": str(version)},
-                         shape={"artifact_uri": TEXT}).get("artifact_uri") or None
+        remembered = self._locations
+        if remembered is not None and (name, version) in remembered:
+            return remembered[(name, version)]
+        uri = self.call("GET", "/model-versions/get-download-uri", {"name": name, "version": str(version)},
+                        shape={"artifact_uri": TEXT}).get("artifact_uri") or None
+        if remembered is not None:
+            remembered[(name, version)] = uri
+        return uri
+
+    _locations: Optional[dict] = None  # (name, number) -> download URI, inside ``remembering()``
+
+    @contextlib.contextmanager
+    def remembering(self):
+        """Inside the block a version's download URI is asked once (push asks it to find the manifest,
+        to read the files and to fetch them): a live version's files stay where it was registered, and
+        MLflow never gives a model's number to a second version."""
+        self._locations = {}
+        try:
+            yield
+        finally:
+            self._locations = None
 
     def _list(self, path: str) -> list:
         """Entries (``path``, ``is_dir``, ``file_size``) directly under ``path`` in the artifact proxy."""

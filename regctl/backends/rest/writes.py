@@ -10,7 +10,14 @@ from regctl.backends.rest.answers import (
     answer,
 )
 from regctl.backends.rest.artifacts import RestArtifacts
-from regctl.backends.rest.connection import OPERATION_TAG, REGISTRATION_WAIT, _tags, aliases_of, version_of
+from regctl.backends.rest.connection import (
+    OPERATION_TAG,
+    REGISTRATION_WAIT,
+    _quoted,
+    _tags,
+    aliases_of,
+    version_of,
+)
 from regctl.core import prompts, uris
 from regctl.core.errors import Conflict, InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import DELETED_STAGE, show
@@ -79,33 +86,40 @@ class RestWrites(RestArtifacts):
         except Exception:
             pass
 
-    def _create_version(self, name: str, body: dict) -> dict:
-        """``model-versions/create``, exactly once: the request carries an operation id (a tag the
-        command removes once it is done), so that when the answer is lost the version it made is
-        found by that id instead of being created a second time."""
+    def _create_version(self, name: str, body: dict, *, fresh_model: Optional[str] = None) -> dict:
+        """``model-versions/create``, exactly once: when the answer is lost, the version the request
+        made is looked up instead of being created a second time. It is found by an operation id the
+        request carries (a tag the command removes once it is done), or, with ``fresh_model``, by the
+        logged model this command has just uploaded and registers here for the only time: its id is
+        the operation id already, so nothing is tagged and nothing is left to remove."""
         from regctl.backends.rest.client import Unconfirmed
 
-        operation = uuid.uuid4().hex
-        body = dict(body, tags=[*body["tags"], {"key": OPERATION_TAG, "value": operation}])
+        if fresh_model is None:
+            operation = uuid.uuid4().hex
+            body = dict(body, tags=[*body["tags"], {"key": OPERATION_TAG, "value": operation}])
+            params = {"filter": f"tags.`{OPERATION_TAG}` = '{operation}'", "max_results": 10}
+        else:
+            params = {"filter": f"name = {_quoted(name)} AND source_path = 'models:/{fresh_model}'", "max_results": 10}
         shape = answer("model_version", MODEL_VERSION)
         try:
             return self.call("POST", "/model-versions/create", body, shape=shape)["model_version"]
         except Unconfirmed as unknown:
-            made = self._version_of_operation(name, operation)
+            made = self._version_made(name, params, fresh_model)
             if made is not None:
                 return made
             try:
                 return self.call("POST", "/model-versions/create", body, shape=shape)["model_version"]
             except Unconfirmed:
-                made = self._version_of_operation(name, operation)
+                made = self._version_made(name, params, fresh_model)
                 if made is None:
                     raise unknown.error from None
                 return made
 
-    def _version_of_operation(self, name: str, operation: str) -> Optional[dict]:
-        params = {"filter": f"tags.`{OPERATION_TAG}` = '{operation}'", "max_results": 10}
+    def _version_made(self, name: str, params: dict, model_id: Optional[str]) -> Optional[dict]:
+        """The live version of ``name`` a search for a registration's operation finds, if any."""
         for found in self._pages("/model-versions/search", params, "model_versions", MODEL_VERSION, 10):
-            if found.get("name") == name:
+            if found.get("name") == name and found.get("current_stage") != DELETED_STAGE and (
+                    model_id is None or found.get("model_id") in (model_id, None, "")):
                 return found
         return None
 
@@ -203,21 +217,25 @@ class RestWrites(RestArtifacts):
     def register_uploaded(self, name: str, upload: tuple, *, description: Optional[str], tags: dict,
                           run_link: Optional[str] = None) -> int:
         """Register files ``upload_model`` stored (its ``(source, model id, manifest)``) as the next
-        version of the existing model ``name``: the numbering request alone, with its operation id
-        (push, which has checked the values, and creates a model through ``register``); its number."""
+        version of the existing model ``name``: the numbering request alone (push, which has checked
+        the values, and creates a model through ``register``); its number. No live version refers to
+        the upload before this one (a placeholder push registered from it is deleted already), so its
+        model id finds the version when the answer is lost (``_create_version``)."""
         source, model_id, _ = upload
         body = {"name": name, "source": source, "model_id": model_id,
                 "tags": [{"key": k, "value": v} for k, v in tags.items()]}
         for key, value in (("description", description), ("run_link", run_link)):
             if value is not None:
                 body[key] = value
-        data = self._create_version(name, body)
+        fresh = model_id if source == f"models:/{model_id}" and _is_model_id(model_id) else None
+        data = self._create_version(name, body, fresh_model=fresh)
         number = int(data["version"])
         self._record("version.create", name, number, None, source)
         try:
             self._await_ready(name, number, data)
         finally:
-            self._end_operation(name, number)
+            if fresh is None:
+                self._end_operation(name, number)
         return number
 
     def discard_upload(self, upload: tuple) -> None:
@@ -464,3 +482,13 @@ class RestWrites(RestArtifacts):
         for alias in aliases:
             self._record("alias.delete", name, alias, str(version), None)
         return Deletion(name, version, tuple(aliases))
+
+
+def _is_model_id(model_id: str) -> bool:
+    from regctl.core.names import validate_logged_model_id
+
+    try:
+        validate_logged_model_id(model_id)
+    except InvalidInput:
+        return False
+    return True
