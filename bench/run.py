@@ -913,6 +913,14 @@ def parse_args(argv):
     return args
 
 
+# the sections of RESULTS.md other benches write (bench/sqlite.py, server.py, pairwise.py, sqlfloor.py)
+KEPT_SECTIONS = [("<!-- sqlite benchmark: begin", "<!-- sqlite benchmark: end -->"),
+                 ("<!-- begin server -->", "<!-- end server -->"),
+                 ("<!-- pairwise: begin -->", "<!-- pairwise: end -->"),
+                 ("<!-- sqlfloor: begin -->", "<!-- sqlfloor: end -->"),
+                 ("<!-- begin server floors -->", "<!-- end server floors -->")]
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     bench = Bench(args)
@@ -922,12 +930,9 @@ def main(argv=None) -> int:
     text = bench.markdown()
     output = Path(args.output)
     old = output.read_text(encoding="utf-8") if output.exists() else ""
-    begin, end = "<!-- sqlite benchmark: begin", "<!-- sqlite benchmark: end -->"
-    if begin in old and end in old:  # bench/sqlite.py's section stays
-        text += "\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
-    begin, end = "<!-- begin server -->", "<!-- end server -->"  # bench/server.py's section, kept
-    if begin in old and end in old:
-        text = text.rstrip("\n") + "\n\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
+    for begin, end in KEPT_SECTIONS:  # the other benches' sections stay, in this order
+        if begin in old and end in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
     output.write_text(text, encoding="utf-8")
     print()
     print("\n".join(bench.table()))
