@@ -31,10 +31,28 @@ class Choice:
         self.kind, self.target = kind, target
 
 
+SERVER_SCHEMES = ("http://", "https://")
+
+
+def is_server(value: "str | None") -> bool:
+    return isinstance(value, str) and value[:8].lower().startswith(SERVER_SCHEMES)
+
+
+def server_url(option: "str | None", environ=os.environ) -> "str | None":
+    """The server URL when the chosen store value is ``http(s)://...``, else None.
+
+    The chosen value is ``--store``, else the first set of ``REGCTL_STORE``,
+    ``MLFLOW_REGISTRY_URI`` and ``MLFLOW_TRACKING_URI`` (MLflow's client too uses
+    the registry URI when set, else the tracking URI).
+    """
+    from regctl.core.locations import chosen_value
+
+    chosen = chosen_value(option, environ)
+    return chosen[0] if chosen is not None and is_server(chosen[0]) else None
+
+
 def choose(option: "str | None", environ=os.environ, cwd: "str | None" = None) -> Choice:
     """The store ``option`` (``--store``; None: the environment, then the directory rule) names."""
-    from regctl.core.remote import server_url
-
     url = server_url(option, environ)
     if url is not None:
         return Choice("server", url)

@@ -7,9 +7,12 @@ outside the store.
 
 import posixpath
 import re
-from collections.abc import Mapping
 
 from regctl.core.errors import InvalidInput
+
+TYPE_CHECKING = False  # collections.abc is loaded by the functions that need it: every command imports this module
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # regctl's temporary files in a store (file store: in tags/, aliases/ and models/; never a name or tag key)
 TEMP_PREFIX = ".regctl-tmp-"
@@ -123,6 +126,8 @@ def validate_tag_value(key: str, value: str) -> str:
 
 def validate_tags(tags: "Mapping[str, str]") -> dict:
     """``tags`` as a dict if every key and value is valid, else InvalidInput."""
+    from collections.abc import Mapping
+
     if not isinstance(tags, Mapping):
         raise TypeError(f"tags must be a mapping of str to str, not {type(tags).__name__} {tags!r:.40}")
     checked = {}

@@ -6,7 +6,9 @@ stderr; without one (the Python API), a notice is a Python warning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False  # collections.abc is not loaded at run time: every command imports this module
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class RegctlWarning(UserWarning):

@@ -12,10 +12,14 @@ here, from the model's tags: ``refuse`` is called wherever a backend looks a
 model up by name, and ``refuse_registration`` where it registers into one.
 """
 
-from collections.abc import Iterable
+from __future__ import annotations
 
 from regctl.core.errors import Conflict, NotFound
 from regctl.core.names import show
+
+TYPE_CHECKING = False  # collections.abc is not loaded at run time: every command imports this module
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 

@@ -6,7 +6,6 @@ version meta.yaml for ``@alias``, one meta.yaml for ``/<version>``. Only
 first match. Imports nothing beyond the standard library and PyYAML.
 """
 
-from regctl.backends.file import tracking
 from regctl.backends.file.store import Store
 from regctl.core import prompts, uris
 from regctl.core.errors import StoreError
@@ -21,7 +20,6 @@ from regctl.core.names import (
 )
 from regctl.core.resolution import MAX_DEPTH, Resolution, alias_version, run_location, too_deep
 from regctl.core.resolution import stored_text as _text
-from regctl.core.rules import alias_not_found, artifacts_missing, no_versions
 
 
 def find_version(store: Store, ref) -> "tuple[int, dict]":
@@ -36,6 +34,8 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
         text = store.read_alias(name, ref.alias)
         if text is None:
             store.read_model_meta(name)  # NotFound for a missing model first
+            from regctl.core.rules import alias_not_found  # (loaded on the error path only)
+
             raise alias_not_found(store, name, ref.alias)
         version = alias_version(text)
         if version is None:
@@ -46,6 +46,8 @@ def find_version(store: Store, ref) -> "tuple[int, dict]":
         current = meta.get("current_stage")
         if current != DELETED_STAGE and (stage is None or current == stage):
             return version, meta
+    from regctl.core.rules import no_versions  # (loaded on the error path only)
+
     raise no_versions(name, stage)
 
 
@@ -57,6 +59,8 @@ def resolve(store: Store, uri: str, _depth: int = 0) -> Resolution:
     if isinstance(ref, uris.RunRef):
         return _existing(resolve_run(store, ref, uri, _depth))
     if isinstance(ref, uris.LoggedModelRef):
+        from regctl.backends.file import tracking  # runs and logged models: read for these URIs only
+
         model = tracking.find_logged_model(store, ref.model_id)
         location = _text(model.get("artifact_location"), f"artifact_location of logged model {ref.model_id}")
         return _existing(Resolution(uri, location, location_path(store, location, _depth),
@@ -91,6 +95,8 @@ def location_path(store: Store, location: str, _depth: int = 0):
 
 def resolve_run(store: Store, ref: uris.RunRef, uri: str, _depth: int = 0) -> Resolution:
     """``runs:/<id>/<path>``: the run's artifacts, else (MLflow 3) its logged model of that name."""
+    from regctl.backends.file import tracking
+
     run = tracking.find_run(store, ref.run_id)
     path = validate_artifact_path(ref.path)
     location = run_location(run, path)
@@ -110,6 +116,8 @@ def resolve_run(store: Store, ref: uris.RunRef, uri: str, _depth: int = 0) -> Re
 
 def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool):
     """The run's logged model called ``name``: the newest (download rule) or the highest step (registration rule)."""
+    from regctl.backends.file import tracking
+
     candidates = [m for m in tracking.logged_models_of_run(store, run) if m.get("name") == name]
     if not candidates:
         return None
@@ -122,5 +130,7 @@ def logged_model_named(store: Store, run: dict, name: str, *, newest_first: bool
 
 def _existing(resolution: Resolution) -> Resolution:
     if not resolution.remote and not exists(resolution.path):
+        from regctl.core.rules import artifacts_missing  # (loaded on the error path only)
+
         raise artifacts_missing(resolution.uri, resolution.path)
     return resolution

@@ -17,7 +17,6 @@ from regctl.core import locations, prompts, yamlfile
 from regctl.core.atomic import os_reason, read_file
 from regctl.core.errors import StoreError
 from regctl.core.names import DELETED_STAGE, show
-from regctl.core.rules import model_not_found, version_not_found
 
 TYPE_CHECKING = False  # typing is not loaded at run time: the resolve fast path never needs it
 if TYPE_CHECKING:
@@ -227,6 +226,8 @@ class Store:
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
             if missing_ok:
                 return None
+            from regctl.core.rules import model_not_found  # (loaded on the error path only)
+
             raise model_not_found(self, name)
         if self.is_prompt(name):  # MLflow: not a model, for every read and write
             raise prompts.not_found(name)
@@ -267,6 +268,8 @@ class Store:
                         if digits.isascii() and digits.isdigit():
                             found.append((int(digits), entry))
         except FileNotFoundError:
+            from regctl.core.rules import model_not_found  # (loaded on the error path only)
+
             raise model_not_found(self, name) from None
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
@@ -302,7 +305,11 @@ class Store:
         meta = self.read_version_meta(name, version)
         if meta is None or meta.get("current_stage") == DELETED_STAGE:
             if not self.model_exists(name):
+                from regctl.core.rules import model_not_found  # (loaded on the error path only)
+
                 raise model_not_found(self, name)
+            from regctl.core.rules import version_not_found  # (loaded on the error path only)
+
             raise version_not_found(name, version)
         return meta
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from regctl.backends.file import layout
 from regctl.backends.file.store import Store
 from regctl.core.names import validate_logged_model_id, validate_run_id
-from regctl.core.rules import logged_model_not_found, run_not_found
 
 
 def _experiment_dirs(store: Store):
@@ -29,6 +28,8 @@ def find_run(store: Store, run_id: str) -> dict:
         meta = store.read_yaml(experiment / run_id / layout.META, missing_ok=True)
         if meta is not None:
             return dict(meta, _dir=experiment / run_id)
+    from regctl.core.rules import run_not_found  # (loaded on the error path only)
+
     raise run_not_found(run_id)
 
 
@@ -45,6 +46,8 @@ def find_logged_model(store: Store, model_id: str) -> dict:
             if meta.get("lifecycle_stage") == "deleted":
                 break
             return dict(meta, _dir=model_dir)
+    from regctl.core.rules import logged_model_not_found  # (loaded on the error path only)
+
     raise logged_model_not_found(model_id)
 
 

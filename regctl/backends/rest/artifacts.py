@@ -19,7 +19,6 @@ from regctl.backends.rest.reads import RestReads
 from regctl.core.errors import Conflict, IntegrityError, InvalidInput, NotFound, StoreError
 from regctl.core.locations import is_remote
 from regctl.core.names import show, validate_artifact_path
-from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.core.results import (
     Verification,
 )

@@ -49,7 +49,6 @@ What a server store does differently, by necessity:
 
 from regctl.backends.rest.writes import RestWrites
 from regctl.core.derived import DerivedOperations
-from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 
 
 class RestBackend(RestWrites, DerivedOperations):

@@ -20,7 +20,6 @@ from regctl.core import prompts, uris
 from regctl.core.errors import InvalidInput, NotFound, StoreError
 from regctl.core.names import DELETED_STAGE, canonical_stage, show
 from regctl.core.prompts import PROMPT_TAG
-from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.core.results import (
     Lineage,
     ModelVersion,

@@ -29,7 +29,6 @@ from regctl.core import uris
 from regctl.core.errors import InvalidInput, NotFound, StoreError
 from regctl.core.names import show, validate_artifact_path
 from regctl.core.prompts import PROMPT_TAG
-from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.core.results import (
     DoctorReport,
     HistoryRecord,

@@ -21,7 +21,6 @@ from regctl.backends.rest.connection import (
 from regctl.core import prompts, uris
 from regctl.core.errors import Conflict, InvalidInput, NotFound, RegctlError, StoreError
 from regctl.core.names import DELETED_STAGE, show
-from regctl.core.remote import is_server, server_url  # noqa: F401  (re-exported)
 from regctl.core.results import (
     AliasChange,
     Deletion,
