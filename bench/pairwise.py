@@ -150,7 +150,8 @@ class Bench:
                     raise SystemExit(str(exc)) from None
                 names.remove(name)  # a command the previous release does not have
                 samples[name] = []
-        for r in range(self.args.runs):
+        rounds = self.args.startup_runs if group == "startup" else self.args.runs
+        for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
                 if before:
                     before(name)
@@ -317,11 +318,13 @@ class Bench:
     def markdown(self, took):
         out = [BEGIN, "", "## Side by side with the previous release (bench/pairwise.py)", ""]
         load = os.getloadavg()[0]
-        out.append(f"`python bench/pairwise.py --prev {self.args.prev} --runs {self.args.runs}`; "
+        out.append(f"`python bench/pairwise.py --prev {self.args.prev} --runs {self.args.runs} "
+                   f"--startup-runs {self.args.startup_runs}`; "
                    f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {took:.0f} s, "
                    f"load average (1 min) at the end {load:.2f}; {base.cpu_model()}, {os.cpu_count()} cores; "
                    f"Python {sys.version.split()[0]}. prev = {self._prev_rev()}. Medians of {self.args.runs} "
-                   "interleaved rounds (min-max in brackets); ratios are of medians.")
+                   f"interleaved rounds ({self.args.startup_runs} for start-up; min-max in brackets); "
+                   "ratios are of medians.")
         out.append("")
         out += self.targets()
         groups = {}
@@ -464,6 +467,8 @@ def main(argv=None):
     parser.add_argument("--prev", required=True, help="a checkout of the previous release (git worktree)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with regctl's dependencies")
     parser.add_argument("--runs", type=int, default=7, help="interleaved rounds per case (default 7)")
+    parser.add_argument("--startup-runs", type=int, default=21,
+                        help="interleaved rounds per start-up case (default 21): a few milliseconds apart")
     parser.add_argument("--only", action="append", choices=["listings", "memory", "journal", "startup"])
     parser.add_argument("--journal-mb", type=int, default=200, help="journal size for the journal group (default 200)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "regctl-bench"))
