@@ -66,3 +66,11 @@ def test_regctl_imports_only_what_its_dependencies_bring():
     undeclared = {m: providers.get(m) for m in sorted(modules)
                   if not any(_name(d) in closure for d in providers.get(m, []))}
     assert undeclared == {}, f"imported, but not brought by regctl's dependencies: {undeclared}"
+
+
+def test_every_package_of_the_source_is_installed():
+    """A plain ``pip install .`` installs the packages pyproject.toml lists: a new package left out of
+    the list works in the editable install the tests use and is missing from a user's."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "regctl").rglob("__init__.py")}
+    assert found == listed
