@@ -25,27 +25,25 @@ def versions(name: str, all: bool = False, limit: Optional[int] = None, json: bo
 
 
 def _show_listing(listing, fmt: str, wide: bool, show_table, empty: str) -> None:
-    if fmt == "json":
-        render.print_json(listing.to_json())
-    elif len(listing):
-        show_table(listing.items, fmt, wide)
-    elif not listing.damage():
-        render.info(empty)
     damage = listing.damage()
+    _show(listing.to_json() if fmt == "json" else listing.items, fmt, wide, show_table, None if damage else empty)
     if damage:  # what could be read was listed; the damage is still an error
         raise damage
 
 
-def alias_list(name: str, json: bool = False, format: Optional[str] = None, wide: bool = False) -> None:
-    registry = open_registry()
-    mapping = dict(registry.aliases(name))
-    fmt = output_format(format, json)
+def _show(data, fmt: str, wide: bool, show_table, empty: Optional[str]) -> None:
+    """``data`` as JSON, or drawn by ``show_table``; when there is none, ``empty`` said on stderr (None: nothing)."""
     if fmt == "json":
-        render.print_json(mapping)
-    elif mapping:
-        entities.aliases(mapping, fmt, wide)
-    else:
-        render.info(f"model {name} has no aliases")
+        render.print_json(data)
+    elif data:
+        show_table(data, fmt, wide)
+    elif empty is not None:
+        render.info(empty)
+
+
+def alias_list(name: str, json: bool = False, format: Optional[str] = None, wide: bool = False) -> None:
+    mapping = dict(open_registry().aliases(name))
+    _show(mapping, output_format(format, json), wide, entities.aliases, f"model {name} has no aliases")
 
 
 def describe(name: str, version: Optional[str] = None, alias: Optional[str] = None, set_text: Optional[str] = None,
@@ -100,13 +98,7 @@ def history(name: Optional[str] = None, alias: Optional[str] = None, json: bool 
             format: Optional[str] = None, wide: bool = False) -> None:
     registry = open_registry()
     records = [r.to_json() for r in registry.history(name, alias=alias)]
-    fmt = output_format(format, json)
-    if fmt == "json":
-        render.print_json(records)
-    elif records:
-        entities.history(records, fmt, wide)
-    else:
-        render.info(f"no changes recorded in {registry.location}")
+    _show(records, output_format(format, json), wide, entities.history, f"no changes recorded in {registry.location}")
 
 
 def doctor(fix: bool = False, json: bool = False) -> None:
