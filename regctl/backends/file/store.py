@@ -226,9 +226,7 @@ class Store:
                 raise StoreError(f"damaged store: model {show(name)} has no meta.yaml")
             if missing_ok:
                 return None
-            from regctl.core.rules import model_not_found  # (loaded on the error path only)
-
-            raise model_not_found(self, name)
+            raise self._model_not_found(name)
         if self.is_prompt(name):  # MLflow: not a model, for every read and write
             raise prompts.not_found(name)
         return _check_fields(path, meta, MODEL_FIELD_TYPES)
@@ -249,6 +247,12 @@ class Store:
         except (OSError, UnicodeDecodeError) as exc:
             raise StoreError(f"cannot read alias {show(alias)} of {show(name)}: {os_reason(exc)}") from None
 
+    def _model_not_found(self, name: str):
+        """The "not found" error for model ``name``; ``core.rules`` loads only on this path, not at start-up."""
+        from regctl.core.rules import model_not_found
+
+        return model_not_found(self, name)
+
     def version_numbers(self, name: str) -> list:
         """Version numbers from ``version-<N>`` directory names, highest first."""
         return [number for number, _entry in self.version_entries(name)]
@@ -268,9 +272,7 @@ class Store:
                         if digits.isascii() and digits.isdigit():
                             found.append((int(digits), entry))
         except FileNotFoundError:
-            from regctl.core.rules import model_not_found  # (loaded on the error path only)
-
-            raise model_not_found(self, name) from None
+            raise self._model_not_found(name) from None
         except OSError as exc:
             raise StoreError(f"cannot read {directory}: {os_reason(exc)}") from None
         found.sort(key=_number, reverse=True)
@@ -305,9 +307,7 @@ class Store:
         meta = self.read_version_meta(name, version)
         if meta is None or meta.get("current_stage") == DELETED_STAGE:
             if not self.model_exists(name):
-                from regctl.core.rules import model_not_found  # (loaded on the error path only)
-
-                raise model_not_found(self, name)
+                raise self._model_not_found(name)
             from regctl.core.rules import version_not_found  # (loaded on the error path only)
 
             raise version_not_found(name, version)
